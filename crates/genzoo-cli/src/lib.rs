@@ -1,0 +1,265 @@
+//! # genzoo-cli — the `genzoo` command
+//!
+//! `genzoo train <model>` resolves a configuration, creates (or reopens) a run directory, loads
+//! the dataset and drives the model's [`Task`](genzoo_train::Task) through
+//! [`genzoo_train::train`]. Usually reached through `cargo xtask train`, which picks the Cargo
+//! features for `--backend`.
+
+pub mod config;
+pub mod models;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use genzoo_datasets::{DataOptions, DatasetKind, Split};
+use genzoo_train::{Backend, Budget, Checkpoint, Error, Result, RunDir, TrainOptions};
+use serde_json::{Map, Value};
+
+use crate::config::{Provenance, RunConfig, merge};
+
+/// Classic generative models of CS231n lecture 13, on burn.
+#[derive(Debug, Parser)]
+#[command(name = "genzoo", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model; writes a run directory.
+    Train(TrainArgs),
+    /// List the models and the backends compiled into this binary.
+    Models,
+}
+
+/// `genzoo train` flags. Unset flags fall back to `--config`, then to the model's defaults.
+#[derive(Debug, Args, Default)]
+pub struct TrainArgs {
+    /// Model to train (see `genzoo models`); default: the autoencoder.
+    pub model: Option<String>,
+    /// Dataset: mnist, fashion-mnist, cifar10 or mnist-mini (embedded, no download).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Backend: flex, ndarray, wgpu or cuda (must be compiled in).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Epochs to train (exclusive with --steps).
+    #[arg(long, conflicts_with = "steps")]
+    pub epochs: Option<u64>,
+    /// Optimisation steps to train (exclusive with --epochs).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Images per batch.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seed for initialisation, data order and sampling.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A TOML file with configuration overrides (same keys as a run's config.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Dataset root (else $GENZOO_DATA_DIR, else the user cache dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Download missing dataset files from the canonical mirrors.
+    #[arg(long)]
+    pub download: bool,
+    /// Run directory (default: runs/<model>-<dataset>-<UTC time>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing run directory given by --out.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Continue the run in this directory from checkpoints/last.ckpt.
+    #[arg(long, conflicts_with_all = ["out", "overwrite", "config"])]
+    pub resume: Option<PathBuf>,
+    /// Log a training record every N steps.
+    #[arg(long)]
+    pub log_every: Option<u64>,
+    /// Write a sample grid every N steps.
+    #[arg(long)]
+    pub sample_every: Option<u64>,
+    /// Write checkpoints/last.ckpt every N steps.
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// The model `genzoo train` trains when none is named.
+pub const DEFAULT_MODEL: &str = "autoencoder";
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Models => {
+            for m in models::registry() {
+                println!("{:<14} {}", m.name, m.summary);
+            }
+            let compiled: Vec<String> = Backend::compiled().iter().map(ToString::to_string).collect();
+            println!("backends compiled in: {}", compiled.join(", "));
+            Ok(())
+        }
+        Command::Train(args) => train(&args).map(|_| ()),
+    }
+}
+
+fn git_revision() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Resolves the configuration of a fresh run: defaults → `--config` → flags.
+pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
+    let model = args.model.as_deref().unwrap_or(DEFAULT_MODEL);
+    let spec = models::find(model)?;
+    let file: Option<toml::Table> = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.clone(), source })?;
+            Some(toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?)
+        }
+        None => None,
+    };
+    let file_str = |key: &str| file.as_ref().and_then(|t| t.get(key)).and_then(|v| v.as_str()).map(String::from);
+    if let Some(m) = file_str("model").filter(|m| m != model) {
+        return Err(Error::Config(format!("--config names model '{m}' but the command trains '{model}'")));
+    }
+    let dataset = args.dataset.clone().or_else(|| file_str("dataset")).unwrap_or_else(|| "mnist-mini".into());
+    let kind: DatasetKind = dataset.parse()?;
+    let backend = match args.backend.clone().or_else(|| file_str("backend")) {
+        Some(b) => b.parse::<Backend>()?,
+        None => Backend::default_compiled()?,
+    };
+    let d = &spec.defaults;
+    let mut table = toml::Table::new();
+    table.insert("model".into(), model.into());
+    table.insert("dataset".into(), dataset.clone().into());
+    table.insert("backend".into(), backend.to_string().into());
+    table.insert("seed".into(), 0.into());
+    table.insert("batch_size".into(), (d.batch_size as i64).into());
+    table.insert("lr".into(), d.lr.into());
+    table.insert("log_every".into(), 50.into());
+    table.insert("sample_every".into(), 500.into());
+    table.insert("checkpoint_every".into(), 500.into());
+    table.insert("model_config".into(), (spec.preset)(kind)?.into());
+    if let Some(mut file) = file {
+        file.remove("provenance");
+        merge(&mut table, file);
+    }
+    let set = |t: &mut toml::Table, k: &str, v: Option<toml::Value>| {
+        if let Some(v) = v {
+            t.insert(k.into(), v);
+        }
+    };
+    set(&mut table, "dataset", Some(dataset.into()));
+    set(&mut table, "backend", Some(backend.to_string().into()));
+    set(&mut table, "seed", args.seed.map(|s| (s as i64).into()));
+    set(&mut table, "batch_size", args.batch_size.map(|s| (s as i64).into()));
+    set(&mut table, "lr", args.lr.map(Into::into));
+    set(&mut table, "log_every", args.log_every.map(|s| (s as i64).into()));
+    set(&mut table, "sample_every", args.sample_every.map(|s| (s as i64).into()));
+    set(&mut table, "checkpoint_every", args.checkpoint_every.map(|s| (s as i64).into()));
+    if args.epochs.is_some() || args.steps.is_some() {
+        table.remove("epochs");
+        table.remove("steps");
+        set(&mut table, "epochs", args.epochs.map(|s| (s as i64).into()));
+        set(&mut table, "steps", args.steps.map(|s| (s as i64).into()));
+    } else if !table.contains_key("epochs") && !table.contains_key("steps") {
+        table.insert("epochs".into(), (d.epochs as i64).into());
+    }
+    let mut cfg: RunConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e| Error::Config(format!("resolving configuration: {e}")))?;
+    cfg.provenance = Provenance {
+        genzoo_version: env!("CARGO_PKG_VERSION").into(),
+        burn_version: "0.22.1".into(),
+        git_revision: git_revision(),
+        created_utc: genzoo_train::run::utc_stamp(),
+        data_dir: String::new(),
+    };
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn data_options(args: &TrainArgs) -> DataOptions {
+    DataOptions { data_dir: args.data_dir.clone(), download: args.download, ..DataOptions::default() }
+}
+
+/// `genzoo train`: returns the run directory and the summary.
+pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
+    let (run, mut cfg, resume) = match &args.resume {
+        Some(dir) => {
+            let run = RunDir::open(dir)?;
+            let origin = run.config_path().display().to_string();
+            let mut cfg = RunConfig::from_toml(&origin, &run.read_config()?)?;
+            if let Some(m) = args.model.as_ref().filter(|m| **m != cfg.model) {
+                return Err(Error::Config(format!("{origin} is a '{}' run, not '{m}'", cfg.model)));
+            }
+            // A resumed run may get a longer budget or move to another backend; nothing else.
+            if args.epochs.is_some() || args.steps.is_some() {
+                cfg.epochs = args.epochs;
+                cfg.steps = args.steps;
+            }
+            if let Some(b) = &args.backend {
+                cfg.backend = b.parse::<Backend>()?.to_string();
+            }
+            let path = run.checkpoint_path("last");
+            let ckpt = Checkpoint::load(&path)?;
+            (run, cfg, Some(ckpt))
+        }
+        None => {
+            let cfg = resolve_config(args)?;
+            let root = args.out.clone().unwrap_or_else(|| {
+                Path::new("runs").join(format!("{}-{}-{}", cfg.model, cfg.dataset, cfg.provenance.created_utc))
+            });
+            let run = RunDir::create(&root, args.overwrite)?;
+            (run, cfg, None)
+        }
+    };
+    let kind: DatasetKind = cfg.dataset.parse()?;
+    let opts = data_options(args);
+    if kind != DatasetKind::MnistMini {
+        cfg.provenance.data_dir = genzoo_datasets::data_root(opts.data_dir.as_deref())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+    }
+    if resume.is_none() {
+        run.write_config(&cfg.to_toml()?)?;
+    }
+    let backend: Backend = cfg.backend.parse()?;
+    let device = backend.device()?.autodiff();
+    device.seed(cfg.seed);
+    let spec = models::find(&cfg.model)?;
+    let mut task = (spec.build)(&cfg, &device)?;
+    tracing::info!(model = %cfg.model, dataset = %cfg.dataset, backend = %cfg.backend, "loading data");
+    let train_set = genzoo_datasets::load(kind, Split::Train, &opts)?;
+    let test_set = genzoo_datasets::load(kind, Split::Test, &opts)?;
+    let train_opts = TrainOptions {
+        seed: cfg.seed,
+        batch_size: cfg.batch_size,
+        budget: match (cfg.epochs, cfg.steps) {
+            (_, Some(s)) => Budget::Steps(s),
+            (Some(e), None) => Budget::Epochs(e),
+            (None, None) => Budget::Epochs(spec.defaults.epochs),
+        },
+        log_every: cfg.log_every,
+        sample_every: cfg.sample_every,
+        checkpoint_every: cfg.checkpoint_every,
+        progress: !args.no_progress,
+    };
+    tracing::info!(run_dir = %run.root().display(), train = train_set.len(), test = test_set.len(), "training");
+    let summary = genzoo_train::train(task.as_mut(), &run, &train_set, &test_set, &device, &train_opts, resume)?;
+    Ok((run.root().to_path_buf(), summary))
+}

@@ -1,0 +1,42 @@
+//! The `genzoo` binary: parses the command line, sets up logging, maps errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use genzoo_cli::{Cli, run};
+use genzoo_train::Error;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // One clear line; `--help` has the rest.
+            let text = e.to_string();
+            eprintln!("{} (see `genzoo --help`)", text.lines().next().unwrap_or("invalid arguments"));
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                Error::Interrupted { .. } => ExitCode::from(genzoo_train::signal::INTERRUPTED_EXIT_CODE as u8),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}

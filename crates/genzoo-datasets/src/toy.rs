@@ -1,0 +1,266 @@
+//! Toy 2-D distributions for GAN mode-collapse and density-estimation checks, seeded with [`Rng`].
+//!
+//! - [`ring8`]: 8 Gaussians on a circle of radius 2, std 0.02 — the unrolled-GAN setup (Metz et al. 2017,
+//!   arXiv:1611.02163); WGAN-GP's toy code (Gulrajani et al. 2017) uses the same ring before rescaling.
+//! - [`grid25`]: 25 Gaussians at `(-4 + 2i, -4 + 2j)`, `i, j ∈ 0..5`, std 0.05 — VEEGAN (Srivastava et al.
+//!   2017, arXiv:1705.07761) and PacGAN (Lin et al. 2018).
+//! - [`two_moons`]: scikit-learn's `make_moons` construction (two half circles plus Gaussian noise).
+//! - [`swiss_roll`]: scikit-learn's `make_swiss_roll` projected on its `(x, z)` coordinates, unscaled.
+
+use std::f64::consts::PI;
+use std::str::FromStr;
+
+use crate::error::Error;
+use crate::rng::Rng;
+
+/// A sampled toy set: points and, where the distribution is a mixture, each point's component.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToySample {
+    /// The points.
+    pub points: Vec<[f32; 2]>,
+    /// Component (mode or moon) of each point.
+    pub labels: Vec<u32>,
+}
+
+/// The toy distributions, by their CLI names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ToyKind {
+    /// `toy-ring8`: [`ring8`].
+    Ring8,
+    /// `toy-grid25`: [`grid25`].
+    Grid25,
+    /// `toy-moons`: [`two_moons`] with noise 0.1.
+    TwoMoons,
+    /// `toy-swissroll`: [`swiss_roll`] with noise 0.5.
+    SwissRoll,
+}
+
+impl ToyKind {
+    /// Every kind, in CLI order.
+    pub const ALL: [ToyKind; 4] = [ToyKind::Ring8, ToyKind::Grid25, ToyKind::TwoMoons, ToyKind::SwissRoll];
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ToyKind::Ring8 => "toy-ring8",
+            ToyKind::Grid25 => "toy-grid25",
+            ToyKind::TwoMoons => "toy-moons",
+            ToyKind::SwissRoll => "toy-swissroll",
+        }
+    }
+
+    /// Draws `n` points with the default parameters listed on each variant.
+    pub fn sample(self, n: usize, rng: &mut Rng) -> ToySample {
+        match self {
+            ToyKind::Ring8 => ring8(n, rng),
+            ToyKind::Grid25 => grid25(n, rng),
+            ToyKind::TwoMoons => two_moons(n, 0.1, rng),
+            ToyKind::SwissRoll => swiss_roll(n, 0.5, rng),
+        }
+    }
+
+    /// Mode centres for mode-coverage metrics, for the mixtures; `None` for the manifolds.
+    pub fn modes(self) -> Option<Vec<[f32; 2]>> {
+        match self {
+            ToyKind::Ring8 => Some(ring8_modes()),
+            ToyKind::Grid25 => Some(grid25_modes()),
+            ToyKind::TwoMoons | ToyKind::SwissRoll => None,
+        }
+    }
+
+    /// Standard deviation of each mixture component (the usual "high quality sample" radius is 3 std).
+    pub fn mode_std(self) -> Option<f32> {
+        match self {
+            ToyKind::Ring8 => Some(RING8_STD),
+            ToyKind::Grid25 => Some(GRID25_STD),
+            ToyKind::TwoMoons | ToyKind::SwissRoll => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ToyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ToyKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        ToyKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| Error::UnknownName {
+            what: "toy distribution",
+            found: s.to_string(),
+            expected: ToyKind::ALL.map(ToyKind::name).join(", "),
+        })
+    }
+}
+
+/// Radius of the 8-Gaussian ring.
+pub const RING8_RADIUS: f32 = 2.0;
+/// Std of each ring component.
+pub const RING8_STD: f32 = 0.02;
+/// Std of each grid component.
+pub const GRID25_STD: f32 = 0.05;
+
+/// The 8 ring centres, at angles `2πk/8`.
+pub fn ring8_modes() -> Vec<[f32; 2]> {
+    (0..8)
+        .map(|k| {
+            let a = 2.0 * PI * f64::from(k) / 8.0;
+            [(f64::from(RING8_RADIUS) * a.cos()) as f32, (f64::from(RING8_RADIUS) * a.sin()) as f32]
+        })
+        .collect()
+}
+
+/// The 25 grid centres `(-4 + 2i, -4 + 2j)`, row-major in `i`.
+pub fn grid25_modes() -> Vec<[f32; 2]> {
+    (0..5).flat_map(|i| (0..5).map(move |j| [(-4 + 2 * i) as f32, (-4 + 2 * j) as f32])).collect()
+}
+
+fn mixture(n: usize, modes: &[[f32; 2]], std: f32, rng: &mut Rng) -> ToySample {
+    let mut points = Vec::with_capacity(n);
+    let mut labels = Vec::with_capacity(n);
+    for _ in 0..n {
+        let k = rng.below(modes.len() as u64) as usize;
+        let [cx, cy] = modes[k];
+        points.push([cx + std * rng.normal_f32(), cy + std * rng.normal_f32()]);
+        labels.push(k as u32);
+    }
+    ToySample { points, labels }
+}
+
+/// `n` points from 8 equally weighted Gaussians on a radius-2 ring, std 0.02.
+pub fn ring8(n: usize, rng: &mut Rng) -> ToySample {
+    mixture(n, &ring8_modes(), RING8_STD, rng)
+}
+
+/// `n` points from 25 equally weighted Gaussians on a 5×5 grid of spacing 2, std 0.05.
+pub fn grid25(n: usize, rng: &mut Rng) -> ToySample {
+    mixture(n, &grid25_modes(), GRID25_STD, rng)
+}
+
+/// scikit-learn's `make_moons(n, noise=noise)`: the outer moon `(cos t, sin t)` gets `n/2` points (label 0),
+/// the inner `(1 - cos t, 1/2 - sin t)` the rest (label 1), `t` evenly spaced on `[0, π]`, then
+/// `N(0, noise²)` added per coordinate and the points shuffled.
+pub fn two_moons(n: usize, noise: f32, rng: &mut Rng) -> ToySample {
+    let n_out = n / 2;
+    let n_in = n - n_out;
+    let linspace = |m: usize, i: usize| if m <= 1 { 0.0 } else { PI * i as f64 / (m - 1) as f64 };
+    let mut pts: Vec<([f32; 2], u32)> = Vec::with_capacity(n);
+    for i in 0..n_out {
+        let t = linspace(n_out, i);
+        pts.push(([t.cos() as f32, t.sin() as f32], 0));
+    }
+    for i in 0..n_in {
+        let t = linspace(n_in, i);
+        pts.push(([(1.0 - t.cos()) as f32, (0.5 - t.sin()) as f32], 1));
+    }
+    rng.shuffle(&mut pts);
+    for (p, _) in &mut pts {
+        p[0] += noise * rng.normal_f32();
+        p[1] += noise * rng.normal_f32();
+    }
+    let (points, labels) = pts.into_iter().unzip();
+    ToySample { points, labels }
+}
+
+/// scikit-learn's `make_swiss_roll(n, noise)` keeping `(x, z) = (t cos t, t sin t)`,
+/// `t = 1.5π (1 + 2u)`, `u ~ U[0, 1)`, plus `N(0, noise²)`. Labels are all 0 (a single manifold).
+pub fn swiss_roll(n: usize, noise: f32, rng: &mut Rng) -> ToySample {
+    let points = (0..n)
+        .map(|_| {
+            let t = 1.5 * PI * (1.0 + 2.0 * rng.uniform_f64());
+            [(t * t.cos()) as f32 + noise * rng.normal_f32(), (t * t.sin()) as f32 + noise * rng.normal_f32()]
+        })
+        .collect();
+    ToySample { points, labels: vec![0; n] }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moments(p: &[[f32; 2]]) -> ([f64; 2], [f64; 2]) {
+        let n = p.len() as f64;
+        let mean = [0, 1].map(|d| p.iter().map(|q| f64::from(q[d])).sum::<f64>() / n);
+        let var = [0, 1].map(|d| p.iter().map(|q| (f64::from(q[d]) - mean[d]).powi(2)).sum::<f64>() / n);
+        (mean, var)
+    }
+
+    #[test]
+    fn ring8_moments_and_modes() {
+        let s = ring8(200_000, &mut Rng::seed_from_u64(1));
+        let (m, v) = moments(&s.points);
+        // Per coordinate: mean 0, variance r²/2 + σ².
+        let want = 2.0 + 0.02f64.powi(2);
+        for d in 0..2 {
+            assert!(m[d].abs() < 0.01, "{m:?}");
+            assert!((v[d] - want).abs() < 0.02, "{v:?}");
+        }
+        let modes = ring8_modes();
+        for (p, &l) in s.points.iter().zip(&s.labels) {
+            let c = modes[l as usize];
+            assert!(((p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2)).sqrt() < 6.0 * RING8_STD);
+        }
+    }
+
+    #[test]
+    fn grid25_moments() {
+        let s = grid25(200_000, &mut Rng::seed_from_u64(2));
+        let (m, v) = moments(&s.points);
+        // Centres {-4,-2,0,2,4} uniformly: variance 8, plus σ².
+        let want = 8.0 + 0.05f64.powi(2);
+        for d in 0..2 {
+            assert!(m[d].abs() < 0.02, "{m:?}");
+            assert!((v[d] - want).abs() < 0.06, "{v:?}");
+        }
+        assert_eq!(grid25_modes().len(), 25);
+        assert_eq!(ToyKind::Grid25.modes().map(|m| m.len()), Some(25));
+    }
+
+    #[test]
+    fn two_moons_moments() {
+        let noise = 0.1;
+        let s = two_moons(200_001, noise, &mut Rng::seed_from_u64(3));
+        assert_eq!(s.labels.iter().filter(|&&l| l == 0).count(), 100_000);
+        let (m, v) = moments(&s.points);
+        // x: moons centred at 0 and 1, each with Var(cos t) = 1/2 for t ~ U[0, π].
+        // y: means 2/π and 1/2 - 2/π, each with Var(sin t) = 1/2 - 4/π².
+        let n2 = f64::from(noise).powi(2);
+        let want_m = [0.5, 0.25];
+        let half_gap_y = (4.0 / PI - 0.5) / 2.0;
+        let want_v = [0.5 + 0.25 + n2, 0.5 - 4.0 / (PI * PI) + half_gap_y.powi(2) + n2];
+        for d in 0..2 {
+            assert!((m[d] - want_m[d]).abs() < 0.01, "{m:?}");
+            assert!((v[d] - want_v[d]).abs() < 0.01, "{v:?} vs {want_v:?}");
+        }
+    }
+
+    #[test]
+    fn swiss_roll_moments() {
+        let noise = 0.5f64;
+        let s = swiss_roll(400_000, noise as f32, &mut Rng::seed_from_u64(4));
+        let (m, v) = moments(&s.points);
+        // t ~ U[a, b], a = 1.5π, b = 4.5π: E[t cos t] = 6π/3π = 2, E[t sin t] = 2/(3π),
+        // and E[x² + z²] = E[t²] + 2·noise² = (b³ - a³)/(3(b - a)) + 2·noise².
+        let (a, b) = (1.5 * PI, 4.5 * PI);
+        assert!((m[0] - 2.0).abs() < 0.05, "{m:?}");
+        assert!((m[1] - 2.0 / (3.0 * PI)).abs() < 0.05, "{m:?}");
+        let second = v[0] + m[0] * m[0] + v[1] + m[1] * m[1];
+        let want = (b.powi(3) - a.powi(3)) / (3.0 * (b - a)) + 2.0 * noise * noise;
+        assert!((second / want - 1.0).abs() < 0.005, "{second} vs {want}");
+    }
+
+    #[test]
+    fn seeded_and_named() {
+        for k in ToyKind::ALL {
+            let a = k.sample(100, &mut Rng::seed_from_u64(9));
+            assert_eq!(a, k.sample(100, &mut Rng::seed_from_u64(9)));
+            assert_eq!(a.points.len(), 100);
+            assert_eq!(k.name().parse::<ToyKind>().ok(), Some(k));
+            assert_eq!(k.to_string(), k.name());
+        }
+        let e = "toy-ring".parse::<ToyKind>().expect_err("unknown");
+        assert!(e.to_string().contains("toy-ring8, toy-grid25, toy-moons, toy-swissroll"), "{e}");
+    }
+}

@@ -1,0 +1,36 @@
+//! # genzoo-train — the run loop every genzoo model uses
+//!
+//! A run lives in a directory ([`RunDir`]): the resolved `config.toml`, `metrics.jsonl`,
+//! `summary.json`, sample grids in `samples/`, atomic checkpoints in `checkpoints/` and a
+//! self-contained `report.html`. [`train`] drives any [`Task`] (one model family's networks and
+//! optimizers) through minibatch steps with exact resume, a NaN guard and clean Ctrl-C handling.
+//!
+//! ```
+//! use genzoo_train::{Checkpoint, CheckpointMeta};
+//! let ckpt = Checkpoint {
+//!     meta: CheckpointMeta {
+//!         model: "autoencoder".into(), step: 3, epoch: 0, batch_in_epoch: 3,
+//!         rng: [1, 2, 3, 4], best: None, genzoo_version: "0.1.0".into(),
+//!     },
+//!     sections: vec![("model".into(), vec![1, 2, 3])],
+//! };
+//! let bytes = ckpt.to_bytes();
+//! assert_eq!(Checkpoint::from_bytes("x.ckpt".as_ref(), &bytes).unwrap(), ckpt);
+//! ```
+
+pub mod backend;
+pub mod checkpoint;
+pub mod error;
+pub mod fsutil;
+pub mod image;
+pub mod report;
+pub mod run;
+pub mod signal;
+pub mod svg;
+pub mod trainer;
+
+pub use backend::Backend;
+pub use checkpoint::{Checkpoint, CheckpointMeta};
+pub use error::{Error, Result};
+pub use run::RunDir;
+pub use trainer::{Batches, Budget, Grid, StepOutput, Task, TrainOptions, train};

@@ -1,0 +1,420 @@
+//! The minibatch training loop shared by every gradient-trained model.
+//!
+//! The seam between this crate and a model family is the [`Task`] trait: the loop owns data order,
+//! logging, checkpoints, signals and the NaN guard; a task owns its networks and optimizers and
+//! pulls as many batches as one of its steps needs (one for a VAE or PixelCNN, `k + 1` for a GAN
+//! with `k` discriminator steps). Non-gradient fits (k-means, GMM) do not use this loop; they write
+//! through [`RunDir`](crate::RunDir) directly.
+
+use std::time::Instant;
+
+use burn::tensor::Device;
+use genzoo_datasets::rng::{Rng, derive_seed};
+use genzoo_datasets::{Binarization, ImageBatch, ImageSet};
+use serde_json::{Map, Value};
+
+use crate::checkpoint::{Checkpoint, CheckpointMeta};
+use crate::error::{Error, Result};
+use crate::image::{GridOptions, write_grid_png};
+use crate::report::write_report;
+use crate::run::{RunDir, num, record};
+use crate::signal;
+
+/// A grid of images in [0, 1], `[n, channels, height, width]` row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    /// Pixel values.
+    pub images: Vec<f32>,
+    /// Number of images.
+    pub n: usize,
+    /// Channels (1 or 3).
+    pub channels: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Width in pixels.
+    pub width: usize,
+    /// Images per row of the grid.
+    pub cols: usize,
+}
+
+/// What one optimisation step reports.
+#[derive(Debug, Clone, Default)]
+pub struct StepOutput {
+    /// The loss that was minimised (for GANs, the discriminator's).
+    pub loss: f64,
+    /// Other named scalars (loss parts, D(x), ...), logged next to the loss.
+    pub parts: Vec<(&'static str, f64)>,
+    /// Training images consumed by the step.
+    pub images: usize,
+}
+
+/// The stream of training batches: a fresh permutation per epoch from `(seed, epoch)`, so a
+/// resumed run sees exactly the batches the uninterrupted run would have seen.
+pub struct Batches<'a> {
+    data: &'a ImageSet,
+    device: Device,
+    batch_size: usize,
+    binarization: Binarization,
+    seed: u64,
+    epoch: u64,
+    batch_in_epoch: u64,
+    order: Vec<usize>,
+}
+
+impl<'a> Batches<'a> {
+    /// A stream positioned at `batch_in_epoch` of `epoch`.
+    pub fn new(
+        data: &'a ImageSet,
+        device: Device,
+        batch_size: usize,
+        binarization: Binarization,
+        seed: u64,
+        epoch: u64,
+        batch_in_epoch: u64,
+    ) -> Self {
+        Self {
+            order: genzoo_datasets::epoch_order(data.len(), seed, epoch),
+            data,
+            device,
+            batch_size,
+            binarization,
+            seed,
+            epoch,
+            batch_in_epoch,
+        }
+    }
+
+    /// Full batches per epoch (the last partial batch is dropped, as in most reference code).
+    pub fn batches_per_epoch(&self) -> u64 {
+        (self.data.len() / self.batch_size) as u64
+    }
+
+    /// The epoch the next batch comes from.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Batches of the current epoch already consumed.
+    pub fn batch_in_epoch(&self) -> u64 {
+        self.batch_in_epoch
+    }
+
+    /// The next batch, moving to the next epoch (and permutation) when one is exhausted.
+    pub fn next_batch(&mut self) -> ImageBatch {
+        if self.batch_in_epoch >= self.batches_per_epoch() {
+            self.epoch += 1;
+            self.batch_in_epoch = 0;
+            self.order = genzoo_datasets::epoch_order(self.data.len(), self.seed, self.epoch);
+        }
+        let start = self.batch_in_epoch as usize * self.batch_size;
+        let indices = &self.order[start..start + self.batch_size];
+        // Dynamic binarization draws fresh noise per batch, seeded by position so resume is exact.
+        let seed = derive_seed(self.seed, &[self.epoch, self.batch_in_epoch, 0xB1]);
+        self.batch_in_epoch += 1;
+        self.data.batch(indices, self.binarization, seed, &self.device)
+    }
+}
+
+/// A model family's training state, driven by [`train`].
+pub trait Task {
+    /// The registry name written into checkpoints (`autoencoder`, `vae`, ...).
+    fn name(&self) -> &str;
+    /// How training images are binarized before they reach the model.
+    fn binarization(&self) -> Binarization {
+        Binarization::None
+    }
+    /// Batches one step consumes (for progress and epoch estimates).
+    fn batches_per_step(&self) -> usize {
+        1
+    }
+    /// One optimisation step.
+    fn step(&mut self, batches: &mut Batches<'_>, rng: &mut Rng) -> StepOutput;
+    /// Metrics on held-out data, e.g. `[("test_mse", 0.01)]`.
+    fn evaluate(&mut self, test: &ImageSet) -> Vec<(String, f64)>;
+    /// The evaluation metric that picks `best.ckpt` (lower is better).
+    fn selection_metric(&self) -> &str;
+    /// A grid to save as `samples/step-N.png`: samples, or reconstructions for an autoencoder.
+    /// It must not advance `rng`-dependent training state: fixed noise or fixed inputs.
+    fn sample_grid(&mut self, test: &ImageSet) -> Option<Grid>;
+    /// The task's state as named byte sections (model, optimizer, ...).
+    fn save(&self) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Restores the state written by [`Task::save`]; `path` is for error messages.
+    fn load(&mut self, checkpoint: &Checkpoint, path: &std::path::Path) -> Result<()>;
+}
+
+/// How long to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Until this many epochs of the training set are consumed.
+    Epochs(u64),
+    /// Until this many optimisation steps are done.
+    Steps(u64),
+}
+
+/// Loop settings.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Seed for data order, binarization and the task's RNG.
+    pub seed: u64,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// When to stop.
+    pub budget: Budget,
+    /// Log a training record every this many steps.
+    pub log_every: u64,
+    /// Save a sample grid every this many steps (and at the end).
+    pub sample_every: u64,
+    /// Save `last.ckpt` every this many steps (and at each epoch end).
+    pub checkpoint_every: u64,
+    /// Show a progress bar (only drawn on a terminal).
+    pub progress: bool,
+}
+
+/// Trains `task` in `run`, starting fresh or from `resume` (a checkpoint of this run).
+///
+/// `best.ckpt` is written whenever the selection metric improves.
+/// Returns the summary written to `summary.json`. Errors: I/O, a non-finite loss (the last good
+/// checkpoint is kept), or an interruption (after `last` is saved).
+pub fn train(
+    task: &mut dyn Task,
+    run: &RunDir,
+    train_set: &ImageSet,
+    test_set: &ImageSet,
+    device: &Device,
+    opts: &TrainOptions,
+    resume: Option<Checkpoint>,
+) -> Result<Map<String, Value>> {
+    if opts.batch_size == 0 || opts.batch_size > train_set.len() {
+        return Err(Error::Config(format!(
+            "batch size {} must be between 1 and the training set size {}",
+            opts.batch_size,
+            train_set.len()
+        )));
+    }
+    signal::install();
+    let mut meta = CheckpointMeta {
+        model: task.name().to_string(),
+        step: 0,
+        epoch: 0,
+        batch_in_epoch: 0,
+        rng: Rng::seed_from_u64(derive_seed(opts.seed, &[0x7A5C])).state(),
+        best: None,
+        genzoo_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let mut summary = run.read_summary()?;
+    if let Some(ckpt) = &resume {
+        let path = run.checkpoint_path("last");
+        ckpt.expect_model(&path, task.name())?;
+        task.load(ckpt, &path)?;
+        meta = ckpt.meta.clone();
+        tracing::info!(step = meta.step, epoch = meta.epoch, "resumed from {}", path.display());
+    }
+    let mut log = run.metrics_log(resume.as_ref().map(|c| c.meta.step))?;
+    let mut rng = Rng::from_state(meta.rng);
+    let mut batches = Batches::new(
+        train_set,
+        device.clone(),
+        opts.batch_size,
+        task.binarization(),
+        opts.seed,
+        meta.epoch,
+        meta.batch_in_epoch,
+    );
+    let per_epoch = batches.batches_per_epoch().max(1);
+    let steps_per_epoch = (per_epoch / task.batches_per_step() as u64).max(1);
+    let total_steps = match opts.budget {
+        Budget::Steps(n) => n,
+        Budget::Epochs(n) => n * steps_per_epoch,
+    };
+    let done = |b: &Batches<'_>, step: u64| match opts.budget {
+        Budget::Steps(n) => step >= n,
+        // An epoch is over when its last full batch is consumed.
+        Budget::Epochs(n) => b.epoch() >= n || (b.epoch() + 1 == n && b.batch_in_epoch() >= per_epoch),
+    };
+
+    let bar = progress_bar(opts.progress, total_steps, meta.step);
+    let started = Instant::now();
+    let mut window = Window::default();
+    let mut train_images = 0usize;
+    let mut train_time = 0.0f64;
+    let mut last_loss = f64::NAN;
+    let save = |task: &dyn Task, meta: &CheckpointMeta, name: &str| -> Result<()> {
+        let ckpt = Checkpoint { meta: meta.clone(), sections: task.save()? };
+        ckpt.save(&run.checkpoint_path(name))
+    };
+
+    while !done(&batches, meta.step) {
+        let epoch_before = batches.epoch();
+        let t0 = Instant::now();
+        let out = task.step(&mut batches, &mut rng);
+        let dt = t0.elapsed().as_secs_f64();
+        let step = meta.step + 1;
+        if !out.loss.is_finite() {
+            bar.abandon();
+            let _ = write_report(run.root());
+            let kept = run.checkpoint_path("last");
+            return Err(Error::NonFiniteLoss {
+                step,
+                loss: out.loss,
+                checkpoint: if kept.exists() { kept.display().to_string() } else { "none yet".into() },
+            });
+        }
+        meta.step = step;
+        meta.epoch = batches.epoch();
+        meta.batch_in_epoch = batches.batch_in_epoch();
+        meta.rng = rng.state();
+        last_loss = out.loss;
+        train_images += out.images;
+        train_time += dt;
+        window.add(&out, dt);
+
+        if step % opts.log_every == 0 {
+            let ips = window.images as f64 / window.seconds.max(1e-9);
+            let mut rec = record([
+                ("step", Value::from(step)),
+                ("epoch", Value::from(epoch_before)),
+                ("split", Value::from("train")),
+                ("loss", num(window.loss / window.n as f64)),
+                ("images_per_sec", num(ips)),
+                ("time_s", num(started.elapsed().as_secs_f64())),
+            ]);
+            for (k, v) in &window.parts {
+                rec.insert((*k).to_string(), num(v / window.n as f64));
+            }
+            log.write(&rec)?;
+            bar.set_message(format!("loss {:.4} | {ips:.0} img/s", window.loss / window.n as f64));
+            window = Window::default();
+        }
+        bar.set_position(step.min(total_steps));
+        if step % opts.sample_every == 0 {
+            save_grid(task, run, test_set, &format!("step-{step}"))?;
+        }
+
+        let epoch_ended = batches.batch_in_epoch() >= per_epoch || batches.epoch() > epoch_before;
+        if epoch_ended {
+            if evaluate(task, test_set, &mut log, &mut meta, &mut summary, epoch_before)? {
+                save(task, &meta, "best")?;
+            }
+            save(task, &meta, "last")?;
+        } else if step % opts.checkpoint_every == 0 {
+            save(task, &meta, "last")?;
+        }
+
+        if signal::requested() {
+            bar.abandon();
+            let path = run.checkpoint_path("last");
+            save(task, &meta, "last")?;
+            summary.insert("interrupted_at_step".into(), Value::from(step));
+            run.write_summary(&summary)?;
+            let _ = write_report(run.root());
+            return Err(Error::Interrupted { step, checkpoint: path, run_dir: run.root().to_path_buf() });
+        }
+    }
+    bar.finish_and_clear();
+
+    // A final evaluation unless the last step already ended an epoch and evaluated.
+    let evaluated_now = summary.get("evaluated_at_step") == Some(&Value::from(meta.step));
+    if !evaluated_now {
+        let epoch = meta.epoch;
+        if evaluate(task, test_set, &mut log, &mut meta, &mut summary, epoch)? {
+            save(task, &meta, "best")?;
+        }
+    }
+    save(task, &meta, "last")?;
+    save_grid(task, run, test_set, &format!("step-{}", meta.step))?;
+
+    summary.remove("interrupted_at_step");
+    summary.insert("model".into(), Value::from(task.name()));
+    summary.insert("steps".into(), Value::from(meta.step));
+    summary.insert("epochs_completed".into(), num(meta.step as f64 / steps_per_epoch as f64));
+    summary.insert("final_train_loss".into(), num(last_loss));
+    // Throughput of this invocation only: a resumed run measures its own part.
+    summary.insert("train_images_per_sec".into(), num(train_images as f64 / train_time.max(1e-9)));
+    summary.insert("wall_time_s".into(), num(started.elapsed().as_secs_f64()));
+    run.write_summary(&summary)?;
+    write_report(run.root()).map_err(|source| Error::Io { path: run.root().join("report.html"), source })?;
+    tracing::info!("run finished: {}", run.root().display());
+    Ok(summary)
+}
+
+fn evaluate(
+    task: &mut dyn Task,
+    test_set: &ImageSet,
+    log: &mut crate::run::MetricsLog,
+    meta: &mut CheckpointMeta,
+    summary: &mut Map<String, Value>,
+    epoch: u64,
+) -> Result<bool> {
+    let metrics = task.evaluate(test_set);
+    let mut rec = record([
+        ("step", Value::from(meta.step)),
+        ("epoch", Value::from(epoch)),
+        ("split", Value::from("test")),
+    ]);
+    for (k, v) in &metrics {
+        rec.insert(k.clone(), num(*v));
+        summary.insert(k.clone(), num(*v));
+        tracing::info!(step = meta.step, epoch, "{k} = {v:.6}");
+    }
+    log.write(&rec)?;
+    summary.insert("evaluated_at_step".into(), Value::from(meta.step));
+    let key = task.selection_metric().to_string();
+    let improved = metrics
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| *v)
+        .filter(|v| v.is_finite() && meta.best.is_none_or(|b| *v < b));
+    if let Some(v) = improved {
+        meta.best = Some(v);
+        summary.insert("best_step".into(), Value::from(meta.step));
+        summary.insert(format!("best_{key}"), num(v));
+    }
+    Ok(improved.is_some())
+}
+
+fn save_grid(task: &mut dyn Task, run: &RunDir, test_set: &ImageSet, name: &str) -> Result<()> {
+    if let Some(g) = task.sample_grid(test_set) {
+        let path = run.sample_path(name);
+        let opts = GridOptions { cols: g.cols, ..GridOptions::default() };
+        write_grid_png(&path, &g.images, g.n, g.channels, g.height, g.width, &opts)
+            .map_err(|source| Error::Io { path, source })?;
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Window {
+    n: usize,
+    loss: f64,
+    parts: Vec<(&'static str, f64)>,
+    images: usize,
+    seconds: f64,
+}
+
+impl Window {
+    fn add(&mut self, out: &StepOutput, dt: f64) {
+        self.n += 1;
+        self.loss += out.loss;
+        self.images += out.images;
+        self.seconds += dt;
+        for (k, v) in &out.parts {
+            match self.parts.iter_mut().find(|(n, _)| n == k) {
+                Some((_, acc)) => *acc += v,
+                None => self.parts.push((k, *v)),
+            }
+        }
+    }
+}
+
+fn progress_bar(enabled: bool, total: u64, position: u64) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} step {pos}/{len} | {msg} | ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(position);
+    bar
+}
