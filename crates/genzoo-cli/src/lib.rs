@@ -198,8 +198,11 @@ fn data_options(args: &TrainArgs) -> DataOptions {
 }
 
 /// `genzoo train`: returns the run directory and the summary.
+///
+/// Everything that can be checked before training (configuration, backend, model, data) is checked
+/// before the run directory is created, so bad input never leaves a directory behind.
 pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
-    let (run, mut cfg, resume) = match &args.resume {
+    let (mut cfg, resume_dir) = match &args.resume {
         Some(dir) => {
             let run = RunDir::open(dir)?;
             let origin = run.config_path().display().to_string();
@@ -215,19 +218,16 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
             if let Some(b) = &args.backend {
                 cfg.backend = b.parse::<Backend>()?.to_string();
             }
-            let path = run.checkpoint_path("last");
-            let ckpt = Checkpoint::load(&path)?;
-            (run, cfg, Some(ckpt))
+            (cfg, Some(run))
         }
-        None => {
-            let cfg = resolve_config(args)?;
-            let root = args.out.clone().unwrap_or_else(|| {
-                Path::new("runs").join(format!("{}-{}-{}", cfg.model, cfg.dataset, cfg.provenance.created_utc))
-            });
-            let run = RunDir::create(&root, args.overwrite)?;
-            (run, cfg, None)
-        }
+        None => (resolve_config(args)?, None),
     };
+    let backend: Backend = cfg.backend.parse()?;
+    let device = backend.device()?.autodiff();
+    device.seed(cfg.seed);
+    let spec = models::find(&cfg.model)?;
+    let mut task = (spec.build)(&cfg, &device)?;
+
     let kind: DatasetKind = cfg.dataset.parse()?;
     let opts = data_options(args);
     if kind != DatasetKind::MnistMini {
@@ -235,17 +235,24 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
             .map(|p| p.display().to_string())
             .unwrap_or_default();
     }
-    if resume.is_none() {
-        run.write_config(&cfg.to_toml()?)?;
-    }
-    let backend: Backend = cfg.backend.parse()?;
-    let device = backend.device()?.autodiff();
-    device.seed(cfg.seed);
-    let spec = models::find(&cfg.model)?;
-    let mut task = (spec.build)(&cfg, &device)?;
     tracing::info!(model = %cfg.model, dataset = %cfg.dataset, backend = %cfg.backend, "loading data");
     let train_set = genzoo_datasets::load(kind, Split::Train, &opts)?;
     let test_set = genzoo_datasets::load(kind, Split::Test, &opts)?;
+
+    let (run, resume) = match resume_dir {
+        Some(run) => {
+            let ckpt = Checkpoint::load(&run.checkpoint_path("last"))?;
+            (run, Some(ckpt))
+        }
+        None => {
+            let root = args.out.clone().unwrap_or_else(|| {
+                Path::new("runs").join(format!("{}-{}-{}", cfg.model, cfg.dataset, cfg.provenance.created_utc))
+            });
+            let run = RunDir::create(&root, args.overwrite)?;
+            run.write_config(&cfg.to_toml()?)?;
+            (run, None)
+        }
+    };
     let train_opts = TrainOptions {
         seed: cfg.seed,
         batch_size: cfg.batch_size,

@@ -50,9 +50,12 @@ fn unknown_model_dataset_and_backend_name_the_choices() {
 
 #[test]
 fn a_backend_that_is_not_compiled_in_says_how_to_get_it() {
-    let o = genzoo(&["train", "--backend", "cuda", "--out", "/nonexistent/never"]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("r");
+    let o = genzoo(&["train", "--backend", "cuda", "--out", out.to_str().expect("utf8")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(error_line(&o).contains("--features cuda"), "{}", stderr(&o));
+    assert!(!out.exists(), "no run dir may be created for bad input");
 }
 
 #[test]
@@ -68,6 +71,7 @@ fn missing_data_offline_names_the_directory_the_env_var_and_the_download_flag() 
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("empty-data") && err.contains("GENZOO_DATA_DIR") && err.contains("--download"), "{err}");
+    assert!(!out.exists(), "no run dir may be created when the data is missing");
 }
 
 #[test]

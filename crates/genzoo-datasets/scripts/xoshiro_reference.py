@@ -82,7 +82,8 @@ def main():
     print("const SEED0_U64: [u64; 3] = [" + ", ".join(f"0x{r.next_u64():016x}" for _ in range(3)) + "];")
     r = Rng(7)
     print("const SEED7_F64: [f64; 4] = [" + ", ".join(repr(r.uniform_f64()) for _ in range(4)) + "];")
-    print("const SEED7_F32_NEXT: [f32; 4] = [" + ", ".join(repr(r.uniform_f32()) for _ in range(4)) + "];")
+    # f32 draws are exact in f64; printed as f64 so the Rust literal is not over-precise for an f32.
+    print("const SEED7_F32_NEXT_AS_F64: [f64; 4] = [" + ", ".join(repr(r.uniform_f32()) for _ in range(4)) + "];")
     r = Rng(2024)
     print("const SEED2024_NORMAL: [f64; 4] = [" + ", ".join(repr(r.normal()) for _ in range(4)) + "];")
     r = Rng(9)

@@ -38,14 +38,20 @@ impl Binarization {
     pub fn apply_into(&self, pixels: &[u8], seed: u64, index: u64, out: &mut Vec<f32>) {
         match *self {
             Binarization::None => out.extend(pixels.iter().map(|&p| f32::from(p) / 255.0)),
-            Binarization::Threshold(t) => {
-                out.extend(pixels.iter().map(|&p| if f32::from(p) / 255.0 > t { 1.0 } else { 0.0 }))
-            }
+            Binarization::Threshold(t) => out.extend(
+                pixels
+                    .iter()
+                    .map(|&p| if f32::from(p) / 255.0 > t { 1.0 } else { 0.0 }),
+            ),
             Binarization::Dynamic => {
                 let mut rng = Rng::seed_from_u64(derive_seed(seed, &[index]));
                 // Compare in f64 so that 255 always gives 1 and 0 always gives 0.
                 out.extend(pixels.iter().map(|&p| {
-                    if rng.uniform_f64() < f64::from(p) / 255.0 { 1.0 } else { 0.0 }
+                    if rng.uniform_f64() < f64::from(p) / 255.0 {
+                        1.0
+                    } else {
+                        0.0
+                    }
                 }))
             }
         }
@@ -64,8 +70,14 @@ mod tests {
 
     #[test]
     fn none_and_threshold() {
-        assert_eq!(run(Binarization::None, &[0, 51, 255], 0, 0), [0.0, 0.2, 1.0]);
-        assert_eq!(run(Binarization::threshold(), &[0, 127, 128, 255], 0, 0), [0.0, 0.0, 1.0, 1.0]);
+        assert_eq!(
+            run(Binarization::None, &[0, 51, 255], 0, 0),
+            [0.0, 0.2, 1.0]
+        );
+        assert_eq!(
+            run(Binarization::threshold(), &[0, 127, 128, 255], 0, 0),
+            [0.0, 0.0, 1.0, 1.0]
+        );
     }
 
     #[test]
@@ -78,6 +90,9 @@ mod tests {
         let mean = a.iter().sum::<f32>() / a.len() as f32;
         assert!((mean - 64.0 / 255.0).abs() < 0.005, "{mean}");
         assert!(a.iter().all(|&v| v == 0.0 || v == 1.0));
-        assert_eq!(run(Binarization::Dynamic, &[0, 255, 0, 255], 1, 1), [0.0, 1.0, 0.0, 1.0]);
+        assert_eq!(
+            run(Binarization::Dynamic, &[0, 255, 0, 255], 1, 1),
+            [0.0, 1.0, 0.0, 1.0]
+        );
     }
 }

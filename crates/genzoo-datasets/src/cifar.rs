@@ -82,7 +82,10 @@ mod tests {
                 continue; // one whole record is a valid file
             }
             let r = parse_batch("b", &f[..cut]);
-            assert!(matches!(r, Err(Error::Truncated { .. })), "cut {cut}: {r:?}");
+            assert!(
+                matches!(r, Err(Error::Truncated { .. })),
+                "cut {cut}: {r:?}"
+            );
         }
         let e = parse_batch("data_batch_1.bin", &f[..RECORD_BYTES + 10]).expect_err("truncated");
         assert_eq!(
@@ -97,7 +100,17 @@ mod tests {
         let mut f = batch(3);
         f[2 * RECORD_BYTES] = 200;
         let e = parse_batch("b", &f).expect_err("bad label");
-        assert!(matches!(e, Error::BadLabel { offset: 6146, found: 200, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::BadLabel {
+                    offset: 6146,
+                    found: 200,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     proptest! {

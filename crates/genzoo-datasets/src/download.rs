@@ -29,7 +29,12 @@ pub struct DownloadOptions {
 impl DownloadOptions {
     /// Options for the given mirrors with default retry and timeouts.
     pub fn new(mirrors: Vec<String>) -> Self {
-        Self { mirrors, resumes_per_mirror: 3, connect_timeout: Duration::from_secs(30), read_timeout: Duration::from_secs(60) }
+        Self {
+            mirrors,
+            resumes_per_mirror: 3,
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -50,7 +55,11 @@ fn part_path(dest: &Path) -> PathBuf {
 }
 
 fn join_url(base: &str, name: &str) -> String {
-    if base.ends_with('/') { format!("{base}{name}") } else { format!("{base}/{name}") }
+    if base.ends_with('/') {
+        format!("{base}{name}")
+    } else {
+        format!("{base}/{name}")
+    }
 }
 
 /// Downloads `name` from the mirrors to `dest`, accepting it only if `verify(part_path)` succeeds.
@@ -96,10 +105,7 @@ pub(crate) fn download(
                         break;
                     }
                 },
-                Fetch::Retry(msg) if resumes < opts.resumes_per_mirror => {
-                    resumes += 1;
-                    let _ = msg;
-                }
+                Fetch::Retry(_) if resumes < opts.resumes_per_mirror => resumes += 1,
                 Fetch::Retry(msg) | Fetch::Fatal(msg) => {
                     attempts.push(format!("{url}: {msg}"));
                     break;
@@ -110,7 +116,10 @@ pub(crate) fn download(
     if opts.mirrors.is_empty() {
         attempts.push("no mirror configured".into());
     }
-    Err(Error::Download { file: dest.display().to_string(), attempts })
+    Err(Error::Download {
+        file: dest.display().to_string(),
+        attempts,
+    })
 }
 
 fn remove_quietly(path: &Path) {
@@ -131,7 +140,12 @@ fn fetch_once(agent: &ureq::Agent, url: &str, part: &Path, max_bytes: u64) -> Fe
     }
     let resp = match req.call() {
         Ok(r) => r,
-        Err(e @ (ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::Protocol(_) | ureq::Error::ConnectionFailed)) => {
+        Err(
+            e @ (ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::Protocol(_)
+            | ureq::Error::ConnectionFailed),
+        ) => {
             return Fetch::Retry(e.to_string());
         }
         Err(e) => return Fetch::Fatal(e.to_string()),
@@ -139,12 +153,21 @@ fn fetch_once(agent: &ureq::Agent, url: &str, part: &Path, max_bytes: u64) -> Fe
     let status = resp.status().as_u16();
     let (append, resumed) = match status {
         206 => {
-            let range = resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or("");
-            let start = range.strip_prefix("bytes ").and_then(|r| r.split('-').next()).and_then(|s| s.trim().parse::<u64>().ok());
+            let range = resp
+                .headers()
+                .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let start = range
+                .strip_prefix("bytes ")
+                .and_then(|r| r.split('-').next())
+                .and_then(|s| s.trim().parse::<u64>().ok());
             if start != Some(offset) {
                 // Not the range we asked for: start over rather than splice wrong bytes.
                 remove_quietly(part);
-                return Fetch::Retry(format!("HTTP 206 with Content-Range {range:?}, expected bytes {offset}-"));
+                return Fetch::Retry(format!(
+                    "HTTP 206 with Content-Range {range:?}, expected bytes {offset}-"
+                ));
             }
             (true, offset > 0)
         }
@@ -173,7 +196,9 @@ fn fetch_once(agent: &ureq::Agent, url: &str, part: &Path, max_bytes: u64) -> Fe
                 if written > max_bytes {
                     drop(file);
                     remove_quietly(part);
-                    return Fetch::Fatal(format!("body exceeds {max_bytes} bytes, larger than any valid file"));
+                    return Fetch::Fatal(format!(
+                        "body exceeds {max_bytes} bytes, larger than any valid file"
+                    ));
                 }
                 if let Err(e) = file.write_all(&buf[..n]) {
                     return Fetch::Fatal(format!("cannot write {}: {e}", part.display()));
@@ -233,22 +258,29 @@ pub(crate) mod test_server {
                 if reader.read_line(&mut request_line).is_err() {
                     continue;
                 }
-                let path = request_line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+                    .to_string();
                 let mut range = String::new();
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                         break;
                     }
-                    if let Some((k, v)) = line.split_once(':') {
-                        if k.eq_ignore_ascii_case("range") {
-                            range = v.trim().to_string();
-                        }
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("range")
+                    {
+                        range = v.trim().to_string();
                     }
                 }
                 log2.lock().expect("log lock").push(range.clone());
                 let Some(body) = files.get(&path) else {
-                    let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
                     continue;
                 };
                 let start = range
@@ -258,14 +290,28 @@ pub(crate) mod test_server {
                     .filter(|_| mode != Mode::IgnoreRange);
                 let (status, slice, extra) = match start {
                     Some(s) if s >= body.len() => {
-                        let h = format!("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", body.len());
+                        let h = format!(
+                            "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
                         let _ = stream.write_all(h.as_bytes());
                         continue;
                     }
-                    Some(s) => ("206 Partial Content", &body[s..], format!("Content-Range: bytes {s}-{}/{}\r\n", body.len() - 1, body.len())),
+                    Some(s) => (
+                        "206 Partial Content",
+                        &body[s..],
+                        format!(
+                            "Content-Range: bytes {s}-{}/{}\r\n",
+                            body.len() - 1,
+                            body.len()
+                        ),
+                    ),
                     None => ("200 OK", &body[..], String::new()),
                 };
-                let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n", slice.len());
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
+                    slice.len()
+                );
                 let _ = stream.write_all(head.as_bytes());
                 match mode {
                     Mode::DropFirstAfter(n) if first => {
@@ -291,13 +337,19 @@ mod tests {
     use std::collections::HashMap;
 
     fn body() -> Vec<u8> {
-        (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+        (0..200_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect()
     }
 
     fn verify_equals(want: Vec<u8>) -> impl Fn(&Path) -> Result<()> {
         move |p: &Path| {
             let got = fs::read(p).map_err(|e| Error::io(p, e))?;
-            crate::verify::check_sha256(&p.display().to_string(), &got, &crate::verify::sha256_hex(&want))
+            crate::verify::check_sha256(
+                &p.display().to_string(),
+                &got,
+                &crate::verify::sha256_hex(&want),
+            )
         }
     }
 
@@ -310,7 +362,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let dest = dir.path().join("sub/f.bin");
         let s = serve(Mode::Normal, body());
-        download(&DownloadOptions::new(vec![s.base.clone()]), "f.bin", &dest, 1 << 20, &verify_equals(body())).expect("download");
+        download(
+            &DownloadOptions::new(vec![s.base.clone()]),
+            "f.bin",
+            &dest,
+            1 << 20,
+            &verify_equals(body()),
+        )
+        .expect("download");
         assert_eq!(fs::read(&dest).expect("read"), body());
         assert!(!part_path(&dest).exists());
         assert_eq!(*s.log.lock().expect("log"), [""]);
@@ -322,7 +381,14 @@ mod tests {
         let dest = dir.path().join("f.bin");
         fs::write(part_path(&dest), &body()[..12_345]).expect("write part");
         let s = serve(Mode::Normal, body());
-        download(&DownloadOptions::new(vec![s.base.clone()]), "f.bin", &dest, 1 << 20, &verify_equals(body())).expect("download");
+        download(
+            &DownloadOptions::new(vec![s.base.clone()]),
+            "f.bin",
+            &dest,
+            1 << 20,
+            &verify_equals(body()),
+        )
+        .expect("download");
         assert_eq!(fs::read(&dest).expect("read"), body());
         assert_eq!(*s.log.lock().expect("log"), ["bytes=12345-"]);
     }
@@ -334,7 +400,14 @@ mod tests {
         // A stale, wrong prefix: appending to it would corrupt the file.
         fs::write(part_path(&dest), vec![0xAA; 5000]).expect("write part");
         let s = serve(Mode::IgnoreRange, body());
-        download(&DownloadOptions::new(vec![s.base.clone()]), "f.bin", &dest, 1 << 20, &verify_equals(body())).expect("download");
+        download(
+            &DownloadOptions::new(vec![s.base.clone()]),
+            "f.bin",
+            &dest,
+            1 << 20,
+            &verify_equals(body()),
+        )
+        .expect("download");
         assert_eq!(fs::read(&dest).expect("read"), body());
         assert_eq!(*s.log.lock().expect("log"), ["bytes=5000-"]);
     }
@@ -347,8 +420,14 @@ mod tests {
         let mut bad = body();
         bad[777] ^= 1;
         let s = serve(Mode::Normal, bad.clone());
-        let err = download(&DownloadOptions::new(vec![s.base.clone()]), "f.bin", &dest, 1 << 20, &verify_equals(body()))
-            .expect_err("corrupt");
+        let err = download(
+            &DownloadOptions::new(vec![s.base.clone()]),
+            "f.bin",
+            &dest,
+            1 << 20,
+            &verify_equals(body()),
+        )
+        .expect_err("corrupt");
         let msg = err.to_string();
         assert!(msg.contains("SHA-256 mismatch"), "{msg}");
         assert!(msg.contains(&crate::verify::sha256_hex(&body())), "{msg}");
@@ -363,11 +442,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let dest = dir.path().join("f.bin");
         let s = serve(Mode::DropFirstAfter(70_000), body());
-        download(&DownloadOptions::new(vec![s.base.clone()]), "f.bin", &dest, 1 << 20, &verify_equals(body())).expect("download");
+        download(
+            &DownloadOptions::new(vec![s.base.clone()]),
+            "f.bin",
+            &dest,
+            1 << 20,
+            &verify_equals(body()),
+        )
+        .expect("download");
         assert_eq!(fs::read(&dest).expect("read"), body());
         let log = s.log.lock().expect("log").clone();
         assert_eq!(log.len(), 2, "{log:?}");
-        assert!(log[1].starts_with("bytes=") && log[1] != "bytes=0-", "{log:?}");
+        assert!(
+            log[1].starts_with("bytes=") && log[1] != "bytes=0-",
+            "{log:?}"
+        );
     }
 
     #[test]
@@ -381,8 +470,14 @@ mod tests {
         assert_eq!(fs::read(&dest).expect("read"), body());
 
         let dest2 = dir.path().join("g.bin");
-        let err = download(&DownloadOptions::new(vec![good.base.clone()]), "f.bin", &dest2, 1000, &verify_equals(body()))
-            .expect_err("too big");
+        let err = download(
+            &DownloadOptions::new(vec![good.base.clone()]),
+            "f.bin",
+            &dest2,
+            1000,
+            &verify_equals(body()),
+        )
+        .expect_err("too big");
         assert!(err.to_string().contains("exceeds 1000 bytes"), "{err}");
         assert!(!dest2.exists() && !part_path(&dest2).exists());
     }

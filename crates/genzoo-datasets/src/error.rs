@@ -13,7 +13,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[non_exhaustive]
 pub enum Error {
     /// The file ends before a header field or the declared data.
-    #[error("{file}: truncated at byte {offset}: expected {expected} more bytes ({what}), found {found}")]
+    #[error(
+        "{file}: truncated at byte {offset}: expected {expected} more bytes ({what}), found {found}"
+    )]
     Truncated {
         /// File name or path.
         file: String,
@@ -27,7 +29,9 @@ pub enum Error {
         what: &'static str,
     },
     /// The file holds more bytes than its header declares.
-    #[error("{file}: trailing data after byte {offset}: expected end of file, found {found} more bytes")]
+    #[error(
+        "{file}: trailing data after byte {offset}: expected end of file, found {found} more bytes"
+    )]
     TrailingData {
         /// File name or path.
         file: String,
@@ -49,7 +53,9 @@ pub enum Error {
         found: String,
     },
     /// The IDX data-type byte is not 0x08 (unsigned byte).
-    #[error("{file}: unsupported IDX data type at byte 2: expected 0x08 (u8), found {found:#04x} ({name})")]
+    #[error(
+        "{file}: unsupported IDX data type at byte 2: expected 0x08 (u8), found {found:#04x} ({name})"
+    )]
     BadDtype {
         /// File name or path.
         file: String,
@@ -69,7 +75,9 @@ pub enum Error {
         found: u8,
     },
     /// Declared dimensions whose product overflows or cannot fit in the bytes available.
-    #[error("{file}: absurd declared size at byte {offset}: dimensions {dims:?} need {needed} bytes, only {available} available")]
+    #[error(
+        "{file}: absurd declared size at byte {offset}: dimensions {dims:?} need {needed} bytes, only {available} available"
+    )]
     AbsurdSize {
         /// File name or path.
         file: String,
@@ -95,7 +103,9 @@ pub enum Error {
         found: String,
     },
     /// An images file and its labels file disagree on the number of items.
-    #[error("{images} holds {image_count} images but {labels} holds {label_count} labels: expected equal counts")]
+    #[error(
+        "{images} holds {image_count} images but {labels} holds {label_count} labels: expected equal counts"
+    )]
     CountMismatch {
         /// Images file.
         images: String,
@@ -191,7 +201,9 @@ pub enum Error {
         root_source: &'static str,
     },
     /// No data root could be determined.
-    #[error("no data directory: pass --data-dir, set GENZOO_DATA_DIR, or run where a user cache directory exists")]
+    #[error(
+        "no data directory: pass --data-dir, set GENZOO_DATA_DIR, or run where a user cache directory exists"
+    )]
     NoDataRoot,
     /// Every mirror failed for a file.
     #[error("download of {file} failed from every mirror:\n  {}", .attempts.join("\n  "))]
@@ -215,6 +227,9 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -18,7 +18,11 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 pub fn maybe_gunzip(file: &str, bytes: Vec<u8>, cap: u64) -> Result<Vec<u8>> {
     if !is_gzip(&bytes) {
         if bytes.len() as u64 > cap {
-            return Err(Error::TooLarge { file: file.to_string(), limit: cap, decompressed: false });
+            return Err(Error::TooLarge {
+                file: file.to_string(),
+                limit: cap,
+                decompressed: false,
+            });
         }
         return Ok(bytes);
     }
@@ -31,10 +35,18 @@ pub fn gunzip_capped(file: &str, reader: impl Read, cap: u64) -> Result<Vec<u8>>
     // `take(cap + 1)` bounds the allocation; `read_to_end` grows the buffer as bytes actually arrive.
     let mut decoder = flate2::read::MultiGzDecoder::new(reader).take(cap.saturating_add(1));
     if let Err(source) = decoder.read_to_end(&mut out) {
-        return Err(Error::Gzip { file: file.to_string(), offset: out.len() as u64, source });
+        return Err(Error::Gzip {
+            file: file.to_string(),
+            offset: out.len() as u64,
+            source,
+        });
     }
     if out.len() as u64 > cap {
-        return Err(Error::TooLarge { file: file.to_string(), limit: cap, decompressed: true });
+        return Err(Error::TooLarge {
+            file: file.to_string(),
+            limit: cap,
+            decompressed: true,
+        });
     }
     Ok(out)
 }
@@ -52,8 +64,17 @@ mod tests {
 
     #[test]
     fn plain_bytes_pass_through() {
-        assert_eq!(maybe_gunzip("f", vec![1, 2, 3], 10).ok(), Some(vec![1, 2, 3]));
-        assert!(matches!(maybe_gunzip("f", vec![0; 11], 10), Err(Error::TooLarge { decompressed: false, .. })));
+        assert_eq!(
+            maybe_gunzip("f", vec![1, 2, 3], 10).ok(),
+            Some(vec![1, 2, 3])
+        );
+        assert!(matches!(
+            maybe_gunzip("f", vec![0; 11], 10),
+            Err(Error::TooLarge {
+                decompressed: false,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -62,7 +83,17 @@ mod tests {
         let z = gz(&data);
         assert_eq!(maybe_gunzip("f", z.clone(), 10_000).ok(), Some(data));
         let err = maybe_gunzip("f.gz", z, 9_999);
-        assert!(matches!(err, Err(Error::TooLarge { decompressed: true, limit: 9_999, .. })), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Err(Error::TooLarge {
+                    decompressed: true,
+                    limit: 9_999,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -71,7 +102,9 @@ mod tests {
         for cut in [2, 10, z.len() / 2, z.len() - 1] {
             let err = maybe_gunzip("x.gz", z[..cut].to_vec(), 1 << 20);
             match err {
-                Err(e @ Error::Gzip { .. }) => assert!(e.to_string().starts_with("x.gz: corrupt gzip")),
+                Err(e @ Error::Gzip { .. }) => {
+                    assert!(e.to_string().starts_with("x.gz: corrupt gzip"))
+                }
                 other => panic!("cut {cut}: {other:?}"),
             }
         }
@@ -86,6 +119,9 @@ mod tests {
             e.write_all(&chunk).expect("in-memory write");
         }
         let z = e.finish().expect("in-memory write");
-        assert!(matches!(maybe_gunzip("bomb.gz", z, 1 << 20), Err(Error::TooLarge { .. })));
+        assert!(matches!(
+            maybe_gunzip("bomb.gz", z, 1 << 20),
+            Err(Error::TooLarge { .. })
+        ));
     }
 }

@@ -49,14 +49,25 @@ fn header(file: &str, bytes: &[u8], rank: u8) -> Result<(Vec<u64>, usize)> {
             file: file.into(),
             offset: 0,
             expected: format!("00 00 08 {rank:02x} (IDX, u8, rank {rank})"),
-            found: format!("{:02x} {:02x} {:02x} {:02x}", bytes[0], bytes[1], bytes[2], bytes[3]),
+            found: format!(
+                "{:02x} {:02x} {:02x} {:02x}",
+                bytes[0], bytes[1], bytes[2], bytes[3]
+            ),
         });
     }
     if bytes[2] != 0x08 {
-        return Err(Error::BadDtype { file: file.into(), found: bytes[2], name: dtype_name(bytes[2]) });
+        return Err(Error::BadDtype {
+            file: file.into(),
+            found: bytes[2],
+            name: dtype_name(bytes[2]),
+        });
     }
     if bytes[3] != rank {
-        return Err(Error::BadRank { file: file.into(), expected: rank, found: bytes[3] });
+        return Err(Error::BadRank {
+            file: file.into(),
+            expected: rank,
+            found: bytes[3],
+        });
     }
     let header_len = 4 + 4 * usize::from(rank);
     if bytes.len() < header_len {
@@ -75,11 +86,23 @@ fn header(file: &str, bytes: &[u8], rank: u8) -> Result<(Vec<u64>, usize)> {
     let available = (bytes.len() - header_len) as u64;
     let needed = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
     match needed {
-        None => Err(Error::AbsurdSize { file: file.into(), offset: 4, dims, needed: u64::MAX, available }),
+        None => Err(Error::AbsurdSize {
+            file: file.into(),
+            offset: 4,
+            dims,
+            needed: u64::MAX,
+            available,
+        }),
         Some(needed) if needed > available => {
             // A plausible count cut short is a truncated file; a size beyond any real file is absurd.
             if needed > available.saturating_mul(2).max(1 << 30) {
-                Err(Error::AbsurdSize { file: file.into(), offset: 4, dims, needed, available })
+                Err(Error::AbsurdSize {
+                    file: file.into(),
+                    offset: 4,
+                    dims,
+                    needed,
+                    available,
+                })
             } else {
                 Err(Error::Truncated {
                     file: file.into(),
@@ -104,7 +127,12 @@ pub fn parse_images(file: &str, bytes: &[u8]) -> Result<IdxImages> {
     let (dims, h) = header(file, bytes, 3)?;
     // The product fits in the byte length, so each factor fits in usize.
     let [count, rows, cols] = [dims[0] as usize, dims[1] as usize, dims[2] as usize];
-    Ok(IdxImages { count, rows, cols, pixels: bytes[h..].to_vec() })
+    Ok(IdxImages {
+        count,
+        rows,
+        cols,
+        pixels: bytes[h..].to_vec(),
+    })
 }
 
 /// Parses a rank-1 `u8` IDX labels file and checks every label is below `classes`.
@@ -112,9 +140,35 @@ pub fn parse_labels(file: &str, bytes: &[u8], classes: u8) -> Result<Vec<u8>> {
     let (_, h) = header(file, bytes, 1)?;
     let labels = &bytes[h..];
     if let Some(i) = labels.iter().position(|&l| l >= classes) {
-        return Err(Error::BadLabel { file: file.into(), offset: (h + i) as u64, classes, found: labels[i] });
+        return Err(Error::BadLabel {
+            file: file.into(),
+            offset: (h + i) as u64,
+            classes,
+            found: labels[i],
+        });
     }
     Ok(labels.to_vec())
+}
+
+/// Parses an images file and its labels file and checks they hold the same number of items.
+pub fn parse_pair(
+    images_file: &str,
+    images: &[u8],
+    labels_file: &str,
+    labels: &[u8],
+    classes: u8,
+) -> Result<(IdxImages, Vec<u8>)> {
+    let im = parse_images(images_file, images)?;
+    let lb = parse_labels(labels_file, labels, classes)?;
+    if im.count != lb.len() {
+        return Err(Error::CountMismatch {
+            images: images_file.into(),
+            image_count: im.count as u64,
+            labels: labels_file.into(),
+            label_count: lb.len() as u64,
+        });
+    }
+    Ok((im, lb))
 }
 
 /// Serializes an IDX `u8` file: used by tests and by the mnist-mini generator's checks.
@@ -160,7 +214,10 @@ mod tests {
                 } else {
                     parse_labels("f", &file[..cut], 10).map(|_| ())
                 };
-                assert!(matches!(r, Err(Error::Truncated { .. })), "cut {cut}: {r:?}");
+                assert!(
+                    matches!(r, Err(Error::Truncated { .. })),
+                    "cut {cut}: {r:?}"
+                );
             }
         }
     }
@@ -190,37 +247,84 @@ mod tests {
         f[2] = 0x0D;
         let e = parse_images("f", &f).expect_err("bad dtype");
         assert!(matches!(e, Error::BadDtype { found: 0x0D, .. }));
-        assert!(e.to_string().contains("expected 0x08 (u8), found 0x0d (f32)"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("expected 0x08 (u8), found 0x0d (f32)"),
+            "{e}"
+        );
     }
 
     #[test]
     fn wrong_rank() {
-        assert!(matches!(parse_labels("f", &images(1), 10), Err(Error::BadRank { expected: 1, found: 3, .. })));
-        assert!(matches!(parse_images("f", &labels(1)), Err(Error::BadRank { expected: 3, found: 1, .. })));
+        assert!(matches!(
+            parse_labels("f", &images(1), 10),
+            Err(Error::BadRank {
+                expected: 1,
+                found: 3,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_images("f", &labels(1)),
+            Err(Error::BadRank {
+                expected: 3,
+                found: 1,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn trailing_bytes() {
         let mut f = labels(4);
         f.extend_from_slice(&[0, 0]);
-        assert!(matches!(parse_labels("f", &f, 10), Err(Error::TrailingData { offset: 12, found: 2, .. })));
+        assert!(matches!(
+            parse_labels("f", &f, 10),
+            Err(Error::TrailingData {
+                offset: 12,
+                found: 2,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn absurd_sizes_do_not_allocate() {
         // 2^32-1 cubed overflows u64; 60000 x 65535 x 65535 does not but exceeds the bytes present.
         let overflow = encode(&[u32::MAX, u32::MAX, u32::MAX], &[1, 2, 3]);
-        assert!(matches!(parse_images("f", &overflow), Err(Error::AbsurdSize { needed: u64::MAX, .. })));
+        assert!(matches!(
+            parse_images("f", &overflow),
+            Err(Error::AbsurdSize {
+                needed: u64::MAX,
+                ..
+            })
+        ));
         let huge = encode(&[60_000, 65_535, 65_535], &[0; 100]);
         let e = parse_images("f", &huge).expect_err("absurd");
-        assert!(matches!(e, Error::AbsurdSize { available: 100, .. }), "{e:?}");
+        assert!(
+            matches!(e, Error::AbsurdSize { available: 100, .. }),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn label_out_of_range() {
         let f = encode(&[3], &[1, 10, 2]);
         let e = parse_labels("lb", &f, 10).expect_err("bad label");
-        assert_eq!(e.to_string(), "lb: label out of range at byte 9: expected 0..10, found 10");
+        assert_eq!(
+            e.to_string(),
+            "lb: label out of range at byte 9: expected 0..10, found 10"
+        );
+    }
+
+    #[test]
+    fn images_and_labels_disagree() {
+        let e = parse_pair("im", &images(3), "lb", &labels(4), 10).expect_err("mismatch");
+        assert_eq!(
+            e.to_string(),
+            "im holds 3 images but lb holds 4 labels: expected equal counts"
+        );
+        assert!(parse_pair("im", &images(4), "lb", &labels(4), 10).is_ok());
     }
 
     proptest! {
@@ -228,6 +332,15 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = parse_images("f", &bytes);
             let _ = parse_labels("f", &bytes, 10);
+        }
+
+        #[test]
+        fn arbitrary_gzip_streams_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut bytes = crate::gz::GZIP_MAGIC.to_vec();
+            bytes.extend(tail);
+            if let Ok(d) = crate::gz::maybe_gunzip("f.gz", bytes, 1 << 16) {
+                let _ = parse_images("f.gz", &d);
+            }
         }
 
         #[test]

@@ -39,17 +39,29 @@ impl ImageSet {
     /// Builds a set from pixel and label buffers; fails if the sizes disagree.
     pub fn new(images: Vec<u8>, labels: Vec<u8>, shape: [usize; 3]) -> Result<Self> {
         let [channels, height, width] = shape;
-        let per = channels.checked_mul(height).and_then(|x| x.checked_mul(width));
+        let per = channels
+            .checked_mul(height)
+            .and_then(|x| x.checked_mul(width));
         let expected = per.and_then(|p| p.checked_mul(labels.len()));
         if per == Some(0) || expected != Some(images.len()) {
             return Err(Error::BadShape {
                 file: "<in-memory image set>".into(),
                 offset: 0,
-                expected: format!("{} labels × {shape:?} = {expected:?} pixel bytes", labels.len()),
+                expected: format!(
+                    "{} labels × {shape:?} = {expected:?} pixel bytes",
+                    labels.len()
+                ),
                 found: format!("{} pixel bytes", images.len()),
             });
         }
-        Ok(Self { len: labels.len(), images, labels, channels, height, width })
+        Ok(Self {
+            len: labels.len(),
+            images,
+            labels,
+            channels,
+            height,
+            width,
+        })
     }
 
     /// Number of images.
@@ -74,7 +86,11 @@ impl ImageSet {
 
     /// Image `i` as `[C, H, W]` bytes. Panics if `i >= len()`.
     pub fn image(&self, i: usize) -> &[u8] {
-        assert!(i < self.len, "image index {i} out of range for a set of {}", self.len);
+        assert!(
+            i < self.len,
+            "image index {i} out of range for a set of {}",
+            self.len
+        );
         let n = self.image_len();
         &self.images[i * n..(i + 1) * n]
     }
@@ -96,18 +112,34 @@ impl ImageSet {
 
     /// Item `i`, or `None` past the end (burn's `Dataset::get` contract).
     pub fn get(&self, i: usize) -> Option<ImageItem> {
-        (i < self.len).then(|| ImageItem { image: self.image(i).to_vec(), label: self.labels[i], index: i, shape: self.shape() })
+        (i < self.len).then(|| ImageItem {
+            image: self.image(i).to_vec(),
+            label: self.labels[i],
+            index: i,
+            shape: self.shape(),
+        })
     }
 
     /// The first `n` items (or all, if fewer), e.g. for quick runs.
     pub fn take(&self, n: usize) -> ImageSet {
         let n = n.min(self.len);
-        Self { images: self.images[..n * self.image_len()].to_vec(), labels: self.labels[..n].to_vec(), len: n, ..*self }
+        Self {
+            images: self.images[..n * self.image_len()].to_vec(),
+            labels: self.labels[..n].to_vec(),
+            len: n,
+            ..*self
+        }
     }
 
     /// Batches the items at `indices` directly (no intermediate [`ImageItem`]s). Panics on an index out of
     /// range, like slice indexing.
-    pub fn batch(&self, indices: &[usize], binarization: Binarization, seed: u64, device: &Device) -> ImageBatch {
+    pub fn batch(
+        &self,
+        indices: &[usize],
+        binarization: Binarization,
+        seed: u64,
+        device: &Device,
+    ) -> ImageBatch {
         let [c, h, w] = self.shape();
         let mut pixels = Vec::with_capacity(indices.len() * self.image_len());
         for &i in indices {
@@ -150,7 +182,10 @@ pub struct ImageBatcher {
 impl ImageBatcher {
     /// A batcher with seed 0.
     pub fn new(binarization: Binarization) -> Self {
-        Self { binarization, seed: 0 }
+        Self {
+            binarization,
+            seed: 0,
+        }
     }
 
     /// burn's `Batcher::batch` signature; uses `self.seed`.
@@ -166,13 +201,21 @@ impl ImageBatcher {
     /// # Panics
     /// If `items` is empty or the items have different shapes.
     pub fn batch_seeded(&self, items: Vec<ImageItem>, seed: u64, device: &Device) -> ImageBatch {
-        let shape = items.first().map(|it| it.shape).expect("ImageBatcher: cannot batch zero items");
+        let shape = items
+            .first()
+            .map(|it| it.shape)
+            .expect("ImageBatcher: cannot batch zero items");
         let [c, h, w] = shape;
         let mut pixels = Vec::with_capacity(items.len() * c * h * w);
         let mut labels = Vec::with_capacity(items.len());
         for it in &items {
-            assert_eq!(it.shape, shape, "ImageBatcher: item {} has shape {:?}, expected {shape:?}", it.index, it.shape);
-            self.binarization.apply_into(&it.image, seed, it.index as u64, &mut pixels);
+            assert_eq!(
+                it.shape, shape,
+                "ImageBatcher: item {} has shape {:?}, expected {shape:?}",
+                it.index, it.shape
+            );
+            self.binarization
+                .apply_into(&it.image, seed, it.index as u64, &mut pixels);
             labels.push(i64::from(it.label));
         }
         ImageBatch::from_parts(pixels, labels, [items.len(), c, h, w], device)
@@ -194,7 +237,8 @@ mod tests {
 
     fn set(n: usize) -> ImageSet {
         let images = (0..n * 2 * 3 * 2).map(|i| (i * 7 % 256) as u8).collect();
-        ImageSet::new(images, (0..n).map(|i| (i % 10) as u8).collect(), [2, 3, 2]).expect("consistent")
+        ImageSet::new(images, (0..n).map(|i| (i % 10) as u8).collect(), [2, 3, 2])
+            .expect("consistent")
     }
 
     #[test]
@@ -217,10 +261,15 @@ mod tests {
         let b = s.batch(&[4, 0], Binarization::None, 0, &dev);
         assert_eq!(b.images.dims(), [2, 2, 3, 2]);
         assert_eq!(b.labels.dims(), [2]);
-        let px: Vec<f32> = b.images.into_data().to_vec().expect("f32");
+        let px: Vec<f32> = b.images.into_data().try_to_vec::<f32>().expect("f32");
         assert_eq!(px[0], f32::from(s.image(4)[0]) / 255.0);
         assert_eq!(px[12], f32::from(s.image(0)[0]) / 255.0);
-        let lb: Vec<i64> = b.labels.into_data().convert::<i64>().to_vec().expect("i64");
+        let lb: Vec<i64> = b
+            .labels
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec::<i64>()
+            .expect("i64");
         assert_eq!(lb, [4, 0]);
     }
 
@@ -228,13 +277,31 @@ mod tests {
     fn batcher_matches_set_batch_and_is_deterministic() {
         let s = set(6);
         let dev = Device::flex();
-        let batcher = ImageBatcher { binarization: Binarization::Dynamic, seed: 11 };
+        let batcher = ImageBatcher {
+            binarization: Binarization::Dynamic,
+            seed: 11,
+        };
         let items: Vec<_> = [5, 1, 3].iter().filter_map(|&i| s.get(i)).collect();
-        let a: Vec<f32> = batcher.batch(items.clone(), &dev).images.into_data().to_vec().expect("f32");
-        let b: Vec<f32> = s.batch(&[5, 1, 3], Binarization::Dynamic, 11, &dev).images.into_data().to_vec().expect("f32");
+        let a: Vec<f32> = batcher
+            .batch(items.clone(), &dev)
+            .images
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32");
+        let b: Vec<f32> = s
+            .batch(&[5, 1, 3], Binarization::Dynamic, 11, &dev)
+            .images
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32");
         assert_eq!(a, b);
         // An item binarizes the same way whatever batch it is in.
-        let single: Vec<f32> = batcher.batch(vec![items[1].clone()], &dev).images.into_data().to_vec().expect("f32");
+        let single: Vec<f32> = batcher
+            .batch(vec![items[1].clone()], &dev)
+            .images
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32");
         assert_eq!(&a[12..24], &single[..]);
         assert!(a.iter().all(|&v| v == 0.0 || v == 1.0));
     }
@@ -260,7 +327,7 @@ mod tests {
             let b = s.batch(&idx, bin, 1, &Device::flex());
             prop_assert_eq!(b.images.dims(), [idx.len(), 2, 3, 2]);
             prop_assert_eq!(b.labels.dims(), [idx.len()]);
-            let px: Vec<f32> = b.images.into_data().to_vec().expect("f32");
+            let px: Vec<f32> = b.images.into_data().try_to_vec::<f32>().expect("f32");
             prop_assert!(px.iter().all(|v| (0.0..=1.0).contains(v)));
         }
     }

@@ -2,8 +2,8 @@
 //! formats, verified and optionally downloaded; an embedded `mnist-mini` subset; toy 2-D distributions; a
 //! seeded RNG shared by the whole project; and conversion to burn tensors with optional binarization.
 //!
-//! - [`load`] turns a [`DatasetKind`] and [`Split`] into an in-memory [`ImageSet`] (see [`load`'s module
-//!   docs](crate::load) for the data-root layout, resolution order and checksums).
+//! - [`load()`] turns a [`DatasetKind`] and [`Split`] into an in-memory [`ImageSet`] (see [`load`'s module
+//!   docs](mod@crate::load) for the data-root layout, resolution order and checksums).
 //! - [`ImageSet::batch`] / [`ImageBatcher`] make `[B, C, H, W]` `f32` batches in `[0, 1]`, thresholded or
 //!   dynamically binarized ([`Binarization`]); [`epoch_order`] gives a seeded, resumable visiting order.
 //! - [`rng::Rng`] (xoshiro256++) and [`rng::derive_seed`] make every random choice reproducible.

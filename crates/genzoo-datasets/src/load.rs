@@ -50,7 +50,12 @@ pub enum DatasetKind {
 
 impl DatasetKind {
     /// Every kind, in CLI order.
-    pub const ALL: [DatasetKind; 4] = [DatasetKind::Mnist, DatasetKind::FashionMnist, DatasetKind::Cifar10, DatasetKind::MnistMini];
+    pub const ALL: [DatasetKind; 4] = [
+        DatasetKind::Mnist,
+        DatasetKind::FashionMnist,
+        DatasetKind::Cifar10,
+        DatasetKind::MnistMini,
+    ];
 
     /// The CLI name.
     pub fn name(self) -> &'static str {
@@ -85,11 +90,14 @@ impl fmt::Display for DatasetKind {
 impl FromStr for DatasetKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        DatasetKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| Error::UnknownName {
-            what: "dataset",
-            found: s.to_string(),
-            expected: DatasetKind::ALL.map(DatasetKind::name).join(", "),
-        })
+        DatasetKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| Error::UnknownName {
+                what: "dataset",
+                found: s.to_string(),
+                expected: DatasetKind::ALL.map(DatasetKind::name).join(", "),
+            })
     }
 }
 
@@ -117,7 +125,11 @@ pub struct DataOptions {
 pub const DATA_DIR_ENV: &str = "GENZOO_DATA_DIR";
 
 /// Picks the data root: explicit dir, else the env value (if non-empty), else `<cache>/genzoo`.
-fn resolve_root(explicit: Option<&Path>, env: Option<OsString>, cache: Option<PathBuf>) -> Option<(PathBuf, &'static str)> {
+fn resolve_root(
+    explicit: Option<&Path>,
+    env: Option<OsString>,
+    cache: Option<PathBuf>,
+) -> Option<(PathBuf, &'static str)> {
     if let Some(p) = explicit {
         return Some((p.to_path_buf(), "--data-dir"));
     }
@@ -133,7 +145,8 @@ pub fn data_root(data_dir: Option<&Path>) -> Result<PathBuf> {
 }
 
 fn root_and_source(data_dir: Option<&Path>) -> Result<(PathBuf, &'static str)> {
-    resolve_root(data_dir, std::env::var_os(DATA_DIR_ENV), dirs::cache_dir()).ok_or(Error::NoDataRoot)
+    resolve_root(data_dir, std::env::var_os(DATA_DIR_ENV), dirs::cache_dir())
+        .ok_or(Error::NoDataRoot)
 }
 
 /// One canonical file.
@@ -162,18 +175,36 @@ pub(crate) struct IdxSpec {
 }
 
 fn fs_(name: &str, sha256: Option<&str>, md5: Option<&str>, len: u64) -> FileSpec {
-    FileSpec { name: name.into(), sha256: sha256.map(Into::into), md5: md5.map(Into::into), len }
+    FileSpec {
+        name: name.into(),
+        sha256: sha256.map(Into::into),
+        md5: md5.map(Into::into),
+        len,
+    }
 }
 
-fn idx_files(sha: [Option<&str>; 4], md5: [Option<&str>; 4]) -> ((FileSpec, FileSpec, usize), (FileSpec, FileSpec, usize)) {
+fn idx_files(
+    sha: [Option<&str>; 4],
+    md5: [Option<&str>; 4],
+) -> ((FileSpec, FileSpec, usize), (FileSpec, FileSpec, usize)) {
     (
         (
-            fs_("train-images-idx3-ubyte.gz", sha[0], md5[0], 16 + 60_000 * 784),
+            fs_(
+                "train-images-idx3-ubyte.gz",
+                sha[0],
+                md5[0],
+                16 + 60_000 * 784,
+            ),
             fs_("train-labels-idx1-ubyte.gz", sha[1], md5[1], 8 + 60_000),
             60_000,
         ),
         (
-            fs_("t10k-images-idx3-ubyte.gz", sha[2], md5[2], 16 + 10_000 * 784),
+            fs_(
+                "t10k-images-idx3-ubyte.gz",
+                sha[2],
+                md5[2],
+                16 + 10_000 * 784,
+            ),
             fs_("t10k-labels-idx1-ubyte.gz", sha[3], md5[3], 8 + 10_000),
             10_000,
         ),
@@ -200,16 +231,27 @@ pub const FASHION_MNIST_GZ_MD5: [&str; 4] = [
 pub const CIFAR10_ARCHIVE_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 
 /// Default MNIST mirrors.
-pub const MNIST_MIRRORS: [&str; 2] =
-    ["https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"];
+pub const MNIST_MIRRORS: [&str; 2] = [
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+];
 /// Default Fashion-MNIST mirror.
-pub const FASHION_MNIST_MIRRORS: [&str; 1] = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"];
+pub const FASHION_MNIST_MIRRORS: [&str; 1] =
+    ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"];
 /// Default CIFAR-10 mirror (the archive is `cifar-10-binary.tar.gz` under it).
 pub const CIFAR10_MIRRORS: [&str; 1] = ["https://www.cs.toronto.edu/~kriz/"];
 
 fn mnist_spec() -> IdxSpec {
     let (train, test) = idx_files(MNIST_SHA256.map(Some), [None; 4]);
-    IdxSpec { dataset: "MNIST", folder: "mnist", mirrors: MNIST_MIRRORS.map(String::from).to_vec(), rows: 28, cols: 28, train, test }
+    IdxSpec {
+        dataset: "MNIST",
+        folder: "mnist",
+        mirrors: MNIST_MIRRORS.map(String::from).to_vec(),
+        rows: 28,
+        cols: 28,
+        train,
+        test,
+    }
 }
 
 fn fashion_spec() -> IdxSpec {
@@ -247,12 +289,20 @@ fn read_checked(path: &Path, spec: &FileSpec) -> Result<Vec<u8>> {
     let raw_cap = spec.len + (1 << 20);
     let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.len() > raw_cap {
-        return Err(Error::TooLarge { file: name, limit: raw_cap, decompressed: false });
+        return Err(Error::TooLarge {
+            file: name,
+            limit: raw_cap,
+            decompressed: false,
+        });
     }
     let raw = fs::read(path).map_err(|e| Error::io(path, e))?;
-    // Allow one byte beyond the exact length so that an over-long file reaches the parser's clearer
-    // "trailing data" error rather than a bare cap.
-    let data = gz::maybe_gunzip(&name, raw, spec.len + 1)?;
+    let data = if gz::is_gzip(&raw) {
+        // One byte beyond the exact length lets an over-long file reach the parser's clearer
+        // "trailing data" error, while still bounding the allocation.
+        gz::gunzip_capped(&name, &raw[..], spec.len + 1)?
+    } else {
+        raw
+    };
     if let Some(sha) = &spec.sha256 {
         verify::check_sha256(&name, &data, sha)?;
     }
@@ -260,7 +310,14 @@ fn read_checked(path: &Path, spec: &FileSpec) -> Result<Vec<u8>> {
 }
 
 /// Finds, verifies (and if allowed downloads) one IDX file, returning its decompressed bytes.
-fn obtain_idx_file(spec: &IdxSpec, dir: &Path, file: &FileSpec, opts: &DataOptions, root_source: &'static str, check: &dyn Fn(&str, &[u8]) -> Result<()>) -> Result<(String, Vec<u8>)> {
+fn obtain_idx_file(
+    spec: &IdxSpec,
+    dir: &Path,
+    file: &FileSpec,
+    opts: &DataOptions,
+    root_source: &'static str,
+    check: &dyn Fn(&str, &[u8]) -> Result<()>,
+) -> Result<(String, Vec<u8>)> {
     let canonical = dir.join(&file.name);
     let plain = dir.join(file.name.trim_end_matches(".gz"));
     let found = [&canonical, &plain].into_iter().find(|p| p.is_file());
@@ -288,7 +345,13 @@ fn obtain_idx_file(spec: &IdxSpec, dir: &Path, file: &FileSpec, opts: &DataOptio
         let d = read_checked(part, file)?;
         check(&part.display().to_string(), &d)
     };
-    download(&download_options(&spec.mirrors, opts), &file.name, &canonical, file.len + (1 << 20), &verify_part)?;
+    download(
+        &download_options(&spec.mirrors, opts),
+        &file.name,
+        &canonical,
+        file.len + (1 << 20),
+        &verify_part,
+    )?;
     let name = canonical.display().to_string();
     let d = read_checked(&canonical, file)?;
     Ok((name, d))
@@ -299,15 +362,24 @@ pub(crate) fn load_idx(spec: &IdxSpec, split: Split, opts: &DataOptions) -> Resu
     load_idx_at(spec, split, opts, &root, source)
 }
 
-pub(crate) fn load_idx_at(spec: &IdxSpec, split: Split, opts: &DataOptions, root: &Path, source: &'static str) -> Result<ImageSet> {
+pub(crate) fn load_idx_at(
+    spec: &IdxSpec,
+    split: Split,
+    opts: &DataOptions,
+    root: &Path,
+    source: &'static str,
+) -> Result<ImageSet> {
     let dir = root.join(spec.folder);
     let (img_spec, lbl_spec, count) = match split {
         Split::Train => &spec.train,
         Split::Test => &spec.test,
     };
     let (rows, cols, count) = (spec.rows, spec.cols, *count);
-    let check_images = |name: &str, d: &[u8]| -> Result<()> { check_idx_images(name, d, count, rows, cols).map(|_| ()) };
-    let check_labels = |name: &str, d: &[u8]| -> Result<()> { check_idx_labels(name, d, count).map(|_| ()) };
+    let check_images = |name: &str, d: &[u8]| -> Result<()> {
+        check_idx_images(name, d, count, rows, cols).map(|_| ())
+    };
+    let check_labels =
+        |name: &str, d: &[u8]| -> Result<()> { check_idx_labels(name, d, count).map(|_| ()) };
     let (img_name, img_bytes) = obtain_idx_file(spec, &dir, img_spec, opts, source, &check_images)?;
     let (lbl_name, lbl_bytes) = obtain_idx_file(spec, &dir, lbl_spec, opts, source, &check_labels)?;
     let images = check_idx_images(&img_name, &img_bytes, count, rows, cols)?;
@@ -316,7 +388,13 @@ pub(crate) fn load_idx_at(spec: &IdxSpec, split: Split, opts: &DataOptions, root
 }
 
 /// Parses an IDX images file and checks it holds `count` images of `rows × cols`.
-pub(crate) fn check_idx_images(name: &str, d: &[u8], count: usize, rows: usize, cols: usize) -> Result<idx::IdxImages> {
+pub(crate) fn check_idx_images(
+    name: &str,
+    d: &[u8],
+    count: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<idx::IdxImages> {
     let im = idx::parse_images(name, d)?;
     if (im.count, im.rows, im.cols) != (count, rows, cols) {
         return Err(Error::BadShape {
@@ -333,7 +411,12 @@ pub(crate) fn check_idx_images(name: &str, d: &[u8], count: usize, rows: usize, 
 pub(crate) fn check_idx_labels(name: &str, d: &[u8], count: usize) -> Result<Vec<u8>> {
     let lb = idx::parse_labels(name, d, 10)?;
     if lb.len() != count {
-        return Err(Error::BadShape { file: name.into(), offset: 4, expected: format!("[{count}]"), found: format!("[{}]", lb.len()) });
+        return Err(Error::BadShape {
+            file: name.into(),
+            offset: 4,
+            expected: format!("[{count}]"),
+            found: format!("[{}]", lb.len()),
+        });
     }
     Ok(lb)
 }
@@ -351,7 +434,13 @@ pub(crate) struct CifarSpec {
 /// The CIFAR-10 folder under the root, and the folder inside it that holds the batches.
 const CIFAR_FOLDER: &str = "cifar10";
 const CIFAR_BATCHES: &str = "cifar-10-batches-bin";
-const CIFAR_TRAIN: [&str; 5] = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
+const CIFAR_TRAIN: [&str; 5] = [
+    "data_batch_1.bin",
+    "data_batch_2.bin",
+    "data_batch_3.bin",
+    "data_batch_4.bin",
+    "data_batch_5.bin",
+];
 const CIFAR_TEST: &str = "test_batch.bin";
 
 impl CifarSpec {
@@ -381,24 +470,39 @@ fn cifar_file_path(dir: &Path, name: &str) -> Option<PathBuf> {
 fn read_cifar_file(path: &Path, records: usize) -> Result<(Vec<u8>, Vec<u8>)> {
     let name = path.display().to_string();
     let len = (records * cifar::RECORD_BYTES) as u64;
-    let spec = FileSpec { name: name.clone(), sha256: None, md5: None, len };
+    let spec = FileSpec {
+        name: name.clone(),
+        sha256: None,
+        md5: None,
+        len,
+    };
     let d = read_checked(path, &spec)?;
     let (px, lb) = cifar::parse_batch(&name, &d)?;
     if lb.len() != records {
-        return Err(Error::BadShape { file: name, offset: 0, expected: format!("{records} records"), found: format!("{} records", lb.len()) });
+        return Err(Error::BadShape {
+            file: name,
+            offset: 0,
+            expected: format!("{records} records"),
+            found: format!("{} records", lb.len()),
+        });
     }
     Ok((px, lb))
 }
 
-pub(crate) fn load_cifar_at(spec: &CifarSpec, split: Split, opts: &DataOptions, root: &Path, source: &'static str) -> Result<ImageSet> {
+pub(crate) fn load_cifar_at(
+    spec: &CifarSpec,
+    split: Split,
+    opts: &DataOptions,
+    root: &Path,
+    source: &'static str,
+) -> Result<ImageSet> {
     let folder = root.join(CIFAR_FOLDER);
     let dir = folder.join(CIFAR_BATCHES);
     let names: Vec<&str> = match split {
         Split::Train => CIFAR_TRAIN.to_vec(),
         Split::Test => vec![CIFAR_TEST],
     };
-    let mut missing = names.iter().find(|n| cifar_file_path(&dir, n).is_none());
-    if let Some(m) = missing {
+    if let Some(m) = names.iter().find(|n| cifar_file_path(&dir, n).is_none()) {
         if !opts.download {
             return Err(Error::Missing {
                 dataset: "CIFAR-10".into(),
@@ -409,9 +513,7 @@ pub(crate) fn load_cifar_at(spec: &CifarSpec, split: Split, opts: &DataOptions, 
             });
         }
         fetch_cifar_archive(spec, opts, &folder, &dir)?;
-        missing = None;
     }
-    debug_assert!(missing.is_none());
     let mut images = Vec::new();
     let mut labels = Vec::new();
     for n in names {
@@ -430,10 +532,17 @@ pub(crate) fn load_cifar_at(spec: &CifarSpec, split: Split, opts: &DataOptions, 
 }
 
 /// Downloads and verifies the archive, then extracts the six batch files into `dir`.
-fn fetch_cifar_archive(spec: &CifarSpec, opts: &DataOptions, folder: &Path, dir: &Path) -> Result<()> {
+fn fetch_cifar_archive(
+    spec: &CifarSpec,
+    opts: &DataOptions,
+    folder: &Path,
+    dir: &Path,
+) -> Result<()> {
     let archive = folder.join(&spec.archive);
     let verify_archive = |part: &Path| -> Result<()> {
-        let Some(md5) = &spec.archive_md5 else { return Ok(()) };
+        let Some(md5) = &spec.archive_md5 else {
+            return Ok(());
+        };
         let mut f = fs::File::open(part).map_err(|e| Error::io(part, e))?;
         let mut h = crate::md5::Md5::default();
         let mut buf = vec![0u8; 1 << 16];
@@ -448,11 +557,23 @@ fn fetch_cifar_archive(spec: &CifarSpec, opts: &DataOptions, folder: &Path, dir:
         if found.eq_ignore_ascii_case(md5) {
             Ok(())
         } else {
-            Err(Error::Checksum { file: spec.archive.clone(), algorithm: "MD5", decompressed: false, expected: md5.clone(), found })
+            Err(Error::Checksum {
+                file: spec.archive.clone(),
+                algorithm: "MD5",
+                decompressed: false,
+                expected: md5.clone(),
+                found,
+            })
         }
     };
     if !archive.is_file() || verify_archive(&archive).is_err() {
-        download(&download_options(&spec.mirrors, opts), &spec.archive, &archive, spec.archive_max, &verify_archive)?;
+        download(
+            &download_options(&spec.mirrors, opts),
+            &spec.archive,
+            &archive,
+            spec.archive_max,
+            &verify_archive,
+        )?;
     }
     extract_cifar(&archive, dir, spec.records_per_file)?;
     // The batches are now in place and verified structurally; the 170 MB archive is no longer needed.
@@ -467,28 +588,49 @@ pub(crate) fn extract_cifar(archive: &Path, dir: &Path, records: usize) -> Resul
     let name = archive.display().to_string();
     let f = fs::File::open(archive).map_err(|e| Error::io(archive, e))?;
     let decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f));
-    let wanted: Vec<String> = CIFAR_TRAIN.iter().chain([&CIFAR_TEST]).map(|n| format!("{CIFAR_BATCHES}/{n}")).collect();
+    let wanted: Vec<String> = CIFAR_TRAIN
+        .iter()
+        .chain([&CIFAR_TEST])
+        .map(|n| format!("{CIFAR_BATCHES}/{n}"))
+        .collect();
     let mut done = Vec::new();
     let size = (records * cifar::RECORD_BYTES) as u64;
     tar::for_each_file(&name, decoder, 1 << 30, |member, len, reader| {
         let member = member.trim_start_matches("./");
-        let Some(w) = wanted.iter().find(|w| w.as_str() == member) else { return Ok(()) };
+        let Some(w) = wanted.iter().find(|w| w.as_str() == member) else {
+            return Ok(());
+        };
         if len != size {
-            return Err(Error::BadShape { file: format!("{name}:{member}"), offset: 124, expected: format!("{size} bytes"), found: format!("{len} bytes") });
+            return Err(Error::BadShape {
+                file: format!("{name}:{member}"),
+                offset: 124,
+                expected: format!("{size} bytes"),
+                found: format!("{len} bytes"),
+            });
         }
         let file_name = &w[CIFAR_BATCHES.len() + 1..];
         let dest = dir.join(file_name);
         let part = dir.join(format!("{file_name}.part"));
         let mut data = Vec::with_capacity(size as usize);
-        reader.read_to_end(&mut data).map_err(|e| Error::Gzip { file: name.clone(), offset: 0, source: e })?;
+        reader
+            .read_to_end(&mut data)
+            .map_err(|e| Error::io(archive, e))?;
         cifar::parse_batch(&format!("{name}:{member}"), &data)?;
         fs::write(&part, &data).map_err(|e| Error::io(&part, e))?;
         fs::rename(&part, &dest).map_err(|e| Error::io(&dest, e))?;
         done.push(file_name.to_string());
         Ok(())
     })?;
-    if let Some(m) = wanted.iter().find(|w| !done.iter().any(|d| w.ends_with(d.as_str()))) {
-        return Err(Error::Tar { file: name, offset: 0, expected: format!("member {m}"), found: "end of archive".into() });
+    if let Some(m) = wanted
+        .iter()
+        .find(|w| !done.iter().any(|d| w.ends_with(d.as_str())))
+    {
+        return Err(Error::Tar {
+            file: name,
+            offset: 0,
+            expected: format!("member {m}"),
+            found: "end of archive".into(),
+        });
     }
     Ok(())
 }
@@ -511,13 +653,41 @@ mod tests {
         let mut files = HashMap::new();
         let mut mk = |name: &str, dims: &[u32], data: Vec<u8>| {
             let raw = idx::encode(dims, &data);
-            let spec = FileSpec { name: name.into(), sha256: with_sha.then(|| verify::sha256_hex(&raw)), md5: None, len: raw.len() as u64 };
+            let spec = FileSpec {
+                name: name.into(),
+                sha256: with_sha.then(|| verify::sha256_hex(&raw)),
+                md5: None,
+                len: raw.len() as u64,
+            };
             files.insert(name.to_string(), gz(&raw));
             spec
         };
-        let train = (mk("train-images-idx3-ubyte.gz", &[3, 4, 5], (0..60).collect()), mk("train-labels-idx1-ubyte.gz", &[3], vec![1, 2, 3]), 3);
-        let test = (mk("t10k-images-idx3-ubyte.gz", &[2, 4, 5], (100..140).collect()), mk("t10k-labels-idx1-ubyte.gz", &[2], vec![9, 0]), 2);
-        (IdxSpec { dataset: "Tiny", folder: "tiny", mirrors, rows: 4, cols: 5, train, test }, files)
+        let train = (
+            mk("train-images-idx3-ubyte.gz", &[3, 4, 5], (0..60).collect()),
+            mk("train-labels-idx1-ubyte.gz", &[3], vec![1, 2, 3]),
+            3,
+        );
+        let test = (
+            mk(
+                "t10k-images-idx3-ubyte.gz",
+                &[2, 4, 5],
+                (100..140).collect(),
+            ),
+            mk("t10k-labels-idx1-ubyte.gz", &[2], vec![9, 0]),
+            2,
+        );
+        (
+            IdxSpec {
+                dataset: "Tiny",
+                folder: "tiny",
+                mirrors,
+                rows: 4,
+                cols: 5,
+                train,
+                test,
+            },
+            files,
+        )
     }
 
     #[test]
@@ -526,29 +696,53 @@ mod tests {
             assert_eq!(k.to_string().parse::<DatasetKind>().ok(), Some(k));
         }
         let e = "cifar".parse::<DatasetKind>().expect_err("unknown");
-        assert_eq!(e.to_string(), "unknown dataset \"cifar\": expected one of mnist, fashion-mnist, cifar10, mnist-mini");
+        assert_eq!(
+            e.to_string(),
+            "unknown dataset \"cifar\": expected one of mnist, fashion-mnist, cifar10, mnist-mini"
+        );
     }
 
     #[test]
     fn root_resolution_order() {
         let cache = Some(PathBuf::from("/c"));
         let env = Some(OsString::from("/e"));
-        assert_eq!(resolve_root(Some(Path::new("/x")), env.clone(), cache.clone()), Some((PathBuf::from("/x"), "--data-dir")));
-        assert_eq!(resolve_root(None, env, cache.clone()), Some((PathBuf::from("/e"), "GENZOO_DATA_DIR")));
-        assert_eq!(resolve_root(None, Some(OsString::new()), cache.clone()).map(|r| r.0), Some(PathBuf::from("/c/genzoo")));
+        assert_eq!(
+            resolve_root(Some(Path::new("/x")), env.clone(), cache.clone()),
+            Some((PathBuf::from("/x"), "--data-dir"))
+        );
+        assert_eq!(
+            resolve_root(None, env, cache.clone()),
+            Some((PathBuf::from("/e"), "GENZOO_DATA_DIR"))
+        );
+        assert_eq!(
+            resolve_root(None, Some(OsString::new()), cache.clone()).map(|r| r.0),
+            Some(PathBuf::from("/c/genzoo"))
+        );
         assert_eq!(resolve_root(None, None, None), None);
     }
 
     #[test]
     fn missing_offline_names_dir_env_and_flag() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let opts = DataOptions { data_dir: Some(dir.path().to_path_buf()), ..Default::default() };
-        for kind in [DatasetKind::Mnist, DatasetKind::FashionMnist, DatasetKind::Cifar10] {
+        let opts = DataOptions {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        for kind in [
+            DatasetKind::Mnist,
+            DatasetKind::FashionMnist,
+            DatasetKind::Cifar10,
+        ] {
             let e = load(kind, Split::Test, &opts).expect_err("missing");
             let msg = e.to_string();
             assert!(matches!(e, Error::Missing { .. }), "{e:?}");
             assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
-            assert!(msg.contains("GENZOO_DATA_DIR") && msg.contains("--download") && msg.contains("--data-dir"), "{msg}");
+            assert!(
+                msg.contains("GENZOO_DATA_DIR")
+                    && msg.contains("--download")
+                    && msg.contains("--data-dir"),
+                "{msg}"
+            );
         }
     }
 
@@ -575,8 +769,13 @@ mod tests {
         assert_eq!((test.len(), test.label(0)), (2, 9));
 
         // A corrupt copy is named with both hashes when no download is allowed.
-        fs::write(folder.join("t10k-labels-idx1-ubyte.gz"), gz(&idx::encode(&[2], &[9, 1]))).expect("write");
-        let e = load_idx_at(&spec, Split::Test, &opts, dir.path(), "--data-dir").expect_err("corrupt");
+        fs::write(
+            folder.join("t10k-labels-idx1-ubyte.gz"),
+            gz(&idx::encode(&[2], &[9, 1])),
+        )
+        .expect("write");
+        let e =
+            load_idx_at(&spec, Split::Test, &opts, dir.path(), "--data-dir").expect_err("corrupt");
         assert!(matches!(e, Error::Checksum { .. }), "{e:?}");
     }
 
@@ -590,12 +789,20 @@ mod tests {
             fs::write(folder.join(name), bytes).expect("write");
         }
         // Labels with the wrong count: a BadShape naming expected and found.
-        fs::write(folder.join("t10k-labels-idx1-ubyte.gz"), gz(&idx::encode(&[3], &[1, 2, 3]))).expect("write");
+        fs::write(
+            folder.join("t10k-labels-idx1-ubyte.gz"),
+            gz(&idx::encode(&[3], &[1, 2, 3])),
+        )
+        .expect("write");
         let opts = DataOptions::default();
         let e = load_idx_at(&spec, Split::Test, &opts, dir.path(), "x").expect_err("bad count");
         assert!(e.to_string().contains("expected [2], found [3]"), "{e}");
         // A label out of range.
-        fs::write(folder.join("t10k-labels-idx1-ubyte.gz"), gz(&idx::encode(&[2], &[1, 12]))).expect("write");
+        fs::write(
+            folder.join("t10k-labels-idx1-ubyte.gz"),
+            gz(&idx::encode(&[2], &[1, 12])),
+        )
+        .expect("write");
         let e = load_idx_at(&spec, Split::Test, &opts, dir.path(), "x").expect_err("bad label");
         assert!(matches!(e, Error::BadLabel { found: 12, .. }), "{e:?}");
     }
@@ -606,8 +813,12 @@ mod tests {
         let (_, files) = tiny_spec(true, vec![]);
         let server = start(files, Mode::Normal);
         let (spec, _) = tiny_spec(true, vec![server.base.clone()]);
-        let opts = DataOptions { download: true, ..Default::default() };
-        let set = load_idx_at(&spec, Split::Train, &opts, dir.path(), "--data-dir").expect("downloaded");
+        let opts = DataOptions {
+            download: true,
+            ..Default::default()
+        };
+        let set =
+            load_idx_at(&spec, Split::Train, &opts, dir.path(), "--data-dir").expect("downloaded");
         assert_eq!(set.len(), 3);
         assert!(dir.path().join("tiny/train-images-idx3-ubyte.gz").is_file());
         // A second load is served from disk.
@@ -636,7 +847,10 @@ mod tests {
         let mut members: Vec<(&str, &[u8])> = vec![("cifar-10-batches-bin/readme.html", b"<html>")];
         members.extend(batches.iter().map(|(n, d)| (n.as_str(), d.as_slice())));
         let archive = gz(&tar::build(&members));
-        let server = start(HashMap::from([("cifar-10-binary.tar.gz".to_string(), archive.clone())]), Mode::Normal);
+        let server = start(
+            HashMap::from([("cifar-10-binary.tar.gz".to_string(), archive.clone())]),
+            Mode::Normal,
+        );
         let spec = CifarSpec {
             mirrors: vec![server.base.clone()],
             archive: "cifar-10-binary.tar.gz".into(),
@@ -646,8 +860,14 @@ mod tests {
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let offline = DataOptions::default();
-        assert!(matches!(load_cifar_at(&spec, Split::Train, &offline, dir.path(), "x"), Err(Error::Missing { .. })));
-        let opts = DataOptions { download: true, ..Default::default() };
+        assert!(matches!(
+            load_cifar_at(&spec, Split::Train, &offline, dir.path(), "x"),
+            Err(Error::Missing { .. })
+        ));
+        let opts = DataOptions {
+            download: true,
+            ..Default::default()
+        };
         let train = load_cifar_at(&spec, Split::Train, &opts, dir.path(), "x").expect("downloaded");
         assert_eq!((train.len(), train.shape()), (10, [3, 32, 32]));
         assert_eq!(train.label(2), 1); // batch 2 (salt 1), record 0
@@ -657,17 +877,30 @@ mod tests {
 
         // A wrong archive checksum is refused and nothing is extracted.
         let dir2 = tempfile::tempdir().expect("tempdir");
-        let bad = CifarSpec { archive_md5: Some("00000000000000000000000000000000".into()), ..spec };
+        let bad = CifarSpec {
+            archive_md5: Some("00000000000000000000000000000000".into()),
+            ..spec
+        };
         let e = load_cifar_at(&bad, Split::Test, &opts, dir2.path(), "x").expect_err("md5");
         assert!(e.to_string().contains("MD5 mismatch"), "{e}");
-        assert!(!dir2.path().join("cifar10/cifar-10-batches-bin/test_batch.bin").exists());
+        assert!(
+            !dir2
+                .path()
+                .join("cifar10/cifar-10-batches-bin/test_batch.bin")
+                .exists()
+        );
     }
 
     /// Full MNIST through the public entry point, when `GENZOO_DATA_DIR` points at a copy.
     #[test]
     fn real_mnist_when_available() {
-        let Some(root) = std::env::var_os(DATA_DIR_ENV) else { return };
-        let opts = DataOptions { data_dir: Some(PathBuf::from(root)), ..Default::default() };
+        let Some(root) = std::env::var_os(DATA_DIR_ENV) else {
+            return;
+        };
+        let opts = DataOptions {
+            data_dir: Some(PathBuf::from(root)),
+            ..Default::default()
+        };
         let test = load(DatasetKind::Mnist, Split::Test, &opts).expect("real MNIST test split");
         assert_eq!((test.len(), test.shape()), (10_000, [1, 28, 28]));
         assert_eq!(test.label(0), 7); // the famous first test digit

@@ -5,10 +5,10 @@
 //! MNIST files by `cargo xtask mnist-mini` (`xtask/src/mnist_mini.rs`): same headers with the item count
 //! replaced, the first N items, gzip level 9 with a zeroed header timestamp.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::image_set::ImageSet;
 use crate::load::{Split, check_idx_images, check_idx_labels};
-use crate::gz;
+use crate::{gz, idx};
 
 /// Training images in mnist-mini.
 pub const TRAIN_LEN: usize = 10_000;
@@ -17,10 +17,22 @@ pub const TEST_LEN: usize = 2_000;
 
 /// The embedded files: (name, gzipped bytes).
 pub const FILES: [(&str, &[u8]); 4] = [
-    ("train-images-idx3-ubyte.gz", include_bytes!("../data/mnist-mini/train-images-idx3-ubyte.gz")),
-    ("train-labels-idx1-ubyte.gz", include_bytes!("../data/mnist-mini/train-labels-idx1-ubyte.gz")),
-    ("t10k-images-idx3-ubyte.gz", include_bytes!("../data/mnist-mini/t10k-images-idx3-ubyte.gz")),
-    ("t10k-labels-idx1-ubyte.gz", include_bytes!("../data/mnist-mini/t10k-labels-idx1-ubyte.gz")),
+    (
+        "train-images-idx3-ubyte.gz",
+        include_bytes!("../data/mnist-mini/train-images-idx3-ubyte.gz"),
+    ),
+    (
+        "train-labels-idx1-ubyte.gz",
+        include_bytes!("../data/mnist-mini/train-labels-idx1-ubyte.gz"),
+    ),
+    (
+        "t10k-images-idx3-ubyte.gz",
+        include_bytes!("../data/mnist-mini/t10k-images-idx3-ubyte.gz"),
+    ),
+    (
+        "t10k-labels-idx1-ubyte.gz",
+        include_bytes!("../data/mnist-mini/t10k-labels-idx1-ubyte.gz"),
+    ),
 ];
 
 fn decompress(i: usize, len: u64) -> Result<(String, Vec<u8>)> {
@@ -38,16 +50,9 @@ pub fn load(split: Split) -> Result<ImageSet> {
     };
     let (img_name, img) = decompress(first, 16 + 784 * n as u64)?;
     let (lbl_name, lbl) = decompress(first + 1, 8 + n as u64)?;
+    idx::parse_pair(&img_name, &img, &lbl_name, &lbl, 10)?;
     let images = check_idx_images(&img_name, &img, n, 28, 28)?;
     let labels = check_idx_labels(&lbl_name, &lbl, n)?;
-    if images.count != labels.len() {
-        return Err(Error::CountMismatch {
-            images: img_name,
-            image_count: images.count as u64,
-            labels: lbl_name,
-            label_count: labels.len() as u64,
-        });
-    }
     ImageSet::new(images.pixels, labels, [1, 28, 28])
 }
 
@@ -76,12 +81,19 @@ mod tests {
     /// `GENZOO_DATA_DIR` points at a folder holding `mnist/` (CI sets it to the shared copy).
     #[test]
     fn embedded_files_are_a_prefix_of_real_mnist() {
-        let Some(root) = std::env::var_os(crate::load::DATA_DIR_ENV) else { return };
+        let Some(root) = std::env::var_os(crate::load::DATA_DIR_ENV) else {
+            return;
+        };
         let dir = std::path::PathBuf::from(root).join("mnist");
         for (i, (name, _)) in FILES.iter().enumerate() {
             let n = if i < 2 { TRAIN_LEN } else { TEST_LEN };
-            let (header, item) = if name.contains("images") { (16, 784) } else { (8, 1) };
-            let raw = std::fs::read(dir.join(name)).expect("real MNIST file under GENZOO_DATA_DIR/mnist");
+            let (header, item) = if name.contains("images") {
+                (16, 784)
+            } else {
+                (8, 1)
+            };
+            let raw =
+                std::fs::read(dir.join(name)).expect("real MNIST file under GENZOO_DATA_DIR/mnist");
             let real = gz::maybe_gunzip(name, raw, 64 << 20).expect("real file decompresses");
             let mut want = real[..header + n * item].to_vec();
             want[4..8].copy_from_slice(&(n as u32).to_be_bytes());

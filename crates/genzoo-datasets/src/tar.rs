@@ -8,13 +8,28 @@ use crate::error::{Error, Result};
 
 const BLOCK: u64 = 512;
 
-fn tar_err(file: &str, offset: u64, expected: impl Into<String>, found: impl Into<String>) -> Error {
-    Error::Tar { file: file.into(), offset, expected: expected.into(), found: found.into() }
+fn tar_err(
+    file: &str,
+    offset: u64,
+    expected: impl Into<String>,
+    found: impl Into<String>,
+) -> Error {
+    Error::Tar {
+        file: file.into(),
+        offset,
+        expected: expected.into(),
+        found: found.into(),
+    }
 }
 
 /// Parses an octal numeric header field (NUL/space padded).
 fn octal(field: &[u8]) -> Option<u64> {
-    let s: Vec<u8> = field.iter().copied().skip_while(|&b| b == b' ').take_while(|&b| b != 0 && b != b' ').collect();
+    let s: Vec<u8> = field
+        .iter()
+        .copied()
+        .skip_while(|&b| b == b' ')
+        .take_while(|&b| b != 0 && b != b' ')
+        .collect();
     if s.is_empty() {
         return Some(0);
     }
@@ -51,7 +66,8 @@ pub fn for_each_file(
     let mut offset = 0u64;
     let mut header = [0u8; BLOCK as usize];
     let mut long_name: Option<String> = None;
-    let io_err = |offset: u64, e: io::Error| tar_err(file, offset, "readable archive data", e.to_string());
+    let io_err =
+        |offset: u64, e: io::Error| tar_err(file, offset, "readable archive data", e.to_string());
     loop {
         let got = read_full(&mut input, &mut header).map_err(|e| io_err(offset, e))?;
         if got == 0 {
@@ -60,26 +76,61 @@ pub fn for_each_file(
             return Ok(());
         }
         if got < header.len() {
-            return Err(tar_err(file, offset, "a 512-byte header block", format!("{got} bytes then end of stream")));
+            return Err(tar_err(
+                file,
+                offset,
+                "a 512-byte header block",
+                format!("{got} bytes then end of stream"),
+            ));
         }
         if header.iter().all(|&b| b == 0) {
             return Ok(());
         }
-        let stored_sum = octal(&header[148..156])
-            .ok_or_else(|| tar_err(file, offset + 148, "octal header checksum", "non-octal bytes"))?;
-        let sum: u64 = header.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u64::from(b) }).sum();
+        let stored_sum = octal(&header[148..156]).ok_or_else(|| {
+            tar_err(
+                file,
+                offset + 148,
+                "octal header checksum",
+                "non-octal bytes",
+            )
+        })?;
+        let sum: u64 = header
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u64::from(b)
+                }
+            })
+            .sum();
         if sum != stored_sum {
-            return Err(tar_err(file, offset + 148, format!("header checksum {sum}"), format!("{stored_sum}")));
+            return Err(tar_err(
+                file,
+                offset + 148,
+                format!("header checksum {sum}"),
+                format!("{stored_sum}"),
+            ));
         }
         let size = octal(&header[124..136])
             .ok_or_else(|| tar_err(file, offset + 124, "octal member size", "non-octal bytes"))?;
         if size > max_member {
-            return Err(tar_err(file, offset + 124, format!("member size at most {max_member}"), format!("{size}")));
+            return Err(tar_err(
+                file,
+                offset + 124,
+                format!("member size at most {max_member}"),
+                format!("{size}"),
+            ));
         }
         let kind = header[156];
-        let mut name = String::from_utf8_lossy(header[..100].split(|&b| b == 0).next().unwrap_or(&[])).into_owned();
+        let mut name =
+            String::from_utf8_lossy(header[..100].split(|&b| b == 0).next().unwrap_or(&[]))
+                .into_owned();
         if &header[257..262] == b"ustar" {
-            let prefix = String::from_utf8_lossy(header[345..500].split(|&b| b == 0).next().unwrap_or(&[])).into_owned();
+            let prefix =
+                String::from_utf8_lossy(header[345..500].split(|&b| b == 0).next().unwrap_or(&[]))
+                    .into_owned();
             if !prefix.is_empty() {
                 name = format!("{prefix}/{name}");
             }
@@ -94,8 +145,13 @@ pub fn for_each_file(
             b'L' => {
                 // GNU long name: the member's data is the next header's name.
                 let mut buf = Vec::new();
-                member.read_to_end(&mut buf).map_err(|e| io_err(offset, e))?;
-                long_name = Some(String::from_utf8_lossy(buf.split(|&b| b == 0).next().unwrap_or(&[])).into_owned());
+                member
+                    .read_to_end(&mut buf)
+                    .map_err(|e| io_err(offset, e))?;
+                long_name = Some(
+                    String::from_utf8_lossy(buf.split(|&b| b == 0).next().unwrap_or(&[]))
+                        .into_owned(),
+                );
             }
             _ => {}
         }
@@ -103,13 +159,23 @@ pub fn for_each_file(
         io::copy(&mut member, &mut io::sink()).map_err(|e| io_err(offset, e))?;
         let consumed = size - member.limit();
         if consumed != size {
-            return Err(tar_err(file, offset + consumed, format!("{size} bytes of member {name:?}"), format!("{consumed} then end of stream")));
+            return Err(tar_err(
+                file,
+                offset + consumed,
+                format!("{size} bytes of member {name:?}"),
+                format!("{consumed} then end of stream"),
+            ));
         }
         let pad = (BLOCK - size % BLOCK) % BLOCK;
         let mut skip = vec![0u8; pad as usize];
         let got = read_full(&mut input, &mut skip).map_err(|e| io_err(offset + size, e))?;
         if got as u64 != pad {
-            return Err(tar_err(file, offset + size, format!("{pad} bytes of padding"), format!("{got}")));
+            return Err(tar_err(
+                file,
+                offset + size,
+                format!("{pad} bytes of padding"),
+                format!("{got}"),
+            ));
         }
         offset += size + pad;
     }
@@ -162,7 +228,13 @@ mod tests {
         let a = vec![1u8; 700];
         let tar = build(&[("dir/a.bin", &a), ("b.txt", b"hello")]);
         let got = collect(&tar).expect("valid");
-        assert_eq!(got, vec![("dir/a.bin".to_string(), a), ("b.txt".to_string(), b"hello".to_vec())]);
+        assert_eq!(
+            got,
+            vec![
+                ("dir/a.bin".to_string(), a),
+                ("b.txt".to_string(), b"hello".to_vec())
+            ]
+        );
     }
 
     #[test]
@@ -180,7 +252,11 @@ mod tests {
         let mut tar = build(&[("a", b"x")]);
         tar[0] = b'b';
         let e = collect(&tar).expect_err("bad checksum");
-        assert!(e.to_string().starts_with("t.tar: bad tar archive at byte 148: expected header checksum"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.tar: bad tar archive at byte 148: expected header checksum"),
+            "{e}"
+        );
     }
 
     proptest! {

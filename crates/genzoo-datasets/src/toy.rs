@@ -37,7 +37,12 @@ pub enum ToyKind {
 
 impl ToyKind {
     /// Every kind, in CLI order.
-    pub const ALL: [ToyKind; 4] = [ToyKind::Ring8, ToyKind::Grid25, ToyKind::TwoMoons, ToyKind::SwissRoll];
+    pub const ALL: [ToyKind; 4] = [
+        ToyKind::Ring8,
+        ToyKind::Grid25,
+        ToyKind::TwoMoons,
+        ToyKind::SwissRoll,
+    ];
 
     /// The CLI name.
     pub fn name(self) -> &'static str {
@@ -87,11 +92,14 @@ impl std::fmt::Display for ToyKind {
 impl FromStr for ToyKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        ToyKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| Error::UnknownName {
-            what: "toy distribution",
-            found: s.to_string(),
-            expected: ToyKind::ALL.map(ToyKind::name).join(", "),
-        })
+        ToyKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| Error::UnknownName {
+                what: "toy distribution",
+                found: s.to_string(),
+                expected: ToyKind::ALL.map(ToyKind::name).join(", "),
+            })
     }
 }
 
@@ -107,14 +115,19 @@ pub fn ring8_modes() -> Vec<[f32; 2]> {
     (0..8)
         .map(|k| {
             let a = 2.0 * PI * f64::from(k) / 8.0;
-            [(f64::from(RING8_RADIUS) * a.cos()) as f32, (f64::from(RING8_RADIUS) * a.sin()) as f32]
+            [
+                (f64::from(RING8_RADIUS) * a.cos()) as f32,
+                (f64::from(RING8_RADIUS) * a.sin()) as f32,
+            ]
         })
         .collect()
 }
 
 /// The 25 grid centres `(-4 + 2i, -4 + 2j)`, row-major in `i`.
 pub fn grid25_modes() -> Vec<[f32; 2]> {
-    (0..5).flat_map(|i| (0..5).map(move |j| [(-4 + 2 * i) as f32, (-4 + 2 * j) as f32])).collect()
+    (0..5)
+        .flat_map(|i| (0..5).map(move |j| [(-4 + 2 * i) as f32, (-4 + 2 * j) as f32]))
+        .collect()
 }
 
 fn mixture(n: usize, modes: &[[f32; 2]], std: f32, rng: &mut Rng) -> ToySample {
@@ -145,7 +158,13 @@ pub fn grid25(n: usize, rng: &mut Rng) -> ToySample {
 pub fn two_moons(n: usize, noise: f32, rng: &mut Rng) -> ToySample {
     let n_out = n / 2;
     let n_in = n - n_out;
-    let linspace = |m: usize, i: usize| if m <= 1 { 0.0 } else { PI * i as f64 / (m - 1) as f64 };
+    let linspace = |m: usize, i: usize| {
+        if m <= 1 {
+            0.0
+        } else {
+            PI * i as f64 / (m - 1) as f64
+        }
+    };
     let mut pts: Vec<([f32; 2], u32)> = Vec::with_capacity(n);
     for i in 0..n_out {
         let t = linspace(n_out, i);
@@ -170,10 +189,16 @@ pub fn swiss_roll(n: usize, noise: f32, rng: &mut Rng) -> ToySample {
     let points = (0..n)
         .map(|_| {
             let t = 1.5 * PI * (1.0 + 2.0 * rng.uniform_f64());
-            [(t * t.cos()) as f32 + noise * rng.normal_f32(), (t * t.sin()) as f32 + noise * rng.normal_f32()]
+            [
+                (t * t.cos()) as f32 + noise * rng.normal_f32(),
+                (t * t.sin()) as f32 + noise * rng.normal_f32(),
+            ]
         })
         .collect();
-    ToySample { points, labels: vec![0; n] }
+    ToySample {
+        points,
+        labels: vec![0; n],
+    }
 }
 
 #[cfg(test)]
@@ -183,7 +208,12 @@ mod tests {
     fn moments(p: &[[f32; 2]]) -> ([f64; 2], [f64; 2]) {
         let n = p.len() as f64;
         let mean = [0, 1].map(|d| p.iter().map(|q| f64::from(q[d])).sum::<f64>() / n);
-        let var = [0, 1].map(|d| p.iter().map(|q| (f64::from(q[d]) - mean[d]).powi(2)).sum::<f64>() / n);
+        let var = [0, 1].map(|d| {
+            p.iter()
+                .map(|q| (f64::from(q[d]) - mean[d]).powi(2))
+                .sum::<f64>()
+                / n
+        });
         (mean, var)
     }
 
@@ -229,7 +259,10 @@ mod tests {
         let n2 = f64::from(noise).powi(2);
         let want_m = [0.5, 0.25];
         let half_gap_y = (4.0 / PI - 0.5) / 2.0;
-        let want_v = [0.5 + 0.25 + n2, 0.5 - 4.0 / (PI * PI) + half_gap_y.powi(2) + n2];
+        let want_v = [
+            0.5 + 0.25 + n2,
+            0.5 - 4.0 / (PI * PI) + half_gap_y.powi(2) + n2,
+        ];
         for d in 0..2 {
             assert!((m[d] - want_m[d]).abs() < 0.01, "{m:?}");
             assert!((v[d] - want_v[d]).abs() < 0.01, "{v:?} vs {want_v:?}");
@@ -261,6 +294,10 @@ mod tests {
             assert_eq!(k.to_string(), k.name());
         }
         let e = "toy-ring".parse::<ToyKind>().expect_err("unknown");
-        assert!(e.to_string().contains("toy-ring8, toy-grid25, toy-moons, toy-swissroll"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("toy-ring8, toy-grid25, toy-moons, toy-swissroll"),
+            "{e}"
+        );
     }
 }

@@ -21,7 +21,13 @@ pub fn check_sha256(file: &str, decompressed: &[u8], expected: &str) -> Result<(
     if found.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {
-        Err(Error::Checksum { file: file.into(), algorithm: "SHA-256", decompressed: true, expected: expected.into(), found })
+        Err(Error::Checksum {
+            file: file.into(),
+            algorithm: "SHA-256",
+            decompressed: true,
+            expected: expected.into(),
+            found,
+        })
     }
 }
 
@@ -31,7 +37,13 @@ pub fn check_md5(file: &str, raw: &[u8], expected: &str) -> Result<()> {
     if found.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {
-        Err(Error::Checksum { file: file.into(), algorithm: "MD5", decompressed: false, expected: expected.into(), found })
+        Err(Error::Checksum {
+            file: file.into(),
+            algorithm: "MD5",
+            decompressed: false,
+            expected: expected.into(),
+            found,
+        })
     }
 }
 
@@ -41,8 +53,12 @@ mod tests {
 
     #[test]
     fn sha256_known_value_and_mismatch_message() {
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        let e = check_sha256("mnist/t10k-labels-idx1-ubyte.gz", b"abc", "00ff").expect_err("mismatch");
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let e =
+            check_sha256("mnist/t10k-labels-idx1-ubyte.gz", b"abc", "00ff").expect_err("mismatch");
         assert_eq!(
             e.to_string(),
             "mnist/t10k-labels-idx1-ubyte.gz: SHA-256 mismatch of the decompressed content: expected 00ff, \

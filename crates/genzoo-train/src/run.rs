@@ -112,7 +112,7 @@ impl RunDir {
 
     /// Writes the resolved configuration.
     pub fn write_config(&self, toml_text: &str) -> Result<()> {
-        write_atomic(&self.config_path(), toml_text.as_bytes())
+        write_atomic(&self.config_path(), toml_text.as_bytes()).at(self.config_path())
     }
 
     /// Reads the resolved configuration back.
@@ -123,7 +123,8 @@ impl RunDir {
     /// Writes `summary.json` (pretty, atomic).
     pub fn write_summary(&self, summary: &Map<String, Value>) -> Result<()> {
         let text = serde_json::to_string_pretty(summary).expect("JSON map serializes");
-        write_atomic(&self.root.join("summary.json"), text.as_bytes())
+        let path = self.root.join("summary.json");
+        write_atomic(&path, text.as_bytes()).at(path)
     }
 
     /// Reads `summary.json`, or an empty map if it is not written yet.
@@ -155,7 +156,7 @@ impl RunDir {
                     kept.push('\n');
                 }
             }
-            write_atomic(&path, kept.as_bytes())?;
+            write_atomic(&path, kept.as_bytes()).at(&path)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(&path).at(&path)?;
         Ok(MetricsLog { file, path })

@@ -226,10 +226,11 @@ pub fn train(
         Budget::Steps(n) => n,
         Budget::Epochs(n) => n * steps_per_epoch,
     };
+    // An epoch is complete once its last full batch is consumed, even before the stream rolls over.
+    let completed = |b: &Batches<'_>| b.epoch() + u64::from(b.batch_in_epoch() >= per_epoch);
     let done = |b: &Batches<'_>, step: u64| match opts.budget {
         Budget::Steps(n) => step >= n,
-        // An epoch is over when its last full batch is consumed.
-        Budget::Epochs(n) => b.epoch() >= n || (b.epoch() + 1 == n && b.batch_in_epoch() >= per_epoch),
+        Budget::Epochs(n) => completed(b) >= n,
     };
 
     let bar = progress_bar(opts.progress, total_steps, meta.step);
@@ -245,6 +246,7 @@ pub fn train(
 
     while !done(&batches, meta.step) {
         let epoch_before = batches.epoch();
+        let completed_before = completed(&batches);
         let t0 = Instant::now();
         let out = task.step(&mut batches, &mut rng);
         let dt = t0.elapsed().as_secs_f64();
@@ -290,7 +292,7 @@ pub fn train(
             save_grid(task, run, test_set, &format!("step-{step}"))?;
         }
 
-        let epoch_ended = batches.batch_in_epoch() >= per_epoch || batches.epoch() > epoch_before;
+        let epoch_ended = completed(&batches) > completed_before;
         if epoch_ended {
             if evaluate(task, test_set, &mut log, &mut meta, &mut summary, epoch_before)? {
                 save(task, &meta, "best")?;
@@ -375,7 +377,9 @@ fn evaluate(
 fn save_grid(task: &mut dyn Task, run: &RunDir, test_set: &ImageSet, name: &str) -> Result<()> {
     if let Some(g) = task.sample_grid(test_set) {
         let path = run.sample_path(name);
-        let opts = GridOptions { cols: g.cols, ..GridOptions::default() };
+        // Small images (MNIST, CIFAR) are hard to judge at 1:1; double them.
+        let scale = if g.height.max(g.width) <= 32 { 2 } else { 1 };
+        let opts = GridOptions { cols: g.cols, scale, ..GridOptions::default() };
         write_grid_png(&path, &g.images, g.n, g.channels, g.height, g.width, &opts)
             .map_err(|source| Error::Io { path, source })?;
     }

@@ -49,7 +49,7 @@ pub fn registry() -> Vec<ModelSpec> {
     vec![ModelSpec {
         name: "autoencoder",
         summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
-        defaults: Defaults { batch_size: 64, epochs: 3, lr: 1e-3 },
+        defaults: Defaults { batch_size: 64, epochs: 10, lr: 1e-3 },
         preset: |dataset| {
             let cfg = match dataset {
                 DatasetKind::Cifar10 => genzoo_vae::AutoencoderConfig::cifar10(),
