@@ -7,7 +7,11 @@ struct Collect(Vec<f32>);
 
 impl ModuleVisitor for Collect {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let v = param.val().into_data().try_to_vec::<f32>().expect("f32 parameters");
+        let v = param
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 parameters");
         self.0.extend(v);
     }
 }

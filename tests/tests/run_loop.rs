@@ -9,7 +9,9 @@ use burn::tensor::Bytes;
 use genzoo_cli::TrainArgs;
 use genzoo_datasets::rng::Rng;
 use genzoo_datasets::{DataOptions, DatasetKind, ImageSet, Split};
-use genzoo_train::{Batches, Budget, Checkpoint, Error, Grid, RunDir, StepOutput, Task, TrainOptions};
+use genzoo_train::{
+    Batches, Budget, Checkpoint, Error, Grid, RunDir, StepOutput, Task, TrainOptions,
+};
 use genzoo_vae::AutoencoderConfig;
 use serde_json::Value;
 
@@ -30,15 +32,26 @@ fn args(out: &Path, steps: u64) -> TrainArgs {
 }
 
 fn resume_args(dir: &Path, steps: u64) -> TrainArgs {
-    TrainArgs { resume: Some(dir.to_path_buf()), steps: Some(steps), no_progress: true, ..TrainArgs::default() }
+    TrainArgs {
+        resume: Some(dir.to_path_buf()),
+        steps: Some(steps),
+        no_progress: true,
+        ..TrainArgs::default()
+    }
 }
 
 fn weights(ckpt: &Path) -> Vec<f32> {
     let ckpt = Checkpoint::load(ckpt).expect("checkpoint loads");
-    let bytes = ckpt.section(Path::new("x"), "model").expect("model section").to_vec();
+    let bytes = ckpt
+        .section(Path::new("x"), "model")
+        .expect("model section")
+        .to_vec();
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).expect("burnpack");
     let device = burn::tensor::Device::flex();
-    let model = AutoencoderConfig::mnist().init(&device).try_load_record(record).expect("fits");
+    let model = AutoencoderConfig::mnist()
+        .init(&device)
+        .try_load_record(record)
+        .expect("fits");
     genzoo_tests::flat_parameters(&model)
 }
 
@@ -50,22 +63,48 @@ fn read_json(p: PathBuf) -> serde_json::Map<String, Value> {
 fn a_run_directory_holds_config_metrics_summary_samples_checkpoints_and_report() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
-    let (root, summary) = genzoo_cli::train(&TrainArgs { sample_every: Some(3), ..args(&dir, 6) }).expect("trains");
+    let (root, summary) = genzoo_cli::train(&TrainArgs {
+        sample_every: Some(3),
+        ..args(&dir, 6)
+    })
+    .expect("trains");
     assert_eq!(root, dir);
-    for f in ["config.toml", "metrics.jsonl", "summary.json", "report.html", "checkpoints/last.ckpt", "checkpoints/best.ckpt", "samples/step-3.png", "samples/step-6.png"] {
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "summary.json",
+        "report.html",
+        "checkpoints/last.ckpt",
+        "checkpoints/best.ckpt",
+        "samples/step-3.png",
+        "samples/step-6.png",
+    ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
     let cfg = std::fs::read_to_string(dir.join("config.toml")).expect("config");
-    assert!(cfg.contains("model = \"autoencoder\"") && cfg.contains("[model_config]"), "{cfg}");
+    assert!(
+        cfg.contains("model = \"autoencoder\"") && cfg.contains("[model_config]"),
+        "{cfg}"
+    );
     let mse = summary["test_mse"].as_f64().expect("test_mse");
     assert!(mse > 0.0 && mse < 0.3, "test MSE {mse}");
     assert_eq!(summary["steps"], Value::from(6u64));
     let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).expect("metrics");
-    let records: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let records: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
     assert_eq!(records.iter().filter(|r| r["split"] == "train").count(), 6);
-    assert!(records.iter().any(|r| r["split"] == "test" && r["test_mse"].is_number()));
+    assert!(
+        records
+            .iter()
+            .any(|r| r["split"] == "test" && r["test_mse"].is_number())
+    );
     let html = std::fs::read_to_string(dir.join("report.html")).expect("report");
-    assert!(html.contains("<svg") && html.contains("data:image/png;base64,"), "report lacks chart or grid");
+    assert!(
+        html.contains("<svg") && html.contains("data:image/png;base64,"),
+        "report lacks chart or grid"
+    );
 }
 
 #[test]
@@ -76,10 +115,22 @@ fn two_n_steps_equal_n_steps_then_resume_then_n_steps() {
     genzoo_cli::train(&args(&b, 4)).expect("first half");
     let (_, summary) = genzoo_cli::train(&resume_args(&b, 8)).expect("resumed half");
     assert_eq!(summary["steps"], Value::from(8u64));
-    let (wa, wb) = (weights(&a.join("checkpoints/last.ckpt")), weights(&b.join("checkpoints/last.ckpt")));
+    let (wa, wb) = (
+        weights(&a.join("checkpoints/last.ckpt")),
+        weights(&b.join("checkpoints/last.ckpt")),
+    );
     assert_eq!(wa.len(), wb.len());
-    let differing = wa.iter().zip(&wb).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
-    assert_eq!(differing, 0, "{differing} of {} weights differ after resume", wa.len());
+    let differing = wa
+        .iter()
+        .zip(&wb)
+        .filter(|(x, y)| x.to_bits() != y.to_bits())
+        .count();
+    assert_eq!(
+        differing,
+        0,
+        "{differing} of {} weights differ after resume",
+        wa.len()
+    );
     // The metrics log has each training step exactly once.
     let steps: Vec<u64> = std::fs::read_to_string(b.join("metrics.jsonl"))
         .expect("metrics")
@@ -97,12 +148,17 @@ fn a_checkpoint_from_another_config_names_the_tensor_and_both_shapes() {
     let dir = tmp.path().join("run");
     genzoo_cli::train(&args(&dir, 2)).expect("trains");
     let cfg_path = dir.join("config.toml");
-    let cfg = std::fs::read_to_string(&cfg_path).expect("config").replace("latent = 32", "latent = 16");
+    let cfg = std::fs::read_to_string(&cfg_path)
+        .expect("config")
+        .replace("latent = 32", "latent = 16");
     std::fs::write(&cfg_path, cfg).expect("edit config");
     let err = genzoo_cli::train(&resume_args(&dir, 4)).expect_err("shapes differ");
     let msg = err.to_string();
     assert!(matches!(err, Error::CheckpointMismatch { .. }), "{msg}");
-    assert!(msg.contains("enc_fc.weight") && msg.contains("32") && msg.contains("16"), "{msg}");
+    assert!(
+        msg.contains("enc_fc.weight") && msg.contains("32") && msg.contains("16"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -123,7 +179,11 @@ fn resuming_a_run_of_another_model_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
     genzoo_cli::train(&args(&dir, 1)).expect("trains");
-    let err = genzoo_cli::train(&TrainArgs { model: Some("vae".into()), ..resume_args(&dir, 2) }).expect_err("other model");
+    let err = genzoo_cli::train(&TrainArgs {
+        model: Some("vae".into()),
+        ..resume_args(&dir, 2)
+    })
+    .expect_err("other model");
     assert!(err.to_string().contains("is a 'autoencoder' run"), "{err}");
 }
 
@@ -141,8 +201,16 @@ impl Task for NanAt {
     fn step(&mut self, batches: &mut Batches<'_>, _rng: &mut Rng) -> StepOutput {
         let batch = batches.next_batch();
         self.done += 1;
-        let loss = if self.done == self.step { f64::NAN } else { 1.0 / self.done as f64 };
-        StepOutput { loss, parts: vec![], images: batch.images.dims()[0] }
+        let loss = if self.done == self.step {
+            f64::NAN
+        } else {
+            1.0 / self.done as f64
+        };
+        StepOutput {
+            loss,
+            parts: vec![],
+            images: batch.images.dims()[0],
+        }
     }
     fn evaluate(&mut self, _test: &ImageSet) -> Vec<(String, f64)> {
         vec![("score".into(), 1.0)]
@@ -168,7 +236,8 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let run = RunDir::create(&tmp.path().join("run"), false).expect("run dir");
     run.write_config("model = \"nan-at\"\n").expect("config");
-    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default()).expect("mini");
+    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
+        .expect("mini");
     let opts = TrainOptions {
         seed: 1,
         batch_size: 16,
@@ -180,9 +249,12 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
     };
     let device = burn::tensor::Device::flex();
     let mut task = NanAt { step: 5, done: 0 };
-    let err = genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect_err("NaN");
+    let err =
+        genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect_err("NaN");
     match &err {
-        Error::NonFiniteLoss { step, checkpoint, .. } => {
+        Error::NonFiniteLoss {
+            step, checkpoint, ..
+        } => {
             assert_eq!(*step, 5);
             assert!(checkpoint.ends_with("last.ckpt"), "{checkpoint}");
         }
@@ -190,7 +262,10 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
     }
     assert!(err.to_string().contains("step 5"), "{err}");
     let kept = Checkpoint::load(&run.checkpoint_path("last")).expect("last good checkpoint");
-    assert_eq!(kept.meta.step, 4, "the checkpoint must predate the NaN step");
+    assert_eq!(
+        kept.meta.step, 4,
+        "the checkpoint must predate the NaN step"
+    );
     assert_eq!(task.done, 5, "the loop must stop right at the NaN step");
 }
 
@@ -206,12 +281,13 @@ fn full_mnist_trains_when_the_data_dir_is_available() {
         dataset: Some("mnist".into()),
         data_dir: Some(root.into()),
         batch_size: Some(64),
-        ..args(&dir, 150)
+        ..args(&dir, 300)
     };
     let (_, summary) = genzoo_cli::train(&a).expect("trains on full MNIST");
     let mse = summary["test_mse"].as_f64().expect("test_mse");
-    // Predicting the mean test image scores about 0.067 per pixel; learning anything beats it.
-    assert!(mse < 0.06, "test MSE after 150 steps: {mse}");
+    // Predicting the mean test image scores 0.0674 per pixel (tests/scripts/mnist_mean_image_mse.py);
+    // the model first learns that mean (a plateau near 0.06), then the digits' shapes below it.
+    assert!(mse < 0.04, "test MSE after 300 steps: {mse}");
     let cfg = read_json(dir.join("summary.json"));
     assert_eq!(cfg["model"], "autoencoder");
 }

@@ -11,14 +11,18 @@ use genzoo_train::Backend;
 use genzoo_vae::AutoencoderConfig;
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
 fn autoencoder_forward_and_training_steps_match_flex() {
     let gpu = Backend::Wgpu.device().expect("wgpu compiled in");
     let cpu = Device::flex();
-    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default()).expect("mini");
+    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
+        .expect("mini");
     let idx: Vec<usize> = (0..8).collect();
 
     cpu.seed(3);
@@ -30,8 +34,18 @@ fn autoencoder_forward_and_training_steps_match_flex() {
     // Forward pass, no autodiff.
     let xc = data.batch(&idx, Binarization::None, 0, &cpu).images;
     let xg = data.batch(&idx, Binarization::None, 0, &gpu).images;
-    let yc = cpu_model.valid().forward(xc).into_data().try_to_vec::<f32>().expect("f32");
-    let yg = gpu_model.valid().forward(xg).into_data().try_to_vec::<f32>().expect("f32");
+    let yc = cpu_model
+        .valid()
+        .forward(xc)
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("f32");
+    let yg = gpu_model
+        .valid()
+        .forward(xg)
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("f32");
     let d = max_abs_diff(&yc, &yg);
     assert!(d < 1e-4, "forward differs by {d}");
 
@@ -52,7 +66,10 @@ fn autoencoder_forward_and_training_steps_match_flex() {
     let lc = train(cpu_model, &cpu.autodiff());
     let lg = train(gpu_model, &gpu.autodiff());
     for (c, g) in lc.iter().zip(&lg) {
-        assert!((c - g).abs() <= 1e-3 * c.abs().max(1e-3), "losses differ: flex {lc:?} vs wgpu {lg:?}");
+        assert!(
+            (c - g).abs() <= 1e-3 * c.abs().max(1e-3),
+            "losses differ: flex {lc:?} vs wgpu {lg:?}"
+        );
     }
     assert!(lc[2] < lc[0], "loss should fall: {lc:?}");
 }
@@ -70,6 +87,10 @@ fn the_run_loop_trains_on_wgpu() {
         ..genzoo_cli::TrainArgs::default()
     };
     let (_, summary) = genzoo_cli::train(&args).expect("trains on wgpu");
-    assert!(summary["test_mse"].as_f64().is_some_and(|m| m.is_finite() && m > 0.0));
+    assert!(
+        summary["test_mse"]
+            .as_f64()
+            .is_some_and(|m| m.is_finite() && m > 0.0)
+    );
     assert!(dir.join("checkpoints/last.ckpt").is_file());
 }

@@ -27,7 +27,10 @@ fn main() -> ExitCode {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn usage() -> &'static str {
@@ -70,7 +73,11 @@ fn run(args: &[String]) -> Result<ExitCode> {
 fn flag_value(args: &[String], flag: &str) -> Result<Option<String>> {
     for (i, a) in args.iter().enumerate() {
         if a == flag {
-            return args.get(i + 1).cloned().map(Some).with_context(|| format!("{flag} needs a value"));
+            return args
+                .get(i + 1)
+                .cloned()
+                .map(Some)
+                .with_context(|| format!("{flag} needs a value"));
         }
         if let Some(v) = a.strip_prefix(&format!("{flag}=")) {
             return Ok(Some(v.to_string()));
@@ -92,12 +99,24 @@ fn status(cmd: &mut Command) -> Result<ExitCode> {
 fn genzoo(verb: &str, rest: &[String]) -> Result<ExitCode> {
     let backend = flag_value(rest, "--backend")?.unwrap_or_else(|| "flex".into());
     if !BACKENDS.contains(&backend.as_str()) {
-        eprintln!("unknown backend '{backend}'; expected one of: {}", BACKENDS.join(", "));
+        eprintln!(
+            "unknown backend '{backend}'; expected one of: {}",
+            BACKENDS.join(", ")
+        );
         return Ok(ExitCode::from(2));
     }
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(workspace_root())
-        .args(["run", "--quiet", "--release", "-p", "genzoo-cli", "--bin", "genzoo", "--no-default-features"])
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "genzoo-cli",
+            "--bin",
+            "genzoo",
+            "--no-default-features",
+        ])
         .args(["--features", &backend, "--", verb])
         .args(rest);
     status(&mut cmd)
@@ -111,7 +130,11 @@ fn test(rest: &[String]) -> Result<ExitCode> {
     let root = workspace_root();
     // Everything in release: burn's kernels are ~40x slower unoptimized, and `cargo xtask train`
     // uses the same profile, so one build serves both.
-    let code = status(Command::new(env!("CARGO")).current_dir(&root).args(["test", "--release", "--workspace"]))?;
+    let code = status(Command::new(env!("CARGO")).current_dir(&root).args([
+        "test",
+        "--release",
+        "--workspace",
+    ]))?;
     if code != ExitCode::SUCCESS || !wgpu {
         return Ok(code);
     }
@@ -120,6 +143,16 @@ fn test(rest: &[String]) -> Result<ExitCode> {
         Command::new(env!("CARGO"))
             .current_dir(&root)
             .env("GENZOO_TEST_BACKEND", "wgpu")
-            .args(["test", "--release", "-p", "genzoo-tests", "--features", "wgpu", "--test", "wgpu"]),
+            // `--workspace` keeps feature unification identical to the first pass plus `wgpu`, so only
+            // burn's wgpu-dependent crates are rebuilt.
+            .args([
+                "test",
+                "--release",
+                "--workspace",
+                "--features",
+                "genzoo-tests/wgpu",
+                "--test",
+                "wgpu",
+            ]),
     )
 }

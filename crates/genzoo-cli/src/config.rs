@@ -71,7 +71,8 @@ impl RunConfig {
 
     /// Parses `config.toml`; `origin` names the file in errors.
     pub fn from_toml(origin: &str, text: &str) -> Result<Self> {
-        let cfg: Self = toml::from_str(text).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
+        let cfg: Self =
+            toml::from_str(text).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -136,17 +137,28 @@ mod tests {
     fn round_trips_through_toml() {
         let cfg = sample();
         let text = cfg.to_toml().expect("serialize");
-        assert_eq!(RunConfig::from_toml("config.toml", &text).expect("parse"), cfg);
+        assert_eq!(
+            RunConfig::from_toml("config.toml", &text).expect("parse"),
+            cfg
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_errors_naming_the_problem() {
-        let text = sample().to_toml().expect("serialize") .replace("seed = 3", "seed = 3\nsead = 4");
+        let text = sample()
+            .to_toml()
+            .expect("serialize")
+            .replace("seed = 3", "seed = 3\nsead = 4");
         let err = RunConfig::from_toml("c.toml", &text).expect_err("unknown key");
         assert!(err.to_string().contains("sead"), "{err}");
         let mut cfg = sample();
         cfg.steps = Some(5);
-        assert!(cfg.validate().expect_err("both").to_string().contains("either epochs or steps"));
+        assert!(
+            cfg.validate()
+                .expect_err("both")
+                .to_string()
+                .contains("either epochs or steps")
+        );
         let mut cfg = sample();
         cfg.lr = f64::NAN;
         assert!(cfg.validate().is_err());
@@ -155,7 +167,13 @@ mod tests {
     #[test]
     fn merge_is_deep() {
         let mut base: toml::Table = toml::from_str("a = 1\n[t]\nx = 1\ny = 2").expect("toml");
-        merge(&mut base, toml::from_str("b = 2\n[t]\ny = 3").expect("toml"));
-        assert_eq!(base, toml::from_str("a = 1\nb = 2\n[t]\nx = 1\ny = 3").expect("toml"));
+        merge(
+            &mut base,
+            toml::from_str("b = 2\n[t]\ny = 3").expect("toml"),
+        );
+        assert_eq!(
+            base,
+            toml::from_str("a = 1\nb = 2\n[t]\nx = 1\ny = 3").expect("toml")
+        );
     }
 }

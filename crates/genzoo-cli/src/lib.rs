@@ -103,7 +103,10 @@ pub fn run(cli: Cli) -> Result<()> {
             for m in models::registry() {
                 println!("{:<14} {}", m.name, m.summary);
             }
-            let compiled: Vec<String> = Backend::compiled().iter().map(ToString::to_string).collect();
+            let compiled: Vec<String> = Backend::compiled()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             println!("backends compiled in: {}", compiled.join(", "));
             Ok(())
         }
@@ -127,16 +130,33 @@ pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     let spec = models::find(model)?;
     let file: Option<toml::Table> = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.clone(), source })?;
-            Some(toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?)
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            Some(
+                toml::from_str(&text)
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?,
+            )
         }
         None => None,
     };
-    let file_str = |key: &str| file.as_ref().and_then(|t| t.get(key)).and_then(|v| v.as_str()).map(String::from);
+    let file_str = |key: &str| {
+        file.as_ref()
+            .and_then(|t| t.get(key))
+            .and_then(|v| v.as_str())
+            .map(String::from)
+    };
     if let Some(m) = file_str("model").filter(|m| m != model) {
-        return Err(Error::Config(format!("--config names model '{m}' but the command trains '{model}'")));
+        return Err(Error::Config(format!(
+            "--config names model '{m}' but the command trains '{model}'"
+        )));
     }
-    let dataset = args.dataset.clone().or_else(|| file_str("dataset")).unwrap_or_else(|| "mnist-mini".into());
+    let dataset = args
+        .dataset
+        .clone()
+        .or_else(|| file_str("dataset"))
+        .unwrap_or_else(|| "mnist-mini".into());
     let kind: DatasetKind = dataset.parse()?;
     let backend = match args.backend.clone().or_else(|| file_str("backend")) {
         Some(b) => b.parse::<Backend>()?,
@@ -166,11 +186,27 @@ pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     set(&mut table, "dataset", Some(dataset.into()));
     set(&mut table, "backend", Some(backend.to_string().into()));
     set(&mut table, "seed", args.seed.map(|s| (s as i64).into()));
-    set(&mut table, "batch_size", args.batch_size.map(|s| (s as i64).into()));
+    set(
+        &mut table,
+        "batch_size",
+        args.batch_size.map(|s| (s as i64).into()),
+    );
     set(&mut table, "lr", args.lr.map(Into::into));
-    set(&mut table, "log_every", args.log_every.map(|s| (s as i64).into()));
-    set(&mut table, "sample_every", args.sample_every.map(|s| (s as i64).into()));
-    set(&mut table, "checkpoint_every", args.checkpoint_every.map(|s| (s as i64).into()));
+    set(
+        &mut table,
+        "log_every",
+        args.log_every.map(|s| (s as i64).into()),
+    );
+    set(
+        &mut table,
+        "sample_every",
+        args.sample_every.map(|s| (s as i64).into()),
+    );
+    set(
+        &mut table,
+        "checkpoint_every",
+        args.checkpoint_every.map(|s| (s as i64).into()),
+    );
     if args.epochs.is_some() || args.steps.is_some() {
         table.remove("epochs");
         table.remove("steps");
@@ -194,7 +230,11 @@ pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
 }
 
 fn data_options(args: &TrainArgs) -> DataOptions {
-    DataOptions { data_dir: args.data_dir.clone(), download: args.download, ..DataOptions::default() }
+    DataOptions {
+        data_dir: args.data_dir.clone(),
+        download: args.download,
+        ..DataOptions::default()
+    }
 }
 
 /// `genzoo train`: returns the run directory and the summary.
@@ -208,7 +248,10 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
             let origin = run.config_path().display().to_string();
             let mut cfg = RunConfig::from_toml(&origin, &run.read_config()?)?;
             if let Some(m) = args.model.as_ref().filter(|m| **m != cfg.model) {
-                return Err(Error::Config(format!("{origin} is a '{}' run, not '{m}'", cfg.model)));
+                return Err(Error::Config(format!(
+                    "{origin} is a '{}' run, not '{m}'",
+                    cfg.model
+                )));
             }
             // A resumed run may get a longer budget or move to another backend; nothing else.
             if args.epochs.is_some() || args.steps.is_some() {
@@ -246,7 +289,10 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         }
         None => {
             let root = args.out.clone().unwrap_or_else(|| {
-                Path::new("runs").join(format!("{}-{}-{}", cfg.model, cfg.dataset, cfg.provenance.created_utc))
+                Path::new("runs").join(format!(
+                    "{}-{}-{}",
+                    cfg.model, cfg.dataset, cfg.provenance.created_utc
+                ))
             });
             let run = RunDir::create(&root, args.overwrite)?;
             run.write_config(&cfg.to_toml()?)?;
@@ -267,6 +313,14 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         progress: !args.no_progress,
     };
     tracing::info!(run_dir = %run.root().display(), train = train_set.len(), test = test_set.len(), "training");
-    let summary = genzoo_train::train(task.as_mut(), &run, &train_set, &test_set, &device, &train_opts, resume)?;
+    let summary = genzoo_train::train(
+        task.as_mut(),
+        &run,
+        &train_set,
+        &test_set,
+        &device,
+        &train_opts,
+        resume,
+    )?;
     Ok((run.root().to_path_buf(), summary))
 }

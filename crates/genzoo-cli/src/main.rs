@@ -18,7 +18,10 @@ fn main() -> ExitCode {
             }
             // One clear line; `--help` has the rest.
             let text = e.to_string();
-            eprintln!("{} (see `genzoo --help`)", text.lines().next().unwrap_or("invalid arguments"));
+            eprintln!(
+                "{} (see `genzoo --help`)",
+                text.lines().next().unwrap_or("invalid arguments")
+            );
             return ExitCode::from(2);
         }
     };
@@ -36,7 +39,9 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                Error::Interrupted { .. } => ExitCode::from(genzoo_train::signal::INTERRUPTED_EXIT_CODE as u8),
+                Error::Interrupted { .. } => {
+                    ExitCode::from(genzoo_train::signal::INTERRUPTED_EXIT_CODE as u8)
+                }
                 _ => ExitCode::FAILURE,
             }
         }

@@ -18,7 +18,12 @@ fn stderr(o: &Output) -> String {
 
 /// The last non-empty stderr line (logs come before it).
 fn error_line(o: &Output) -> String {
-    stderr(o).lines().filter(|l| !l.trim().is_empty()).last().unwrap_or_default().to_string()
+    stderr(o)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -36,15 +41,30 @@ fn unknown_model_dataset_and_backend_name_the_choices() {
     let out = tmp.path().join("r");
     let out = out.to_str().expect("utf8");
     for (args, needle) in [
-        (vec!["train", "pixelgan", "--out", out], "known models: autoencoder"),
-        (vec!["train", "--dataset", "imagenet", "--out", out], "mnist-mini"),
-        (vec!["train", "--backend", "tpu", "--out", out], "flex, ndarray, wgpu, cuda"),
+        (
+            vec!["train", "pixelgan", "--out", out],
+            "known models: autoencoder",
+        ),
+        (
+            vec!["train", "--dataset", "imagenet", "--out", out],
+            "mnist-mini",
+        ),
+        (
+            vec!["train", "--backend", "tpu", "--out", out],
+            "flex, ndarray, wgpu, cuda",
+        ),
     ] {
         let o = genzoo(&args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         let line = error_line(&o);
-        assert!(line.starts_with("error: ") && line.contains(needle), "{args:?}: {line}");
-        assert!(!Path::new(out).exists(), "no run dir may be created for bad input");
+        assert!(
+            line.starts_with("error: ") && line.contains(needle),
+            "{args:?}: {line}"
+        );
+        assert!(
+            !Path::new(out).exists(),
+            "no run dir may be created for bad input"
+        );
     }
 }
 
@@ -52,7 +72,13 @@ fn unknown_model_dataset_and_backend_name_the_choices() {
 fn a_backend_that_is_not_compiled_in_says_how_to_get_it() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("r");
-    let o = genzoo(&["train", "--backend", "cuda", "--out", out.to_str().expect("utf8")]);
+    let o = genzoo(&[
+        "train",
+        "--backend",
+        "cuda",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(error_line(&o).contains("--features cuda"), "{}", stderr(&o));
     assert!(!out.exists(), "no run dir may be created for bad input");
@@ -65,23 +91,45 @@ fn missing_data_offline_names_the_directory_the_env_var_and_the_download_flag() 
     let data = tmp.path().join("empty-data");
     std::fs::create_dir(&data).expect("mkdir");
     let o = genzoo(&[
-        "train", "--dataset", "mnist", "--data-dir", data.to_str().expect("utf8"),
-        "--out", out.to_str().expect("utf8"), "--no-progress",
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        data.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+        "--no-progress",
     ]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("empty-data") && err.contains("GENZOO_DATA_DIR") && err.contains("--download"), "{err}");
-    assert!(!out.exists(), "no run dir may be created when the data is missing");
+    assert!(
+        err.contains("empty-data") && err.contains("GENZOO_DATA_DIR") && err.contains("--download"),
+        "{err}"
+    );
+    assert!(
+        !out.exists(),
+        "no run dir may be created when the data is missing"
+    );
 }
 
 #[test]
 fn an_existing_run_directory_is_not_overwritten() {
     let tmp = tempfile::tempdir().expect("tempdir");
     std::fs::write(tmp.path().join("precious.txt"), "keep me").expect("write");
-    let o = genzoo(&["train", "--steps", "1", "--out", tmp.path().to_str().expect("utf8"), "--no-progress"]);
+    let o = genzoo(&[
+        "train",
+        "--steps",
+        "1",
+        "--out",
+        tmp.path().to_str().expect("utf8"),
+        "--no-progress",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(error_line(&o).contains("already exists"), "{}", stderr(&o));
-    assert_eq!(std::fs::read_to_string(tmp.path().join("precious.txt")).expect("kept"), "keep me");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("precious.txt")).expect("kept"),
+        "keep me"
+    );
 }
 
 #[test]
@@ -90,7 +138,18 @@ fn ctrl_c_saves_last_exits_130_and_the_run_resumes() {
     let dir = tmp.path().join("run");
     let dir_s = dir.to_str().expect("utf8");
     let child = Command::new(env!("CARGO_BIN_EXE_genzoo"))
-        .args(["train", "--steps", "100000", "--batch-size", "16", "--log-every", "1", "--out", dir_s, "--no-progress"])
+        .args([
+            "train",
+            "--steps",
+            "100000",
+            "--batch-size",
+            "16",
+            "--log-every",
+            "1",
+            "--out",
+            dir_s,
+            "--no-progress",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -98,25 +157,46 @@ fn ctrl_c_saves_last_exits_130_and_the_run_resumes() {
     // Wait until training is under way (two logged steps), then interrupt.
     let metrics = dir.join("metrics.jsonl");
     let start = Instant::now();
-    while std::fs::read_to_string(&metrics).map(|s| s.lines().count()).unwrap_or(0) < 2 {
-        assert!(start.elapsed() < Duration::from_secs(120), "training never started");
+    while std::fs::read_to_string(&metrics)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "training never started"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let pid = child.id().to_string();
-    let kill = Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+    let kill = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
     assert!(kill.success());
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("interrupted at step") && err.contains("--resume"), "{err}");
-    let ckpt = genzoo_train::Checkpoint::load(&dir.join("checkpoints/last.ckpt")).expect("last saved");
+    assert!(
+        err.contains("interrupted at step") && err.contains("--resume"),
+        "{err}"
+    );
+    let ckpt =
+        genzoo_train::Checkpoint::load(&dir.join("checkpoints/last.ckpt")).expect("last saved");
     let stopped = ckpt.meta.step;
     assert!(stopped >= 2);
     let summary = std::fs::read_to_string(dir.join("summary.json")).expect("summary");
     assert!(summary.contains("interrupted_at_step"), "{summary}");
     // The run continues from where it stopped.
     let target = (stopped + 2).to_string();
-    let o = genzoo(&["train", "--resume", dir_s, "--steps", &target, "--no-progress"]);
+    let o = genzoo(&[
+        "train",
+        "--resume",
+        dir_s,
+        "--steps",
+        &target,
+        "--no-progress",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let ckpt = genzoo_train::Checkpoint::load(&dir.join("checkpoints/last.ckpt")).expect("last");
     assert_eq!(ckpt.meta.step, stopped + 2);

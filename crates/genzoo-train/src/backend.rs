@@ -26,7 +26,12 @@ pub enum Backend {
 
 impl Backend {
     /// All backends, in order of preference for a default.
-    pub const ALL: [Backend; 4] = [Backend::Flex, Backend::Wgpu, Backend::Cuda, Backend::Ndarray];
+    pub const ALL: [Backend; 4] = [
+        Backend::Flex,
+        Backend::Wgpu,
+        Backend::Cuda,
+        Backend::Ndarray,
+    ];
 
     /// The Cargo feature that compiles this backend in (the same name in every genzoo crate).
     pub fn feature(self) -> &'static str {
@@ -66,7 +71,11 @@ impl Backend {
             let have: Vec<String> = Self::compiled().iter().map(|b| b.to_string()).collect();
             return Err(Error::Backend(format!(
                 "backend '{self}' is not compiled into this binary (it has: {}); rebuild with `--features {}` or run `cargo xtask train --backend {self}`",
-                if have.is_empty() { "none".to_string() } else { have.join(", ") },
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(", ")
+                },
                 self.feature()
             )));
         }
@@ -100,9 +109,14 @@ impl FromStr for Backend {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        Self::ALL.into_iter().find(|b| b.feature() == s).ok_or_else(|| {
-            Error::Backend(format!("unknown backend '{s}'; expected one of: flex, ndarray, wgpu, cuda"))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|b| b.feature() == s)
+            .ok_or_else(|| {
+                Error::Backend(format!(
+                    "unknown backend '{s}'; expected one of: flex, ndarray, wgpu, cuda"
+                ))
+            })
     }
 }
 
@@ -111,7 +125,9 @@ impl FromStr for Backend {
 /// Lets one test suite run unchanged on the CPU and on a GPU backend.
 pub fn test_device() -> Device {
     let backend = match std::env::var("GENZOO_TEST_BACKEND") {
-        Ok(name) => name.parse().unwrap_or_else(|e| panic!("GENZOO_TEST_BACKEND: {e}")),
+        Ok(name) => name
+            .parse()
+            .unwrap_or_else(|e| panic!("GENZOO_TEST_BACKEND: {e}")),
         Err(_) => Backend::default_compiled().unwrap_or_else(|e| panic!("{e}")),
     };
     backend.device().unwrap_or_else(|e| panic!("{e}"))
@@ -127,7 +143,10 @@ mod tests {
             assert_eq!(b.to_string().parse::<Backend>().expect("parses"), b);
         }
         let err = "tpu".parse::<Backend>().expect_err("unknown");
-        assert!(err.to_string().contains("flex, ndarray, wgpu, cuda"), "{err}");
+        assert!(
+            err.to_string().contains("flex, ndarray, wgpu, cuda"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -82,7 +82,11 @@ impl Checkpoint {
                 path: path.to_path_buf(),
                 message: format!(
                     "no section '{name}' (the file has: {})",
-                    self.sections.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                    self.sections
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             })
     }
@@ -120,7 +124,10 @@ impl Checkpoint {
             message,
         };
         if bytes.len() < 16 {
-            return Err(corrupt(format!("file is {} bytes, shorter than the 16-byte preamble", bytes.len())));
+            return Err(corrupt(format!(
+                "file is {} bytes, shorter than the 16-byte preamble",
+                bytes.len()
+            )));
         }
         if &bytes[..8] != MAGIC {
             return Err(corrupt(format!(
@@ -188,7 +195,10 @@ impl Checkpoint {
         if self.meta.model != model {
             return Err(Error::CheckpointMismatch {
                 path: PathBuf::from(path),
-                message: format!("it was written by model '{}', not '{model}'", self.meta.model),
+                message: format!(
+                    "it was written by model '{}', not '{model}'",
+                    self.meta.model
+                ),
             });
         }
         Ok(())
@@ -211,7 +221,10 @@ mod tests {
                 best: Some(0.25),
                 genzoo_version: "0.1.0".into(),
             },
-            sections: vec![("model".into(), vec![7; 100]), ("optim".into(), (0..=255).collect())],
+            sections: vec![
+                ("model".into(), vec![7; 100]),
+                ("optim".into(), (0..=255).collect()),
+            ],
         }
     }
 
@@ -227,8 +240,12 @@ mod tests {
     fn every_truncation_is_a_named_error() {
         let bytes = sample().to_bytes();
         for cut in 0..bytes.len() {
-            let err = Checkpoint::from_bytes(Path::new("x.ckpt"), &bytes[..cut]).expect_err("truncated");
-            assert!(matches!(err, Error::CorruptCheckpoint { .. }), "cut {cut}: {err}");
+            let err =
+                Checkpoint::from_bytes(Path::new("x.ckpt"), &bytes[..cut]).expect_err("truncated");
+            assert!(
+                matches!(err, Error::CorruptCheckpoint { .. }),
+                "cut {cut}: {err}"
+            );
             assert!(err.to_string().contains("x.ckpt"));
         }
     }
@@ -240,7 +257,10 @@ mod tests {
         bytes[last] ^= 1;
         let err = Checkpoint::from_bytes(Path::new("x.ckpt"), &bytes).expect_err("corrupt");
         let msg = err.to_string();
-        assert!(msg.contains("section 'optim'") && msg.contains("expected") && msg.contains("found"), "{msg}");
+        assert!(
+            msg.contains("section 'optim'") && msg.contains("expected") && msg.contains("found"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -249,7 +269,10 @@ mod tests {
         let p = Path::new("x.ckpt");
         assert!(c.expect_model(p, "autoencoder").is_ok());
         let err = c.expect_model(p, "pixelcnn").expect_err("other model");
-        assert!(err.to_string().contains("'autoencoder', not 'pixelcnn'"), "{err}");
+        assert!(
+            err.to_string().contains("'autoencoder', not 'pixelcnn'"),
+            "{err}"
+        );
         let err = c.section(p, "generator").expect_err("missing");
         assert!(err.to_string().contains("model, optim"), "{err}");
     }

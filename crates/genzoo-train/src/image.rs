@@ -33,14 +33,21 @@ pub struct GridOptions {
 impl Default for GridOptions {
     /// Eight columns, a 2-pixel border, no upscaling.
     fn default() -> Self {
-        Self { cols: 8, pad: 2, scale: 1 }
+        Self {
+            cols: 8,
+            pad: 2,
+            scale: 1,
+        }
     }
 }
 
 impl GridOptions {
     /// The default options with `cols` columns.
     pub fn with_cols(cols: usize) -> Self {
-        Self { cols, ..Self::default() }
+        Self {
+            cols,
+            ..Self::default()
+        }
     }
 }
 
@@ -63,7 +70,12 @@ impl GridPixels {
     /// # Panics
     /// If `(x, y)` lies outside the grid; this is a programmer error, like slice indexing.
     pub fn pixel(&self, x: usize, y: usize) -> &[u8] {
-        assert!(x < self.width && y < self.height, "pixel ({x}, {y}) outside a {}x{} grid", self.width, self.height);
+        assert!(
+            x < self.width && y < self.height,
+            "pixel ({x}, {y}) outside a {}x{} grid",
+            self.width,
+            self.height
+        );
         let start = (y * self.width + x) * self.channels;
         &self.pixels[start..start + self.channels]
     }
@@ -101,13 +113,20 @@ pub fn grid_rgb8(
     opts: &GridOptions,
 ) -> io::Result<GridPixels> {
     if channels != 1 && channels != 3 {
-        return Err(invalid(format!("sample grid: expected 1 or 3 channels, found {channels}")));
+        return Err(invalid(format!(
+            "sample grid: expected 1 or 3 channels, found {channels}"
+        )));
     }
     if n == 0 || height == 0 || width == 0 {
-        return Err(invalid(format!("sample grid: empty shape [{n}, {channels}, {height}, {width}]")));
+        return Err(invalid(format!(
+            "sample grid: empty shape [{n}, {channels}, {height}, {width}]"
+        )));
     }
     if opts.cols == 0 || opts.scale == 0 {
-        return Err(invalid(format!("sample grid: cols ({}) and scale ({}) must be positive", opts.cols, opts.scale)));
+        return Err(invalid(format!(
+            "sample grid: cols ({}) and scale ({}) must be positive",
+            opts.cols, opts.scale
+        )));
     }
     let expected = n
         .checked_mul(channels)
@@ -128,7 +147,9 @@ pub fn grid_rgb8(
     let too_big = || invalid("sample grid: the grid would be too large for a PNG".to_string());
     let dim = |count: usize, size: usize| -> Option<usize> {
         let cell = size.checked_mul(scale)?;
-        count.checked_mul(cell)?.checked_add(count.checked_add(1)?.checked_mul(pad)?)
+        count
+            .checked_mul(cell)?
+            .checked_add(count.checked_add(1)?.checked_mul(pad)?)
     };
     let grid_w = dim(cols, width).ok_or_else(too_big)?;
     let grid_h = dim(rows, height).ok_or_else(too_big)?;
@@ -159,7 +180,12 @@ pub fn grid_rgb8(
             }
         }
     }
-    Ok(GridPixels { pixels, width: grid_w, height: grid_h, channels })
+    Ok(GridPixels {
+        pixels,
+        width: grid_w,
+        height: grid_h,
+        channels,
+    })
 }
 
 /// Encodes a pixel buffer as an 8-bit PNG (grayscale or RGB), e.g. to embed it in an HTML page.
@@ -171,12 +197,24 @@ pub fn encode_png(grid: &GridPixels) -> io::Result<Vec<u8>> {
     let color = match grid.channels {
         1 => png::ColorType::Grayscale,
         3 => png::ColorType::Rgb,
-        c => return Err(invalid(format!("PNG encoding: expected 1 or 3 channels, found {c}"))),
+        c => {
+            return Err(invalid(format!(
+                "PNG encoding: expected 1 or 3 channels, found {c}"
+            )));
+        }
     };
     let (Ok(w), Ok(h)) = (u32::try_from(grid.width), u32::try_from(grid.height)) else {
-        return Err(invalid(format!("PNG encoding: {}x{} is too large", grid.width, grid.height)));
+        return Err(invalid(format!(
+            "PNG encoding: {}x{} is too large",
+            grid.width, grid.height
+        )));
     };
-    if grid.width.checked_mul(grid.height).and_then(|v| v.checked_mul(grid.channels)) != Some(grid.pixels.len()) {
+    if grid
+        .width
+        .checked_mul(grid.height)
+        .and_then(|v| v.checked_mul(grid.channels))
+        != Some(grid.pixels.len())
+    {
         return Err(invalid(format!(
             "PNG encoding: {}x{}x{} pixels expected, found {} bytes",
             grid.width,
@@ -224,8 +262,8 @@ pub fn write_grid_png(
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
     use super::*;
+    use std::fs;
     use std::io::Cursor;
 
     /// Decodes a PNG into (pixels, width, height, color type).
@@ -254,7 +292,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("step-10.png");
         // 5 images of 3x4 (h x w) in 2 columns: 3 rows.
-        write_grid_png(&path, &gray_images(5, 3, 4), 5, 1, 3, 4, &GridOptions::with_cols(2)).expect("write");
+        write_grid_png(
+            &path,
+            &gray_images(5, 3, 4),
+            5,
+            1,
+            3,
+            4,
+            &GridOptions::with_cols(2),
+        )
+        .expect("write");
         let (px, w, h, color) = decode(&fs::read(&path).expect("read"));
         assert_eq!(color, png::ColorType::Grayscale);
         assert_eq!((w, h), (2 * 4 + 3 * 2, 3 * 3 + 4 * 2));
@@ -282,8 +329,23 @@ mod tests {
             1.0, 0.0,  0.0, 1.0,  0.0, 0.0, // image 0: R plane, G plane, B plane
             0.0, 1.0,  0.0, 1.0,  1.0, 1.0, // image 1
         ];
-        let grid = grid_rgb8(&images, 2, 3, 1, 2, &GridOptions { cols: 2, pad: 1, scale: 1 }).expect("grid");
-        assert_eq!((grid.width, grid.height, grid.channels), (2 * 2 + 3, 1 + 2, 3));
+        let grid = grid_rgb8(
+            &images,
+            2,
+            3,
+            1,
+            2,
+            &GridOptions {
+                cols: 2,
+                pad: 1,
+                scale: 1,
+            },
+        )
+        .expect("grid");
+        assert_eq!(
+            (grid.width, grid.height, grid.channels),
+            (2 * 2 + 3, 1 + 2, 3)
+        );
         assert_eq!(grid.pixel(1, 1), [255, 0, 0]);
         assert_eq!(grid.pixel(2, 1), [0, 255, 0]);
         assert_eq!(grid.pixel(3, 1), [PAD_GRAY; 3]);
@@ -298,14 +360,38 @@ mod tests {
     #[test]
     fn nan_is_black_and_values_are_clamped() {
         let images = [f32::NAN, -3.0, 7.0, 0.5, f32::INFINITY, f32::NEG_INFINITY];
-        let grid = grid_rgb8(&images, 1, 1, 1, 6, &GridOptions { cols: 1, pad: 0, scale: 1 }).expect("grid");
+        let grid = grid_rgb8(
+            &images,
+            1,
+            1,
+            1,
+            6,
+            &GridOptions {
+                cols: 1,
+                pad: 0,
+                scale: 1,
+            },
+        )
+        .expect("grid");
         assert_eq!(grid.pixels, [0, 0, 255, 128, 255, 0]);
     }
 
     #[test]
     fn upscaling_repeats_pixels() {
         let images = [0.0, 1.0, 1.0, 0.0]; // 2x2 checkerboard
-        let grid = grid_rgb8(&images, 1, 1, 2, 2, &GridOptions { cols: 4, pad: 2, scale: 3 }).expect("grid");
+        let grid = grid_rgb8(
+            &images,
+            1,
+            1,
+            2,
+            2,
+            &GridOptions {
+                cols: 4,
+                pad: 2,
+                scale: 3,
+            },
+        )
+        .expect("grid");
         assert_eq!((grid.width, grid.height), (2 * 3 + 4, 2 * 3 + 4));
         for y in 0..6 {
             for x in 0..6 {
@@ -321,10 +407,10 @@ mod tests {
         // (images, n, channels, height, width, options)
         type Case<'a> = (&'a [f32], usize, usize, usize, usize, GridOptions);
         let cases: [Case<'_>; 7] = [
-            (&[0.0; 5], 1, 1, 2, 2, opts),                            // too few values
-            (&[0.0; 9], 2, 1, 2, 2, opts),                            // too many values
-            (&[0.0; 8], 1, 2, 2, 2, opts),                            // two channels
-            (&[], 0, 1, 2, 2, opts),                                  // no images
+            (&[0.0; 5], 1, 1, 2, 2, opts), // too few values
+            (&[0.0; 9], 2, 1, 2, 2, opts), // too many values
+            (&[0.0; 8], 1, 2, 2, 2, opts), // two channels
+            (&[], 0, 1, 2, 2, opts),       // no images
             (&[0.0; 4], 1, 1, 2, 2, GridOptions { cols: 0, ..opts }), // no columns
             (&[0.0; 4], 1, 1, 2, 2, GridOptions { scale: 0, ..opts }),
             (&[0.0; 4], usize::MAX, 1, 2, 2, opts), // overflowing shape
@@ -333,7 +419,11 @@ mod tests {
             let err = grid_rgb8(images, n, c, h, w, &o).expect_err("must be rejected");
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
         }
-        let huge = GridOptions { cols: 1, pad: usize::MAX / 2, scale: 1 };
+        let huge = GridOptions {
+            cols: 1,
+            pad: usize::MAX / 2,
+            scale: 1,
+        };
         let err = grid_rgb8(&[0.0; 4], 1, 1, 2, 2, &huge).expect_err("too large");
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 
@@ -346,8 +436,16 @@ mod tests {
 
     #[test]
     fn encode_rejects_inconsistent_buffer() {
-        let grid = GridPixels { pixels: vec![0; 5], width: 2, height: 2, channels: 1 };
-        assert_eq!(encode_png(&grid).expect_err("short").kind(), io::ErrorKind::InvalidInput);
+        let grid = GridPixels {
+            pixels: vec![0; 5],
+            width: 2,
+            height: 2,
+            channels: 1,
+        };
+        assert_eq!(
+            encode_png(&grid).expect_err("short").kind(),
+            io::ErrorKind::InvalidInput
+        );
     }
 
     #[test]

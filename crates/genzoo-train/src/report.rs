@@ -36,16 +36,20 @@ const MAX_EMBEDDED_BYTES: u64 = 16 << 20;
 /// Only an error writing `report.html` (e.g. `run_dir` does not exist). Missing or malformed input
 /// files are reported inside the page instead.
 pub fn write_report(run_dir: &Path) -> io::Result<()> {
-    write_atomic(&run_dir.join("report.html"), render_report(run_dir).as_bytes())
+    write_atomic(
+        &run_dir.join("report.html"),
+        render_report(run_dir).as_bytes(),
+    )
 }
 
 /// Renders the HTML page of the run in `run_dir` from `config.toml`, `metrics.jsonl`,
 /// `summary.json` and `samples/*.png`. Never fails: a file that is missing or unreadable is
 /// described in its section.
 pub fn render_report(run_dir: &Path) -> String {
-    let name = run_dir
-        .file_name()
-        .map_or_else(|| run_dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = run_dir.file_name().map_or_else(
+        || run_dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let mut h = String::new();
     // Writing to a String cannot fail, so the fmt::Results below are deliberately ignored.
     let _ = write!(
@@ -91,11 +95,16 @@ fn read_text(path: &Path) -> Result<Option<String>, String> {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
 fn missing(h: &mut String, path: &Path) {
-    let _ = writeln!(h, "<p class=\"missing\"><code>{}</code> not written yet.</p>", escape_xml(&file_name(path)));
+    let _ = writeln!(
+        h,
+        "<p class=\"missing\"><code>{}</code> not written yet.</p>",
+        escape_xml(&file_name(path))
+    );
 }
 
 fn error(h: &mut String, msg: &str) {
@@ -120,8 +129,17 @@ fn summary_section(h: &mut String, path: &Path) {
             }
             h.push_str("<table><tr><th>metric</th><th>value</th></tr>\n");
             for (k, v) in rows {
-                let class = if v.parse::<f64>().is_ok() { " class=\"num\"" } else { "" };
-                let _ = writeln!(h, "<tr><td>{}</td><td{class}>{}</td></tr>", escape_xml(&k), escape_xml(&v));
+                let class = if v.parse::<f64>().is_ok() {
+                    " class=\"num\""
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td{class}>{}</td></tr>",
+                    escape_xml(&k),
+                    escape_xml(&v)
+                );
             }
             h.push_str("</table>\n");
         }
@@ -129,7 +147,10 @@ fn summary_section(h: &mut String, path: &Path) {
             let _ = writeln!(h, "<pre>{}</pre>", escape_xml(&other.to_string()));
         }
         Err(e) => {
-            error(h, &format!("summary.json is not valid JSON ({e}); its text:"));
+            error(
+                h,
+                &format!("summary.json is not valid JSON ({e}); its text:"),
+            );
             let _ = writeln!(h, "<pre>{}</pre>", escape_xml(&text));
         }
     }
@@ -212,7 +233,12 @@ fn parse_metrics(text: &str) -> Metrics {
             }
         }
         for (k, x) in fields {
-            m.series.entry(k).or_default().entry(split.clone()).or_default().push((step, x));
+            m.series
+                .entry(k)
+                .or_default()
+                .entry(split.clone())
+                .or_default()
+                .push((step, x));
         }
     }
     m
@@ -248,13 +274,28 @@ fn curves_section(h: &mut String, path: &Path) {
         let splits = &m.series[key];
         let series: Vec<Series> = splits
             .iter()
-            .map(|(split, pts)| Series::new(split.clone().unwrap_or_else(|| key.clone()), pts.clone()))
+            .map(|(split, pts)| {
+                Series::new(split.clone().unwrap_or_else(|| key.clone()), pts.clone())
+            })
             .collect();
-        let ys = || splits.values().flatten().map(|p| p.1).filter(|y| y.is_finite());
-        let (lo, hi) = ys().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, u), y| (l.min(y), u.max(y)));
+        let ys = || {
+            splits
+                .values()
+                .flatten()
+                .map(|p| p.1)
+                .filter(|y| y.is_finite())
+        };
+        let (lo, hi) = ys().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, u), y| {
+            (l.min(y), u.max(y))
+        });
         // A log axis only pays off when values span two decades or more, as early losses often do.
         let log_y = lo > 0.0 && hi / lo >= 100.0;
-        let opts = ChartOptions { width: 640, height: 320, y_label: key.clone(), log_y };
+        let opts = ChartOptions {
+            width: 640,
+            height: 320,
+            y_label: key.clone(),
+            log_y,
+        };
         h.push_str(&svg::line_chart_with(key, "step", &series, &opts));
         h.push('\n');
     }
@@ -267,8 +308,14 @@ fn curves_section(h: &mut String, path: &Path) {
 /// Sort key of a sample file: `step-<N>.png` by N, then any other name alphabetically after them
 /// (e.g. a `final.png` written at the end of a run).
 fn sample_key(name: &str) -> (u8, u64, String) {
-    let stem = name.strip_suffix(".png").or_else(|| name.strip_suffix(".PNG")).unwrap_or(name);
-    match stem.strip_prefix("step-").and_then(|n| n.parse::<u64>().ok()) {
+    let stem = name
+        .strip_suffix(".png")
+        .or_else(|| name.strip_suffix(".PNG"))
+        .unwrap_or(name);
+    match stem
+        .strip_prefix("step-")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
         Some(step) => (0, step, name.to_string()),
         None => (1, 0, name.to_string()),
     }
@@ -297,7 +344,9 @@ fn samples_section(h: &mut String, dir: &Path) {
     let mut files: Vec<(String, PathBuf)> = entries
         .filter_map(Result::ok)
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-        .filter(|(n, p)| n.to_ascii_lowercase().ends_with(".png") && !n.starts_with('.') && p.is_file())
+        .filter(|(n, p)| {
+            n.to_ascii_lowercase().ends_with(".png") && !n.starts_with('.') && p.is_file()
+        })
         .collect();
     if files.is_empty() {
         h.push_str("<p class=\"missing\">No sample grids written yet.</p>\n");
@@ -307,14 +356,24 @@ fn samples_section(h: &mut String, dir: &Path) {
 
     let shown = files.len().min(SAMPLES_SHOWN);
     if shown == files.len() {
-        let _ = writeln!(h, "<p>{shown} grid{}, newest first.</p>", if shown == 1 { "" } else { "s" });
+        let _ = writeln!(
+            h,
+            "<p>{shown} grid{}, newest first.</p>",
+            if shown == 1 { "" } else { "s" }
+        );
     } else {
-        let _ = writeln!(h, "<p>The latest {shown} of {} grids, newest first.</p>", files.len());
+        let _ = writeln!(
+            h,
+            "<p>The latest {shown} of {} grids, newest first.</p>",
+            files.len()
+        );
     }
     h.push_str("<div class=\"samples\">\n");
     for (name, path) in files.iter().rev().take(SAMPLES_SHOWN) {
         let caption = escape_xml(name);
-        let too_big = fs::metadata(path).map(|m| m.len() > MAX_EMBEDDED_BYTES).unwrap_or(false);
+        let too_big = fs::metadata(path)
+            .map(|m| m.len() > MAX_EMBEDDED_BYTES)
+            .unwrap_or(false);
         if too_big {
             let _ = writeln!(h, "<p class=\"warn\">{caption}: too large to embed.</p>");
             continue;
@@ -372,7 +431,11 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -409,7 +472,11 @@ mod tests {
     }
 
     fn write_run(dir: &Path) {
-        fs::write(dir.join("config.toml"), "[model]\nname = \"vae <beta & gamma>\"\nlatent = 16\n").expect("config");
+        fs::write(
+            dir.join("config.toml"),
+            "[model]\nname = \"vae <beta & gamma>\"\nlatent = 16\n",
+        )
+        .expect("config");
         let metrics = [
             r#"{"step": 10, "epoch": 0, "split": "train", "loss": 0.9, "images_per_sec": 812.0}"#,
             r#"{"step": 20, "epoch": 0, "split": "train", "loss": 0.5, "images_per_sec": 830.5}"#,
@@ -420,12 +487,24 @@ mod tests {
             r#"{"step": 30, "epoch": 1, "split": "train", "loss": 0.35, "lr": 0.001}"#,
         ];
         fs::write(dir.join("metrics.jsonl"), metrics.join("\n")).expect("metrics");
-        fs::write(dir.join("summary.json"), r#"{"test": {"nll_bits_per_dim": 1.2345, "kl": 7}, "steps": 30, "note": "a<b"}"#)
-            .expect("summary");
+        fs::write(
+            dir.join("summary.json"),
+            r#"{"test": {"nll_bits_per_dim": 1.2345, "kl": 7}, "steps": 30, "note": "a<b"}"#,
+        )
+        .expect("summary");
         let samples = dir.join("samples");
         fs::create_dir(&samples).expect("samples dir");
         for step in [100, 20, 3] {
-            write_grid_png(&samples.join(format!("step-{step}.png")), &[0.5; 2 * 4 * 4], 2, 1, 4, 4, &GridOptions::with_cols(2)).expect("png");
+            write_grid_png(
+                &samples.join(format!("step-{step}.png")),
+                &[0.5; 2 * 4 * 4],
+                2,
+                1,
+                4,
+                4,
+                &GridOptions::with_cols(2),
+            )
+            .expect("png");
         }
     }
 
@@ -445,7 +524,12 @@ mod tests {
         // One chart per metric: loss (first), images_per_sec, lr, parts.kl; loss has two splits.
         assert_eq!(html.matches("<svg").count(), 4);
         let loss_at = html.find("<title>loss</title>").expect("loss chart");
-        assert!(loss_at < html.find("<title>images_per_sec</title>").expect("ips chart"));
+        assert!(
+            loss_at
+                < html
+                    .find("<title>images_per_sec</title>")
+                    .expect("ips chart")
+        );
         assert!(html.contains("<title>parts.kl</title>") && html.contains("<title>lr</title>"));
         assert!(html.contains(">train</text>") && html.contains(">valid</text>"));
         // Lines 4 and 6 are skipped and counted; the blank line is not a line.
@@ -456,17 +540,30 @@ mod tests {
         assert!(html.contains("<td>test.kl</td><td class=\"num\">7</td>"));
         assert!(html.contains("<td>note</td><td>a&lt;b</td>"));
         // The grids, newest (highest step) first, embedded; small grids are enlarged.
-        assert_eq!(html.matches("src=\"data:image/png;base64,iVBORw0KGgo").count(), 3);
-        let (a, b, c) = (html.find("step-100.png"), html.find("step-20.png"), html.find("step-3.png"));
+        assert_eq!(
+            html.matches("src=\"data:image/png;base64,iVBORw0KGgo")
+                .count(),
+            3
+        );
+        let (a, b, c) = (
+            html.find("step-100.png"),
+            html.find("step-20.png"),
+            html.find("step-3.png"),
+        );
         assert!(a < b && b < c, "newest first");
-        assert!(html.contains("<img width=\"56\""), "a 14-pixel-wide grid is shown 4x");
+        assert!(
+            html.contains("<img width=\"56\""),
+            "a 14-pixel-wide grid is shown 4x"
+        );
         // Self-contained: nothing is fetched from elsewhere.
         for external in ["src=\"http", "href=\"http", "url(", "<script", "<link"] {
             assert!(!html.contains(external), "{external}");
         }
         // No temporary file is left behind.
-        let names: Vec<String> =
-            fs::read_dir(&run).expect("ls").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = fs::read_dir(&run)
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
         assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
     }
 
@@ -477,7 +574,10 @@ mod tests {
         let html = fs::read_to_string(dir.path().join("report.html")).expect("read");
         assert_balanced(&html);
         for file in ["summary.json", "metrics.jsonl", "samples/", "config.toml"] {
-            assert!(html.contains(&format!("<code>{file}</code> not written yet")), "{file}");
+            assert!(
+                html.contains(&format!("<code>{file}</code> not written yet")),
+                "{file}"
+            );
         }
         assert!(!html.contains("<svg"));
     }
@@ -500,9 +600,24 @@ mod tests {
 
     #[test]
     fn samples_sort_by_step_then_name() {
-        let mut names = ["final.png", "step-100.png", "step-9.png", "step-x.png", "step-10.png"];
+        let mut names = [
+            "final.png",
+            "step-100.png",
+            "step-9.png",
+            "step-x.png",
+            "step-10.png",
+        ];
         names.sort_by_key(|n| sample_key(n));
-        assert_eq!(names, ["step-9.png", "step-10.png", "step-100.png", "final.png", "step-x.png"]);
+        assert_eq!(
+            names,
+            [
+                "step-9.png",
+                "step-10.png",
+                "step-100.png",
+                "final.png",
+                "step-x.png"
+            ]
+        );
     }
 
     #[test]
@@ -511,10 +626,22 @@ mod tests {
         let samples = dir.path().join("samples");
         fs::create_dir(&samples).expect("samples");
         for step in 0..(SAMPLES_SHOWN as u32 + 3) {
-            write_grid_png(&samples.join(format!("step-{step}.png")), &[1.0; 4], 1, 1, 2, 2, &GridOptions::with_cols(1)).expect("png");
+            write_grid_png(
+                &samples.join(format!("step-{step}.png")),
+                &[1.0; 4],
+                1,
+                1,
+                2,
+                2,
+                &GridOptions::with_cols(1),
+            )
+            .expect("png");
         }
         let html = render_report(dir.path());
-        assert_eq!(html.matches("data:image/png;base64,").count(), SAMPLES_SHOWN);
+        assert_eq!(
+            html.matches("data:image/png;base64,").count(),
+            SAMPLES_SHOWN
+        );
         assert!(html.contains("<li><code>step-0.png</code></li>"));
         assert!(!html.contains("alt=\"step-0.png\""));
         assert!(html.contains("alt=\"step-8.png\""));

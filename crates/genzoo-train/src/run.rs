@@ -158,7 +158,11 @@ impl RunDir {
             }
             write_atomic(&path, kept.as_bytes()).at(&path)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path).at(&path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .at(&path)?;
         Ok(MetricsLog { file, path })
     }
 }
@@ -218,25 +222,40 @@ mod tests {
         let run = RunDir::create(dir.path(), false).expect("create");
         let mut log = run.metrics_log(None).expect("log");
         for step in [10u64, 20, 30] {
-            log.write(&record([("step", Value::from(step)), ("loss", num(0.5))])).expect("write");
+            log.write(&record([("step", Value::from(step)), ("loss", num(0.5))]))
+                .expect("write");
         }
         drop(log);
         let mut log = run.metrics_log(Some(20)).expect("reopen");
-        log.write(&record([("step", Value::from(25u64)), ("loss", num(f64::NAN))])).expect("write");
+        log.write(&record([
+            ("step", Value::from(25u64)),
+            ("loss", num(f64::NAN)),
+        ]))
+        .expect("write");
         let text = fs::read_to_string(dir.path().join("metrics.jsonl")).expect("read");
         let steps: Vec<u64> = text
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).expect("json")["step"].as_u64().expect("step"))
+            .map(|l| {
+                serde_json::from_str::<Value>(l).expect("json")["step"]
+                    .as_u64()
+                    .expect("step")
+            })
             .collect();
         assert_eq!(steps, vec![10, 20, 25]);
-        assert!(text.contains("\"loss\":null"), "NaN must become null: {text}");
+        assert!(
+            text.contains("\"loss\":null"),
+            "NaN must become null: {text}"
+        );
     }
 
     #[test]
     fn open_requires_a_config() {
         let dir = tempfile::tempdir().expect("tempdir");
         let err = RunDir::open(dir.path()).expect_err("no config");
-        assert!(err.to_string().contains("not a genzoo run directory"), "{err}");
+        assert!(
+            err.to_string().contains("not a genzoo run directory"),
+            "{err}"
+        );
     }
 
     #[test]

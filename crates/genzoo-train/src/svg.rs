@@ -21,7 +21,10 @@ pub struct Series {
 impl Series {
     /// A series named `name` with `points`.
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        Self { name: name.into(), points }
+        Self {
+            name: name.into(),
+            points,
+        }
     }
 }
 
@@ -42,14 +45,20 @@ pub struct ChartOptions {
 impl Default for ChartOptions {
     /// 640×360 pixels, no y label, linear y axis.
     fn default() -> Self {
-        Self { width: 640, height: 360, y_label: String::new(), log_y: false }
+        Self {
+            width: 640,
+            height: 360,
+            y_label: String::new(),
+            log_y: false,
+        }
     }
 }
 
 /// Colours of successive series: Tableau 10, chosen to stay distinguishable for common colour-vision
 /// deficiencies. Series beyond ten reuse them with dashed lines.
 pub const PALETTE: [&str; 10] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#bab0ac",
 ];
 
 /// Escapes text for XML (and HTML) content and attribute values.
@@ -109,7 +118,11 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     // step stays representable; a constant series then sits in the middle of its chart.
     let min_width = lo.abs().max(hi.abs()) * 1e-12;
     if hi - lo <= min_width {
-        let half = if lo == 0.0 { 1.0 } else { (lo.abs() * 0.1).max(min_width) };
+        let half = if lo == 0.0 {
+            1.0
+        } else {
+            (lo.abs() * 0.1).max(min_width)
+        };
         (lo, hi) = (lo - half, hi + half);
     }
     let range = nice_number(hi - lo, false);
@@ -118,7 +131,11 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     // Ranges near the limits of f64 (an overflowing width, a subnormal step) give no sensible ticks;
     // the bounds themselves are the honest fallback.
     if !(step.is_finite() && step > 0.0 && (last - first).is_finite() && last - first <= 1000.0) {
-        return if (hi - lo).is_finite() { vec![lo, hi] } else { Vec::new() };
+        return if (hi - lo).is_finite() {
+            vec![lo, hi]
+        } else {
+            Vec::new()
+        };
     }
     // Dividing by the integer 1/step (for steps below one) keeps 0.6 from printing as 0.6000000000000001.
     let inv = (1.0 / step).round();
@@ -168,13 +185,21 @@ struct Axis {
 impl Axis {
     fn linear(lo: f64, hi: f64) -> Self {
         let values = nice_ticks(lo, hi, 5);
-        let step = if values.len() >= 2 { values[1] - values[0] } else { 1.0 };
+        let step = if values.len() >= 2 {
+            values[1] - values[0]
+        } else {
+            1.0
+        };
         let (first, last) = match (values.first(), values.last()) {
             (Some(&f), Some(&l)) => (f, l),
             _ => (lo, hi),
         };
         let ticks = values.iter().map(|&v| (v, format_tick(v, step))).collect();
-        Self { lo: first, hi: last, ticks }
+        Self {
+            lo: first,
+            hi: last,
+            ticks,
+        }
     }
 
     /// An axis over log10 of values in `[lo, hi]`, both > 0, with ticks at powers of ten (and at 2×
@@ -205,7 +230,10 @@ impl Axis {
             // it, so the axis hugs the data; keep two at least, so a constant series still has a scale.
             let (l, h) = (lo.log10(), hi.log10());
             let keep_lo = ticks.iter().rposition(|t| t.0 <= l + 1e-12).unwrap_or(0);
-            let mut keep_hi = ticks.iter().position(|t| t.0 >= h - 1e-12).unwrap_or(ticks.len() - 1);
+            let mut keep_hi = ticks
+                .iter()
+                .position(|t| t.0 >= h - 1e-12)
+                .unwrap_or(ticks.len() - 1);
             if keep_hi <= keep_lo {
                 keep_hi = (keep_lo + 1).min(ticks.len() - 1);
             }
@@ -223,7 +251,11 @@ impl Axis {
                 e += every;
             }
         }
-        Self { lo: e_lo, hi: e_hi, ticks }
+        Self {
+            lo: e_lo,
+            hi: e_hi,
+            ticks,
+        }
     }
 }
 
@@ -249,11 +281,19 @@ struct Frame {
 
 impl Frame {
     fn px(&self, axis: &Axis, v: f64) -> f64 {
-        let span = if axis.hi > axis.lo { axis.hi - axis.lo } else { 1.0 };
+        let span = if axis.hi > axis.lo {
+            axis.hi - axis.lo
+        } else {
+            1.0
+        };
         self.left + (v - axis.lo) / span * (self.right - self.left)
     }
     fn py(&self, axis: &Axis, v: f64) -> f64 {
-        let span = if axis.hi > axis.lo { axis.hi - axis.lo } else { 1.0 };
+        let span = if axis.hi > axis.lo {
+            axis.hi - axis.lo
+        } else {
+            1.0
+        };
         self.bottom - (v - axis.lo) / span * (self.bottom - self.top)
     }
 }
@@ -273,7 +313,12 @@ pub fn line_chart(title: &str, x_label: &str, series: &[Series]) -> String {
 }
 
 /// A line chart of `series` against x, sized and scaled by `opts`; see [`line_chart`].
-pub fn line_chart_with(title: &str, x_label: &str, series: &[Series], opts: &ChartOptions) -> String {
+pub fn line_chart_with(
+    title: &str,
+    x_label: &str,
+    series: &[Series],
+    opts: &ChartOptions,
+) -> String {
     chart(title, x_label, series, opts, Kind::Lines)
 }
 
@@ -297,7 +342,10 @@ pub fn group_by_label(points: &[(f64, f64)], labels: &[usize]) -> Vec<Series> {
     for (p, &l) in points.iter().zip(labels) {
         groups.entry(l).or_default().push(*p);
     }
-    let mut out: Vec<Series> = groups.into_iter().map(|(l, pts)| Series::new(l.to_string(), pts)).collect();
+    let mut out: Vec<Series> = groups
+        .into_iter()
+        .map(|(l, pts)| Series::new(l.to_string(), pts))
+        .collect();
     if points.len() > labels.len() {
         out.push(Series::new("unlabelled", points[labels.len()..].to_vec()));
     }
@@ -307,7 +355,12 @@ pub fn group_by_label(points: &[(f64, f64)], labels: &[usize]) -> Vec<Series> {
 fn chart(title: &str, x_label: &str, series: &[Series], opts: &ChartOptions, kind: Kind) -> String {
     let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
     let all = || series.iter().flat_map(|s| s.points.iter().filter(finite));
-    let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &(x, y) in all() {
         (x_lo, x_hi, y_lo, y_hi) = (x_lo.min(x), x_hi.max(x), y_lo.min(y), y_hi.max(y));
     }
@@ -335,7 +388,11 @@ fn chart(title: &str, x_label: &str, series: &[Series], opts: &ChartOptions, kin
         h = f.height
     );
     let _ = write!(s, "<title>{}</title>", escape_xml(title));
-    let _ = write!(s, r#"<rect x="0" y="0" width="{}" height="{}" fill="white"/>"#, f.width, f.height);
+    let _ = write!(
+        s,
+        r#"<rect x="0" y="0" width="{}" height="{}" fill="white"/>"#,
+        f.width, f.height
+    );
     let _ = write!(
         s,
         r#"<text x="{}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{}</text>"#,
@@ -358,7 +415,11 @@ fn chart(title: &str, x_label: &str, series: &[Series], opts: &ChartOptions, kin
     }
 
     let xa = Axis::linear(x_lo, x_hi);
-    let ya = if log_y { Axis::log10(y_lo, y_hi) } else { Axis::linear(y_lo, y_hi) };
+    let ya = if log_y {
+        Axis::log10(y_lo, y_hi)
+    } else {
+        Axis::linear(y_lo, y_hi)
+    };
     let ty = |y: f64| if log_y { y.log10() } else { y };
 
     // Grid lines and tick labels first, so the data is drawn on top of them.
@@ -402,9 +463,17 @@ fn chart(title: &str, x_label: &str, series: &[Series], opts: &ChartOptions, kin
     );
     let mut y_label = opts.y_label.clone();
     if log_y {
-        y_label = if y_label.is_empty() { "log scale".into() } else { format!("{y_label} (log scale)") };
+        y_label = if y_label.is_empty() {
+            "log scale".into()
+        } else {
+            format!("{y_label} (log scale)")
+        };
     } else if opts.log_y && has_data {
-        y_label = if y_label.is_empty() { "linear: values ≤ 0".into() } else { format!("{y_label} (linear: values ≤ 0)") };
+        y_label = if y_label.is_empty() {
+            "linear: values ≤ 0".into()
+        } else {
+            format!("{y_label} (linear: values ≤ 0)")
+        };
     }
     if !y_label.is_empty() {
         let cy = (f.top + f.bottom) / 2.0;
@@ -417,12 +486,23 @@ fn chart(title: &str, x_label: &str, series: &[Series], opts: &ChartOptions, kin
 
     for (i, ser) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let pts: Vec<(f64, f64)> =
-            ser.points.iter().filter(finite).map(|&(x, y)| (f.px(&xa, x), f.py(&ya, ty(y)))).collect();
+        let pts: Vec<(f64, f64)> = ser
+            .points
+            .iter()
+            .filter(finite)
+            .map(|&(x, y)| (f.px(&xa, x), f.py(&ya, ty(y))))
+            .collect();
         match kind {
             Kind::Lines if pts.len() >= 2 => {
-                let dash = if i >= PALETTE.len() { r#" stroke-dasharray="6 3""# } else { "" };
-                let _ = write!(s, r#"<polyline fill="none" stroke="{color}" stroke-width="1.5"{dash} points=""#);
+                let dash = if i >= PALETTE.len() {
+                    r#" stroke-dasharray="6 3""#
+                } else {
+                    ""
+                };
+                let _ = write!(
+                    s,
+                    r#"<polyline fill="none" stroke="{color}" stroke-width="1.5"{dash} points=""#
+                );
                 for (j, (x, y)) in pts.iter().enumerate() {
                     let _ = write!(s, "{}{x:.1},{y:.1}", if j == 0 { "" } else { " " });
                 }
@@ -431,7 +511,10 @@ fn chart(title: &str, x_label: &str, series: &[Series], opts: &ChartOptions, kin
             // A single point would be an invisible line, so it is drawn as a dot.
             Kind::Lines => {
                 for (x, y) in &pts {
-                    let _ = write!(s, r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{color}"/>"#);
+                    let _ = write!(
+                        s,
+                        r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{color}"/>"#
+                    );
                 }
             }
             Kind::Dots => {
@@ -449,7 +532,11 @@ fn chart(title: &str, x_label: &str, series: &[Series], opts: &ChartOptions, kin
         for (i, ser) in series.iter().enumerate() {
             let y = f.top + 8.0 + 18.0 * i as f64;
             if y > f.bottom {
-                let _ = write!(s, r#"<text x="{lx:.1}" y="{y:.1}">… {} more</text>"#, series.len() - i);
+                let _ = write!(
+                    s,
+                    r#"<text x="{lx:.1}" y="{y:.1}">… {} more</text>"#,
+                    series.len() - i
+                );
                 break;
             }
             let color = PALETTE[i % PALETTE.len()];
@@ -482,19 +569,36 @@ pub(crate) fn assert_balanced(doc: &str) {
         let text = &rest[..open];
         for (i, _) in text.match_indices('&') {
             let entity = &text[i..];
-            let end = entity.find(';').unwrap_or_else(|| panic!("bare & in {entity:.40}"));
+            let end = entity
+                .find(';')
+                .unwrap_or_else(|| panic!("bare & in {entity:.40}"));
             assert!(end < 10, "bare & in {entity:.40}");
         }
-        let close = rest[open..].find('>').map(|c| open + c).unwrap_or_else(|| panic!("unclosed <"));
+        let close = rest[open..]
+            .find('>')
+            .map(|c| open + c)
+            .unwrap_or_else(|| panic!("unclosed <"));
         let tag = &rest[open + 1..close];
-        assert_eq!(tag.matches('"').count() % 2, 0, "unbalanced quotes in <{tag}>");
+        assert_eq!(
+            tag.matches('"').count() % 2,
+            0,
+            "unbalanced quotes in <{tag}>"
+        );
         assert!(!tag.contains('<'), "< inside tag <{tag}>");
         if tag.starts_with('!') || tag.starts_with('?') {
             // Doctype or processing instruction: not an element.
         } else if let Some(name) = tag.strip_prefix('/') {
-            assert_eq!(stack.pop().as_deref(), Some(name.trim()), "mismatched </{name}>");
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name.trim()),
+                "mismatched </{name}>"
+            );
         } else if !tag.ends_with('/') {
-            let name = tag.split_whitespace().next().unwrap_or_default().to_string();
+            let name = tag
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
             stack.push(name);
         }
         rest = &rest[close + 1..];
@@ -528,11 +632,17 @@ mod tests {
         // range [0, 0.93]: nice range 1, step nice(1/4 = 0.25) = 0.2.
         approx(&nice_ticks(0.0, 0.93, 5), &[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
         // range 100 → step nice(25) = 20.
-        approx(&nice_ticks(0.0, 100.0, 5), &[0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        approx(
+            &nice_ticks(0.0, 100.0, 5),
+            &[0.0, 20.0, 40.0, 60.0, 80.0, 100.0],
+        );
         // range 15.8 → nice 20, step nice(5) = 5; floor(-3.7/5) = -1, ceil(12.1/5) = 3.
         approx(&nice_ticks(-3.7, 12.1, 5), &[-5.0, 0.0, 5.0, 10.0, 15.0]);
         // range 555 → nice 1000, step nice(250) = 200.
-        approx(&nice_ticks(1234.0, 1789.0, 5), &[1200.0, 1400.0, 1600.0, 1800.0]);
+        approx(
+            &nice_ticks(1234.0, 1789.0, 5),
+            &[1200.0, 1400.0, 1600.0, 1800.0],
+        );
         // Reversed bounds are accepted.
         approx(&nice_ticks(0.93, 0.0, 5), &[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
         // Steps below one print without float noise.
@@ -542,11 +652,21 @@ mod tests {
 
     #[test]
     fn ticks_cover_any_range() {
-        let cases = [(0.0, 0.0), (5.0, 5.0), (-1e-7, 3e-7), (1e9, 1e9 + 1.0), (-250.0, -249.0), (0.001, 1e6)];
+        let cases = [
+            (0.0, 0.0),
+            (5.0, 5.0),
+            (-1e-7, 3e-7),
+            (1e9, 1e9 + 1.0),
+            (-250.0, -249.0),
+            (0.001, 1e6),
+        ];
         for (lo, hi) in cases {
             let t = nice_ticks(lo, hi, 5);
             assert!(t.len() >= 2 && t.len() <= 12, "{lo}..{hi}: {t:?}");
-            assert!(t[0] <= lo && *t.last().expect("ticks") >= hi, "{lo}..{hi}: {t:?}");
+            assert!(
+                t[0] <= lo && *t.last().expect("ticks") >= hi,
+                "{lo}..{hi}: {t:?}"
+            );
             assert!(t.windows(2).all(|w| w[1] > w[0]), "{lo}..{hi}: {t:?}");
         }
     }
@@ -564,7 +684,10 @@ mod tests {
     #[test]
     fn line_chart_has_axes_legend_and_lines() {
         let series = [
-            Series::new("train", vec![(0.0, 1.0), (10.0, 0.5), (20.0, f64::NAN), (30.0, 0.2)]),
+            Series::new(
+                "train",
+                vec![(0.0, 1.0), (10.0, 0.5), (20.0, f64::NAN), (30.0, 0.2)],
+            ),
             Series::new("valid", vec![(10.0, 0.7), (30.0, 0.4)]),
         ];
         let svg = line_chart("loss", "step", &series);
@@ -576,14 +699,24 @@ mod tests {
         // The x ticks are 0, 10, 20, 30 and the NaN point is skipped: the train line has 3 points.
         assert!(svg.contains(">30</text>"));
         let train = svg.split("<polyline").nth(1).expect("train line");
-        let points = train.split("points=\"").nth(1).expect("points").split('"').next().expect("end");
+        let points = train
+            .split("points=\"")
+            .nth(1)
+            .expect("points")
+            .split('"')
+            .next()
+            .expect("end");
         assert_eq!(points.split(' ').count(), 3);
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
     }
 
     #[test]
     fn empty_series_say_no_data() {
-        for series in [vec![], vec![Series::new("a", vec![])], vec![Series::new("a", vec![(f64::NAN, 1.0)])]] {
+        for series in [
+            vec![],
+            vec![Series::new("a", vec![])],
+            vec![Series::new("a", vec![(f64::NAN, 1.0)])],
+        ] {
             let svg = line_chart("loss", "step", &series);
             assert_balanced(&svg);
             assert!(svg.contains("no data"));
@@ -599,7 +732,11 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        let svg = line_chart("a<b & c>d", "x \"q\"", &[Series::new("<s>", vec![(0.0, 1.0), (1.0, 2.0)])]);
+        let svg = line_chart(
+            "a<b & c>d",
+            "x \"q\"",
+            &[Series::new("<s>", vec![(0.0, 1.0), (1.0, 2.0)])],
+        );
         assert_balanced(&svg);
         assert!(svg.contains("a&lt;b &amp; c&gt;d"));
         assert!(svg.contains("x &quot;q&quot;"));
@@ -609,8 +746,15 @@ mod tests {
 
     #[test]
     fn log_scale_only_for_positive_values() {
-        let opts = ChartOptions { log_y: true, y_label: "loss".into(), ..ChartOptions::default() };
-        let pos = [Series::new("a", vec![(0.0, 300.0), (1.0, 2.0), (2.0, 0.05)])];
+        let opts = ChartOptions {
+            log_y: true,
+            y_label: "loss".into(),
+            ..ChartOptions::default()
+        };
+        let pos = [Series::new(
+            "a",
+            vec![(0.0, 300.0), (1.0, 2.0), (2.0, 0.05)],
+        )];
         let svg = line_chart_with("t", "step", &pos, &opts);
         assert_balanced(&svg);
         assert!(svg.contains("loss (log scale)"));
@@ -639,7 +783,13 @@ mod tests {
 
     #[test]
     fn scatter_colours_groups() {
-        let points = [(0.0, 0.0), (1.0, 1.0), (2.0, -1.0), (f64::INFINITY, 0.0), (5.0, 5.0)];
+        let points = [
+            (0.0, 0.0),
+            (1.0, 1.0),
+            (2.0, -1.0),
+            (f64::INFINITY, 0.0),
+            (5.0, 5.0),
+        ];
         let groups = group_by_label(&points, &[1, 0, 1, 0]);
         assert_eq!(groups.len(), 3);
         assert_eq!(groups[0].name, "0");

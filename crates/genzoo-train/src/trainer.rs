@@ -111,7 +111,8 @@ impl<'a> Batches<'a> {
         // Dynamic binarization draws fresh noise per batch, seeded by position so resume is exact.
         let seed = derive_seed(self.seed, &[self.epoch, self.batch_in_epoch, 0xB1]);
         self.batch_in_epoch += 1;
-        self.data.batch(indices, self.binarization, seed, &self.device)
+        self.data
+            .batch(indices, self.binarization, seed, &self.device)
     }
 }
 
@@ -207,7 +208,12 @@ pub fn train(
         ckpt.expect_model(&path, task.name())?;
         task.load(ckpt, &path)?;
         meta = ckpt.meta.clone();
-        tracing::info!(step = meta.step, epoch = meta.epoch, "resumed from {}", path.display());
+        tracing::info!(
+            step = meta.step,
+            epoch = meta.epoch,
+            "resumed from {}",
+            path.display()
+        );
     }
     let mut log = run.metrics_log(resume.as_ref().map(|c| c.meta.step))?;
     let mut rng = Rng::from_state(meta.rng);
@@ -240,7 +246,10 @@ pub fn train(
     let mut train_time = 0.0f64;
     let mut last_loss = f64::NAN;
     let save = |task: &dyn Task, meta: &CheckpointMeta, name: &str| -> Result<()> {
-        let ckpt = Checkpoint { meta: meta.clone(), sections: task.save()? };
+        let ckpt = Checkpoint {
+            meta: meta.clone(),
+            sections: task.save()?,
+        };
         ckpt.save(&run.checkpoint_path(name))
     };
 
@@ -258,7 +267,11 @@ pub fn train(
             return Err(Error::NonFiniteLoss {
                 step,
                 loss: out.loss,
-                checkpoint: if kept.exists() { kept.display().to_string() } else { "none yet".into() },
+                checkpoint: if kept.exists() {
+                    kept.display().to_string()
+                } else {
+                    "none yet".into()
+                },
             });
         }
         meta.step = step;
@@ -284,7 +297,10 @@ pub fn train(
                 rec.insert((*k).to_string(), num(v / window.n as f64));
             }
             log.write(&rec)?;
-            bar.set_message(format!("loss {:.4} | {ips:.0} img/s", window.loss / window.n as f64));
+            bar.set_message(format!(
+                "loss {:.4} | {ips:.0} img/s",
+                window.loss / window.n as f64
+            ));
             window = Window::default();
         }
         bar.set_position(step.min(total_steps));
@@ -294,7 +310,14 @@ pub fn train(
 
         let epoch_ended = completed(&batches) > completed_before;
         if epoch_ended {
-            if evaluate(task, test_set, &mut log, &mut meta, &mut summary, epoch_before)? {
+            if evaluate(
+                task,
+                test_set,
+                &mut log,
+                &mut meta,
+                &mut summary,
+                epoch_before,
+            )? {
                 save(task, &meta, "best")?;
             }
             save(task, &meta, "last")?;
@@ -309,7 +332,11 @@ pub fn train(
             summary.insert("interrupted_at_step".into(), Value::from(step));
             run.write_summary(&summary)?;
             let _ = write_report(run.root());
-            return Err(Error::Interrupted { step, checkpoint: path, run_dir: run.root().to_path_buf() });
+            return Err(Error::Interrupted {
+                step,
+                checkpoint: path,
+                run_dir: run.root().to_path_buf(),
+            });
         }
     }
     bar.finish_and_clear();
@@ -328,13 +355,22 @@ pub fn train(
     summary.remove("interrupted_at_step");
     summary.insert("model".into(), Value::from(task.name()));
     summary.insert("steps".into(), Value::from(meta.step));
-    summary.insert("epochs_completed".into(), num(meta.step as f64 / steps_per_epoch as f64));
+    summary.insert(
+        "epochs_completed".into(),
+        num(meta.step as f64 / steps_per_epoch as f64),
+    );
     summary.insert("final_train_loss".into(), num(last_loss));
     // Throughput of this invocation only: a resumed run measures its own part.
-    summary.insert("train_images_per_sec".into(), num(train_images as f64 / train_time.max(1e-9)));
+    summary.insert(
+        "train_images_per_sec".into(),
+        num(train_images as f64 / train_time.max(1e-9)),
+    );
     summary.insert("wall_time_s".into(), num(started.elapsed().as_secs_f64()));
     run.write_summary(&summary)?;
-    write_report(run.root()).map_err(|source| Error::Io { path: run.root().join("report.html"), source })?;
+    write_report(run.root()).map_err(|source| Error::Io {
+        path: run.root().join("report.html"),
+        source,
+    })?;
     tracing::info!("run finished: {}", run.root().display());
     Ok(summary)
 }
@@ -379,7 +415,11 @@ fn save_grid(task: &mut dyn Task, run: &RunDir, test_set: &ImageSet, name: &str)
         let path = run.sample_path(name);
         // Small images (MNIST, CIFAR) are hard to judge at 1:1; double them.
         let scale = if g.height.max(g.width) <= 32 { 2 } else { 1 };
-        let opts = GridOptions { cols: g.cols, scale, ..GridOptions::default() };
+        let opts = GridOptions {
+            cols: g.cols,
+            scale,
+            ..GridOptions::default()
+        };
         write_grid_png(&path, &g.images, g.n, g.channels, g.height, g.width, &opts)
             .map_err(|source| Error::Io { path, source })?;
     }

@@ -38,7 +38,11 @@ impl AutoencoderConfig {
 
     /// A CIFAR-10 preset (32×32×3, a wider code).
     pub fn cifar10() -> Self {
-        Self::new().with_channels(3).with_image_size(32).with_hidden([64, 128]).with_latent(128)
+        Self::new()
+            .with_channels(3)
+            .with_image_size(32)
+            .with_hidden([64, 128])
+            .with_latent(128)
     }
 
     /// Builds the model with freshly initialised weights on `device`.
@@ -133,7 +137,10 @@ impl Autoencoder {
     pub fn loss(&self, x: Tensor<4>) -> AutoencoderOutput {
         let reconstruction = self.forward(x.clone());
         let loss = (reconstruction.clone() - x).square().mean();
-        AutoencoderOutput { loss, reconstruction }
+        AutoencoderOutput {
+            loss,
+            reconstruction,
+        }
     }
 }
 
@@ -149,13 +156,28 @@ mod tests {
         for cfg in [AutoencoderConfig::mnist(), AutoencoderConfig::cifar10()] {
             let model = cfg.init(&device);
             let s = cfg.image_size;
-            let x = Tensor::<4>::random([2, cfg.channels, s, s], Distribution::Uniform(0.0, 1.0), &device);
+            let x = Tensor::<4>::random(
+                [2, cfg.channels, s, s],
+                Distribution::Uniform(0.0, 1.0),
+                &device,
+            );
             assert_eq!(model.encode(x.clone()).dims(), [2, cfg.latent]);
             let y = model.forward(x);
             assert_eq!(y.dims(), [2, cfg.channels, s, s]);
             let v = y.into_data().try_to_vec::<f32>().expect("f32");
-            assert!(v.iter().all(|p| (0.0..=1.0).contains(p)), "sigmoid output must lie in [0, 1]");
+            assert!(
+                v.iter().all(|p| (0.0..=1.0).contains(p)),
+                "sigmoid output must lie in [0, 1]"
+            );
         }
+    }
+
+    #[test]
+    fn the_mnist_preset_has_the_documented_parameter_count() {
+        // Hand count (docs/models/autoencoder.md): conv 1→32 (320) + conv 32→64 (18,496)
+        // + linear 3136→32 (100,384) + linear 32→3136 (103,488) + convT 64→32 (32,800) + convT 32→1 (513).
+        let model = AutoencoderConfig::mnist().init(&Device::flex());
+        assert_eq!(model.num_params(), 256_001);
     }
 
     #[test]
@@ -165,11 +187,22 @@ mod tests {
         let x = Tensor::<4>::random([3, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
         let out = model.loss(x.clone());
         let xs = x.into_data().try_to_vec::<f32>().expect("f32");
-        let ys = out.reconstruction.into_data().try_to_vec::<f32>().expect("f32");
-        let expected: f64 =
-            xs.iter().zip(&ys).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>() / xs.len() as f64;
+        let ys = out
+            .reconstruction
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32");
+        let expected: f64 = xs
+            .iter()
+            .zip(&ys)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum::<f64>()
+            / xs.len() as f64;
         let got = f64::from(out.loss.into_scalar::<f32>());
-        assert!((got - expected).abs() < 1e-6 * expected.max(1.0), "{got} vs {expected}");
+        assert!(
+            (got - expected).abs() < 1e-6 * expected.max(1.0),
+            "{got} vs {expected}"
+        );
     }
 
     #[test]

@@ -70,7 +70,11 @@ impl Task for AutoencoderTask {
         let value = f64::from(loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(self.lr, self.model.clone(), grads);
-        StepOutput { loss: value, parts: vec![], images }
+        StepOutput {
+            loss: value,
+            parts: vec![],
+            images,
+        }
     }
 
     fn evaluate(&mut self, test: &ImageSet) -> Vec<(String, f64)> {
@@ -98,14 +102,29 @@ impl Task for AutoencoderTask {
             images.extend_from_slice(&rows_in[start * per..end * per]);
             images.extend_from_slice(&rows_out[start * per..end * per]);
         }
-        Some(Grid { images, n: 2 * n, channels: c, height: h, width: w, cols: GRID_COLS.min(n) })
+        Some(Grid {
+            images,
+            n: 2 * n,
+            channels: c,
+            height: h,
+            width: w,
+            cols: GRID_COLS.min(n),
+        })
     }
 
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
         let to_err = |e: burn::store::RecordError| Error::Config(format!("serializing state: {e}"));
-        let model = self.model.clone().into_record().into_bytes().map_err(to_err)?;
+        let model = self
+            .model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(to_err)?;
         let optim = self.optim.into_bytes().map_err(to_err)?;
-        Ok(vec![("model".into(), model.to_vec()), ("optim".into(), optim.to_vec())])
+        Ok(vec![
+            ("model".into(), model.to_vec()),
+            ("optim".into(), optim.to_vec()),
+        ])
     }
 
     fn load(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
@@ -115,9 +134,17 @@ impl Task for AutoencoderTask {
         };
         let bytes = Bytes::from_bytes_vec(checkpoint.section(path, "model")?.to_vec());
         let record = ModuleRecord::from_bytes(bytes).map_err(|e| mismatch("model", e))?;
-        self.model = self.model.clone().try_load_record(record).map_err(|e| mismatch("model", e))?;
+        self.model = self
+            .model
+            .clone()
+            .try_load_record(record)
+            .map_err(|e| mismatch("model", e))?;
         let bytes = Bytes::from_bytes_vec(checkpoint.section(path, "optim")?.to_vec());
-        self.optim = self.optim.clone().from_bytes(bytes).map_err(|e| mismatch("optimizer", e))?;
+        self.optim = self
+            .optim
+            .clone()
+            .from_bytes(bytes)
+            .map_err(|e| mismatch("optimizer", e))?;
         Ok(())
     }
 }

@@ -49,7 +49,11 @@ pub fn registry() -> Vec<ModelSpec> {
     vec![ModelSpec {
         name: "autoencoder",
         summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
-        defaults: Defaults { batch_size: 64, epochs: 10, lr: 1e-3 },
+        defaults: Defaults {
+            batch_size: 64,
+            epochs: 10,
+            lr: 1e-3,
+        },
         preset: |dataset| {
             let cfg = match dataset {
                 DatasetKind::Cifar10 => genzoo_vae::AutoencoderConfig::cifar10(),
@@ -65,7 +69,9 @@ pub fn registry() -> Vec<ModelSpec> {
                     cfg.image_size
                 )));
             }
-            Ok(Box::new(autoencoder::AutoencoderTask::new(&cfg, run.lr, device)))
+            Ok(Box::new(autoencoder::AutoencoderTask::new(
+                &cfg, run.lr, device,
+            )))
         },
     }]
 }
@@ -75,7 +81,7 @@ pub fn find(name: &str) -> Result<ModelSpec> {
     let all = registry();
     let names: Vec<&str> = all.iter().map(|m| m.name).collect();
     let joined = names.join(", ");
-    all.into_iter()
-        .find(|m| m.name == name)
-        .ok_or_else(|| genzoo_train::Error::Config(format!("unknown model '{name}'; known models: {joined}")))
+    all.into_iter().find(|m| m.name == name).ok_or_else(|| {
+        genzoo_train::Error::Config(format!("unknown model '{name}'; known models: {joined}"))
+    })
 }
