@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model; writes a run directory.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// List the models and the backends compiled into this binary.
     Models,
 }

@@ -20,8 +20,7 @@ fn stderr(o: &Output) -> String {
 fn error_line(o: &Output) -> String {
     stderr(o)
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or_default()
         .to_string()
 }

@@ -283,7 +283,7 @@ pub fn train(
         train_time += dt;
         window.add(&out, dt);
 
-        if step % opts.log_every == 0 {
+        if step.is_multiple_of(opts.log_every) {
             let ips = window.images as f64 / window.seconds.max(1e-9);
             let mut rec = record([
                 ("step", Value::from(step)),
@@ -304,7 +304,7 @@ pub fn train(
             window = Window::default();
         }
         bar.set_position(step.min(total_steps));
-        if step % opts.sample_every == 0 {
+        if step.is_multiple_of(opts.sample_every) {
             save_grid(task, run, test_set, &format!("step-{step}"))?;
         }
 
@@ -321,7 +321,7 @@ pub fn train(
                 save(task, &meta, "best")?;
             }
             save(task, &meta, "last")?;
-        } else if step % opts.checkpoint_every == 0 {
+        } else if step.is_multiple_of(opts.checkpoint_every) {
             save(task, &meta, "last")?;
         }
 

@@ -51,7 +51,7 @@ impl AutoencoderConfig {
     /// If `image_size` is not divisible by 4 (the two stride-2 stages need it).
     pub fn init(&self, device: &Device) -> Autoencoder {
         assert!(
-            self.image_size % 4 == 0 && self.image_size > 0,
+            self.image_size.is_multiple_of(4) && self.image_size > 0,
             "autoencoder image_size must be a positive multiple of 4, got {}",
             self.image_size
         );

@@ -63,7 +63,7 @@ pub fn registry() -> Vec<ModelSpec> {
         },
         build: |run, device| {
             let cfg: genzoo_vae::AutoencoderConfig = from_table(&run.model, &run.model_config)?;
-            if cfg.image_size % 4 != 0 || cfg.image_size == 0 {
+            if !cfg.image_size.is_multiple_of(4) || cfg.image_size == 0 {
                 return Err(genzoo_train::Error::Config(format!(
                     "[model_config] image_size must be a positive multiple of 4, got {}",
                     cfg.image_size
