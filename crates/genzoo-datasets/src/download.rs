@@ -357,19 +357,23 @@ mod tests {
         start(HashMap::from([("f.bin".to_string(), data)]), mode)
     }
 
+    /// Downloads `f.bin` from one test server, expecting the bytes of [`body`].
+    fn fetch_from(s: &test_server::Server, dest: &Path) -> Result<()> {
+        download(
+            &DownloadOptions::new(vec![s.base.clone()]),
+            "f.bin",
+            dest,
+            1 << 20,
+            &verify_equals(body()),
+        )
+    }
+
     #[test]
     fn normal_download() {
         let dir = tempfile::tempdir().expect("tempdir");
         let dest = dir.path().join("sub/f.bin");
         let s = serve(Mode::Normal, body());
-        download(
-            &DownloadOptions::new(vec![s.base.clone()]),
-            "f.bin",
-            &dest,
-            1 << 20,
-            &verify_equals(body()),
-        )
-        .expect("download");
+        fetch_from(&s, &dest).expect("download");
         assert_eq!(fs::read(&dest).expect("read"), body());
         assert!(!part_path(&dest).exists());
         assert_eq!(*s.log.lock().expect("log"), [""]);
@@ -381,14 +385,7 @@ mod tests {
         let dest = dir.path().join("f.bin");
         fs::write(part_path(&dest), &body()[..12_345]).expect("write part");
         let s = serve(Mode::Normal, body());
-        download(
-            &DownloadOptions::new(vec![s.base.clone()]),
-            "f.bin",
-            &dest,
-            1 << 20,
-            &verify_equals(body()),
-        )
-        .expect("download");
+        fetch_from(&s, &dest).expect("download");
         assert_eq!(fs::read(&dest).expect("read"), body());
         assert_eq!(*s.log.lock().expect("log"), ["bytes=12345-"]);
     }
@@ -400,14 +397,7 @@ mod tests {
         // A stale, wrong prefix: appending to it would corrupt the file.
         fs::write(part_path(&dest), vec![0xAA; 5000]).expect("write part");
         let s = serve(Mode::IgnoreRange, body());
-        download(
-            &DownloadOptions::new(vec![s.base.clone()]),
-            "f.bin",
-            &dest,
-            1 << 20,
-            &verify_equals(body()),
-        )
-        .expect("download");
+        fetch_from(&s, &dest).expect("download");
         assert_eq!(fs::read(&dest).expect("read"), body());
         assert_eq!(*s.log.lock().expect("log"), ["bytes=5000-"]);
     }
@@ -420,14 +410,7 @@ mod tests {
         let mut bad = body();
         bad[777] ^= 1;
         let s = serve(Mode::Normal, bad.clone());
-        let err = download(
-            &DownloadOptions::new(vec![s.base.clone()]),
-            "f.bin",
-            &dest,
-            1 << 20,
-            &verify_equals(body()),
-        )
-        .expect_err("corrupt");
+        let err = fetch_from(&s, &dest).expect_err("corrupt");
         let msg = err.to_string();
         assert!(msg.contains("SHA-256 mismatch"), "{msg}");
         assert!(msg.contains(&crate::verify::sha256_hex(&body())), "{msg}");
@@ -442,14 +425,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let dest = dir.path().join("f.bin");
         let s = serve(Mode::DropFirstAfter(70_000), body());
-        download(
-            &DownloadOptions::new(vec![s.base.clone()]),
-            "f.bin",
-            &dest,
-            1 << 20,
-            &verify_equals(body()),
-        )
-        .expect("download");
+        fetch_from(&s, &dest).expect("download");
         assert_eq!(fs::read(&dest).expect("read"), body());
         let log = s.log.lock().expect("log").clone();
         assert_eq!(log.len(), 2, "{log:?}");
