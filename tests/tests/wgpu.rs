@@ -34,18 +34,15 @@ fn autoencoder_forward_and_training_steps_match_flex() {
     // Forward pass, no autodiff.
     let xc = data.batch(&idx, Binarization::None, 0, &cpu).images;
     let xg = data.batch(&idx, Binarization::None, 0, &gpu).images;
-    let yc = cpu_model
-        .valid()
-        .forward(xc)
-        .into_data()
-        .try_to_vec::<f32>()
-        .expect("f32");
-    let yg = gpu_model
-        .valid()
-        .forward(xg)
-        .into_data()
-        .try_to_vec::<f32>()
-        .expect("f32");
+    let forward = |model: &genzoo_vae::Autoencoder, x| {
+        model
+            .valid()
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32")
+    };
+    let (yc, yg) = (forward(&cpu_model, xc), forward(&gpu_model, xg));
     let d = max_abs_diff(&yc, &yg);
     assert!(d < 1e-4, "forward differs by {d}");
 

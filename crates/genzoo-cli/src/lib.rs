@@ -165,8 +165,6 @@ pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     let d = &spec.defaults;
     let mut table = toml::Table::new();
     table.insert("model".into(), model.into());
-    table.insert("dataset".into(), dataset.clone().into());
-    table.insert("backend".into(), backend.to_string().into());
     table.insert("seed".into(), 0.into());
     table.insert("batch_size".into(), (d.batch_size as i64).into());
     table.insert("lr".into(), d.lr.into());

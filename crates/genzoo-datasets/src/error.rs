@@ -226,6 +226,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// Looks `name` up among `all` by their `name_of`; unknown names list the valid ones.
+    pub(crate) fn find_named<T: Copy, const N: usize>(
+        what: &'static str,
+        all: [T; N],
+        name_of: fn(T) -> &'static str,
+        name: &str,
+    ) -> Result<T> {
+        all.into_iter()
+            .find(|k| name_of(*k) == name)
+            .ok_or_else(|| Error::UnknownName {
+                what,
+                found: name.to_string(),
+                expected: all.map(name_of).join(", "),
+            })
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

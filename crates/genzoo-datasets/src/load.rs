@@ -90,14 +90,7 @@ impl fmt::Display for DatasetKind {
 impl FromStr for DatasetKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        DatasetKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| Error::UnknownName {
-                what: "dataset",
-                found: s.to_string(),
-                expected: DatasetKind::ALL.map(DatasetKind::name).join(", "),
-            })
+        Error::find_named("dataset", DatasetKind::ALL, DatasetKind::name, s)
     }
 }
 

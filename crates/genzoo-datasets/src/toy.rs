@@ -92,14 +92,7 @@ impl std::fmt::Display for ToyKind {
 impl FromStr for ToyKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
-        ToyKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| Error::UnknownName {
-                what: "toy distribution",
-                found: s.to_string(),
-                expected: ToyKind::ALL.map(ToyKind::name).join(", "),
-            })
+        Error::find_named("toy distribution", ToyKind::ALL, ToyKind::name, s)
     }
 }
 
