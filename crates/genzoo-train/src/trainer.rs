@@ -137,6 +137,14 @@ pub trait Task {
     /// A grid to save as `samples/step-N.png`: samples, or reconstructions for an autoencoder.
     /// It must not advance `rng`-dependent training state: fixed noise or fixed inputs.
     fn sample_grid(&mut self, test: &ImageSet) -> Option<Grid>;
+    /// `n` fresh samples in [0, 1], shaped `[n, channels, height, width]` on a non-autodiff
+    /// device, drawn from `seed` (the same seed gives the same samples), for the sample-quality
+    /// metrics of `genzoo eval` (FID, KID, ...). Models that cannot generate (the autoencoder)
+    /// return `None`. Implementations batch internally so any `n` fits in memory.
+    fn generate(&mut self, n: usize, seed: u64) -> Option<burn::tensor::Tensor<4>> {
+        let _ = (n, seed);
+        None
+    }
     /// The task's state as named byte sections (model, optimizer, ...).
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>>;
     /// Restores the state written by [`Task::save`]; `path` is for error messages.
