@@ -59,13 +59,14 @@ pub fn render_report(run_dir: &Path) -> String {
          <title>genzoo run — {title}</title><style>{CSS}</style></head><body>\n\
          <h1>genzoo run <code>{title}</code></h1><p class=\"path\">{path}</p>\n\
          <nav><a href=\"#summary\">Summary</a> · <a href=\"#curves\">Curves</a> · \
-         <a href=\"#samples\">Samples</a> · <a href=\"#config\">Config</a></nav>\n",
+         <a href=\"#samples\">Samples</a> · <a href=\"#figures\">Figures</a> · <a href=\"#config\">Config</a></nav>\n",
         title = escape_xml(&name),
         path = escape_xml(&run_dir.display().to_string()),
     );
     summary_section(&mut h, &run_dir.join("summary.json"));
     curves_section(&mut h, &run_dir.join("metrics.jsonl"));
     samples_section(&mut h, &run_dir.join("samples"));
+    figures_section(&mut h, &run_dir.join("figures"));
     config_section(&mut h, &run_dir.join("config.toml"));
     h.push_str("</body></html>\n");
     h
@@ -407,6 +408,57 @@ fn samples_section(h: &mut String, dir: &Path) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Figures
+
+/// The end-of-training figures (`figures/*.png`, `figures/*.svg`), in name order, embedded as
+/// `data:` images so that an SVG cannot script the page. No section when there are none.
+fn figures_section(h: &mut String, dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(String, PathBuf, &str)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let lower = name.to_ascii_lowercase();
+            let mime = if lower.ends_with(".png") {
+                "image/png"
+            } else if lower.ends_with(".svg") {
+                "image/svg+xml"
+            } else {
+                return None;
+            };
+            (!name.starts_with('.') && e.path().is_file()).then(|| (name, e.path(), mime))
+        })
+        .collect();
+    if files.is_empty() {
+        return;
+    }
+    files.sort();
+    h.push_str("<h2 id=\"figures\">Figures</h2>\n<div class=\"samples\">\n");
+    for (name, path, mime) in &files {
+        let caption = escape_xml(name);
+        match fs::read(path) {
+            Ok(bytes) if bytes.len() as u64 > MAX_EMBEDDED_BYTES => {
+                let _ = writeln!(h, "<p class=\"warn\">{caption}: too large to embed.</p>");
+            }
+            Ok(bytes) => {
+                let width = png_size(&bytes)
+                    .map_or(640, |(w, _)| w.saturating_mul((512 / w.max(1)).clamp(1, 4)));
+                let _ = writeln!(
+                    h,
+                    "<figure><img width=\"{width}\" alt=\"{caption}\" src=\"data:{mime};base64,{}\"/>\
+                     <figcaption>{caption}</figcaption></figure>",
+                    base64_encode(&bytes)
+                );
+            }
+            Err(e) => error(h, &format!("could not read {}: {e}", path.display())),
+        }
+    }
+    h.push_str("</div>\n");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Config
 
 fn config_section(h: &mut String, path: &Path) {
@@ -565,6 +617,39 @@ mod tests {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    }
+
+    #[test]
+    fn figures_are_embedded_as_data_images_in_name_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let figures = dir.path().join("figures");
+        fs::create_dir(&figures).expect("figures dir");
+        let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>";
+        fs::write(figures.join("b-embedding.svg"), svg).expect("svg");
+        let png = crate::image::encode_png(
+            &crate::image::grid_rgb8(
+                &[0.5; 16],
+                1,
+                1,
+                4,
+                4,
+                &crate::image::GridOptions::default(),
+            )
+            .expect("grid"),
+        )
+        .expect("png");
+        fs::write(figures.join("a-manifold.png"), png).expect("png");
+        fs::write(figures.join("notes.txt"), "ignored").expect("txt");
+        write_report(dir.path()).expect("report");
+        let html = fs::read_to_string(dir.path().join("report.html")).expect("read");
+        assert_balanced(&html);
+        let (a, b) = (
+            html.find("a-manifold.png").expect("png figure"),
+            html.find("b-embedding.svg").expect("svg figure"),
+        );
+        assert!(a < b);
+        assert!(html.contains("src=\"data:image/svg+xml;base64,"));
+        assert!(!html.contains("<script") && !html.contains("notes.txt"));
     }
 
     #[test]

@@ -37,6 +37,16 @@ pub struct Grid {
     pub cols: usize,
 }
 
+/// A picture a model family draws of itself at the end of training (a 2-D latent manifold,
+/// interpolations, an embedding scatter plot), written to `figures/<name>.png` or `.svg`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Figure {
+    /// An image grid, written as PNG.
+    Grid(Grid),
+    /// A self-contained SVG document (e.g. from [`crate::svg::scatter`]).
+    Svg(String),
+}
+
 /// What one optimisation step reports.
 #[derive(Debug, Clone, Default)]
 pub struct StepOutput {
@@ -144,6 +154,12 @@ pub trait Task {
     fn generate(&mut self, n: usize, seed: u64) -> Option<burn::tensor::Tensor<4>> {
         let _ = (n, seed);
         None
+    }
+    /// Figures to write into the run's `figures/` folder once training ends, as
+    /// `(file stem, figure)`; the report shows them. Default: none.
+    fn figures(&mut self, test: &ImageSet) -> Vec<(String, Figure)> {
+        let _ = test;
+        Vec::new()
     }
     /// The task's state as named byte sections (model, optimizer, ...).
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>>;
@@ -359,6 +375,9 @@ pub fn train(
     }
     save(task, &meta, "last")?;
     save_grid(task, run, test_set, &format!("step-{}", meta.step))?;
+    for (name, figure) in task.figures(test_set) {
+        write_figure(run, &name, &figure)?;
+    }
 
     summary.remove("interrupted_at_step");
     summary.insert("model".into(), Value::from(task.name()));
@@ -416,6 +435,33 @@ fn evaluate(
         summary.insert(format!("best_{key}"), num(v));
     }
     Ok(improved.is_some())
+}
+
+/// Writes `figures/<name>.png` (grids) or `figures/<name>.svg` atomically.
+pub fn write_figure(run: &RunDir, name: &str, figure: &Figure) -> Result<()> {
+    let dir = run.root().join("figures");
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    match figure {
+        Figure::Grid(g) => {
+            let path = dir.join(format!("{name}.png"));
+            let scale = if g.height.max(g.width) <= 32 { 2 } else { 1 };
+            let opts = GridOptions {
+                cols: g.cols,
+                scale,
+                ..GridOptions::default()
+            };
+            write_grid_png(&path, &g.images, g.n, g.channels, g.height, g.width, &opts)
+                .map_err(|source| Error::Io { path, source })
+        }
+        Figure::Svg(text) => {
+            let path = dir.join(format!("{name}.svg"));
+            crate::fsutil::write_atomic(&path, text.as_bytes())
+                .map_err(|source| Error::Io { path, source })
+        }
+    }
 }
 
 fn save_grid(task: &mut dyn Task, run: &RunDir, test_set: &ImageSet, name: &str) -> Result<()> {
