@@ -34,8 +34,12 @@ fn workspace_root() -> PathBuf {
 }
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <train|test|mnist-mini> [args]\n  \
+    "usage: cargo xtask <train|eval|sample|classifier|calibrate|test|mnist-mini> [args]\n  \
      train [model] [--backend flex|ndarray|wgpu|cuda] [genzoo train flags]   (`cargo xtask train --help` for all)\n  \
+     eval <run> [--metrics nll,fid,kid,is,pr] [--n 10000] [--json]   test metrics of a trained run\n  \
+     sample <run> [--n 64] [--seed S] [--out FILE.png]                 fresh samples of a trained run\n  \
+     classifier --dataset mnist --out FILE                             retrain a metrics feature extractor\n  \
+     calibrate [--dataset mnist] [--n 10000]                           metrics between real sets\n  \
      test [--wgpu]                       run the tests (CPU; --wgpu adds the wgpu backend pass)\n  \
      mnist-mini [--src DIR] [--out DIR]  regenerate crates/genzoo-datasets/data/mnist-mini"
 }
@@ -48,6 +52,10 @@ fn run(args: &[String]) -> Result<ExitCode> {
     match verb.as_str() {
         "train" => genzoo("train", rest),
         "models" => genzoo("models", rest),
+        "eval" => genzoo("eval", rest),
+        "sample" => genzoo("sample", rest),
+        "classifier" => genzoo("classifier", rest),
+        "calibrate" => genzoo("calibrate", rest),
         "test" => test(rest),
         "mnist-mini" => {
             let root = workspace_root();

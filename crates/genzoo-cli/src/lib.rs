@@ -6,6 +6,7 @@
 //! features for `--backend`.
 
 pub mod config;
+pub mod eval;
 pub mod models;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,14 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// List the models and the backends compiled into this binary.
     Models,
+    /// Evaluate a trained run: test NLL/ELBO and sample metrics (FID, KID, IS, precision/recall).
+    Eval(Box<eval::EvalArgs>),
+    /// Draw fresh samples of a trained run into a PNG grid.
+    Sample(Box<eval::SampleArgs>),
+    /// Train a domain classifier (LeNet) whose features the sample metrics use.
+    Classifier(Box<eval::ClassifierArgs>),
+    /// Sample metrics between real sets (train vs test, shuffled, blurred), to calibrate readers.
+    Calibrate(Box<eval::CalibrateArgs>),
 }
 
 /// `genzoo train` flags. Unset flags fall back to `--config`, then to the model's defaults.
@@ -111,6 +120,41 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Train(args) => train(&args).map(|_| ()),
+        Command::Eval(args) => {
+            let out = eval::eval(&args)?;
+            if args.json {
+                println!("{}", Value::Object(out));
+            } else {
+                eval::print_table(&out);
+            }
+            Ok(())
+        }
+        Command::Sample(args) => {
+            let path = eval::sample(&args)?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        Command::Classifier(args) => {
+            let acc = eval::classifier(&args)?;
+            println!("test accuracy {acc:.4}; wrote {}", args.out.display());
+            Ok(())
+        }
+        Command::Calibrate(args) => {
+            let rows = eval::calibrate(&args)?;
+            if args.json {
+                let all: Map<String, Value> = rows
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::Object(v)))
+                    .collect();
+                println!("{}", Value::Object(all));
+            } else {
+                for (name, m) in rows {
+                    println!("== {name}");
+                    eval::print_table(&m);
+                }
+            }
+            Ok(())
+        }
     }
 }
 

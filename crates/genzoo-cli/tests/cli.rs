@@ -200,3 +200,62 @@ fn ctrl_c_saves_last_exits_130_and_the_run_resumes() {
     let ckpt = genzoo_train::Checkpoint::load(&dir.join("checkpoints/last.ckpt")).expect("last");
     assert_eq!(ckpt.meta.step, stopped + 2);
 }
+
+#[test]
+fn eval_writes_test_metrics_into_the_run_and_sample_explains_what_cannot_sample() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("run");
+    let dir_s = dir.to_str().expect("utf8");
+    let o = genzoo(&[
+        "train",
+        "--steps",
+        "3",
+        "--batch-size",
+        "8",
+        "--out",
+        dir_s,
+        "--no-progress",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = genzoo(&["eval", dir_s, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert!(
+        printed["test_mse"]
+            .as_f64()
+            .is_some_and(|v| v > 0.0 && v < 1.0),
+        "{printed}"
+    );
+    // The autoencoder has no sampler: said, not failed.
+    assert!(
+        printed["sample_metrics"]
+            .as_str()
+            .is_some_and(|s| s.contains("does not generate"))
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary"))
+            .expect("json");
+    assert_eq!(summary["eval"], printed);
+    assert!(
+        std::fs::read_to_string(dir.join("report.html"))
+            .expect("report")
+            .contains("eval.test_mse")
+    );
+
+    let o = genzoo(&["sample", dir_s]);
+    assert!(!o.status.success());
+    assert!(
+        error_line(&o).contains("does not generate samples"),
+        "{}",
+        stderr(&o)
+    );
+    let o = genzoo(&["eval", dir_s, "--metrics", "fid,bleu"]);
+    assert!(
+        error_line(&o).contains("unknown metric 'bleu'"),
+        "{}",
+        stderr(&o)
+    );
+    let o = genzoo(&["eval", tmp.path().join("nope").to_str().expect("utf8")]);
+    assert!(!o.status.success());
+}

@@ -11,4 +11,14 @@
 //! assert!((bpd - 0.1496).abs() < 1e-4);
 //! ```
 
+pub mod classifier;
+pub mod error;
+pub mod features;
+pub mod frechet;
+pub mod inception_score;
+pub mod kid;
 pub mod likelihood;
+pub mod precision_recall;
+
+pub use error::{Error, Result};
+pub use features::Features;

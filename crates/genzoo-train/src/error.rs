@@ -57,6 +57,9 @@ pub enum Error {
         /// The run directory to resume.
         run_dir: PathBuf,
     },
+    /// A metric that could not be computed (too few samples, NaN samples, unusable weights).
+    #[error("metric: {0}")]
+    Metric(String),
     /// A configuration value is invalid or a config file cannot be parsed.
     #[error("config: {0}")]
     Config(String),

@@ -1,0 +1,668 @@
+//! `genzoo eval`, `genzoo sample`, `genzoo classifier` and `genzoo calibrate`: the numbers and
+//! pictures of a trained run, and the domain classifiers those numbers are measured with.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor};
+use clap::Args;
+use genzoo_datasets::rng::Rng;
+use genzoo_datasets::{Binarization, DataOptions, DatasetKind, ImageSet, Split};
+use genzoo_metrics::Features;
+use genzoo_metrics::classifier::{
+    ClassifierTraining, DomainClassifier, FeatureExtractor, LeNetConfig, Provenance, accuracy,
+    extract, sha256_hex, to_safetensors, train_classifier,
+};
+use genzoo_metrics::frechet::frechet_distance;
+use genzoo_metrics::inception_score::inception_score;
+use genzoo_metrics::kid::{KidOptions, kid};
+use genzoo_metrics::precision_recall::precision_recall;
+use genzoo_train::image::{GridOptions, write_grid_png};
+use genzoo_train::{Backend, Checkpoint, Error, Result, RunDir, Task};
+use serde_json::{Map, Value};
+
+use crate::config::RunConfig;
+use crate::models;
+
+/// The sample-quality metrics `genzoo eval` knows.
+pub const SAMPLE_METRICS: [&str; 4] = ["fid", "kid", "is", "pr"];
+
+fn metric_err(e: genzoo_metrics::Error) -> Error {
+    Error::Metric(e.to_string())
+}
+
+/// `genzoo eval` flags.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Metrics, comma-separated: nll (the model's own test metrics: NLL, ELBO, MSE...), fid, kid,
+    /// is, pr. Default: all the model supports.
+    #[arg(long)]
+    pub metrics: Option<String>,
+    /// Generated samples, and real test images, for the sample metrics.
+    #[arg(long, default_value_t = 10_000)]
+    pub n: usize,
+    /// Which checkpoint: best or last.
+    #[arg(long, default_value = "best")]
+    pub checkpoint: String,
+    /// Seed of the generated samples and the KID subsets.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Feature extractor weights (safetensors from `genzoo classifier`); default: the shipped
+    /// genzoo-LeNet-MNIST for 1×28×28 data.
+    #[arg(long)]
+    pub classifier: Option<PathBuf>,
+    /// Dataset root (else $GENZOO_DATA_DIR, else the user cache dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Backend to evaluate on (default: the run's).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Print the results as JSON on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `genzoo sample` flags.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Number of samples.
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Seed (the same seed gives the same samples).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Images per grid row (default: about √n).
+    #[arg(long)]
+    pub cols: Option<usize>,
+    /// Output PNG (default: <run>/samples/sample-seed<S>-n<N>.png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Which checkpoint: best or last.
+    #[arg(long, default_value = "best")]
+    pub checkpoint: String,
+    /// Backend (default: the run's).
+    #[arg(long)]
+    pub backend: Option<String>,
+}
+
+/// `genzoo classifier` flags.
+#[derive(Debug, Args)]
+pub struct ClassifierArgs {
+    /// Dataset: mnist or fashion-mnist.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Epochs (the learning rate decays by 0.6 per epoch).
+    #[arg(long, default_value_t = 5)]
+    pub epochs: u64,
+    /// Seed of the weights and the data order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output file (a `.sha256` file is written beside it).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Dataset root (else $GENZOO_DATA_DIR, else the user cache dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Backend.
+    #[arg(long)]
+    pub backend: Option<String>,
+}
+
+/// `genzoo calibrate` flags.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Dataset: mnist, mnist-mini or fashion-mnist.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Images per set.
+    #[arg(long, default_value_t = 10_000)]
+    pub n: usize,
+    /// Feature extractor weights (default: the shipped genzoo-LeNet-MNIST).
+    #[arg(long)]
+    pub classifier: Option<PathBuf>,
+    /// Dataset root.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Backend.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn pick_backend(flag: Option<&str>, fallback: Option<&str>) -> Result<Backend> {
+    match flag.or(fallback) {
+        Some(b) => b.parse(),
+        None => Backend::default_compiled(),
+    }
+}
+
+/// A trained run, rebuilt from its config and checkpoint.
+pub struct LoadedRun {
+    /// The run directory.
+    pub run: RunDir,
+    /// Its resolved configuration.
+    pub config: RunConfig,
+    /// The model family's task with the checkpoint's weights.
+    pub task: Box<dyn Task>,
+    /// The (autodiff) device the task lives on.
+    pub device: Device,
+    /// Which checkpoint was loaded.
+    pub checkpoint: PathBuf,
+    /// Training step of that checkpoint.
+    pub step: u64,
+}
+
+/// Opens `dir`, rebuilds its model and loads `checkpoint` (`best` falls back to `last` when the
+/// run never evaluated).
+pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<LoadedRun> {
+    if checkpoint != "best" && checkpoint != "last" {
+        return Err(Error::Config(format!(
+            "--checkpoint must be best or last, got '{checkpoint}'"
+        )));
+    }
+    let run = RunDir::open(dir)?;
+    let origin = run.config_path().display().to_string();
+    let config = RunConfig::from_toml(&origin, &run.read_config()?)?;
+    let backend = pick_backend(backend, Some(&config.backend))?;
+    let device = backend.device()?.autodiff();
+    device.seed(config.seed);
+    let spec = models::find(&config.model)?;
+    let mut task = (spec.build)(&config, &device)?;
+    let mut path = run.checkpoint_path(checkpoint);
+    if checkpoint == "best" && !path.exists() {
+        path = run.checkpoint_path("last");
+    }
+    let ckpt = Checkpoint::load(&path)?;
+    ckpt.expect_model(&path, task.name())?;
+    task.load(&ckpt, &path)?;
+    Ok(LoadedRun {
+        run,
+        config,
+        task,
+        device,
+        checkpoint: path,
+        step: ckpt.meta.step,
+    })
+}
+
+/// The feature extractor for images of `shape`: a user's file, else the shipped MNIST LeNet for
+/// 1×28×28 images, else an error that says what to do.
+pub fn feature_extractor(
+    file: Option<&Path>,
+    dataset: DatasetKind,
+    shape: [usize; 3],
+    device: &Device,
+) -> Result<DomainClassifier> {
+    if let Some(path) = file {
+        return DomainClassifier::from_file(path, device).map_err(metric_err);
+    }
+    match (dataset, shape) {
+        (DatasetKind::Mnist | DatasetKind::MnistMini, [1, 28, 28]) => {
+            DomainClassifier::mnist(device).map_err(metric_err)
+        }
+        _ => Err(Error::Metric(format!(
+            "no shipped feature extractor for {dataset} images {shape:?}: train one with \
+             `genzoo classifier --dataset {dataset} --out FILE` and pass --classifier FILE"
+        ))),
+    }
+}
+
+/// Real images of a set as the model sees them (binarized as in training, with a fixed seed).
+fn real_images(
+    set: &ImageSet,
+    binarization: Binarization,
+    device: &Device,
+) -> impl FnMut(usize, usize) -> Tensor<4> {
+    move |start, len| {
+        let idx: Vec<usize> = (start..start + len).collect();
+        set.batch(&idx, binarization, 0x5EED, device).images
+    }
+}
+
+/// Sample-quality metrics of `fake` against `real` features, as a flat JSON map
+/// (`fid`, `kid_mean`, ..., plus `time_<metric>_s`).
+pub fn sample_metrics(
+    which: &[&str],
+    real: &(Features, Option<Features>),
+    fake: &(Features, Option<Features>),
+    seed: u64,
+) -> Result<Map<String, Value>> {
+    let mut out = Map::new();
+    let num = genzoo_train::run::num;
+    for &m in which {
+        let t0 = Instant::now();
+        match m {
+            "fid" => {
+                let d = frechet_distance(&real.0, &fake.0).map_err(metric_err)?;
+                out.insert("fid".into(), num(d.value));
+                if let Some(eps) = d.regularized {
+                    tracing::warn!(
+                        "FID: no more samples than feature dimensions; added {eps}·I to both covariances"
+                    );
+                    out.insert("fid_regularized_eps".into(), num(eps));
+                }
+            }
+            "kid" => {
+                let k = kid(
+                    &real.0,
+                    &fake.0,
+                    &KidOptions {
+                        seed,
+                        ..KidOptions::default()
+                    },
+                )
+                .map_err(metric_err)?;
+                out.insert("kid_mean".into(), num(k.mean));
+                out.insert("kid_std".into(), num(k.std));
+                out.insert("kid_subsets".into(), Value::from(k.subsets));
+                out.insert("kid_subset_size".into(), Value::from(k.subset_size));
+            }
+            "is" => {
+                let probs = fake.1.as_ref().ok_or_else(|| {
+                    Error::Metric("the feature extractor gives no class probabilities".into())
+                })?;
+                let s = inception_score(probs.values(), probs.dim(), 10.min(probs.len()))
+                    .map_err(metric_err)?;
+                out.insert("is_mean".into(), num(s.mean));
+                out.insert("is_std".into(), num(s.std));
+            }
+            "pr" => {
+                let pr = precision_recall(&real.0, &fake.0, 3).map_err(metric_err)?;
+                out.insert("precision".into(), num(pr.precision));
+                out.insert("recall".into(), num(pr.recall));
+            }
+            other => return Err(Error::Config(format!("unknown metric '{other}'"))),
+        }
+        out.insert(format!("time_{m}_s"), num(t0.elapsed().as_secs_f64()));
+    }
+    Ok(out)
+}
+
+fn parse_metrics(list: Option<&str>) -> Result<Vec<String>> {
+    let Some(list) = list else {
+        return Ok(std::iter::once("nll")
+            .chain(SAMPLE_METRICS)
+            .map(String::from)
+            .collect());
+    };
+    let mut out = Vec::new();
+    for m in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        if m != "nll" && !SAMPLE_METRICS.contains(&m) {
+            return Err(Error::Config(format!(
+                "unknown metric '{m}'; known: nll, {}",
+                SAMPLE_METRICS.join(", ")
+            )));
+        }
+        if !out.iter().any(|o| o == m) {
+            out.push(m.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::Config("--metrics is empty".into()));
+    }
+    Ok(out)
+}
+
+/// `genzoo eval`: the run's metrics on the test split, written into `summary.json` under `eval`
+/// and into the report; returns them.
+pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
+    let which = parse_metrics(args.metrics.as_deref())?;
+    if args.n < 2 {
+        return Err(Error::Config(format!(
+            "--n must be at least 2, got {}",
+            args.n
+        )));
+    }
+    let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
+    let kind: DatasetKind = loaded.config.dataset.parse()?;
+    let opts = DataOptions {
+        data_dir: args.data_dir.clone(),
+        ..DataOptions::default()
+    };
+    let test = genzoo_datasets::load(kind, Split::Test, &opts)?;
+    let num = genzoo_train::run::num;
+    let mut out = Map::new();
+    out.insert(
+        "checkpoint".into(),
+        Value::from(loaded.checkpoint.display().to_string()),
+    );
+    out.insert("step".into(), Value::from(loaded.step));
+    if which.iter().any(|m| m == "nll") {
+        let t0 = Instant::now();
+        for (k, v) in loaded.task.evaluate(&test) {
+            out.insert(k, num(v));
+        }
+        out.insert("time_nll_s".into(), num(t0.elapsed().as_secs_f64()));
+    }
+    let sample: Vec<&str> = which
+        .iter()
+        .map(String::as_str)
+        .filter(|m| *m != "nll")
+        .collect();
+    if !sample.is_empty() {
+        let t0 = Instant::now();
+        match loaded.task.generate(args.n, args.seed) {
+            None => {
+                let msg = format!(
+                    "'{}' does not generate samples; sample metrics skipped",
+                    loaded.config.model
+                );
+                tracing::warn!("{msg}");
+                out.insert("sample_metrics".into(), Value::from(msg));
+            }
+            Some(fake) => {
+                out.insert("time_generate_s".into(), num(t0.elapsed().as_secs_f64()));
+                let device = loaded.device.clone().inner();
+                let extractor =
+                    feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)?;
+                let n = args.n.min(test.len()).min(fake.dims()[0]);
+                let real_f = extract(
+                    &extractor,
+                    n,
+                    real_images(&test, loaded.task.binarization(), &device),
+                )
+                .map_err(metric_err)?;
+                let fake = fake.to_device(&device);
+                let fake_f = extract(&extractor, n, |s, l| fake.clone().narrow(0, s, l))
+                    .map_err(metric_err)?;
+                out.insert("feature_extractor".into(), Value::from(extractor.name()));
+                out.insert("n".into(), Value::from(n));
+                out.extend(sample_metrics(&sample, &real_f, &fake_f, args.seed)?);
+            }
+        }
+    }
+    let mut summary = loaded.run.read_summary()?;
+    summary.insert("eval".into(), Value::Object(out.clone()));
+    loaded.run.write_summary(&summary)?;
+    genzoo_train::report::write_report(loaded.run.root()).map_err(|source| Error::Io {
+        path: loaded.run.root().join("report.html"),
+        source,
+    })?;
+    Ok(out)
+}
+
+/// Prints a flat map as an aligned two-column table.
+pub fn print_table(map: &Map<String, Value>) {
+    let width = map.keys().map(String::len).max().unwrap_or(0);
+    for (k, v) in map {
+        match v {
+            Value::Number(n) => match n.as_f64() {
+                Some(x) if n.is_f64() => println!("{k:<width$}  {x:.6}"),
+                _ => println!("{k:<width$}  {n}"),
+            },
+            Value::String(s) => println!("{k:<width$}  {s}"),
+            other => println!("{k:<width$}  {other}"),
+        }
+    }
+}
+
+/// `genzoo sample`: a PNG grid of fresh samples; returns its path.
+pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
+    if args.n == 0 {
+        return Err(Error::Config("--n must be at least 1".into()));
+    }
+    let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
+    let images = loaded.task.generate(args.n, args.seed).ok_or_else(|| {
+        Error::Config(format!(
+            "'{}' does not generate samples",
+            loaded.config.model
+        ))
+    })?;
+    let [n, c, h, w] = images.dims();
+    let values: Vec<f32> = images
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| Error::Metric(format!("reading samples: {e:?}")))?;
+    let cols = args
+        .cols
+        .unwrap_or_else(|| (n as f64).sqrt().ceil() as usize)
+        .max(1);
+    let path = args.out.clone().unwrap_or_else(|| {
+        loaded
+            .run
+            .sample_path(&format!("sample-seed{}-n{}", args.seed, args.n))
+    });
+    let scale = if h.max(w) <= 32 { 2 } else { 1 };
+    let opts = GridOptions {
+        cols,
+        scale,
+        ..GridOptions::default()
+    };
+    write_grid_png(&path, &values, n, c, h, w, &opts).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+/// `genzoo classifier`: trains a LeNet on a dataset, reports its test accuracy, writes the
+/// safetensors file and its `.sha256`. Returns the accuracy.
+pub fn classifier(args: &ClassifierArgs) -> Result<f64> {
+    let kind: DatasetKind = args.dataset.parse()?;
+    let backend = pick_backend(args.backend.as_deref(), None)?;
+    let device = backend.device()?;
+    let opts = DataOptions {
+        data_dir: args.data_dir.clone(),
+        ..DataOptions::default()
+    };
+    let train = genzoo_datasets::load(kind, Split::Train, &opts)?;
+    let test = genzoo_datasets::load(kind, Split::Test, &opts)?;
+    let [c, h, w] = train.shape();
+    if h != w {
+        return Err(Error::Config(format!(
+            "LeNet needs square images, got {h}×{w}"
+        )));
+    }
+    let config = LeNetConfig::mnist().with_channels(c).with_image_size(h);
+    let training = ClassifierTraining {
+        epochs: args.epochs,
+        seed: args.seed,
+        ..ClassifierTraining::default()
+    };
+    let t0 = Instant::now();
+    let model = train_classifier(
+        &config,
+        &train,
+        &training,
+        &device.clone().autodiff(),
+        |epoch, loss| {
+            tracing::info!(epoch, loss, "classifier epoch done");
+        },
+    );
+    let model = burn::module::Module::valid(&model);
+    let acc = accuracy(&model, &test, &device);
+    tracing::info!(
+        accuracy = acc,
+        seconds = t0.elapsed().as_secs_f64(),
+        "classifier trained"
+    );
+    let provenance = Provenance {
+        dataset: kind.to_string(),
+        test_accuracy: acc,
+        command: format!(
+            "genzoo classifier --dataset {kind} --epochs {} --seed {} --backend {backend}",
+            args.epochs, args.seed
+        ),
+    };
+    let bytes = to_safetensors(&model, &config, &provenance).map_err(metric_err)?;
+    let write = |path: &Path, bytes: &[u8]| {
+        genzoo_train::fsutil::write_atomic(path, bytes).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    write(&args.out, &bytes)?;
+    let sha = args.out.with_extension("safetensors.sha256");
+    write(&sha, format!("{}\n", sha256_hex(&bytes)).as_bytes())?;
+    Ok(acc)
+}
+
+/// Pixels of `set` shuffled within each image (a fixed seed per image).
+fn shuffled(set: &ImageSet) -> Result<ImageSet> {
+    let mut pixels = set.images().to_vec();
+    let len = set.image_len();
+    for (i, img) in pixels.chunks_mut(len).enumerate() {
+        Rng::seed_from_u64(i as u64).shuffle(img);
+    }
+    Ok(ImageSet::new(pixels, set.labels().to_vec(), set.shape())?)
+}
+
+/// `set` blurred by a separable Gaussian of σ = 1 pixel (radius 2, edges clamped).
+fn blurred(set: &ImageSet) -> Result<ImageSet> {
+    let [c, h, w] = set.shape();
+    let k: Vec<f32> = (-2i32..=2).map(|d| (-(d * d) as f32 / 2.0).exp()).collect();
+    let norm: f32 = k.iter().sum();
+    let mut out = Vec::with_capacity(set.images().len());
+    let mut tmp = vec![0.0f32; h * w];
+    for i in 0..set.len() {
+        for plane in set.image(i).chunks(h * w).take(c) {
+            for y in 0..h {
+                for x in 0..w {
+                    tmp[y * w + x] = (0..5)
+                        .map(|j| {
+                            k[j] * f32::from(plane[y * w + (x + j).saturating_sub(2).min(w - 1)])
+                        })
+                        .sum::<f32>()
+                        / norm;
+                }
+            }
+            for y in 0..h {
+                for x in 0..w {
+                    let v: f32 = (0..5)
+                        .map(|j| k[j] * tmp[(y + j).saturating_sub(2).min(h - 1) * w + x])
+                        .sum::<f32>()
+                        / norm;
+                    out.push(v.round().clamp(0.0, 255.0) as u8);
+                }
+            }
+        }
+    }
+    Ok(ImageSet::new(out, set.labels().to_vec(), set.shape())?)
+}
+
+/// `genzoo calibrate`: the sample metrics between real sets, so readers know what numbers mean:
+/// train vs test (the floor), test vs pixel-shuffled test and test vs blurred test.
+pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>)>> {
+    let kind: DatasetKind = args.dataset.parse()?;
+    let backend = pick_backend(args.backend.as_deref(), None)?;
+    let device = backend.device()?;
+    let opts = DataOptions {
+        data_dir: args.data_dir.clone(),
+        ..DataOptions::default()
+    };
+    let train = genzoo_datasets::load(kind, Split::Train, &opts)?;
+    let test = genzoo_datasets::load(kind, Split::Test, &opts)?;
+    let extractor = feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)?;
+    let n = args.n.min(test.len()).min(train.len());
+    let feats = |set: &ImageSet| {
+        extract(&extractor, n, real_images(set, Binarization::None, &device)).map_err(metric_err)
+    };
+    let t0 = Instant::now();
+    let reference = feats(&test)?;
+    let extract_s = t0.elapsed().as_secs_f64() / n as f64;
+    let mut rows = Vec::new();
+    for (name, other) in [
+        (format!("{kind} train vs test"), train.take(n)),
+        (
+            format!("{kind} test vs test, pixels shuffled"),
+            shuffled(&test.take(n))?,
+        ),
+        (
+            format!("{kind} test vs test, Gaussian blur σ=1"),
+            blurred(&test.take(n))?,
+        ),
+    ] {
+        let f = feats(&other)?;
+        let mut m = sample_metrics(&SAMPLE_METRICS, &reference, &f, 0)?;
+        m.insert("n".into(), Value::from(n));
+        m.insert("feature_extractor".into(), Value::from(extractor.name()));
+        m.insert(
+            "time_features_per_image_s".into(),
+            genzoo_train::run::num(extract_s),
+        );
+        rows.push((name, m));
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_lists_parse_and_reject_unknown_names() {
+        assert_eq!(
+            parse_metrics(None).expect("default"),
+            ["nll", "fid", "kid", "is", "pr"]
+        );
+        assert_eq!(
+            parse_metrics(Some("fid, kid,fid")).expect("list"),
+            ["fid", "kid"]
+        );
+        assert!(parse_metrics(Some("fid,bleu")).is_err());
+        assert!(parse_metrics(Some(" , ")).is_err());
+    }
+
+    #[test]
+    fn blur_keeps_constant_images_and_smooths_a_point() {
+        let mut pixels = vec![100u8; 2 * 25];
+        pixels[25 + 12] = 255; // second image: a bright centre on a flat background
+        let set = ImageSet::new(pixels, vec![0, 1], [1, 5, 5]).expect("set");
+        let b = blurred(&set).expect("blur");
+        assert!(b.image(0).iter().all(|&v| v == 100));
+        let centre = b.image(1)[12];
+        assert!(centre > 100 && centre < 255, "{centre}");
+        assert!(b.image(1)[0] >= 100);
+    }
+
+    #[test]
+    fn shuffle_keeps_each_images_pixels() {
+        let pixels: Vec<u8> = (0..50).collect();
+        let set = ImageSet::new(pixels, vec![0, 1], [1, 5, 5]).expect("set");
+        let s = shuffled(&set).expect("shuffle");
+        for i in 0..2 {
+            let mut a = s.image(i).to_vec();
+            a.sort_unstable();
+            assert_eq!(a, set.image(i));
+        }
+        assert_ne!(s.image(0), set.image(0));
+    }
+
+    #[test]
+    fn calibration_orders_real_blurred_and_shuffled_sets() {
+        let args = CalibrateArgs {
+            dataset: "mnist-mini".into(),
+            n: 600,
+            classifier: None,
+            data_dir: None,
+            backend: Some("flex".into()),
+            json: false,
+        };
+        let rows = calibrate(&args).expect("calibrate");
+        let get = |i: usize, k: &str| rows[i].1[k].as_f64().expect(k);
+        // Train vs test (two samples of one distribution) < blurred < shuffled, for FID and KID.
+        assert!(
+            get(0, "fid") < get(2, "fid") && get(2, "fid") < get(1, "fid"),
+            "{rows:?}"
+        );
+        assert!(get(0, "kid_mean") < get(2, "kid_mean") && get(2, "kid_mean") < get(1, "kid_mean"));
+        // Real digits are recognisable and varied; shuffled pixels are neither.
+        assert!(
+            get(0, "is_mean") > 7.0 && get(1, "is_mean") < 2.0,
+            "{rows:?}"
+        );
+        // Two real samples cover each other; shuffled noise covers no digit.
+        assert!(
+            get(0, "precision") > 0.75 && get(0, "recall") > 0.75,
+            "{rows:?}"
+        );
+        assert!(get(1, "recall") < 0.05);
+        assert_eq!(rows[0].1["n"], Value::from(600));
+    }
+}
