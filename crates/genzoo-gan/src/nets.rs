@@ -20,10 +20,12 @@ pub(crate) fn with_labels(x: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<2> 
 /// detached pre-activation, so it is a constant for autodiff (its true derivative is zero almost
 /// everywhere).
 pub(crate) fn leaky_slope<const D: usize>(h: &Tensor<D>, a: f64) -> Tensor<D> {
+    // The cast keeps the slope in the activation's precision (an f64 critic in the tests).
     h.clone()
         .detach()
         .greater_elem(0.0)
         .float()
+        .cast(h.dtype())
         .mul_scalar(1.0 - a)
         .add_scalar(a)
 }
