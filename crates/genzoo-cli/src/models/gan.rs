@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 /// Fixed-noise grid: 8 × 8 samples (10 × 10, one row per class, for a conditional model).
 const GRID_COLS: usize = 8;
-/// Samples and test images used by `evaluate`.
+/// Samples and test images used by `evaluate` by default.
 const EVAL_IMAGES: usize = 1000;
 /// Generation batch.
 const GEN_BATCH: usize = 500;
@@ -34,6 +34,13 @@ pub struct GanModelConfig {
     pub network: Architecture,
     /// Objective, k, optimizers, constraint.
     pub training: GanTrainConfig,
+    /// Test images and samples compared by `evaluate` (at most the test set's size).
+    #[serde(default = "default_eval_images")]
+    pub eval_images: usize,
+}
+
+fn default_eval_images() -> usize {
+    EVAL_IMAGES
 }
 
 impl GanModelConfig {
@@ -62,7 +69,11 @@ impl GanModelConfig {
             ),
             other => return Err(Error::Config(format!("no GAN preset named '{other}'"))),
         };
-        Ok(Self { network, training })
+        Ok(Self {
+            network,
+            training,
+            eval_images: EVAL_IMAGES,
+        })
     }
 
     /// Checks the combination before anything is built.
@@ -80,6 +91,7 @@ pub struct GanTask {
     gan: GanTrainer,
     network: Architecture,
     lr: f64,
+    eval_images: usize,
     device: Device,
 }
 
@@ -91,6 +103,7 @@ impl GanTask {
             gan: GanTrainer::new(&config.network, config.training.clone(), device),
             network: config.network.clone(),
             lr,
+            eval_images: config.eval_images.max(1),
             device: device.clone(),
         }
     }
@@ -206,7 +219,7 @@ impl Task for GanTask {
 
     fn evaluate(&mut self, test: &ImageSet) -> Vec<(String, f64)> {
         let device = self.device.clone().inner();
-        let n = EVAL_IMAGES.min(test.len());
+        let n = self.eval_images.min(test.len());
         let indices: Vec<usize> = (0..n).collect();
         let batch = test.batch(&indices, Binarization::None, 0, &device);
         let real01 = batch.images;
