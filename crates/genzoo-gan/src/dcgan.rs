@@ -252,3 +252,92 @@ impl DcganDiscriminator {
         conv_transpose2d(g, self.conv1.weight.val(), None, opts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData};
+
+    #[test]
+    fn the_mnist_preset_has_the_issue_s_layers_and_parameter_count() {
+        // Hand count. G: Linear 100→6272 (633,472) + BN 128 (256) + ConvT 128→64 4×4 (131,136)
+        // + BN 64 (128) + ConvT 64→1 4×4 (1,025). D: Conv 1→64 4×4 (1,088) + Conv 64→128 4×4
+        // (131,200) + BN 128 (256) + Linear 6272→1 (6,273). burn's `num_params` also counts each
+        // BatchNorm's running mean and variance (G: 384, D: 256).
+        let device = Device::flex();
+        let cfg = DcganConfig::mnist();
+        assert_eq!(cfg.init_generator(&device).num_params(), 766_017 + 384);
+        assert_eq!(cfg.init_discriminator(&device).num_params(), 138_817 + 256);
+        let d = cfg
+            .clone()
+            .with_d_batch_norm(false)
+            .init_discriminator(&device);
+        assert_eq!(d.num_params(), 138_817 - 256);
+    }
+
+    #[test]
+    fn shapes_follow_the_presets_and_outputs_lie_in_tanh_range() {
+        let device = Device::flex().autodiff();
+        for cfg in [
+            DcganConfig::mnist(),
+            DcganConfig::cifar10(),
+            DcganConfig::mnist().with_classes(10),
+        ] {
+            let g = cfg.init_generator(&device);
+            let d = cfg.init_discriminator(&device);
+            let z = Tensor::<2>::random([3, cfg.latent], Distribution::Normal(0.0, 1.0), &device);
+            let y = crate::latent::one_hot(&[0, 1, 2], cfg.classes, &device);
+            let x = g.forward(z, y.clone());
+            let s = cfg.image_size;
+            assert_eq!(x.dims(), [3, cfg.channels, s, s]);
+            let v: Vec<f32> = x.clone().into_data().try_to_vec().expect("f32");
+            assert!(v.iter().all(|p| (-1.0..=1.0).contains(p)));
+            assert_eq!(d.forward(x, y).dims(), [3, 1]);
+        }
+        assert!(DcganConfig::mnist().with_image_size(30).validate().is_err());
+    }
+
+    #[test]
+    fn weights_start_from_n_0_002() {
+        let device = Device::flex();
+        device.seed(1);
+        let d = DcganConfig::mnist().init_discriminator(&device);
+        let w: Vec<f32> = d.conv2.weight.val().into_data().try_to_vec().expect("f32");
+        let n = w.len() as f64;
+        let mean = w.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let std = (w
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        // 131,072 draws: the sample std is within 1% of 0.02 with overwhelming probability.
+        assert!(
+            mean.abs() < 5e-4 && (std - 0.02).abs() < 2e-4,
+            "{mean} {std}"
+        );
+    }
+
+    #[test]
+    fn batch_norm_uses_batch_statistics_in_training_and_running_ones_for_sampling() {
+        let device = Device::flex().autodiff();
+        device.seed(2);
+        let g = DcganConfig::mnist().init_generator(&device);
+        let z = Tensor::<2>::random([4, 100], Distribution::Normal(0.0, 1.0), &device);
+        let first =
+            |x: Tensor<4>| -> Vec<f32> { x.narrow(0, 0, 1).into_data().try_to_vec().expect("f32") };
+        // Training mode: the first sample's image depends on the rest of the batch.
+        let alone = first(g.forward(z.clone().narrow(0, 0, 2), None));
+        let batch = first(g.forward(z.clone(), None));
+        assert!(alone.iter().zip(&batch).any(|(a, b)| (a - b).abs() > 1e-4));
+        // Sampling on the plain device: each image depends on its own noise only.
+        let g = g.valid();
+        let z = Tensor::<2>::from_data(
+            TensorData::new(z.into_data().try_to_vec::<f32>().expect("f32"), [4, 100]),
+            &device.inner(),
+        );
+        let alone = first(g.forward(z.clone().narrow(0, 0, 2), None));
+        let batch = first(g.forward(z, None));
+        assert!(alone.iter().zip(&batch).all(|(a, b)| (a - b).abs() < 1e-5));
+    }
+}

@@ -236,3 +236,122 @@ impl GanTrainer {
         (self.generator.num_params(), self.discriminator.num_params())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dcgan::DcganConfig;
+    use crate::mlp::MlpGanConfig;
+    use burn::tensor::{Distribution, TensorData};
+
+    fn flat<M: Module>(m: &M) -> Vec<f32> {
+        struct C(Vec<f32>);
+        impl burn::module::ModuleVisitor for C {
+            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+                self.0
+                    .extend(p.val().into_data().try_to_vec::<f32>().expect("f32"));
+            }
+        }
+        let mut c = C(Vec::new());
+        m.visit(&mut c);
+        c.0
+    }
+
+    #[test]
+    fn each_step_moves_only_its_own_network() {
+        let device = Device::flex().autodiff();
+        device.seed(4);
+        let arch = Architecture::Mlp(MlpGanConfig::new().with_image_size(4).with_latent(3));
+        for cfg in [
+            GanTrainConfig::dcgan(),
+            GanTrainConfig::wgan(),
+            GanTrainConfig::wgan_gp(),
+        ] {
+            let mut gan = GanTrainer::new(&arch, cfg, &device);
+            let real = Tensor::<4>::random([6, 1, 4, 4], Distribution::Uniform(-1.0, 1.0), &device);
+            let z = || Tensor::<2>::random([6, 3], Distribution::Normal(0.0, 1.0), &device);
+            let eps = Tensor::<4>::random([6, 1, 1, 1], Distribution::Uniform(0.0, 1.0), &device);
+            let (g0, d0) = (flat(&gan.generator), flat(&gan.discriminator));
+            let r = gan.discriminator_step(real, None, z(), eps, 1e-3);
+            assert!(r.loss.is_finite());
+            assert_eq!(r.penalty.is_some(), gan.config.gradient_penalty.is_some());
+            assert_eq!(flat(&gan.generator), g0, "a D step leaves G alone");
+            let d1 = flat(&gan.discriminator);
+            assert_ne!(d1, d0, "a D step moves D");
+            if let Some(c) = gan.config.clip {
+                assert!(d1.iter().all(|w| f64::from(w.abs()) <= c + 1e-9));
+            }
+            gan.generator_step(z(), None, 1e-3);
+            assert_eq!(flat(&gan.discriminator), d1, "a G step leaves D alone");
+            assert_ne!(flat(&gan.generator), g0, "a G step moves G");
+        }
+    }
+
+    #[test]
+    fn a_dcgan_learns_to_fool_its_discriminator_on_a_fixed_target() {
+        // Real data: one fixed 8×8 image (a bright square). After some rounds, G's samples should
+        // move towards it: their distance to the target must shrink a lot.
+        let device = Device::flex().autodiff();
+        device.seed(6);
+        let arch = Architecture::Dcgan(
+            DcganConfig::new()
+                .with_image_size(8)
+                .with_latent(8)
+                .with_g_hidden([16, 8])
+                .with_d_hidden([8, 16]),
+        );
+        let mut gan = GanTrainer::new(&arch, GanTrainConfig::lsgan(), &device);
+        let mut target = vec![-1.0f32; 64];
+        for y in 2..6 {
+            for x in 2..6 {
+                target[y * 8 + x] = 1.0;
+            }
+        }
+        let b = 16;
+        let real_data: Vec<f32> = (0..b).flat_map(|_| target.clone()).collect();
+        let real = Tensor::<4>::from_data(TensorData::new(real_data, [b, 1, 8, 8]), &device);
+        let plain = device.clone().inner();
+        let distance = |gan: &GanTrainer| {
+            let z = Tensor::<2>::random([b, 8], Distribution::Normal(0.0, 1.0), &plain);
+            let x = gan.sampler().forward(z, None);
+            let t = real.clone().detach().inner();
+            f64::from((x - t).square().mean().into_scalar::<f32>())
+        };
+        let before = distance(&gan);
+        for _ in 0..150 {
+            let z = Tensor::<2>::random([b, 8], Distribution::Normal(0.0, 1.0), &device);
+            let eps = Tensor::<4>::zeros([b, 1, 1, 1], &device);
+            gan.discriminator_step(real.clone(), None, z, eps, 2e-3);
+            let z = Tensor::<2>::random([b, 8], Distribution::Normal(0.0, 1.0), &device);
+            gan.generator_step(z, None, 2e-3);
+        }
+        let after = distance(&gan);
+        assert!(
+            after < 0.25 * before,
+            "MSE to the target went from {before} to {after}"
+        );
+    }
+
+    #[test]
+    fn invalid_combinations_are_reported() {
+        let bn = Architecture::Dcgan(DcganConfig::mnist());
+        let err = GanTrainConfig::wgan_gp()
+            .validate(&bn)
+            .expect_err("BN critic");
+        assert!(err.contains("d_batch_norm"), "{err}");
+        let no_bn = Architecture::Dcgan(DcganConfig::mnist().with_d_batch_norm(false));
+        assert!(GanTrainConfig::wgan_gp().validate(&no_bn).is_ok());
+        assert!(
+            GanTrainConfig::new()
+                .with_d_steps(0)
+                .validate(&no_bn)
+                .is_err()
+        );
+        assert!(
+            GanTrainConfig::wgan()
+                .with_clip(Some(-1.0))
+                .validate(&no_bn)
+                .is_err()
+        );
+    }
+}
