@@ -35,6 +35,7 @@ pub mod loss;
 pub mod mlp;
 pub mod nets;
 pub mod penalty;
+pub mod toy;
 pub mod train;
 
 pub use clip::clip_weights;
