@@ -223,9 +223,12 @@ impl Task for GanTask {
         let indices: Vec<usize> = (0..n).collect();
         let batch = test.batch(&indices, Binarization::None, 0, &device);
         let real01 = batch.images;
-        let y = latent::one_hot(&labels_of(batch.labels), self.classes(), &device);
+        let test_labels = labels_of(batch.labels);
+        let y = latent::one_hot(&test_labels, self.classes(), &device);
+        // A conditional model generates the test images' own labels, so D scores both with the
+        // same conditioning.
         let fake01 = self
-            .generate_labeled(n, derive_seed(FIXED_SEED, &[1]))
+            .generate_labeled(n, derive_seed(FIXED_SEED, &[1]), Some(&test_labels))
             .unwrap_or_else(|| real01.clone());
         let critic = self.gan.critic();
         let loss = self.gan.config.loss;
@@ -268,7 +271,7 @@ impl Task for GanTask {
     }
 
     fn generate(&mut self, n: usize, seed: u64) -> Option<Tensor<4>> {
-        self.generate_labeled(n, seed)
+        self.generate_labeled(n, seed, None)
     }
 
     fn figures(&mut self, _test: &ImageSet) -> Vec<(String, Figure)> {
@@ -379,8 +382,9 @@ impl Task for GanTask {
 }
 
 impl GanTask {
-    /// `n` samples in [0, 1] from `seed`, labels uniform over the classes (conditional models).
-    fn generate_labeled(&self, n: usize, seed: u64) -> Option<Tensor<4>> {
+    /// `n` samples in [0, 1] from `seed`; a conditional model uses `labels` (one per sample) or
+    /// draws them uniformly over the classes.
+    fn generate_labeled(&self, n: usize, seed: u64, labels: Option<&[usize]>) -> Option<Tensor<4>> {
         if n == 0 {
             return None;
         }
@@ -392,8 +396,10 @@ impl GanTask {
         while left > 0 {
             let b = left.min(GEN_BATCH);
             let z: Vec<f32> = (0..b * dim).map(|_| rng.normal_f32()).collect();
-            let labels = latent::random_labels(&mut rng, b, classes);
-            parts.push(self.render(z, &labels));
+            let drawn = latent::random_labels(&mut rng, b, classes);
+            let done = n - left;
+            let batch_labels = labels.map_or(&drawn[..], |l| &l[done..done + b]);
+            parts.push(self.render(z, batch_labels));
             left -= b;
         }
         Some(Tensor::cat(parts, 0))
