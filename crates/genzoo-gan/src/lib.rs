@@ -4,8 +4,9 @@
 //! play a game; this crate has the objectives ([`GanLoss`]: minimax, non-saturating, LSGAN,
 //! Wasserstein, hinge), the Lipschitz constraints of the WGANs ([`clip_weights`],
 //! [`gradient_penalty`]), two architectures (an MLP GAN and [`DcganConfig::mnist`]), optional class
-//! conditioning (cGAN), the latent sampler ([`latent`]) and the alternating update of the lecture
-//! ([`GanTrainer`]: `k` discriminator steps per generator step, two optimizers).
+//! conditioning (cGAN), the latent sampler ([`latent`]), the alternating update of the lecture
+//! ([`GanTrainer`]: `k` discriminator steps per generator step, two optimizers) and the mode-coverage
+//! diagnostic on toy 2-D mixtures ([`toy`]).
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
