@@ -1,6 +1,7 @@
 //! The model registry: every model `genzoo train` knows, with its defaults and how to build it.
 
 pub mod autoencoder;
+pub mod gan;
 
 use burn::tensor::Device;
 use genzoo_datasets::DatasetKind;
@@ -44,36 +45,102 @@ fn from_table<T: serde::de::DeserializeOwned>(model: &str, table: &toml::Table) 
         .map_err(|e| genzoo_train::Error::Config(format!("[model_config] of '{model}': {e}")))
 }
 
-/// All models, in the order `genzoo models` lists them.
-pub fn registry() -> Vec<ModelSpec> {
-    vec![ModelSpec {
-        name: "autoencoder",
-        summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
+/// A GAN registry entry: the preset comes from [`gan::GanModelConfig::preset`].
+fn gan_spec(name: &'static str, summary: &'static str, lr: f64) -> ModelSpec {
+    ModelSpec {
+        name,
+        summary,
         defaults: Defaults {
             batch_size: 64,
-            epochs: 10,
-            lr: 1e-3,
+            epochs: 5,
+            lr,
         },
-        preset: |dataset| {
-            let cfg = match dataset {
-                DatasetKind::Cifar10 => genzoo_vae::AutoencoderConfig::cifar10(),
-                _ => genzoo_vae::AutoencoderConfig::mnist(),
-            };
-            to_table(&cfg)
+        preset: match name {
+            "gan" => |d| to_table(&gan::GanModelConfig::preset("gan", d)?),
+            "dcgan" => |d| to_table(&gan::GanModelConfig::preset("dcgan", d)?),
+            "wgan" => |d| to_table(&gan::GanModelConfig::preset("wgan", d)?),
+            "wgan-gp" => |d| to_table(&gan::GanModelConfig::preset("wgan-gp", d)?),
+            "lsgan" => |d| to_table(&gan::GanModelConfig::preset("lsgan", d)?),
+            _ => |d| to_table(&gan::GanModelConfig::preset("cgan", d)?),
         },
         build: |run, device| {
-            let cfg: genzoo_vae::AutoencoderConfig = from_table(&run.model, &run.model_config)?;
-            if !cfg.image_size.is_multiple_of(4) || cfg.image_size == 0 {
-                return Err(genzoo_train::Error::Config(format!(
-                    "[model_config] image_size must be a positive multiple of 4, got {}",
-                    cfg.image_size
-                )));
-            }
-            Ok(Box::new(autoencoder::AutoencoderTask::new(
-                &cfg, run.lr, device,
-            )))
+            let cfg: gan::GanModelConfig = from_table(&run.model, &run.model_config)?;
+            cfg.validate()?;
+            let name = GAN_MODELS
+                .iter()
+                .find(|n| **n == run.model)
+                .copied()
+                .unwrap_or("gan");
+            Ok(Box::new(gan::GanTask::new(name, &cfg, run.lr, device)))
         },
-    }]
+    }
+}
+
+/// The GAN entries of the registry.
+pub const GAN_MODELS: [&str; 6] = ["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan"];
+
+/// All models, in the order `genzoo models` lists them.
+pub fn registry() -> Vec<ModelSpec> {
+    vec![
+        ModelSpec {
+            name: "autoencoder",
+            summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
+            defaults: Defaults {
+                batch_size: 64,
+                epochs: 10,
+                lr: 1e-3,
+            },
+            preset: |dataset| {
+                let cfg = match dataset {
+                    DatasetKind::Cifar10 => genzoo_vae::AutoencoderConfig::cifar10(),
+                    _ => genzoo_vae::AutoencoderConfig::mnist(),
+                };
+                to_table(&cfg)
+            },
+            build: |run, device| {
+                let cfg: genzoo_vae::AutoencoderConfig = from_table(&run.model, &run.model_config)?;
+                if !cfg.image_size.is_multiple_of(4) || cfg.image_size == 0 {
+                    return Err(genzoo_train::Error::Config(format!(
+                        "[model_config] image_size must be a positive multiple of 4, got {}",
+                        cfg.image_size
+                    )));
+                }
+                Ok(Box::new(autoencoder::AutoencoderTask::new(
+                    &cfg, run.lr, device,
+                )))
+            },
+        },
+        gan_spec(
+            "gan",
+            "MLP GAN, non-saturating loss (lecture §2.3, Goodfellow et al. 2014)",
+            2e-4,
+        ),
+        gan_spec(
+            "dcgan",
+            "DCGAN, non-saturating loss, Adam(β1 = 0.5) (Radford et al. 2016)",
+            2e-4,
+        ),
+        gan_spec(
+            "wgan",
+            "WGAN: DCGAN nets, critic k = 5, weight clipping 0.01, RMSProp (Arjovsky et al. 2017)",
+            5e-5,
+        ),
+        gan_spec(
+            "wgan-gp",
+            "WGAN-GP: DCGAN nets without BN in the critic, λ = 10, k = 5 (Gulrajani et al. 2017)",
+            1e-4,
+        ),
+        gan_spec(
+            "lsgan",
+            "LSGAN: DCGAN nets, least-squares loss (Mao et al. 2017)",
+            2e-4,
+        ),
+        gan_spec(
+            "cgan",
+            "conditional DCGAN, one-hot label into G and D (Mirza & Osindero 2014)",
+            2e-4,
+        ),
+    ]
 }
 
 /// Looks a model up by name; the error lists the known names.

@@ -1,0 +1,343 @@
+//! DCGAN — Radford, Metz & Chintala 2016, "Unsupervised Representation Learning with Deep
+//! Convolutional Generative Adversarial Networks", arXiv:1511.06434.
+//!
+//! The generator projects `z` to a `side × side` feature map (`side = image_size / 4`) and doubles
+//! it twice with 4×4 stride-2 transposed convolutions; the discriminator mirrors it with 4×4
+//! stride-2 convolutions and LeakyReLU 0.2. Weights start from N(0, 0.02). BatchNorm runs in
+//! train mode on an autodiff device and in eval mode (running statistics) elsewhere, so sample
+//! on a non-autodiff device (`model.valid()`).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::{leaky_relu, relu};
+use burn::tensor::module::conv_transpose2d;
+use burn::tensor::ops::ConvTransposeOptions;
+use burn::tensor::{Device, Tensor};
+
+use crate::nets::{leaky_slope, with_labels};
+
+/// Configuration of the DCGAN [`DcganGenerator`] and [`DcganDiscriminator`].
+#[derive(Config, Debug, PartialEq)]
+pub struct DcganConfig {
+    /// Image channels (1 for MNIST, 3 for CIFAR-10).
+    #[config(default = 1)]
+    pub channels: usize,
+    /// Image height and width (a positive multiple of 4).
+    #[config(default = 28)]
+    pub image_size: usize,
+    /// Size of the noise vector `z`.
+    #[config(default = 100)]
+    pub latent: usize,
+    /// Generator channels at `side` and at `2·side` (before the output convolution).
+    #[config(default = "[128, 64]")]
+    pub g_hidden: [usize; 2],
+    /// Discriminator channels after its first and second convolution.
+    #[config(default = "[64, 128]")]
+    pub d_hidden: [usize; 2],
+    /// BatchNorm after the discriminator's second convolution. Off for WGAN-GP: the penalty is
+    /// per sample, and batch statistics would couple samples (Gulrajani et al. 2017, §4).
+    #[config(default = true)]
+    pub d_batch_norm: bool,
+    /// Number of classes to condition on (0: unconditional). The one-hot label is concatenated
+    /// to `z` in G and to the flattened features before D's last linear layer.
+    #[config(default = 0)]
+    pub classes: usize,
+    /// Negative slope of the discriminator's LeakyReLUs.
+    #[config(default = 0.2)]
+    pub leak: f64,
+    /// Standard deviation of the N(0, σ²) initialisation of conv and linear layers.
+    #[config(default = 0.02)]
+    pub init_std: f64,
+}
+
+impl DcganConfig {
+    /// The reference MNIST preset of issue 8. G: z ∈ R¹⁰⁰ → Linear → 128×7×7, BN, ReLU →
+    /// ConvT(128→64, 4, s2, p1), BN, ReLU → ConvT(64→1, 4, s2, p1), tanh. D: Conv(1→64, 4, s2, p1),
+    /// LeakyReLU 0.2 → Conv(64→128, 4, s2, p1), BN, LeakyReLU 0.2 → Linear(128·7·7 → 1).
+    pub fn mnist() -> Self {
+        Self::new()
+    }
+
+    /// A CIFAR-10 preset: 32×32×3, twice the channels (G: 256×8×8 → 128×16×16 → 3×32×32).
+    pub fn cifar10() -> Self {
+        Self::new()
+            .with_channels(3)
+            .with_image_size(32)
+            .with_g_hidden([256, 128])
+            .with_d_hidden([128, 256])
+    }
+
+    /// Checks the sizes the architecture needs.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.image_size == 0 || !self.image_size.is_multiple_of(4) {
+            return Err(format!(
+                "DCGAN image_size must be a positive multiple of 4, got {}",
+                self.image_size
+            ));
+        }
+        if self.channels == 0
+            || self.latent == 0
+            || self.g_hidden.contains(&0)
+            || self.d_hidden.contains(&0)
+        {
+            return Err("DCGAN channels, latent and hidden widths must be positive".into());
+        }
+        Ok(())
+    }
+
+    fn init(&self) -> Initializer {
+        Initializer::Normal {
+            mean: 0.0,
+            std: self.init_std,
+        }
+    }
+
+    fn side(&self) -> usize {
+        self.image_size / 4
+    }
+
+    /// A fresh generator.
+    ///
+    /// # Panics
+    /// If [`DcganConfig::validate`] fails.
+    pub fn init_generator(&self, device: &Device) -> DcganGenerator {
+        if let Err(e) = self.validate() {
+            panic!("{e}");
+        }
+        let [g0, g1] = self.g_hidden;
+        let s = self.side();
+        let deconv = |i, o| {
+            ConvTranspose2dConfig::new([i, o], [4, 4])
+                .with_stride([2, 2])
+                .with_padding([1, 1])
+                .with_initializer(self.init())
+                .init(device)
+        };
+        DcganGenerator {
+            fc: LinearConfig::new(self.latent + self.classes, g0 * s * s)
+                .with_initializer(self.init())
+                .init(device),
+            bn0: BatchNormConfig::new(g0).init(device),
+            deconv1: deconv(g0, g1),
+            bn1: BatchNormConfig::new(g1).init(device),
+            deconv2: deconv(g1, self.channels),
+            hidden: g0,
+            side: s,
+        }
+    }
+
+    /// A fresh discriminator (no sigmoid: it outputs a logit or a critic score).
+    ///
+    /// # Panics
+    /// If [`DcganConfig::validate`] fails.
+    pub fn init_discriminator(&self, device: &Device) -> DcganDiscriminator {
+        if let Err(e) = self.validate() {
+            panic!("{e}");
+        }
+        let [d0, d1] = self.d_hidden;
+        let s = self.side();
+        let conv = |i, o| {
+            Conv2dConfig::new([i, o], [4, 4])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_initializer(self.init())
+                .init(device)
+        };
+        DcganDiscriminator {
+            conv1: conv(self.channels, d0),
+            conv2: conv(d0, d1),
+            bn: self
+                .d_batch_norm
+                .then(|| BatchNormConfig::new(d1).init(device)),
+            fc: LinearConfig::new(d1 * s * s + self.classes, 1)
+                .with_initializer(self.init())
+                .init(device),
+            leak: self.leak,
+        }
+    }
+}
+
+/// The DCGAN generator, tanh output in [−1, 1].
+#[derive(Module, Debug)]
+pub struct DcganGenerator {
+    fc: Linear,
+    bn0: BatchNorm,
+    deconv1: ConvTranspose2d,
+    bn1: BatchNorm,
+    deconv2: ConvTranspose2d,
+    hidden: usize,
+    side: usize,
+}
+
+impl DcganGenerator {
+    /// Maps noise (and one-hot labels for a conditional model) to images.
+    ///
+    /// # Shapes
+    /// `z: [B, latent]`, `labels: [B, classes]` → `[B, C, 4·side, 4·side]` in [−1, 1]
+    pub fn forward(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4> {
+        let [b, _] = z.dims();
+        let h =
+            self.fc
+                .forward(with_labels(z, labels))
+                .reshape([b, self.hidden, self.side, self.side]); // [B, 128, 7, 7]
+        let h = relu(self.bn0.forward(h));
+        let h = relu(self.bn1.forward(self.deconv1.forward(h))); // [B, 64, 14, 14]
+        self.deconv2.forward(h).tanh() // [B, 1, 28, 28]
+    }
+}
+
+/// The DCGAN discriminator.
+#[derive(Module, Debug)]
+pub struct DcganDiscriminator {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    bn: Option<BatchNorm>,
+    fc: Linear,
+    leak: f64,
+}
+
+impl DcganDiscriminator {
+    /// The raw output (logit or critic score).
+    ///
+    /// # Shapes
+    /// `x: [B, C, H, W]`, `labels: [B, classes]` → `[B, 1]`
+    pub fn forward(&self, x: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
+        let h = leaky_relu(self.conv1.forward(x), self.leak); // [B, 64, 14, 14]
+        let h = self.conv2.forward(h); // [B, 128, 7, 7]
+        let h = match &self.bn {
+            Some(bn) => bn.forward(h),
+            None => h,
+        };
+        let h = leaky_relu(h, self.leak).flatten(1, 3);
+        self.fc.forward(with_labels(h, labels))
+    }
+
+    /// Whether the critic has BatchNorm (then [`Self::input_gradient`] is unavailable).
+    pub fn has_batch_norm(&self) -> bool {
+        self.bn.is_some()
+    }
+
+    /// `∂D(x)/∂x` written as differentiable tensor ops, for the gradient penalty: the linear
+    /// layer's weight row, then each convolution's adjoint (`conv_transpose2d` with the same
+    /// weight, stride and padding) chained through the detached LeakyReLU slopes. Because the
+    /// slopes are piecewise constant, differentiating this expression with respect to the
+    /// parameters gives the exact gradient of the penalty (the "double backward").
+    ///
+    /// # Shapes
+    /// `x: [B, C, H, W]`, `labels: [B, classes]` → `[B, C, H, W]`
+    ///
+    /// # Panics
+    /// If the discriminator has BatchNorm (its output then depends on the whole batch).
+    pub fn input_gradient(&self, x: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<4> {
+        assert!(
+            self.bn.is_none(),
+            "the manual input gradient needs a critic without BatchNorm (set d_batch_norm = false)"
+        );
+        let _ = labels; // labels enter after the last convolution: they do not change ∂D/∂x.
+        let h1 = self.conv1.forward(x); // [B, d0, H/2, W/2]
+        let h2 = self.conv2.forward(leaky_relu(h1.clone(), self.leak)); // [B, d1, H/4, W/4]
+        let [_, c2, s, _] = h2.dims();
+        let w = self
+            .fc
+            .weight
+            .val()
+            .narrow(0, 0, c2 * s * s)
+            .reshape([1, c2, s, s]);
+        let g = w * leaky_slope(&h2, self.leak); // ∂D/∂h2
+        let opts = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
+        let g = conv_transpose2d(g, self.conv2.weight.val(), None, opts.clone())
+            * leaky_slope(&h1, self.leak); // ∂D/∂h1
+        conv_transpose2d(g, self.conv1.weight.val(), None, opts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData};
+
+    #[test]
+    fn the_mnist_preset_has_the_issue_s_layers_and_parameter_count() {
+        // Hand count. G: Linear 100→6272 (633,472) + BN 128 (256) + ConvT 128→64 4×4 (131,136)
+        // + BN 64 (128) + ConvT 64→1 4×4 (1,025). D: Conv 1→64 4×4 (1,088) + Conv 64→128 4×4
+        // (131,200) + BN 128 (256) + Linear 6272→1 (6,273). burn's `num_params` also counts each
+        // BatchNorm's running mean and variance (G: 384, D: 256).
+        let device = Device::flex();
+        let cfg = DcganConfig::mnist();
+        assert_eq!(cfg.init_generator(&device).num_params(), 766_017 + 384);
+        assert_eq!(cfg.init_discriminator(&device).num_params(), 138_817 + 256);
+        let d = cfg
+            .clone()
+            .with_d_batch_norm(false)
+            .init_discriminator(&device);
+        assert_eq!(d.num_params(), 138_817 - 256);
+    }
+
+    #[test]
+    fn shapes_follow_the_presets_and_outputs_lie_in_tanh_range() {
+        let device = Device::flex().autodiff();
+        for cfg in [
+            DcganConfig::mnist(),
+            DcganConfig::cifar10(),
+            DcganConfig::mnist().with_classes(10),
+        ] {
+            let g = cfg.init_generator(&device);
+            let d = cfg.init_discriminator(&device);
+            let z = Tensor::<2>::random([3, cfg.latent], Distribution::Normal(0.0, 1.0), &device);
+            let y = crate::latent::one_hot(&[0, 1, 2], cfg.classes, &device);
+            let x = g.forward(z, y.clone());
+            let s = cfg.image_size;
+            assert_eq!(x.dims(), [3, cfg.channels, s, s]);
+            let v: Vec<f32> = x.clone().into_data().try_to_vec().expect("f32");
+            assert!(v.iter().all(|p| (-1.0..=1.0).contains(p)));
+            assert_eq!(d.forward(x, y).dims(), [3, 1]);
+        }
+        assert!(DcganConfig::mnist().with_image_size(30).validate().is_err());
+    }
+
+    #[test]
+    fn weights_start_from_n_0_002() {
+        let device = Device::flex();
+        device.seed(1);
+        let d = DcganConfig::mnist().init_discriminator(&device);
+        let w: Vec<f32> = d.conv2.weight.val().into_data().try_to_vec().expect("f32");
+        let n = w.len() as f64;
+        let mean = w.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let std = (w
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        // 131,072 draws: the sample std is within 1% of 0.02 with overwhelming probability.
+        assert!(
+            mean.abs() < 5e-4 && (std - 0.02).abs() < 2e-4,
+            "{mean} {std}"
+        );
+    }
+
+    #[test]
+    fn batch_norm_uses_batch_statistics_in_training_and_running_ones_for_sampling() {
+        let device = Device::flex().autodiff();
+        device.seed(2);
+        let g = DcganConfig::mnist().init_generator(&device);
+        let z = Tensor::<2>::random([4, 100], Distribution::Normal(0.0, 1.0), &device);
+        let first =
+            |x: Tensor<4>| -> Vec<f32> { x.narrow(0, 0, 1).into_data().try_to_vec().expect("f32") };
+        // Training mode: the first sample's image depends on the rest of the batch.
+        let alone = first(g.forward(z.clone().narrow(0, 0, 2), None));
+        let batch = first(g.forward(z.clone(), None));
+        assert!(alone.iter().zip(&batch).any(|(a, b)| (a - b).abs() > 1e-4));
+        // Sampling on the plain device: each image depends on its own noise only.
+        let g = g.valid();
+        let z = Tensor::<2>::from_data(
+            TensorData::new(z.into_data().try_to_vec::<f32>().expect("f32"), [4, 100]),
+            &device.inner(),
+        );
+        let alone = first(g.forward(z.clone().narrow(0, 0, 2), None));
+        let batch = first(g.forward(z, None));
+        assert!(alone.iter().zip(&batch).all(|(a, b)| (a - b).abs() < 1e-5));
+    }
+}

@@ -1,0 +1,48 @@
+//! # genzoo-gan — generative adversarial networks on burn
+//!
+//! Lecture 13 of CS231n, §2.3. A generator `G: z ↦ x` and a discriminator (critic) `D: x ↦ score`
+//! play a game; this crate has the objectives ([`GanLoss`]: minimax, non-saturating, LSGAN,
+//! Wasserstein, hinge), the Lipschitz constraints of the WGANs ([`clip_weights`],
+//! [`gradient_penalty`]), two architectures (an MLP GAN and [`DcganConfig::mnist`]), optional class
+//! conditioning (cGAN), the latent sampler ([`latent`]), the alternating update of the lecture
+//! ([`GanTrainer`]: `k` discriminator steps per generator step, two optimizers) and the mode-coverage
+//! diagnostic on toy 2-D mixtures ([`toy`]).
+//!
+//! ```
+//! use burn::tensor::{Device, Distribution, Tensor};
+//! use genzoo_gan::{Architecture, DcganConfig, GanTrainConfig, GanTrainer, latent};
+//! use genzoo_datasets::rng::Rng;
+//!
+//! let device = Device::flex().autodiff();
+//! let arch = Architecture::Dcgan(DcganConfig::mnist());
+//! let mut gan = GanTrainer::new(&arch, GanTrainConfig::dcgan(), &device);
+//! let mut rng = Rng::seed_from_u64(0);
+//! let real = Tensor::<4>::random([8, 1, 28, 28], Distribution::Uniform(-1.0, 1.0), &device);
+//! let z = latent::normal_noise(&mut rng, 8, 100, &device);
+//! let eps = latent::uniform_per_image(&mut rng, 8, &device);
+//! let d = gan.discriminator_step(real, None, z, eps, 2e-4);
+//! assert!(d.loss.is_finite() && (0.0..=1.0).contains(&d.d_real));
+//! let g_loss = gan.generator_step(latent::normal_noise(&mut rng, 8, 100, &device), None, 2e-4);
+//! assert!(g_loss.is_finite());
+//! // Sampling: BatchNorm in eval mode on the plain device.
+//! let x = gan.sampler().forward(latent::normal_noise(&mut rng, 4, 100, &device.inner()), None);
+//! assert_eq!(x.dims(), [4, 1, 28, 28]);
+//! ```
+
+pub mod clip;
+pub mod dcgan;
+pub mod latent;
+pub mod loss;
+pub mod mlp;
+pub mod nets;
+pub mod penalty;
+pub mod toy;
+pub mod train;
+
+pub use clip::clip_weights;
+pub use dcgan::{DcganConfig, DcganDiscriminator, DcganGenerator};
+pub use loss::GanLoss;
+pub use mlp::{MlpDiscriminator, MlpGanConfig, MlpGenerator};
+pub use nets::{Architecture, Discriminator, Generator};
+pub use penalty::gradient_penalty;
+pub use train::{DiscriminatorReport, GanOptimizer, GanTrainConfig, GanTrainer};

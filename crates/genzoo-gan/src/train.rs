@@ -1,0 +1,357 @@
+//! One round of the lecture's algorithm (Goodfellow et al. 2014, Algorithm 1): `k` discriminator
+//! updates, each on a fresh real minibatch and fresh noise, then one generator update — with two
+//! optimizers, and the WGAN (clipping) or WGAN-GP (penalty) constraint where the config asks.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::clip::clip_weights;
+use crate::loss::GanLoss;
+use crate::nets::{Architecture, Discriminator, Generator};
+use crate::penalty::gradient_penalty;
+
+/// The optimizer of both networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GanOptimizer {
+    /// Adam with the config's β1, β2 (DCGAN: β1 = 0.5).
+    Adam,
+    /// RMSProp (the WGAN paper: momentum-free, because Adam made its critic unstable).
+    RmsProp,
+}
+
+/// How a GAN is trained: objective, constraint, optimizers.
+#[derive(Config, Debug, PartialEq)]
+pub struct GanTrainConfig {
+    /// The objective.
+    #[config(default = "GanLoss::NonSaturating")]
+    pub loss: GanLoss,
+    /// Discriminator (critic) updates per generator update: the lecture's `k`.
+    #[config(default = 1)]
+    pub d_steps: usize,
+    /// Optimizer of both networks.
+    #[config(default = "GanOptimizer::Adam")]
+    pub optimizer: GanOptimizer,
+    /// Adam β1.
+    #[config(default = 0.5)]
+    pub beta1: f32,
+    /// Adam β2.
+    #[config(default = 0.999)]
+    pub beta2: f32,
+    /// WGAN weight clipping: clamp every critic parameter to [−c, c] after each critic update.
+    #[config(default = "None")]
+    pub clip: Option<f64>,
+    /// WGAN-GP: the penalty weight λ (needs a critic without BatchNorm).
+    #[config(default = "None")]
+    pub gradient_penalty: Option<f64>,
+}
+
+impl GanTrainConfig {
+    /// The DCGAN recipe: non-saturating loss, k = 1, Adam(β1 = 0.5).
+    pub fn dcgan() -> Self {
+        Self::new()
+    }
+
+    /// WGAN (Arjovsky et al. 2017): k = 5, RMSProp, clipping at 0.01 (use lr 5e-5).
+    pub fn wgan() -> Self {
+        Self::new()
+            .with_loss(GanLoss::Wasserstein)
+            .with_d_steps(5)
+            .with_optimizer(GanOptimizer::RmsProp)
+            .with_clip(Some(0.01))
+    }
+
+    /// WGAN-GP (Gulrajani et al. 2017): k = 5, λ = 10, Adam(0, 0.9) (use lr 1e-4).
+    pub fn wgan_gp() -> Self {
+        Self::new()
+            .with_loss(GanLoss::Wasserstein)
+            .with_d_steps(5)
+            .with_beta1(0.0)
+            .with_beta2(0.9)
+            .with_gradient_penalty(Some(10.0))
+    }
+
+    /// LSGAN (Mao et al. 2017): least squares, k = 1, Adam(β1 = 0.5).
+    pub fn lsgan() -> Self {
+        Self::new().with_loss(GanLoss::LeastSquares)
+    }
+
+    /// Checks the combination; the message says what is wrong.
+    pub fn validate(&self, arch: &Architecture) -> Result<(), String> {
+        if self.d_steps == 0 {
+            return Err("d_steps (the k of the lecture) must be at least 1".into());
+        }
+        if let Some(c) = self.clip
+            && !(c > 0.0 && c.is_finite())
+        {
+            return Err(format!("clip must be a positive number, got {c}"));
+        }
+        if let Some(l) = self.gradient_penalty {
+            if !(l >= 0.0 && l.is_finite()) {
+                return Err(format!("gradient_penalty must be ≥ 0, got {l}"));
+            }
+            if arch.d_batch_norm() {
+                return Err(
+                    "gradient_penalty needs a critic without BatchNorm: set d_batch_norm = false"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn optimizer(&self) -> ModuleOptimizer {
+        match self.optimizer {
+            GanOptimizer::Adam => AdamConfig::new()
+                .with_beta_1(self.beta1)
+                .with_beta_2(self.beta2)
+                .init(),
+            GanOptimizer::RmsProp => RmsPropConfig::new().init(),
+        }
+    }
+}
+
+/// What a discriminator update reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiscriminatorReport {
+    /// The discriminator's loss, penalty included.
+    pub loss: f64,
+    /// Mean D(x) on the real batch (a probability for the sigmoid losses, a raw score otherwise).
+    pub d_real: f64,
+    /// Mean D(G(z)) on the generated batch.
+    pub d_fake: f64,
+    /// The gradient penalty term (WGAN-GP), if any.
+    pub penalty: Option<f64>,
+}
+
+/// Both networks and both optimizers of a GAN being trained (on an autodiff device).
+pub struct GanTrainer {
+    /// The generator.
+    pub generator: Generator,
+    /// The discriminator or critic.
+    pub discriminator: Discriminator,
+    /// The generator's optimizer.
+    pub g_optim: ModuleOptimizer,
+    /// The discriminator's optimizer.
+    pub d_optim: ModuleOptimizer,
+    /// Training settings.
+    pub config: GanTrainConfig,
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    f64::from(t.into_scalar::<f32>())
+}
+
+impl GanTrainer {
+    /// Fresh networks and optimizers on `device` (an autodiff device).
+    ///
+    /// # Panics
+    /// If the architecture or the config is invalid (check with their `validate` first).
+    pub fn new(arch: &Architecture, config: GanTrainConfig, device: &Device) -> Self {
+        if let Err(e) = arch.validate().and_then(|_| config.validate(arch)) {
+            panic!("{e}");
+        }
+        Self {
+            generator: arch.init_generator(device),
+            discriminator: arch.init_discriminator(device),
+            g_optim: config.optimizer(),
+            d_optim: config.optimizer(),
+            config,
+        }
+    }
+
+    /// One discriminator update on a real batch (images in [−1, 1]) against `G(z)`.
+    /// `eps` (per-image U[0, 1]) is used only with a gradient penalty.
+    ///
+    /// # Shapes
+    /// `real: [B, C, H, W]`, `labels: [B, classes]`, `z: [B, latent]`, `eps: [B, 1, 1, 1]`
+    pub fn discriminator_step(
+        &mut self,
+        real: Tensor<4>,
+        labels: Option<Tensor<2>>,
+        z: Tensor<2>,
+        eps: Tensor<4>,
+        lr: f64,
+    ) -> DiscriminatorReport {
+        let loss_fn = self.config.loss;
+        // The fake batch is a constant here: no gradient flows into G during D's update.
+        let fake = self.generator.forward(z, labels.clone()).detach();
+        let d_real = self.discriminator.forward(real.clone(), labels.clone());
+        let d_fake = self.discriminator.forward(fake.clone(), labels.clone());
+        let report_real = loss_fn.report(d_real.clone().detach());
+        let report_fake = loss_fn.report(d_fake.clone().detach());
+        let mut loss = loss_fn.discriminator(d_real, d_fake);
+        let mut penalty = None;
+        if let Some(lambda) = self.config.gradient_penalty {
+            let gp = gradient_penalty(&self.discriminator, real, fake, eps, labels, lambda);
+            penalty = Some(scalar(gp.clone().detach()));
+            loss = loss + gp;
+        }
+        let value = scalar(loss.clone().detach());
+        let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
+        self.discriminator = self.d_optim.step(lr, self.discriminator.clone(), grads);
+        if let Some(c) = self.config.clip {
+            self.discriminator = clip_weights(self.discriminator.clone(), c);
+        }
+        DiscriminatorReport {
+            loss: value,
+            d_real: report_real,
+            d_fake: report_fake,
+            penalty,
+        }
+    }
+
+    /// One generator update on fresh noise; returns the generator's loss.
+    ///
+    /// # Shapes
+    /// `z: [B, latent]`, `labels: [B, classes]`
+    pub fn generator_step(&mut self, z: Tensor<2>, labels: Option<Tensor<2>>, lr: f64) -> f64 {
+        let fake = self.generator.forward(z, labels.clone());
+        let loss = self
+            .config
+            .loss
+            .generator(self.discriminator.forward(fake, labels));
+        let value = scalar(loss.clone().detach());
+        // Only G's parameters are collected, so D is left as it is.
+        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        self.generator = self.g_optim.step(lr, self.generator.clone(), grads);
+        value
+    }
+
+    /// The generator for sampling: on the inner (non-autodiff) device, BatchNorm in eval mode.
+    pub fn sampler(&self) -> Generator {
+        self.generator.valid()
+    }
+
+    /// The discriminator for evaluation, on the inner device.
+    pub fn critic(&self) -> Discriminator {
+        self.discriminator.valid()
+    }
+
+    /// Number of parameters of (G, D).
+    pub fn num_params(&self) -> (usize, usize) {
+        (self.generator.num_params(), self.discriminator.num_params())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dcgan::DcganConfig;
+    use crate::mlp::MlpGanConfig;
+    use burn::tensor::{Distribution, TensorData};
+
+    fn flat<M: Module>(m: &M) -> Vec<f32> {
+        struct C(Vec<f32>);
+        impl burn::module::ModuleVisitor for C {
+            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+                self.0
+                    .extend(p.val().into_data().try_to_vec::<f32>().expect("f32"));
+            }
+        }
+        let mut c = C(Vec::new());
+        m.visit(&mut c);
+        c.0
+    }
+
+    #[test]
+    fn each_step_moves_only_its_own_network() {
+        let device = Device::flex().autodiff();
+        device.seed(4);
+        let arch = Architecture::Mlp(MlpGanConfig::new().with_image_size(4).with_latent(3));
+        for cfg in [
+            GanTrainConfig::dcgan(),
+            GanTrainConfig::wgan(),
+            GanTrainConfig::wgan_gp(),
+        ] {
+            let mut gan = GanTrainer::new(&arch, cfg, &device);
+            let real = Tensor::<4>::random([6, 1, 4, 4], Distribution::Uniform(-1.0, 1.0), &device);
+            let z = || Tensor::<2>::random([6, 3], Distribution::Normal(0.0, 1.0), &device);
+            let eps = Tensor::<4>::random([6, 1, 1, 1], Distribution::Uniform(0.0, 1.0), &device);
+            let (g0, d0) = (flat(&gan.generator), flat(&gan.discriminator));
+            let r = gan.discriminator_step(real, None, z(), eps, 1e-3);
+            assert!(r.loss.is_finite());
+            assert_eq!(r.penalty.is_some(), gan.config.gradient_penalty.is_some());
+            assert_eq!(flat(&gan.generator), g0, "a D step leaves G alone");
+            let d1 = flat(&gan.discriminator);
+            assert_ne!(d1, d0, "a D step moves D");
+            if let Some(c) = gan.config.clip {
+                assert!(d1.iter().all(|w| f64::from(w.abs()) <= c + 1e-9));
+            }
+            gan.generator_step(z(), None, 1e-3);
+            assert_eq!(flat(&gan.discriminator), d1, "a G step leaves D alone");
+            assert_ne!(flat(&gan.generator), g0, "a G step moves G");
+        }
+    }
+
+    #[test]
+    fn a_dcgan_learns_to_fool_its_discriminator_on_a_fixed_target() {
+        // Real data: one fixed 8×8 image (a bright square). After some rounds, G's samples should
+        // move towards it: their distance to the target must shrink a lot.
+        let device = Device::flex().autodiff();
+        device.seed(6);
+        let arch = Architecture::Dcgan(
+            DcganConfig::new()
+                .with_image_size(8)
+                .with_latent(8)
+                .with_g_hidden([16, 8])
+                .with_d_hidden([8, 16]),
+        );
+        let mut gan = GanTrainer::new(&arch, GanTrainConfig::lsgan(), &device);
+        let mut target = vec![-1.0f32; 64];
+        for y in 2..6 {
+            for x in 2..6 {
+                target[y * 8 + x] = 1.0;
+            }
+        }
+        let b = 16;
+        let real_data: Vec<f32> = (0..b).flat_map(|_| target.clone()).collect();
+        let real = Tensor::<4>::from_data(TensorData::new(real_data, [b, 1, 8, 8]), &device);
+        let plain = device.clone().inner();
+        let distance = |gan: &GanTrainer| {
+            let z = Tensor::<2>::random([b, 8], Distribution::Normal(0.0, 1.0), &plain);
+            let x = gan.sampler().forward(z, None);
+            let t = real.clone().detach().inner();
+            f64::from((x - t).square().mean().into_scalar::<f32>())
+        };
+        let before = distance(&gan);
+        for _ in 0..150 {
+            let z = Tensor::<2>::random([b, 8], Distribution::Normal(0.0, 1.0), &device);
+            let eps = Tensor::<4>::zeros([b, 1, 1, 1], &device);
+            gan.discriminator_step(real.clone(), None, z, eps, 2e-3);
+            let z = Tensor::<2>::random([b, 8], Distribution::Normal(0.0, 1.0), &device);
+            gan.generator_step(z, None, 2e-3);
+        }
+        let after = distance(&gan);
+        assert!(
+            after < 0.25 * before,
+            "MSE to the target went from {before} to {after}"
+        );
+    }
+
+    #[test]
+    fn invalid_combinations_are_reported() {
+        let bn = Architecture::Dcgan(DcganConfig::mnist());
+        let err = GanTrainConfig::wgan_gp()
+            .validate(&bn)
+            .expect_err("BN critic");
+        assert!(err.contains("d_batch_norm"), "{err}");
+        let no_bn = Architecture::Dcgan(DcganConfig::mnist().with_d_batch_norm(false));
+        assert!(GanTrainConfig::wgan_gp().validate(&no_bn).is_ok());
+        assert!(
+            GanTrainConfig::new()
+                .with_d_steps(0)
+                .validate(&no_bn)
+                .is_err()
+        );
+        assert!(
+            GanTrainConfig::wgan()
+                .with_clip(Some(-1.0))
+                .validate(&no_bn)
+                .is_err()
+        );
+    }
+}
