@@ -25,6 +25,7 @@
 //! assert_eq!(samples.dims(), [3, 1, 4, 4]);
 //! ```
 
+pub mod cached;
 pub mod error;
 pub mod pixelcnn;
 pub mod sampling;

@@ -200,6 +200,11 @@ impl PixelCnn {
         x * 2.0 - 1.0
     }
 
+    /// [`PixelCnn::preprocess`] of one value (the cached sampler's host copy of the image).
+    pub fn preprocess_value(v: f32) -> f32 {
+        v * 2.0 - 1.0
+    }
+
     /// Logits of every conditional.
     ///
     /// # Shapes

@@ -159,7 +159,7 @@ pub(crate) fn completion_start(
     let mut image: Vec<f32> = images
         .into_data()
         .convert::<f32>()
-        .to_vec()
+        .try_to_vec::<f32>()
         .unwrap_or_default();
     for b in 0..n {
         for ch in 0..c {

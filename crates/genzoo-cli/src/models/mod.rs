@@ -1,6 +1,7 @@
 //! The model registry: every model `genzoo train` knows, with its defaults and how to build it.
 
 pub mod autoencoder;
+pub mod pixelcnn;
 
 use burn::tensor::Device;
 use genzoo_datasets::DatasetKind;
@@ -46,34 +47,68 @@ fn from_table<T: serde::de::DeserializeOwned>(model: &str, table: &toml::Table) 
 
 /// All models, in the order `genzoo models` lists them.
 pub fn registry() -> Vec<ModelSpec> {
-    vec![ModelSpec {
-        name: "autoencoder",
-        summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
-        defaults: Defaults {
-            batch_size: 64,
-            epochs: 10,
-            lr: 1e-3,
+    vec![
+        ModelSpec {
+            name: "autoencoder",
+            summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
+            defaults: Defaults {
+                batch_size: 64,
+                epochs: 10,
+                lr: 1e-3,
+            },
+            preset: |dataset| {
+                let cfg = match dataset {
+                    DatasetKind::Cifar10 => genzoo_vae::AutoencoderConfig::cifar10(),
+                    _ => genzoo_vae::AutoencoderConfig::mnist(),
+                };
+                to_table(&cfg)
+            },
+            build: |run, device| {
+                let cfg: genzoo_vae::AutoencoderConfig = from_table(&run.model, &run.model_config)?;
+                if !cfg.image_size.is_multiple_of(4) || cfg.image_size == 0 {
+                    return Err(genzoo_train::Error::Config(format!(
+                        "[model_config] image_size must be a positive multiple of 4, got {}",
+                        cfg.image_size
+                    )));
+                }
+                Ok(Box::new(autoencoder::AutoencoderTask::new(
+                    &cfg, run.lr, device,
+                )))
+            },
         },
-        preset: |dataset| {
-            let cfg = match dataset {
-                DatasetKind::Cifar10 => genzoo_vae::AutoencoderConfig::cifar10(),
-                _ => genzoo_vae::AutoencoderConfig::mnist(),
-            };
-            to_table(&cfg)
+        ModelSpec {
+            name: "pixelcnn",
+            summary: "PixelCNN, exact NLL on binarized MNIST / 256-way softmax (lecture §2.1)",
+            defaults: Defaults {
+                batch_size: 32,
+                epochs: 1,
+                lr: 1e-3,
+            },
+            preset: |dataset| {
+                let cfg = match dataset {
+                    DatasetKind::Cifar10 => genzoo_pixel::PixelCnnConfig::cifar10(),
+                    _ => genzoo_pixel::PixelCnnConfig::mnist(),
+                };
+                to_table(&cfg)
+            },
+            build: |run, device| {
+                let cfg: genzoo_pixel::PixelCnnConfig = from_table(&run.model, &run.model_config)?;
+                let bad = |m: String| {
+                    genzoo_train::Error::Config(format!("[model_config] of 'pixelcnn': {m}"))
+                };
+                cfg.check().map_err(bad)?;
+                let kind: DatasetKind = run.dataset.parse().map_err(|e| bad(format!("{e}")))?;
+                let [c, h, w] = kind.shape();
+                if [cfg.channels, cfg.image_size, cfg.image_size] != [c, h, w] {
+                    return Err(bad(format!(
+                        "the model is for {}×{}×{} images but dataset '{}' has {c}×{h}×{w}",
+                        cfg.channels, cfg.image_size, cfg.image_size, run.dataset
+                    )));
+                }
+                Ok(Box::new(pixelcnn::PixelCnnTask::new(&cfg, run.lr, device)))
+            },
         },
-        build: |run, device| {
-            let cfg: genzoo_vae::AutoencoderConfig = from_table(&run.model, &run.model_config)?;
-            if !cfg.image_size.is_multiple_of(4) || cfg.image_size == 0 {
-                return Err(genzoo_train::Error::Config(format!(
-                    "[model_config] image_size must be a positive multiple of 4, got {}",
-                    cfg.image_size
-                )));
-            }
-            Ok(Box::new(autoencoder::AutoencoderTask::new(
-                &cfg, run.lr, device,
-            )))
-        },
-    }]
+    ]
 }
 
 /// Looks a model up by name; the error lists the known names.
