@@ -27,9 +27,11 @@
 
 pub mod cached;
 pub mod error;
+pub mod gated;
 pub mod pixelcnn;
 pub mod sampling;
 
 pub use error::{Error, Result};
+pub use gated::{GatedPixelCnn, GatedPixelCnnConfig};
 pub use pixelcnn::{PixelCnn, PixelCnnConfig, PixelCnnOutput, log_prob_from_logits};
 pub use sampling::Autoregressive;

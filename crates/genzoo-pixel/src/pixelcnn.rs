@@ -75,7 +75,7 @@ impl PixelCnnConfig {
         if self.image_size == 0 {
             return Err("image_size must be positive".into());
         }
-        if self.first_kernel % 2 == 0 || self.block_kernel % 2 == 0 {
+        if self.first_kernel.is_multiple_of(2) || self.block_kernel.is_multiple_of(2) {
             return Err(format!(
                 "kernel sides must be odd, got first_kernel {} and block_kernel {}",
                 self.first_kernel, self.block_kernel
