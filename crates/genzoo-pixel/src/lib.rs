@@ -3,9 +3,10 @@
 //! CS231n lecture 13, §2.1: explicit-density models that factor an image into a product of
 //! conditionals, `p(x) = Π_i p(x_i | x_<i)`, over sub-pixels in raster order (R → G → B within a
 //! pixel). Here: **PixelCNN** (van den Oord et al. 2016, arXiv:1601.06759) with an exact
-//! `log_prob`, and, apart from the networks, the samplers: naive autoregressive sampling (one
-//! forward pass per sub-pixel), fast cached sampling (Ramachandran et al. 2017,
-//! arXiv:1704.06001) and completion of partial images.
+//! `log_prob`; **Gated PixelCNN** with vertical and horizontal stacks and class conditioning
+//! (van den Oord et al. 2016, arXiv:1606.05328); and, apart from the networks, the samplers:
+//! naive autoregressive sampling (one forward pass per sub-pixel), fast cached sampling of
+//! PixelCNN (Ramachandran et al. 2017, arXiv:1704.06001) and completion of partial images.
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
