@@ -91,7 +91,7 @@ pub fn test_nll(
     sum / test.len().max(1) as f64
 }
 
-fn to_grid(images: Tensor<4>, cols: usize) -> Option<Grid> {
+pub(crate) fn to_grid(images: Tensor<4>, cols: usize) -> Option<Grid> {
     let [n, c, h, w] = images.dims();
     Some(Grid {
         images: images
