@@ -2,6 +2,8 @@
 
 pub mod autoencoder;
 pub mod gan;
+pub mod gated_pixelcnn;
+pub mod pixelcnn;
 
 use burn::tensor::Device;
 use genzoo_datasets::DatasetKind;
@@ -110,6 +112,72 @@ pub fn registry() -> Vec<ModelSpec> {
                 )))
             },
         },
+        ModelSpec {
+            name: "pixelcnn",
+            summary: "PixelCNN, exact NLL on binarized MNIST / 256-way softmax (lecture §2.1)",
+            defaults: Defaults {
+                batch_size: 32,
+                epochs: 1,
+                lr: 1e-3,
+            },
+            preset: |dataset| {
+                let cfg = match dataset {
+                    DatasetKind::Cifar10 => genzoo_pixel::PixelCnnConfig::cifar10(),
+                    _ => genzoo_pixel::PixelCnnConfig::mnist(),
+                };
+                to_table(&cfg)
+            },
+            build: |run, device| {
+                let cfg: genzoo_pixel::PixelCnnConfig = from_table(&run.model, &run.model_config)?;
+                let bad = |m: String| {
+                    genzoo_train::Error::Config(format!("[model_config] of 'pixelcnn': {m}"))
+                };
+                cfg.check().map_err(bad)?;
+                let kind: DatasetKind = run.dataset.parse().map_err(|e| bad(format!("{e}")))?;
+                let [c, h, w] = kind.shape();
+                if [cfg.channels, cfg.image_size, cfg.image_size] != [c, h, w] {
+                    return Err(bad(format!(
+                        "the model is for {}×{}×{} images but dataset '{}' has {c}×{h}×{w}",
+                        cfg.channels, cfg.image_size, cfg.image_size, run.dataset
+                    )));
+                }
+                Ok(Box::new(pixelcnn::PixelCnnTask::new(&cfg, run.lr, device)))
+            },
+        },
+        ModelSpec {
+            name: "gated-pixelcnn",
+            summary: "Gated PixelCNN, vertical + horizontal stacks, no blind spot (lecture §2.1)",
+            defaults: Defaults {
+                batch_size: 32,
+                epochs: 1,
+                lr: 1e-3,
+            },
+            preset: |dataset| {
+                to_table(&match dataset {
+                    DatasetKind::Cifar10 => genzoo_pixel::GatedPixelCnnConfig::cifar10(),
+                    _ => genzoo_pixel::GatedPixelCnnConfig::mnist(),
+                })
+            },
+            build: |run, device| build_gated("gated-pixelcnn", run, device, false),
+        },
+        ModelSpec {
+            name: "cond-pixelcnn",
+            summary: "class-conditional Gated PixelCNN, one sample row per class (lecture §2.1)",
+            defaults: Defaults {
+                batch_size: 32,
+                epochs: 1,
+                lr: 1e-3,
+            },
+            preset: |dataset| {
+                to_table(&match dataset {
+                    DatasetKind::Cifar10 => {
+                        genzoo_pixel::GatedPixelCnnConfig::cifar10().with_classes(10)
+                    }
+                    _ => genzoo_pixel::GatedPixelCnnConfig::mnist_conditional(),
+                })
+            },
+            build: |run, device| build_gated("cond-pixelcnn", run, device, true),
+        },
         gan_spec(
             "gan",
             "MLP GAN, non-saturating loss (lecture §2.3, Goodfellow et al. 2014)",
@@ -141,6 +209,37 @@ pub fn registry() -> Vec<ModelSpec> {
             2e-4,
         ),
     ]
+}
+
+/// Builds a Gated PixelCNN task after checking its config against the dataset.
+fn build_gated(
+    name: &'static str,
+    run: &RunConfig,
+    device: &Device,
+    conditional: bool,
+) -> Result<Box<dyn Task>> {
+    let cfg: genzoo_pixel::GatedPixelCnnConfig = from_table(&run.model, &run.model_config)?;
+    let bad = |m: String| genzoo_train::Error::Config(format!("[model_config] of '{name}': {m}"));
+    cfg.check().map_err(bad)?;
+    let kind: DatasetKind = run.dataset.parse().map_err(|e| bad(format!("{e}")))?;
+    let [c, h, w] = kind.shape();
+    if [cfg.channels, cfg.image_size, cfg.image_size] != [c, h, w] {
+        return Err(bad(format!(
+            "the model is for {}×{}×{} images but dataset '{}' has {c}×{h}×{w}",
+            cfg.channels, cfg.image_size, cfg.image_size, run.dataset
+        )));
+    }
+    if conditional && (cfg.classes == 0 || cfg.classes > kind.classes()) {
+        return Err(bad(format!(
+            "classes must be between 1 and the {} classes of '{}', got {}",
+            kind.classes(),
+            run.dataset,
+            cfg.classes
+        )));
+    }
+    Ok(Box::new(gated_pixelcnn::GatedPixelCnnTask::new(
+        name, &cfg, run.lr, device,
+    )))
 }
 
 /// Looks a model up by name; the error lists the known names.

@@ -1,0 +1,21 @@
+//! # genzoo-layers — building blocks shared by genzoo's models
+//!
+//! Layers that are not in burn and that several models of the zoo need. So far: the masked
+//! (causal) 2-D convolution of PixelCNN and PixelRNN (van den Oord et al. 2016,
+//! arXiv:1601.06759), with mask types **A** and **B** and the RGB channel-group masking of the
+//! PixelRNN paper. This crate knows nothing about datasets or training.
+//!
+//! ```
+//! use burn::tensor::{Device, Distribution, Tensor};
+//! use genzoo_layers::{MaskType, MaskedConv2dConfig};
+//!
+//! let device = Device::flex();
+//! // The first layer of PixelCNN on MNIST: 7×7, mask A (the centre pixel is not seen).
+//! let conv = MaskedConv2dConfig::new([1, 16], [7, 7], MaskType::A).init(&device);
+//! let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+//! assert_eq!(conv.forward(x).dims(), [2, 16, 28, 28]);
+//! ```
+
+pub mod masked;
+
+pub use masked::{MaskType, MaskedConv2d, MaskedConv2dConfig, causal_mask, channel_group};
