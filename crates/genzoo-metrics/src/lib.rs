@@ -1,8 +1,10 @@
 //! # genzoo-metrics — how good is a generative model
 //!
-//! Likelihood in nats and bits per dimension, with numerically careful log-sum-exp, log-softmax
-//! and Bernoulli log-likelihood from logits. (Sample-quality metrics — FID, KID, Inception-style
-//! score, precision/recall — are the rest of issue 4.)
+//! Likelihood in nats and bits per dimension ([`likelihood`]), with numerically careful
+//! log-sum-exp, log-softmax and Bernoulli log-likelihood from logits; the sample-quality metrics
+//! [`frechet`] (FID), [`kid`], [`inception_score`] and [`precision_recall`] on [`Features`]; and
+//! [`classifier`]: the [`FeatureExtractor`](classifier::FeatureExtractor) trait and genzoo's own
+//! LeNet domain classifiers whose features those metrics are computed on.
 //!
 //! ```
 //! use genzoo_metrics::likelihood::bits_per_dim;
