@@ -34,12 +34,13 @@ fn workspace_root() -> PathBuf {
 }
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <train|eval|sample|classifier|calibrate|test|mnist-mini> [args]\n  \
+    "usage: cargo xtask <train|eval|sample|classifier|calibrate|bench|test|mnist-mini> [args]\n  \
      train [model] [--backend flex|ndarray|wgpu|cuda] [genzoo train flags]   (`cargo xtask train --help` for all)\n  \
      eval <run> [--metrics nll,fid,kid,is,pr] [--n 10000] [--json]   test metrics of a trained run\n  \
      sample <run> [--n 64] [--seed S] [--out FILE.png]                 fresh samples of a trained run\n  \
      classifier --dataset mnist --out FILE                             retrain a metrics feature extractor\n  \
      calibrate [--dataset mnist] [--n 10000]                           metrics between real sets\n  \
+     bench [--only pixelcnn,dcgan] [--backend B] [--json FILE]         training/sampling speed, peak memory\n  \
      test [--wgpu]                       run the tests (CPU; --wgpu adds the wgpu backend pass)\n  \
      mnist-mini [--src DIR] [--out DIR]  regenerate crates/genzoo-datasets/data/mnist-mini"
 }
@@ -56,6 +57,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "sample" => genzoo("sample", rest),
         "classifier" => genzoo("classifier", rest),
         "calibrate" => genzoo("calibrate", rest),
+        "bench" => genzoo("bench", rest),
         "test" => test(rest),
         "mnist-mini" => {
             let root = workspace_root();

@@ -5,6 +5,7 @@
 //! [`genzoo_train::train`]. Usually reached through `cargo xtask train`, which picks the Cargo
 //! features for `--backend`.
 
+pub mod bench;
 pub mod config;
 pub mod eval;
 pub mod models;
@@ -42,6 +43,8 @@ pub enum Command {
     Classifier(Box<eval::ClassifierArgs>),
     /// Sample metrics between real sets (train vs test, shuffled, blurred), to calibrate readers.
     Calibrate(Box<eval::CalibrateArgs>),
+    /// Training throughput, sampling time and peak memory of the reference presets.
+    Bench(Box<bench::BenchArgs>),
 }
 
 /// `genzoo train` flags. Unset flags fall back to `--config`, then to the model's defaults.
@@ -137,6 +140,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Classifier(args) => {
             let acc = eval::classifier(&args)?;
             println!("test accuracy {acc:.4}; wrote {}", args.out.display());
+            Ok(())
+        }
+        Command::Bench(args) => {
+            let records = bench::bench(&args)?;
+            if args.child {
+                for r in records {
+                    println!("{}", Value::Object(r));
+                }
+            } else {
+                bench::print(&records);
+            }
             Ok(())
         }
         Command::Calibrate(args) => {

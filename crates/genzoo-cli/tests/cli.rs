@@ -259,3 +259,36 @@ fn eval_writes_test_metrics_into_the_run_and_sample_explains_what_cannot_sample(
     let o = genzoo(&["eval", tmp.path().join("nope").to_str().expect("utf8")]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn bench_measures_a_preset_in_a_child_process_and_writes_json() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let json = tmp.path().join("bench.json");
+    let o = genzoo(&[
+        "bench",
+        "--only",
+        "autoencoder",
+        "--warmup",
+        "1",
+        "--repeats",
+        "2",
+        "--steps",
+        "1",
+        "--json",
+        json.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let records: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
+    let r = &records[0];
+    assert_eq!(r["model"], "autoencoder");
+    assert_eq!(r["batch_size"], 64);
+    assert!(
+        r["train_images_per_sec"].as_f64().is_some_and(|v| v > 0.0),
+        "{r}"
+    );
+    assert!(r["peak_rss_mib"].as_f64().is_some_and(|v| v > 10.0), "{r}");
+    // The autoencoder does not sample: no sampling time is invented.
+    assert!(r.get("sample_s").is_none());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("train img/s"));
+}
