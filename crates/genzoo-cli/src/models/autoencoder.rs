@@ -2,13 +2,13 @@
 
 use std::path::Path;
 
+use crate::models::state;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device};
+use burn::tensor::Device;
 use genzoo_datasets::rng::Rng;
 use genzoo_datasets::{Binarization, ImageSet};
-use genzoo_train::{Batches, Checkpoint, Error, Grid, Result, StepOutput, Task};
+use genzoo_train::{Batches, Checkpoint, Grid, Result, StepOutput, Task};
 use genzoo_vae::{Autoencoder, AutoencoderConfig};
 
 /// Test images shown in the reconstruction grid (inputs row above outputs row).
@@ -113,38 +113,18 @@ impl Task for AutoencoderTask {
     }
 
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let to_err = |e: burn::store::RecordError| Error::Config(format!("serializing state: {e}"));
-        let model = self
-            .model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(to_err)?;
-        let optim = self.optim.into_bytes().map_err(to_err)?;
         Ok(vec![
-            ("model".into(), model.to_vec()),
-            ("optim".into(), optim.to_vec()),
+            state::module_section("model", &self.model)?,
+            state::optim_section("optim", &self.optim)?,
         ])
     }
 
     fn load(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
-        let mismatch = |what: &str, e: burn::store::RecordError| Error::CheckpointMismatch {
-            path: path.to_path_buf(),
-            message: format!("{what}: {e}"),
-        };
-        let bytes = Bytes::from_bytes_vec(checkpoint.section(path, "model")?.to_vec());
-        let record = ModuleRecord::from_bytes(bytes).map_err(|e| mismatch("model", e))?;
-        self.model = self
-            .model
-            .clone()
-            .try_load_record(record)
-            .map_err(|e| mismatch("model", e))?;
-        let bytes = Bytes::from_bytes_vec(checkpoint.section(path, "optim")?.to_vec());
-        self.optim = self
-            .optim
-            .clone()
-            .from_bytes(bytes)
-            .map_err(|e| mismatch("optimizer", e))?;
+        let model = state::load_module(&self.model, checkpoint, path, "model")?;
+        let optim = state::load_optim(&self.optim, checkpoint, path, "optim")?;
+        // Assigned only once both loaded, so a failed load leaves the task untouched.
+        self.model = model;
+        self.optim = optim;
         Ok(())
     }
 }

@@ -7,10 +7,8 @@
 
 use std::path::Path;
 
-use burn::module::Module;
-use burn::optim::ModuleOptimizer;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Tensor};
+use crate::models::state;
+use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_gan::{Architecture, DcganConfig, GanTrainConfig, GanTrainer, MlpGanConfig, latent};
@@ -316,62 +314,19 @@ impl Task for GanTask {
     }
 
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let to_err = |e: burn::store::RecordError| Error::Config(format!("serializing state: {e}"));
-        let g = self
-            .gan
-            .generator
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(to_err)?;
-        let d = self
-            .gan
-            .discriminator
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(to_err)?;
         Ok(vec![
-            ("generator".into(), g.to_vec()),
-            ("discriminator".into(), d.to_vec()),
-            (
-                "g_optim".into(),
-                self.gan.g_optim.into_bytes().map_err(to_err)?.to_vec(),
-            ),
-            (
-                "d_optim".into(),
-                self.gan.d_optim.into_bytes().map_err(to_err)?.to_vec(),
-            ),
+            state::module_section("generator", &self.gan.generator)?,
+            state::module_section("discriminator", &self.gan.discriminator)?,
+            state::optim_section("g_optim", &self.gan.g_optim)?,
+            state::optim_section("d_optim", &self.gan.d_optim)?,
         ])
     }
 
     fn load(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
-        let mismatch = |what: &str, e: burn::store::RecordError| Error::CheckpointMismatch {
-            path: path.to_path_buf(),
-            message: format!("{what}: {e}"),
-        };
-        let record = |name: &str| -> Result<ModuleRecord> {
-            let bytes = Bytes::from_bytes_vec(checkpoint.section(path, name)?.to_vec());
-            ModuleRecord::from_bytes(bytes).map_err(|e| mismatch(name, e))
-        };
-        let optim = |name: &str, o: &ModuleOptimizer| -> Result<ModuleOptimizer> {
-            let bytes = Bytes::from_bytes_vec(checkpoint.section(path, name)?.to_vec());
-            o.clone().from_bytes(bytes).map_err(|e| mismatch(name, e))
-        };
-        let g = self
-            .gan
-            .generator
-            .clone()
-            .try_load_record(record("generator")?)
-            .map_err(|e| mismatch("generator", e))?;
-        let d = self
-            .gan
-            .discriminator
-            .clone()
-            .try_load_record(record("discriminator")?)
-            .map_err(|e| mismatch("discriminator", e))?;
-        let g_optim = optim("g_optim", &self.gan.g_optim)?;
-        let d_optim = optim("d_optim", &self.gan.d_optim)?;
+        let g = state::load_module(&self.gan.generator, checkpoint, path, "generator")?;
+        let d = state::load_module(&self.gan.discriminator, checkpoint, path, "discriminator")?;
+        let g_optim = state::load_optim(&self.gan.g_optim, checkpoint, path, "g_optim")?;
+        let d_optim = state::load_optim(&self.gan.d_optim, checkpoint, path, "d_optim")?;
         // Assign only once everything loaded, so a failed load leaves the task untouched.
         self.gan.generator = g;
         self.gan.discriminator = d;

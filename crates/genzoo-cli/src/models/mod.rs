@@ -4,6 +4,7 @@ pub mod autoencoder;
 pub mod gan;
 pub mod gated_pixelcnn;
 pub mod pixelcnn;
+pub mod state;
 
 use burn::tensor::Device;
 use genzoo_datasets::DatasetKind;
