@@ -20,10 +20,12 @@
 //! ```
 
 pub mod error;
+pub mod gmm;
 mod host;
 pub mod kmeans;
 pub mod pca;
 
 pub use error::{Error, Result};
+pub use gmm::{CovarianceType, GaussianMixture, GaussianMixtureConfig, GmmParams};
 pub use kmeans::{KMeans, KMeansConfig};
 pub use pca::{Pca, PcaConfig};

@@ -122,3 +122,70 @@ fn pca_matches_sklearn() {
         "whitened transform",
     );
 }
+
+#[test]
+fn gmm_matches_sklearn_from_same_parameters() {
+    use genzoo_unsupervised::{CovarianceType, GaussianMixtureConfig, GmmParams};
+    let g = golden();
+    let m = &g["gmm"];
+    let x = tensor(&m["x"]);
+    for (name, kind) in [
+        ("diag", CovarianceType::Diag),
+        ("full", CovarianceType::Full),
+    ] {
+        let want = &m[name];
+        let flat = |v: &Value| -> Vec<f64> {
+            fn walk(v: &Value, out: &mut Vec<f64>) {
+                match v {
+                    Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                    x => out.push(x.as_f64().expect("number")),
+                }
+            }
+            let mut out = Vec::new();
+            walk(v, &mut out);
+            out
+        };
+        let init = GmmParams {
+            weights: vecf(&m["weights_init"]),
+            means: flat(&m["means_init"]),
+            covariances: flat(&want["covariances_init"]),
+        };
+        let fit = GaussianMixtureConfig::new(3)
+            .with_covariance_type(kind)
+            .with_max_iter(m["max_iter"].as_u64().expect("max_iter") as usize)
+            .with_tol(m["tol"].as_f64().expect("tol"))
+            .with_reg_covar(m["reg_covar"].as_f64().expect("reg_covar"))
+            .fit_from(&x, &init)
+            .expect("fit");
+        let score = fit.score(&x).expect("score");
+        let sk = want["score"].as_f64().expect("score");
+        assert!(
+            rel(score, sk) < 1e-6,
+            "{name}: mean log-likelihood {score} vs sklearn {sk}"
+        );
+        assert_eq!(
+            fit.n_iter() as u64,
+            want["n_iter"].as_u64().expect("n_iter"),
+            "{name}: iterations"
+        );
+        assert_eq!(
+            fit.converged(),
+            want["converged"].as_bool().expect("converged")
+        );
+        let bic = fit.bic(&x).expect("bic");
+        let sk_bic = want["bic"].as_f64().expect("bic");
+        assert!(rel(bic, sk_bic) < 1e-6, "{name}: BIC {bic} vs {sk_bic}");
+        for (a, b) in fit.params().means.iter().zip(flat(&want["means"])) {
+            assert!((a - b).abs() < 1e-4, "{name}: mean {a} vs {b}");
+        }
+        let x5 = x.clone().slice([0..5, 0..3]);
+        for (a, b) in fit
+            .score_samples(&x5)
+            .expect("samples")
+            .iter()
+            .zip(vecf(&want["score_samples"]))
+        {
+            assert!(rel(*a, b) < 1e-5, "{name}: log p {a} vs {b}");
+        }
+    }
+}
