@@ -76,7 +76,11 @@ impl GaussianMixtureConfig {
                 self.n_components, self.max_iter
             )));
         }
-        if !(self.reg_covar >= 0.0) || !(self.tol >= 0.0) {
+        if !(self.reg_covar.is_finite()
+            && self.reg_covar >= 0.0
+            && self.tol.is_finite()
+            && self.tol >= 0.0)
+        {
             return Err(Error::Config(format!(
                 "reg_covar and tol must be >= 0 (found {} and {})",
                 self.reg_covar, self.tol
@@ -133,7 +137,7 @@ impl GaussianMixtureConfig {
                 });
             }
         }
-        if init.weights.iter().any(|w| !(*w > 0.0))
+        if init.weights.iter().any(|w| w.is_nan() || *w <= 0.0)
             || (init.weights.iter().sum::<f64>() - 1.0).abs() > 1e-6
         {
             return Err(Error::Config(
@@ -279,7 +283,7 @@ impl Components {
                 }
                 CovarianceType::Diag => {
                     let var = &params.covariances[c * d..(c + 1) * d];
-                    if var.iter().any(|v| !(*v > 0.0) || !v.is_finite()) {
+                    if var.iter().any(|v| !v.is_finite() || *v <= 0.0) {
                         return Err(Error::NotPositiveDefinite { component: c });
                     }
                     prec_chol.extend(var.iter().map(|v| 1.0 / v.sqrt()));

@@ -46,7 +46,7 @@ impl KMeansConfig {
                 self.k, self.n_init, self.max_iter
             )));
         }
-        if !(self.tol >= 0.0) {
+        if self.tol.is_nan() || self.tol < 0.0 {
             return Err(Error::Config(format!(
                 "tol must be >= 0, found {}",
                 self.tol
@@ -101,6 +101,7 @@ impl KMeansConfig {
         let mut labels = Vec::new();
         let mut n_iter = 0;
         let mut strict = false;
+        let mut converged = false;
         for it in 0..self.max_iter {
             n_iter = it + 1;
             let (l, dist) = data.assign(&centers, k);
@@ -125,9 +126,11 @@ impl KMeansConfig {
             centers = new;
             if labels == labels_old {
                 strict = true;
+                converged = true;
                 break;
             }
             if shift <= tol {
+                converged = true;
                 break;
             }
             labels_old.clone_from(&labels);
@@ -143,7 +146,7 @@ impl KMeansConfig {
             inertia,
             labels,
             n_iter,
-            converged: n_iter < self.max_iter || strict,
+            converged,
         }
     }
 }
