@@ -472,6 +472,38 @@ mod tests {
         ));
     }
 
+    /// The tensor distance path against a brute-force f64 nearest-centre search on random data
+    /// (a second method): same labels, and `score_inertia` equals the brute-force sum.
+    #[test]
+    fn predict_matches_brute_force() {
+        let mut rng = Rng::seed_from_u64(17);
+        let (n, d, k) = (300, 7, 6);
+        let v: Vec<f32> = (0..n * d)
+            .map(|i| rng.normal_f32() * 2.0 + (i % d) as f32)
+            .collect();
+        let x = Tensor::<2>::from_data(TensorData::new(v.clone(), [n, d]), &Device::flex());
+        let fit = KMeansConfig::new(k).with_seed(4).fit(&x).expect("fit");
+        let c = fit.centers();
+        let mut total = 0.0;
+        let mut want = Vec::new();
+        for i in 0..n {
+            let dist = |j: usize| {
+                (0..d)
+                    .map(|t| (f64::from(v[i * d + t]) - c[j * d + t]).powi(2))
+                    .sum::<f64>()
+            };
+            let best = (0..k)
+                .min_by(|&a, &b| dist(a).total_cmp(&dist(b)))
+                .expect("k > 0");
+            total += dist(best);
+            want.push(best);
+        }
+        assert_eq!(fit.predict(&x).expect("predict"), want);
+        assert_eq!(fit.labels(), &want[..]);
+        let got = fit.score_inertia(&x).expect("inertia");
+        assert!((got - total).abs() < 1e-9 * total && (fit.inertia() - total).abs() < 1e-9 * total);
+    }
+
     /// More restarts can only lower (or keep) the best inertia, and a fit is reproducible from its seed.
     #[test]
     fn restarts_and_seeds() {

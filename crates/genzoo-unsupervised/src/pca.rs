@@ -97,7 +97,11 @@ impl PcaConfig {
             components.extend(col.iter().map(|v| v * sign));
             explained_variance.push(eig.eigenvalues[j].max(0.0));
         }
-        let explained_variance_ratio = explained_variance.iter().map(|v| v / total).collect();
+        // Constant data has no variance to explain: report zero ratios rather than 0/0 = NaN.
+        let explained_variance_ratio = explained_variance
+            .iter()
+            .map(|v| if total > 0.0 { v / total } else { 0.0 })
+            .collect();
         Ok(Pca {
             mean,
             components,
