@@ -17,7 +17,8 @@ use crate::features::{Features, same_dim};
 pub struct KidOptions {
     /// Number of subsets (100 in torch-fidelity).
     pub subsets: usize,
-    /// Samples per subset, from each set (1,000 in torch-fidelity); capped at the smaller set.
+    /// Samples per subset, from each set (1,000 in torch-fidelity); capped at the smaller set. When
+    /// both sets are that small, the one "subset" is both whole sets and it is computed once.
     pub subset_size: usize,
     /// Seed of the subset draws.
     pub seed: u64,
@@ -62,8 +63,14 @@ pub fn kid(real: &Features, fake: &Features, opts: &KidOptions) -> Result<Kid> {
             got: real.len().min(fake.len()).min(opts.subset_size),
         });
     }
+    // Subsets as large as both sets are the sets themselves, whatever the draw: one is enough.
+    let draws = if m == real.len() && m == fake.len() {
+        1
+    } else {
+        opts.subsets
+    };
     let mut rng = Rng::seed_from_u64(opts.seed);
-    let subsets: Vec<(Vec<usize>, Vec<usize>)> = (0..opts.subsets)
+    let subsets: Vec<(Vec<usize>, Vec<usize>)> = (0..draws)
         .map(|_| {
             let x = choose(&mut rng, real.len(), m);
             let y = choose(&mut rng, fake.len(), m);
@@ -195,6 +202,44 @@ mod tests {
         );
         // Same seed, same subsets, same value.
         assert_eq!(kid(&a, &c, &opts).expect("kid"), shifted);
+    }
+
+    #[test]
+    fn whole_sets_are_one_subset() {
+        let mut rng = Rng::seed_from_u64(9);
+        let mut draw = |n: usize| {
+            Features::new((0..n * 3).map(|_| rng.normal_f32()).collect(), 3).expect("features")
+        };
+        let (a, b) = (draw(30), draw(30));
+        let k = kid(
+            &a,
+            &b,
+            &KidOptions {
+                subsets: 50,
+                subset_size: 1000,
+                seed: 0,
+            },
+        )
+        .expect("kid");
+        assert_eq!((k.subsets, k.subset_size, k.std), (1, 30, 0.0));
+        let whole = mmd2_unbiased(&a.matrix(None), &b.matrix(None));
+        assert!((k.mean - whole).abs() < 1e-9 * whole.abs().max(1.0));
+        // A larger second set still gets fresh subsets of it.
+        let c = draw(60);
+        assert_eq!(
+            kid(
+                &a,
+                &c,
+                &KidOptions {
+                    subsets: 5,
+                    subset_size: 1000,
+                    seed: 0
+                }
+            )
+            .expect("kid")
+            .subsets,
+            5
+        );
     }
 
     #[test]

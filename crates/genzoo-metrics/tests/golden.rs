@@ -103,6 +103,12 @@ fn precision_recall_matches_brute_force() {
     let k = g["k"].as_u64().expect("k") as usize;
     let pr = precision_recall(&matrix(&g["real"]), &matrix(&g["fake"]), k).expect("pr");
     // Fractions of 50 and 60 samples; the golden file keeps 12 significant digits.
-    assert!((pr.precision - g["precision"].as_f64().expect("precision")).abs() < 1e-9, "{pr:?}");
-    assert!((pr.recall - g["recall"].as_f64().expect("recall")).abs() < 1e-9, "{pr:?}");
+    assert!(
+        (pr.precision - g["precision"].as_f64().expect("precision")).abs() < 1e-9,
+        "{pr:?}"
+    );
+    assert!(
+        (pr.recall - g["recall"].as_f64().expect("recall")).abs() < 1e-9,
+        "{pr:?}"
+    );
 }
