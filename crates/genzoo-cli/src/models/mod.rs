@@ -1,6 +1,7 @@
 //! The model registry: every model `genzoo train` knows, with its defaults and how to build it.
 
 pub mod autoencoder;
+pub mod vae;
 
 use burn::tensor::Device;
 use genzoo_datasets::DatasetKind;
@@ -46,34 +47,41 @@ fn from_table<T: serde::de::DeserializeOwned>(model: &str, table: &toml::Table) 
 
 /// All models, in the order `genzoo models` lists them.
 pub fn registry() -> Vec<ModelSpec> {
-    vec![ModelSpec {
-        name: "autoencoder",
-        summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
-        defaults: Defaults {
-            batch_size: 64,
-            epochs: 10,
-            lr: 1e-3,
+    vec![
+        ModelSpec {
+            name: "autoencoder",
+            summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
+            defaults: Defaults {
+                batch_size: 64,
+                epochs: 10,
+                lr: 1e-3,
+            },
+            preset: |dataset| {
+                let cfg = match dataset {
+                    DatasetKind::Cifar10 => genzoo_vae::AutoencoderConfig::cifar10(),
+                    _ => genzoo_vae::AutoencoderConfig::mnist(),
+                };
+                to_table(&cfg)
+            },
+            build: |run, device| {
+                let cfg: genzoo_vae::AutoencoderConfig = from_table(&run.model, &run.model_config)?;
+                if !cfg.image_size.is_multiple_of(4) || cfg.image_size == 0 {
+                    return Err(genzoo_train::Error::Config(format!(
+                        "[model_config] image_size must be a positive multiple of 4, got {}",
+                        cfg.image_size
+                    )));
+                }
+                Ok(Box::new(autoencoder::AutoencoderTask::new(
+                    &cfg, run.lr, device,
+                )))
+            },
         },
-        preset: |dataset| {
-            let cfg = match dataset {
-                DatasetKind::Cifar10 => genzoo_vae::AutoencoderConfig::cifar10(),
-                _ => genzoo_vae::AutoencoderConfig::mnist(),
-            };
-            to_table(&cfg)
-        },
-        build: |run, device| {
-            let cfg: genzoo_vae::AutoencoderConfig = from_table(&run.model, &run.model_config)?;
-            if !cfg.image_size.is_multiple_of(4) || cfg.image_size == 0 {
-                return Err(genzoo_train::Error::Config(format!(
-                    "[model_config] image_size must be a positive multiple of 4, got {}",
-                    cfg.image_size
-                )));
-            }
-            Ok(Box::new(autoencoder::AutoencoderTask::new(
-                &cfg, run.lr, device,
-            )))
-        },
-    }]
+        vae::vae(),
+        vae::vae_conv(),
+        vae::beta_vae(),
+        vae::cvae(),
+        vae::vae_2d(),
+    ]
 }
 
 /// Looks a model up by name; the error lists the known names.
