@@ -29,7 +29,7 @@ use crate::config::RunConfig;
 /// Seed of the one fixed binarization of the test set.
 pub const TEST_BINARIZATION_SEED: u64 = 0x7E57;
 /// Seed of the posterior noise used by evaluation (so an evaluation is a function of the weights).
-const EVAL_NOISE_SEED: u64 = 0xE7A1;
+pub const EVAL_NOISE_SEED: u64 = 0xE7A1;
 /// Evaluation batch: large enough to amortise per-op overhead, small enough for any GPU.
 const EVAL_BATCH: usize = 500;
 /// Importance samples of the cheap per-epoch IWAE estimate (k = 5000 is a separate command).
@@ -93,7 +93,7 @@ pub fn test_binarization(config: &VaeConfig) -> Binarization {
 }
 
 /// Test-set averages, in nats per image.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TestScores {
     /// `−ELBO` with β = 1, whatever β the model was trained with.
     pub nelbo: f64,
@@ -105,24 +105,28 @@ pub struct TestScores {
     pub iwae_nll: Option<f64>,
     /// Standard error of `iwae_nll` over the test images.
     pub iwae_se: Option<f64>,
+    /// `−L_k` of each image, in the order of `indices` (empty without IWAE).
+    pub iwae_values: Vec<f64>,
 }
 
-/// Scores a model on `test` (the first `limit` images, or all), on a non-autodiff copy.
-/// `iwae_k = 0` skips the importance-weighted estimate; `chunk` bounds its memory.
+/// Scores a model on the test images at `indices`, on a non-autodiff copy. `iwae_k = 0` skips
+/// the importance-weighted estimate; `chunk` samples per image are decoded at once. `seed` keys
+/// the posterior noise, so a score is a function of the weights and the seed.
+#[allow(clippy::too_many_arguments)]
 pub fn test_scores(
     model: &Vae,
     config: &VaeConfig,
     test: &ImageSet,
-    limit: Option<usize>,
+    indices: &[usize],
     iwae_k: usize,
     chunk: usize,
+    seed: u64,
     device: &Device,
 ) -> TestScores {
     let model = model.valid();
     let device = device.clone().inner();
-    let n = limit.unwrap_or(test.len()).min(test.len());
-    let indices: Vec<usize> = (0..n).collect();
-    let mut rng = Rng::seed_from_u64(EVAL_NOISE_SEED);
+    let n = indices.len();
+    let mut rng = Rng::seed_from_u64(seed);
     let (mut recon, mut kl) = (0.0, 0.0);
     let mut iwae: Vec<f64> = Vec::new();
     let batch_size = if iwae_k > 0 {
@@ -169,6 +173,7 @@ pub fn test_scores(
         kl: kl / count,
         iwae_nll,
         iwae_se,
+        iwae_values: iwae,
     }
 }
 
@@ -438,13 +443,15 @@ impl Task for VaeTask {
     }
 
     fn evaluate(&mut self, test: &ImageSet) -> Vec<(String, f64)> {
+        let indices: Vec<usize> = (0..test.len()).collect();
         let s = test_scores(
             &self.model,
             &self.config,
             test,
-            None,
+            &indices,
             EVAL_IWAE_K,
             EVAL_IWAE_K,
+            EVAL_NOISE_SEED,
             &self.device,
         );
         let dims = self.config.dims();
