@@ -42,7 +42,7 @@ fn mini_test() -> genzoo_datasets::ImageSet {
 #[test]
 fn every_vae_model_trains_from_the_command_line_and_draws_its_figures() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    for model in ["vae", "vae-conv", "beta-vae", "cvae", "vae-2d"] {
+    for model in ["vae", "vae-conv", "beta-vae", "cvae", "vae-2d", "iwae"] {
         let dir = tmp.path().join(model);
         let (_, summary) = genzoo_cli::train(&args(model, &dir, 3)).expect(model);
         let get = |k: &str| {

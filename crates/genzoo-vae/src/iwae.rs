@@ -79,6 +79,25 @@ impl Vae {
     }
 }
 
+impl Vae {
+    /// The IWAE training loss `−L_k`, averaged over the batch (differentiable: the samples are
+    /// reparameterized). With `k = 1` it is the `−ELBO` for the same noise.
+    ///
+    /// # Shapes
+    /// `x: [B, C, H, W]`, `y: [B, num_classes]` or `None` → `[1]`
+    pub fn iwae_loss(
+        &self,
+        x: Tensor<4>,
+        y: Option<&Tensor<2>>,
+        k: usize,
+        rng: &mut Rng,
+    ) -> Tensor<1> {
+        self.importance_weighted_log_likelihood(x, y, k, k, rng)
+            .mean()
+            .neg()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

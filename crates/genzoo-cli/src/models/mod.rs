@@ -81,6 +81,7 @@ pub fn registry() -> Vec<ModelSpec> {
         vae::beta_vae(),
         vae::cvae(),
         vae::vae_2d(),
+        vae::iwae(),
     ]
 }
 
