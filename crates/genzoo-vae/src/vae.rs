@@ -174,9 +174,10 @@ impl VaeConfig {
             .with_hidden(256)
     }
 
-    /// β-VAE on MNIST: the MLP preset with β = 4 and a KL warm-up over 5,000 steps.
+    /// β-VAE on MNIST: the MLP preset with β = 4 and a KL warm-up over 2,000 steps (about four
+    /// epochs at batch 128).
     pub fn mnist_beta() -> Self {
-        Self::mnist_mlp().with_beta(4.0).with_kl_warmup_steps(5000)
+        Self::mnist_mlp().with_beta(4.0).with_kl_warmup_steps(2000)
     }
 
     /// Conditional VAE on MNIST: the MLP preset with the one-hot digit label fed to the encoder
@@ -765,8 +766,8 @@ mod tests {
     fn kl_weight_ramps_to_beta() {
         let cfg = VaeConfig::mnist_beta();
         assert_eq!(cfg.kl_weight(0), 0.0);
-        assert_eq!(cfg.kl_weight(2500), 2.0);
-        assert_eq!(cfg.kl_weight(5000), 4.0);
+        assert_eq!(cfg.kl_weight(1000), 2.0);
+        assert_eq!(cfg.kl_weight(2000), 4.0);
         assert_eq!(cfg.kl_weight(50_000), 4.0);
         assert_eq!(VaeConfig::mnist_mlp().kl_weight(0), 1.0);
     }

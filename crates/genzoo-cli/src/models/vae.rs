@@ -596,7 +596,7 @@ pub fn preset(name: &str, dataset: DatasetKind) -> VaeConfig {
         ("beta-vae", false) => VaeConfig::mnist_beta(),
         ("beta-vae", true) => VaeConfig::cifar10_conv()
             .with_beta(4.0)
-            .with_kl_warmup_steps(5000),
+            .with_kl_warmup_steps(2000),
         ("cvae", false) => VaeConfig::mnist_conditional(),
         ("cvae", true) => VaeConfig::cifar10_conv().with_num_classes(10),
         ("vae-2d", false) => VaeConfig::mnist_2d(),
