@@ -217,3 +217,23 @@ fn full_mnist_vae_beats_the_independent_pixel_baseline_when_data_is_available() 
         "−ELBO {nelbo} after 300 steps vs independent pixels {baseline}"
     );
 }
+
+#[test]
+fn a_run_made_before_a_config_field_existed_still_resumes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("run");
+    genzoo_cli::train(&args("vae", &dir, 2)).expect("trains");
+    // `iwae_k` was added after the first VAE runs; their config.toml lacks it.
+    let cfg_path = dir.join("config.toml");
+    let text = std::fs::read_to_string(&cfg_path).expect("config");
+    assert!(text.contains("iwae_k = 1\n"), "{text}");
+    std::fs::write(&cfg_path, text.replace("iwae_k = 1\n", "")).expect("edit");
+    let (_, summary) = genzoo_cli::train(&TrainArgs {
+        resume: Some(dir.clone()),
+        steps: Some(3),
+        no_progress: true,
+        ..TrainArgs::default()
+    })
+    .expect("resumes with the default");
+    assert_eq!(summary["steps"], Value::from(3u64));
+}

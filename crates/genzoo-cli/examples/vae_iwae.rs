@@ -3,12 +3,13 @@
 //!
 //! ```text
 //! GENZOO_DATA_DIR=/path/to/datasets cargo run --release --example vae_iwae -- RUN_DIR \
-//!     [--k 5000] [--chunk 100] [--n 10000] [--checkpoint best|last] [--seed 0]
+//!     [--k 5000] [--chunk 100] [--start 0] [--n 10000] [--checkpoint best|last] [--seed 0]
 //! ```
 //!
 //! The test set is binarized once with the same fixed seed as training-time evaluation. A running
 //! mean and its standard error are printed as batches finish, so a partial run is still a number
-//! for the images it covered (the first `n` of the test set).
+//! for the images it covered (`n` test images from index `start`; a block of 200 images starting at
+//! `s` always uses the noise seed `seed ^ s`, so split runs add up to the unsplit one).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,7 +24,8 @@ use genzoo_vae::VaeConfig;
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let mut run_dir: Option<PathBuf> = None;
-    let (mut k, mut chunk, mut n, mut seed) = (5000usize, 100usize, usize::MAX, 0u64);
+    let (mut k, mut chunk, mut n, mut seed, mut first) =
+        (5000usize, 100usize, usize::MAX, 0u64, 0usize);
     let mut which = "best".to_string();
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
@@ -31,6 +33,7 @@ fn main() -> Result<()> {
             "--k" => k = value("--k")?.parse()?,
             "--chunk" => chunk = value("--chunk")?.parse()?,
             "--n" => n = value("--n")?.parse()?,
+            "--start" => first = value("--start")?.parse()?,
             "--seed" => seed = value("--seed")?.parse()?,
             "--checkpoint" => which = value("--checkpoint")?,
             s if s.starts_with("--") => bail!("unknown flag {s}"),
@@ -38,7 +41,7 @@ fn main() -> Result<()> {
         }
     }
     let run_dir = run_dir.context(
-        "usage: vae_iwae RUN_DIR [--k K] [--chunk C] [--n N] [--checkpoint best|last] [--seed S]",
+        "usage: vae_iwae RUN_DIR [--k K] [--chunk C] [--start S] [--n N] [--checkpoint best|last] [--seed S]",
     )?;
     if k == 0 || chunk == 0 {
         bail!("--k and --chunk must be positive");
@@ -48,9 +51,10 @@ fn main() -> Result<()> {
         &run.config_path().display().to_string(),
         &run.read_config()?,
     )?;
-    let vae: VaeConfig = cfg
-        .model_config
-        .clone()
+    // Fields added after a run was made take their defaults.
+    let mut table = toml::Table::try_from(VaeConfig::new())?;
+    table.extend(cfg.model_config.clone());
+    let vae: VaeConfig = table
         .try_into()
         .context("[model_config] is not a VAE configuration")?;
     check_config(&vae, &cfg.dataset)?;
@@ -60,7 +64,11 @@ fn main() -> Result<()> {
     let model = load_model(&vae, &ckpt, &path, &device)?;
     let kind: DatasetKind = cfg.dataset.parse()?;
     let test = genzoo_datasets::load(kind, Split::Test, &DataOptions::default())?;
-    let n = n.min(test.len());
+    if first >= test.len() {
+        bail!("--start {first} is past the {} test images", test.len());
+    }
+    let end = first.saturating_add(n).min(test.len());
+    let n = end - first;
     println!(
         "{}: {} ({} at step {}), {} test images, k = {k}, chunk = {chunk}",
         run_dir.display(),
@@ -72,8 +80,8 @@ fn main() -> Result<()> {
     let started = Instant::now();
     let (mut all, mut nelbo_sum) = (Vec::with_capacity(n), 0.0);
     let block = 200;
-    for start in (0..n).step_by(block) {
-        let idx: Vec<usize> = (start..(start + block).min(n)).collect();
+    for start in (first..end).step_by(block) {
+        let idx: Vec<usize> = (start..(start + block).min(end)).collect();
         let s = test_scores(
             &model,
             &vae,

@@ -609,7 +609,11 @@ pub fn preset(name: &str, dataset: DatasetKind) -> VaeConfig {
 }
 
 fn build(name: &'static str, run: &RunConfig, device: &Device) -> Result<Box<dyn Task>> {
-    let cfg: VaeConfig = from_table(&run.model, &run.model_config)?;
+    // A field added after a run was made (e.g. `iwae_k`) takes its default, which is the
+    // behaviour the run had, so older run directories still resume.
+    let mut table = to_table(&VaeConfig::new())?;
+    table.extend(run.model_config.clone());
+    let cfg: VaeConfig = from_table(&run.model, &table)?;
     check_config(&cfg, &run.dataset)?;
     Ok(Box::new(VaeTask::new(name, &cfg, run.lr, run.seed, device)))
 }
