@@ -60,6 +60,23 @@ fn every_vae_model_trains_from_the_command_line_and_draws_its_figures() {
         // L_10 ≥ ELBO up to Monte-Carlo noise, so its NLL is at most the −ELBO plus a little.
         assert!(get("test_iwae10_nll") < nelbo + 1.0, "{model}");
         assert_eq!(summary["model"], Value::from(model));
+        if model == "beta-vae" {
+            // recon + β·KL with β = 4 picks its best checkpoint.
+            let objective = get("test_beta_objective");
+            assert!(
+                (objective - recon - 4.0 * kl).abs() < 1e-6 * objective,
+                "{objective}"
+            );
+            assert!(
+                summary.contains_key("best_test_beta_objective"),
+                "{summary:?}"
+            );
+        } else {
+            assert!(
+                summary.contains_key("best_test_nelbo"),
+                "{model}: {summary:?}"
+            );
+        }
         for f in [
             "reconstructions.png",
             "interpolation.png",

@@ -480,6 +480,14 @@ impl Task for VaeTask {
                 genzoo_metrics::likelihood::bits_per_dim(s.nelbo, dims),
             ),
         ];
+        if self.config.beta != 1.0 {
+            // What a β-VAE minimises at full β; it picks `best.ckpt` (the −ELBO would pick a
+            // checkpoint from before the warm-up reached β).
+            out.push((
+                "test_beta_objective".to_string(),
+                s.recon + self.config.beta * s.kl,
+            ));
+        }
         if let Some(v) = s.iwae_nll {
             out.push((format!("test_iwae{EVAL_IWAE_K}_nll"), v));
         }
@@ -487,7 +495,11 @@ impl Task for VaeTask {
     }
 
     fn selection_metric(&self) -> &str {
-        "test_nelbo"
+        if self.config.beta != 1.0 {
+            "test_beta_objective"
+        } else {
+            "test_nelbo"
+        }
     }
 
     fn sample_grid(&mut self, _test: &ImageSet) -> Option<Grid> {
