@@ -4,6 +4,12 @@
 //! burn's [`Tensor`](burn::tensor::Tensor) and [`Device`](burn::tensor::Device): the backend is
 //! whatever the final binary compiled in (features `flex`, `ndarray`, `wgpu`, `cuda`).
 //!
+//! - [`autoencoder`]: the convolutional autoencoder (L2 reconstruction).
+//! - [`vae`]: the VAE with MLP or convolutional encoder/decoder, Bernoulli or discretized-logistic
+//!   decoder, β and KL warm-up, optional class conditioning.
+//! - [`iwae`]: the importance-weighted estimate of `log p(x)` (Burda et al. 2015).
+//! - [`sampling`]: prior samples, interpolation, traversal, the 2-D manifold, PCA of encodings.
+//!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
 //! use genzoo_vae::AutoencoderConfig;
@@ -15,7 +21,34 @@
 //! assert_eq!(out.reconstruction.dims(), [4, 1, 28, 28]);
 //! assert!(out.loss.into_scalar::<f32>() > 0.0);
 //! ```
+//!
+//! The VAE of pytorch/examples, its loss on a batch and samples from the prior:
+//!
+//! ```
+//! use burn::tensor::{Device, Distribution, Tensor};
+//! use genzoo_datasets::rng::Rng;
+//! use genzoo_vae::{VaeConfig, sampling};
+//!
+//! let device = Device::flex();
+//! let model = VaeConfig::mnist_mlp().init(&device);
+//! let x = Tensor::<4>::random([8, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device).round();
+//! let mut rng = Rng::seed_from_u64(0);
+//! let eps = sampling::standard_normal(8, model.latent(), &mut rng, &device);
+//! let out = model.loss(x, None, eps, 1.0);
+//! // An untrained Bernoulli decoder is near 1 bit (ln 2 nats) per pixel.
+//! let recon = out.recon.into_scalar::<f32>();
+//! assert!(recon > 400.0 && recon < 700.0, "{recon}");
+//! let samples = sampling::sample_prior(&model, 4, None, &mut rng, &device);
+//! assert_eq!(samples.dims(), [4, 1, 28, 28]);
+//! ```
 
 pub mod autoencoder;
+pub mod error;
+pub mod iwae;
+pub mod sampling;
+pub mod vae;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderOutput};
+pub use error::{Result, VaeError};
+pub use iwae::importance_weighted_log_likelihood;
+pub use vae::{Architecture, Likelihood, Vae, VaeConfig, VaeOutput};

@@ -5,6 +5,7 @@ pub mod gan;
 pub mod gated_pixelcnn;
 pub mod pixelcnn;
 pub mod state;
+pub mod vae;
 
 use burn::tensor::Device;
 use genzoo_datasets::DatasetKind;
@@ -113,6 +114,12 @@ pub fn registry() -> Vec<ModelSpec> {
                 )))
             },
         },
+        vae::vae(),
+        vae::vae_conv(),
+        vae::beta_vae(),
+        vae::cvae(),
+        vae::vae_2d(),
+        vae::iwae(),
         ModelSpec {
             name: "pixelcnn",
             summary: "PixelCNN, exact NLL on binarized MNIST / 256-way softmax (lecture §2.1)",

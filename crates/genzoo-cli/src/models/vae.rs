@@ -1,0 +1,684 @@
+//! Training glue for the VAE family of `genzoo-vae` (lecture §2.2): `vae`, `vae-conv`,
+//! `beta-vae`, `cvae` and `vae-2d`.
+//!
+//! Binarized data follows the likelihood literature (Burda et al. 2015): training images are
+//! binarized **dynamically** (each pixel `~ Bernoulli(intensity)`, fresh at every visit), the
+//! test set **once**, with a fixed seed, so every evaluation sees the same binary test set.
+//! Models with a discretized-logistic decoder see the 8-bit intensities instead.
+
+use std::path::Path;
+
+use crate::models::state;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use genzoo_datasets::rng::{Rng, derive_seed};
+use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
+use genzoo_train::svg::{group_by_label, scatter};
+use genzoo_train::{Batches, Checkpoint, Error, Figure, Grid, Result, StepOutput, Task};
+use genzoo_vae::sampling::{
+    decode_codes, interpolate, manifold_codes, pca_2d, rows_to_tensor, sample_prior,
+    standard_normal, traversal,
+};
+use genzoo_vae::vae::one_hot;
+use genzoo_vae::{Likelihood, Vae, VaeConfig};
+
+use super::{Defaults, ModelSpec, from_table, to_table};
+use crate::config::RunConfig;
+
+/// Seed of the one fixed binarization of the test set.
+pub const TEST_BINARIZATION_SEED: u64 = 0x7E57;
+/// Seed of the posterior noise used by evaluation (so an evaluation is a function of the weights).
+pub const EVAL_NOISE_SEED: u64 = 0xE7A1;
+/// Evaluation batch: large enough to amortise per-op overhead, small enough for any GPU.
+const EVAL_BATCH: usize = 500;
+/// Importance samples of the cheap per-epoch IWAE estimate (k = 5000 is a separate command).
+pub const EVAL_IWAE_K: usize = 10;
+/// Test images encoded for the latent scatter plot.
+const SCATTER_IMAGES: usize = 5000;
+/// Side of the 2-D manifold grid.
+const MANIFOLD_SIDE: usize = 20;
+const GRID_COLS: usize = 8;
+
+/// A VAE, its Adam optimizer, learning rate and step counter (for the KL warm-up).
+pub struct VaeTask {
+    name: &'static str,
+    config: VaeConfig,
+    model: Vae,
+    optim: ModuleOptimizer,
+    lr: f64,
+    seed: u64,
+    step: u64,
+    device: Device,
+}
+
+/// Checks that a configuration fits the dataset's images; a clear error instead of a panic.
+pub fn check_config(config: &VaeConfig, dataset: &str) -> Result<()> {
+    config
+        .validate()
+        .map_err(|e| Error::Config(format!("[model_config]: {e}")))?;
+    let kind: DatasetKind = dataset.parse()?;
+    let (c, s) = match kind {
+        DatasetKind::Cifar10 => (3, 32),
+        _ => (1, 28),
+    };
+    if (config.channels, config.image_size) != (c, s) {
+        return Err(Error::Config(format!(
+            "[model_config] channels = {}, image_size = {} do not fit {dataset} ({c}×{s}×{s} images)",
+            config.channels, config.image_size
+        )));
+    }
+    if config.likelihood == Likelihood::Bernoulli && kind == DatasetKind::Cifar10 {
+        return Err(Error::Config(
+            "a Bernoulli decoder needs binarized data; use likelihood = \"DiscretizedLogistic\" \
+             for cifar10"
+                .into(),
+        ));
+    }
+    if config.num_classes > 0 && config.num_classes < 10 {
+        return Err(Error::Config(format!(
+            "[model_config] num_classes = {} but {dataset} has 10 classes",
+            config.num_classes
+        )));
+    }
+    Ok(())
+}
+
+/// The test-time view of the data: one fixed binarization for Bernoulli models.
+pub fn test_binarization(config: &VaeConfig) -> Binarization {
+    match config.likelihood {
+        Likelihood::Bernoulli => Binarization::Dynamic,
+        Likelihood::DiscretizedLogistic => Binarization::None,
+    }
+}
+
+/// Test-set averages, in nats per image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestScores {
+    /// `−ELBO` with β = 1, whatever β the model was trained with.
+    pub nelbo: f64,
+    /// Reconstruction NLL part.
+    pub recon: f64,
+    /// KL part.
+    pub kl: f64,
+    /// `−L_k`, the importance-weighted NLL estimate (if computed).
+    pub iwae_nll: Option<f64>,
+    /// Standard error of `iwae_nll` over the test images.
+    pub iwae_se: Option<f64>,
+    /// `−L_k` of each image, in the order of `indices` (empty without IWAE).
+    pub iwae_values: Vec<f64>,
+}
+
+/// Scores a model on the test images at `indices`, on a non-autodiff copy. `iwae_k = 0` skips
+/// the importance-weighted estimate; `chunk` samples per image are decoded at once. `seed` keys
+/// the posterior noise, so a score is a function of the weights and the seed.
+#[allow(clippy::too_many_arguments)]
+pub fn test_scores(
+    model: &Vae,
+    config: &VaeConfig,
+    test: &ImageSet,
+    indices: &[usize],
+    iwae_k: usize,
+    chunk: usize,
+    seed: u64,
+    device: &Device,
+) -> TestScores {
+    let model = model.valid();
+    let device = device.clone().inner();
+    let n = indices.len();
+    let mut rng = Rng::seed_from_u64(seed);
+    let (mut recon, mut kl) = (0.0, 0.0);
+    let mut iwae: Vec<f64> = Vec::new();
+    let batch_size = if iwae_k > 0 {
+        (EVAL_BATCH * 4 / chunk.max(1)).clamp(1, EVAL_BATCH)
+    } else {
+        EVAL_BATCH
+    };
+    for idx in indices.chunks(batch_size) {
+        let batch = test.batch(
+            idx,
+            test_binarization(config),
+            TEST_BINARIZATION_SEED,
+            &device,
+        );
+        let y = (config.num_classes > 0).then(|| one_hot(batch.labels, config.num_classes));
+        let eps = standard_normal(idx.len(), config.latent, &mut rng, &device);
+        let (r, k) = model.nll_parts(batch.images.clone(), y.as_ref(), eps);
+        recon += f64::from(r.sum().into_scalar::<f32>());
+        kl += f64::from(k.sum().into_scalar::<f32>());
+        if iwae_k > 0 {
+            let l = model.importance_weighted_log_likelihood(
+                batch.images,
+                y.as_ref(),
+                iwae_k,
+                chunk,
+                &mut rng,
+            );
+            let v = l.into_data().try_to_vec::<f32>().unwrap_or_default();
+            iwae.extend(v.into_iter().map(|x| -f64::from(x)));
+        }
+    }
+    let count = n.max(1) as f64;
+    let (iwae_nll, iwae_se) = if iwae.is_empty() {
+        (None, None)
+    } else {
+        let m = iwae.iter().sum::<f64>() / iwae.len() as f64;
+        let var = iwae.iter().map(|v| (v - m).powi(2)).sum::<f64>()
+            / (iwae.len().saturating_sub(1)).max(1) as f64;
+        (Some(m), Some((var / iwae.len() as f64).sqrt()))
+    };
+    TestScores {
+        nelbo: (recon + kl) / count,
+        recon: recon / count,
+        kl: kl / count,
+        iwae_nll,
+        iwae_se,
+        iwae_values: iwae,
+    }
+}
+
+/// Restores a model's weights from the `model` section of a checkpoint written by [`VaeTask`],
+/// after checking the checkpoint's configuration against `config`.
+pub fn load_model(
+    config: &VaeConfig,
+    checkpoint: &Checkpoint,
+    path: &Path,
+    device: &Device,
+) -> Result<Vae> {
+    check_saved_config(config, checkpoint, path)?;
+    state::load_module(&config.init(device), checkpoint, path, "model")
+}
+
+/// Compares the configuration stored in a checkpoint with `config`, naming every field that differs.
+fn check_saved_config(config: &VaeConfig, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
+    let Ok(saved) = checkpoint.section(path, "vae_config") else {
+        return Ok(()); // Older checkpoints: the weight shapes are still checked.
+    };
+    let mismatch = |message: String| Error::CheckpointMismatch {
+        path: path.to_path_buf(),
+        message,
+    };
+    let saved: serde_json::Value = serde_json::from_slice(saved)
+        .map_err(|e| mismatch(format!("unreadable vae_config section: {e}")))?;
+    let ours = serde_json::to_value(config).map_err(|e| mismatch(e.to_string()))?;
+    let (Some(saved), Some(ours)) = (saved.as_object(), ours.as_object()) else {
+        return Err(mismatch("vae_config is not a table".into()));
+    };
+    // A field the checkpoint lacks was added later, and the checkpoint had its default.
+    let default = serde_json::to_value(VaeConfig::new()).map_err(|e| mismatch(e.to_string()))?;
+    let diffs: Vec<String> = ours
+        .iter()
+        .filter(|(k, v)| saved.get(*k).or_else(|| default.get(*k)) != Some(*v))
+        .map(|(k, v)| {
+            let theirs = saved
+                .get(k)
+                .map_or("(missing)".to_string(), |s| s.to_string());
+            format!("{k}: checkpoint has {theirs}, this configuration {v}")
+        })
+        .collect();
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(mismatch(format!(
+            "it was written by another VAE configuration ({})",
+            diffs.join("; ")
+        )))
+    }
+}
+
+impl VaeTask {
+    /// A freshly initialised model on `device` (an autodiff device). `config` must be valid
+    /// ([`check_config`]).
+    pub fn new(
+        name: &'static str,
+        config: &VaeConfig,
+        lr: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
+        Self {
+            name,
+            config: config.clone(),
+            model: config.init(device),
+            optim: AdamConfig::new().init(),
+            lr,
+            seed,
+            step: 0,
+            device: device.clone(),
+        }
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &Vae {
+        &self.model
+    }
+
+    fn labels_for(&self, n: usize, per_row: usize) -> Option<Vec<usize>> {
+        (self.config.num_classes > 0).then(|| {
+            (0..n)
+                .map(|i| (i / per_row) % self.config.num_classes)
+                .collect()
+        })
+    }
+
+    fn grid(images: Tensor<4>, cols: usize) -> Option<Grid> {
+        let [n, c, h, w] = images.dims();
+        Some(Grid {
+            images: images.into_data().try_to_vec().ok()?,
+            n,
+            channels: c,
+            height: h,
+            width: w,
+            cols,
+        })
+    }
+
+    /// Test images (fixed binarization), their one-hot labels and plain labels.
+    fn test_batch(
+        &self,
+        test: &ImageSet,
+        idx: &[usize],
+        device: &Device,
+    ) -> (Tensor<4>, Option<Tensor<2>>, Vec<usize>) {
+        let batch = test.batch(
+            idx,
+            test_binarization(&self.config),
+            TEST_BINARIZATION_SEED,
+            device,
+        );
+        let labels: Vec<usize> = idx.iter().map(|&i| usize::from(test.label(i))).collect();
+        let y =
+            (self.config.num_classes > 0).then(|| one_hot(batch.labels, self.config.num_classes));
+        (batch.images, y, labels)
+    }
+
+    fn to_rows(t: Tensor<2>) -> Vec<Vec<f32>> {
+        let [_, l] = t.dims();
+        let v = t.into_data().try_to_vec::<f32>().unwrap_or_default();
+        v.chunks(l.max(1)).map(<[f32]>::to_vec).collect()
+    }
+
+    fn reconstructions(&self, test: &ImageSet, device: &Device) -> Option<Grid> {
+        let model = self.model.valid();
+        let n = 16.min(test.len());
+        let idx: Vec<usize> = (0..n).collect();
+        let (x, y, _) = self.test_batch(test, &idx, device);
+        let out = model.reconstruct(x.clone(), y.as_ref());
+        let [_, c, h, w] = x.dims();
+        let per = c * h * w;
+        let xin: Vec<f32> = x.into_data().try_to_vec().ok()?;
+        let xout: Vec<f32> = out.into_data().try_to_vec().ok()?;
+        let mut images = Vec::with_capacity(2 * n * per);
+        for start in (0..n).step_by(GRID_COLS) {
+            let end = (start + GRID_COLS).min(n);
+            images.extend_from_slice(&xin[start * per..end * per]);
+            images.extend_from_slice(&xout[start * per..end * per]);
+        }
+        Some(Grid {
+            images,
+            n: 2 * n,
+            channels: c,
+            height: h,
+            width: w,
+            cols: GRID_COLS.min(n),
+        })
+    }
+
+    fn interpolations(&self, test: &ImageSet, device: &Device) -> Option<Grid> {
+        let model = self.model.valid();
+        let pairs = 6.min(test.len() / 2);
+        let steps = 10;
+        let idx: Vec<usize> = (0..2 * pairs).collect();
+        let (x, y, labels) = self.test_batch(test, &idx, device);
+        let (mu, _) = model.encode(x, y.as_ref());
+        let codes = Self::to_rows(mu);
+        let mut rows = Vec::new();
+        let mut row_labels = Vec::new();
+        for p in 0..pairs {
+            rows.extend(interpolate(&codes[2 * p], &codes[2 * p + 1], steps));
+            // A conditional model keeps the first image's label along the path.
+            row_labels.extend(std::iter::repeat_n(labels[2 * p], steps));
+        }
+        let z = rows_to_tensor(&rows, device);
+        let labels = (self.config.num_classes > 0).then_some(row_labels);
+        Self::grid(decode_codes(&model, z, labels.as_deref(), device), steps)
+    }
+
+    fn traversals(&self, test: &ImageSet, device: &Device) -> Option<Grid> {
+        let model = self.model.valid();
+        let (x, y, labels) = self.test_batch(test, &[0], device);
+        let (mu, _) = model.encode(x, y.as_ref());
+        let base = Self::to_rows(mu).pop()?;
+        let dims: Vec<usize> = (0..self.config.latent.min(10)).collect();
+        let values: Vec<f32> = (0..9).map(|i| -3.0 + 0.75 * i as f32).collect();
+        let rows = traversal(&base, &dims, &values);
+        let n = rows.len();
+        let z = rows_to_tensor(&rows, device);
+        let labels = (self.config.num_classes > 0).then(|| vec![labels[0]; n]);
+        Self::grid(
+            decode_codes(&model, z, labels.as_deref(), device),
+            values.len(),
+        )
+    }
+
+    fn latent_scatter(&self, test: &ImageSet, device: &Device) -> Option<String> {
+        let model = self.model.valid();
+        let n = SCATTER_IMAGES.min(test.len());
+        let idx: Vec<usize> = (0..n).collect();
+        let mut points: Vec<Vec<f64>> = Vec::with_capacity(n);
+        let mut labels = Vec::with_capacity(n);
+        for chunk in idx.chunks(EVAL_BATCH) {
+            let (x, y, l) = self.test_batch(test, chunk, device);
+            let (mu, _) = model.encode(x, y.as_ref());
+            points.extend(
+                Self::to_rows(mu)
+                    .into_iter()
+                    .map(|r| r.into_iter().map(f64::from).collect::<Vec<_>>()),
+            );
+            labels.extend(l);
+        }
+        let projected = pca_2d(&points);
+        let (title, axis) = if self.config.latent <= 2 {
+            (
+                "Test-set posterior means μ(x), by digit",
+                "z₁ (vertical: z₂)",
+            )
+        } else {
+            (
+                "Test-set μ(x), first two principal components, by digit",
+                "PC 1 (vertical: PC 2)",
+            )
+        };
+        Some(scatter(title, axis, &group_by_label(&projected, &labels)))
+    }
+
+    fn manifold(&self, device: &Device) -> Option<Grid> {
+        if self.config.latent != 2 || self.config.num_classes > 0 {
+            return None;
+        }
+        let model = self.model.valid();
+        let z = rows_to_tensor(&manifold_codes(MANIFOLD_SIDE), device);
+        Self::grid(decode_codes(&model, z, None, device), MANIFOLD_SIDE)
+    }
+}
+
+impl Task for VaeTask {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn binarization(&self) -> Binarization {
+        match self.config.likelihood {
+            Likelihood::Bernoulli => Binarization::Dynamic,
+            Likelihood::DiscretizedLogistic => Binarization::None,
+        }
+    }
+
+    fn step(&mut self, batches: &mut Batches<'_>, rng: &mut Rng) -> StepOutput {
+        let batch = batches.next_batch();
+        let images = batch.images.dims()[0];
+        let y =
+            (self.config.num_classes > 0).then(|| one_hot(batch.labels, self.config.num_classes));
+        if self.config.iwae_k > 1 {
+            let loss = self
+                .model
+                .iwae_loss(batch.images, y.as_ref(), self.config.iwae_k, rng);
+            let value = f64::from(loss.clone().into_scalar::<f32>());
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.model = self.optim.step(self.lr, self.model.clone(), grads);
+            self.step += 1;
+            return StepOutput {
+                loss: value,
+                parts: vec![],
+                images,
+            };
+        }
+        let eps = standard_normal(images, self.config.latent, rng, &self.device);
+        let kl_weight = self.config.kl_weight(self.step);
+        let out = self.model.loss(batch.images, y.as_ref(), eps, kl_weight);
+        let value = f64::from(out.loss.clone().into_scalar::<f32>());
+        let recon = f64::from(out.recon.into_scalar::<f32>());
+        let kl = f64::from(out.kl.into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
+        self.model = self.optim.step(self.lr, self.model.clone(), grads);
+        self.step += 1;
+        StepOutput {
+            loss: value,
+            parts: vec![("recon", recon), ("kl", kl), ("kl_weight", kl_weight)],
+            images,
+        }
+    }
+
+    fn evaluate(&mut self, test: &ImageSet) -> Vec<(String, f64)> {
+        let indices: Vec<usize> = (0..test.len()).collect();
+        let s = test_scores(
+            &self.model,
+            &self.config,
+            test,
+            &indices,
+            EVAL_IWAE_K,
+            EVAL_IWAE_K,
+            EVAL_NOISE_SEED,
+            &self.device,
+        );
+        let dims = self.config.dims();
+        let mut out = vec![
+            ("test_nelbo".to_string(), s.nelbo),
+            ("test_recon".to_string(), s.recon),
+            ("test_kl".to_string(), s.kl),
+            (
+                "test_nelbo_bits_per_dim".to_string(),
+                genzoo_metrics::likelihood::bits_per_dim(s.nelbo, dims),
+            ),
+        ];
+        if self.config.beta != 1.0 {
+            // What a β-VAE minimises at full β; it picks `best.ckpt` (the −ELBO would pick a
+            // checkpoint from before the warm-up reached β).
+            out.push((
+                "test_beta_objective".to_string(),
+                s.recon + self.config.beta * s.kl,
+            ));
+        }
+        if let Some(v) = s.iwae_nll {
+            out.push((format!("test_iwae{EVAL_IWAE_K}_nll"), v));
+        }
+        out
+    }
+
+    fn selection_metric(&self) -> &str {
+        if self.config.beta != 1.0 {
+            "test_beta_objective"
+        } else {
+            "test_nelbo"
+        }
+    }
+
+    fn sample_grid(&mut self, _test: &ImageSet) -> Option<Grid> {
+        let device = self.device.clone().inner();
+        let model = self.model.valid();
+        // Fixed noise: the same codes at every step show how one sample evolves. A conditional
+        // model shows one row per class, with the same codes in each column.
+        let mut rng = Rng::seed_from_u64(derive_seed(self.seed, &[0x5A3]));
+        let (images, cols) = if self.config.num_classes > 0 {
+            let k = self.config.num_classes;
+            let z = standard_normal(GRID_COLS, self.config.latent, &mut rng, &device);
+            let z = z.repeat_dim(0, k); // row r, column c: code c
+            let labels = self.labels_for(k * GRID_COLS, GRID_COLS)?;
+            (decode_codes(&model, z, Some(&labels), &device), GRID_COLS)
+        } else {
+            (sample_prior(&model, 64, None, &mut rng, &device), GRID_COLS)
+        };
+        Self::grid(images, cols)
+    }
+
+    fn generate(&mut self, n: usize, seed: u64) -> Option<Tensor<4>> {
+        let device = self.device.clone().inner();
+        let model = self.model.valid();
+        let mut rng = Rng::seed_from_u64(seed);
+        let labels = self.labels_for(n, 1);
+        let mut parts = Vec::new();
+        let mut done = 0;
+        while done < n {
+            let m = (n - done).min(1000);
+            let l = labels.as_ref().map(|l| &l[done..done + m]);
+            parts.push(sample_prior(&model, m, l, &mut rng, &device));
+            done += m;
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        Some(Tensor::cat(parts, 0))
+    }
+
+    fn figures(&mut self, test: &ImageSet) -> Vec<(String, Figure)> {
+        let device = self.device.clone().inner();
+        let mut out = Vec::new();
+        if test.is_empty() {
+            return out;
+        }
+        let grids = [
+            ("reconstructions", self.reconstructions(test, &device)),
+            ("interpolation", self.interpolations(test, &device)),
+            ("traversal", self.traversals(test, &device)),
+            ("manifold", self.manifold(&device)),
+        ];
+        for (name, g) in grids {
+            if let Some(g) = g {
+                out.push((name.to_string(), Figure::Grid(g)));
+            }
+        }
+        if let Some(svg) = self.latent_scatter(test, &device) {
+            out.push(("latent_scatter".into(), Figure::Svg(svg)));
+        }
+        out
+    }
+
+    fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let config = serde_json::to_vec(&self.config).map_err(|e| Error::Config(e.to_string()))?;
+        Ok(vec![
+            ("vae_config".into(), config),
+            state::module_section("model", &self.model)?,
+            state::optim_section("optim", &self.optim)?,
+        ])
+    }
+
+    fn load(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
+        let model = load_model(&self.config, checkpoint, path, &self.device)?;
+        let optim = state::load_optim(&self.optim, checkpoint, path, "optim")?;
+        // Assigned only once both loaded, so a failed load leaves the task untouched.
+        self.model = model;
+        self.optim = optim;
+        self.step = checkpoint.meta.step;
+        Ok(())
+    }
+}
+
+/// The reference configuration of a registry entry for a dataset.
+pub fn preset(name: &str, dataset: DatasetKind) -> VaeConfig {
+    let cifar = |c: VaeConfig| {
+        c.with_channels(3)
+            .with_image_size(32)
+            .with_likelihood(Likelihood::DiscretizedLogistic)
+    };
+    match (name, dataset == DatasetKind::Cifar10) {
+        ("vae-conv", false) => VaeConfig::mnist_conv(),
+        ("vae-conv", true) => VaeConfig::cifar10_conv(),
+        ("beta-vae", false) => VaeConfig::mnist_beta(),
+        ("beta-vae", true) => VaeConfig::cifar10_conv()
+            .with_beta(4.0)
+            .with_kl_warmup_steps(2000),
+        ("cvae", false) => VaeConfig::mnist_conditional(),
+        ("cvae", true) => VaeConfig::cifar10_conv().with_num_classes(10),
+        ("vae-2d", false) => VaeConfig::mnist_2d(),
+        ("iwae", false) => VaeConfig::mnist_iwae(),
+        ("iwae", true) => cifar(VaeConfig::mnist_iwae()),
+        ("vae-2d", true) => cifar(VaeConfig::mnist_2d()),
+        (_, false) => VaeConfig::mnist_mlp(),
+        (_, true) => cifar(VaeConfig::mnist_mlp()),
+    }
+}
+
+fn build(name: &'static str, run: &RunConfig, device: &Device) -> Result<Box<dyn Task>> {
+    // A field added after a run was made (e.g. `iwae_k`) takes its default, which is the
+    // behaviour the run had, so older run directories still resume.
+    let mut table = to_table(&VaeConfig::new())?;
+    table.extend(run.model_config.clone());
+    let cfg: VaeConfig = from_table(&run.model, &table)?;
+    check_config(&cfg, &run.dataset)?;
+    Ok(Box::new(VaeTask::new(name, &cfg, run.lr, run.seed, device)))
+}
+
+/// Training defaults of every VAE entry: the pytorch/examples VAE's Adam 1e-3, batch 128.
+fn defaults() -> Defaults {
+    Defaults {
+        batch_size: 128,
+        epochs: 10,
+        lr: 1e-3,
+    }
+}
+
+/// `vae`: the pytorch/examples MLP VAE.
+pub fn vae() -> ModelSpec {
+    ModelSpec {
+        name: "vae",
+        summary: "VAE, MLP 784-400-(20,20), Bernoulli decoder (Kingma & Welling 2014; lecture §2.2)",
+        defaults: defaults(),
+        preset: |d| to_table(&preset("vae", d)),
+        build: |run, device| build("vae", run, device),
+    }
+}
+
+/// `vae-conv`: the convolutional VAE.
+pub fn vae_conv() -> ModelSpec {
+    ModelSpec {
+        name: "vae-conv",
+        summary: "convolutional VAE (Bernoulli on MNIST, discretized logistic on CIFAR-10)",
+        defaults: defaults(),
+        preset: |d| to_table(&preset("vae-conv", d)),
+        build: |run, device| build("vae-conv", run, device),
+    }
+}
+
+/// `beta-vae`: β = 4 with KL warm-up.
+pub fn beta_vae() -> ModelSpec {
+    ModelSpec {
+        name: "beta-vae",
+        summary: "β-VAE, β = 4 with a linear KL warm-up (Higgins et al. 2017)",
+        defaults: defaults(),
+        preset: |d| to_table(&preset("beta-vae", d)),
+        build: |run, device| build("beta-vae", run, device),
+    }
+}
+
+/// `cvae`: label-conditioned encoder and decoder.
+pub fn cvae() -> ModelSpec {
+    ModelSpec {
+        name: "cvae",
+        summary: "conditional VAE, one-hot label into encoder and decoder (Sohn et al. 2015)",
+        defaults: defaults(),
+        preset: |d| to_table(&preset("cvae", d)),
+        build: |run, device| build("cvae", run, device),
+    }
+}
+
+/// `vae-2d`: z ∈ R² for the latent manifold picture.
+pub fn vae_2d() -> ModelSpec {
+    ModelSpec {
+        name: "vae-2d",
+        summary: "MLP VAE with z in R^2: the 2-D latent manifold (Kingma & Welling Fig. 4)",
+        defaults: defaults(),
+        preset: |d| to_table(&preset("vae-2d", d)),
+        build: |run, device| build("vae-2d", run, device),
+    }
+}
+
+/// `iwae`: the MLP preset trained on the importance-weighted bound with k = 5.
+pub fn iwae() -> ModelSpec {
+    ModelSpec {
+        name: "iwae",
+        summary: "importance-weighted autoencoder, MLP preset trained on L_5 (Burda et al. 2015)",
+        defaults: defaults(),
+        preset: |d| to_table(&preset("iwae", d)),
+        build: |run, device| build("iwae", run, device),
+    }
+}
