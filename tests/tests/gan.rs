@@ -241,3 +241,60 @@ fn generate_is_seeded_batched_and_in_the_unit_interval() {
     assert_ne!(a, c, "another seed, other samples");
     assert!(a.iter().all(|v| (0.0..=1.0).contains(v)));
 }
+
+#[test]
+fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
+    let _guard = serial();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("cgan");
+    genzoo_cli::train(&args("cgan", &dir, 2)).expect("cgan trains");
+    let sample = |label: Option<usize>| genzoo_cli::eval::SampleArgs {
+        run: dir.clone(),
+        n: 6,
+        seed: 1,
+        cols: None,
+        out: None,
+        checkpoint: "last".into(),
+        backend: None,
+        label,
+    };
+    let png = genzoo_cli::eval::sample(&sample(Some(3))).expect("class 3");
+    assert!(png.ends_with("samples/sample-seed1-n6-label3.png") && png.exists());
+    let e = genzoo_cli::eval::sample(&sample(Some(10))).expect_err("no class 10");
+    assert!(e.to_string().contains("classes 0 to 9"), "{e}");
+
+    let out = genzoo_cli::eval::eval(&genzoo_cli::eval::EvalArgs {
+        run: dir.clone(),
+        metrics: Some("acc".into()),
+        n: 20,
+        checkpoint: "last".into(),
+        seed: 0,
+        classifier: None,
+        data_dir: None,
+        backend: None,
+        json: true,
+    })
+    .expect("eval acc");
+    let acc = out["class_accuracy"].as_f64().expect("class_accuracy");
+    assert!((0.0..=1.0).contains(&acc), "{out:?}");
+    let per: f64 = (0..10)
+        .map(|c| {
+            out[&format!("class_accuracy_{c}")]
+                .as_f64()
+                .expect("per class")
+        })
+        .sum::<f64>()
+        / 10.0;
+    assert!((per - acc).abs() < 1e-12);
+    assert_eq!(out["class_accuracy_per_class_n"], Value::from(2));
+
+    // An unconditional model refuses --label and an explicit `acc`.
+    let plain = tmp.path().join("gan");
+    genzoo_cli::train(&args("gan", &plain, 1)).expect("gan trains");
+    let e = genzoo_cli::eval::sample(&genzoo_cli::eval::SampleArgs {
+        run: plain.clone(),
+        ..sample(Some(1))
+    })
+    .expect_err("not conditional");
+    assert!(e.to_string().contains("not class-conditional"), "{e}");
+}

@@ -118,6 +118,23 @@ fn a_tiny_class_conditional_gated_pixelcnn_trains_and_draws_one_row_per_class() 
     for f in ["samples/step-2.png", "figures/completions.png"] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
+    // `genzoo sample --label`: every image drawn for the requested class, seeded, binary.
+    let sample = |label| genzoo_cli::eval::SampleArgs {
+        run: dir.clone(),
+        n: 3,
+        seed: 2,
+        cols: None,
+        out: Some(tmp.path().join(format!("label{label}.png"))),
+        checkpoint: "last".into(),
+        backend: None,
+        label: Some(label),
+    };
+    assert!(
+        genzoo_cli::eval::sample(&sample(4))
+            .expect("class 4")
+            .exists()
+    );
+    assert!(genzoo_cli::eval::sample(&sample(10)).is_err());
     // An unconditional preset (classes = 0) is refused by the conditional entry.
     std::fs::write(&config, TINY_GATED.replace("classes = 10", "classes = 0")).expect("write");
     let err = genzoo_cli::train(&TrainArgs {

@@ -254,3 +254,22 @@ fn a_run_made_before_a_config_field_existed_still_resumes() {
     .expect("resumes with the default");
     assert_eq!(summary["steps"], Value::from(3u64));
 }
+
+#[test]
+fn the_cvae_draws_a_requested_class_and_the_plain_vae_has_none() {
+    let mut cvae = task("cvae");
+    assert_eq!(cvae.num_classes(), 10);
+    let a = cvae.generate_class(5, 3, 7).expect("class 7");
+    assert_eq!(a.dims(), [5, 1, 28, 28]);
+    let b = cvae.generate_class(5, 3, 7).expect("class 7 again");
+    assert_eq!(a.into_data(), b.into_data(), "seeded");
+    // Same noise, another label: other images.
+    let c = cvae.generate_class(5, 3, 2).expect("class 2");
+    let d = cvae.generate_class(5, 3, 7).expect("class 7");
+    let diff = (c - d).abs().sum().into_scalar::<f32>();
+    assert!(diff > 0.0);
+    assert!(cvae.generate_class(1, 0, 10).is_none());
+    let mut vae = task("vae");
+    assert_eq!(vae.num_classes(), 0);
+    assert!(vae.generate_class(1, 0, 0).is_none());
+}

@@ -87,6 +87,9 @@ pub struct SampleArgs {
     /// Backend (default: the run's).
     #[arg(long)]
     pub backend: Option<String>,
+    /// For a class-conditional model: draw every sample of this class.
+    #[arg(long)]
+    pub label: Option<usize>,
 }
 
 /// `genzoo classifier` flags.
@@ -288,14 +291,15 @@ fn parse_metrics(list: Option<&str>) -> Result<Vec<String>> {
     let Some(list) = list else {
         return Ok(std::iter::once("nll")
             .chain(SAMPLE_METRICS)
+            .chain(["acc"])
             .map(String::from)
             .collect());
     };
     let mut out = Vec::new();
     for m in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        if m != "nll" && !SAMPLE_METRICS.contains(&m) {
+        if m != "nll" && m != "acc" && !SAMPLE_METRICS.contains(&m) {
             return Err(Error::Config(format!(
-                "unknown metric '{m}'; known: nll, {}",
+                "unknown metric '{m}'; known: nll, {}, acc",
                 SAMPLE_METRICS.join(", ")
             )));
         }
@@ -343,7 +347,7 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
     let sample: Vec<&str> = which
         .iter()
         .map(String::as_str)
-        .filter(|m| *m != "nll")
+        .filter(|m| SAMPLE_METRICS.contains(m))
         .collect();
     if !sample.is_empty() {
         let t0 = Instant::now();
@@ -377,6 +381,10 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
             }
         }
     }
+    if which.iter().any(|m| m == "acc") {
+        let explicit = args.metrics.is_some();
+        class_accuracy(&mut loaded, args, kind, test.shape(), explicit, &mut out)?;
+    }
     let mut summary = loaded.run.read_summary()?;
     summary.insert("eval".into(), Value::Object(out.clone()));
     loaded.run.write_summary(&summary)?;
@@ -385,6 +393,71 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
         source,
     })?;
     Ok(out)
+}
+
+/// For a class-conditional model: the share of samples generated for each class that the domain
+/// classifier assigns to that class (`class_accuracy`, and `class_accuracy_<c>` per class), from
+/// `n / classes` samples per class. Unconditional models are skipped (an error if `acc` was asked for).
+fn class_accuracy(
+    loaded: &mut LoadedRun,
+    args: &EvalArgs,
+    kind: DatasetKind,
+    shape: [usize; 3],
+    explicit: bool,
+    out: &mut Map<String, Value>,
+) -> Result<()> {
+    let classes = loaded.task.num_classes();
+    if classes == 0 {
+        if explicit {
+            return Err(Error::Config(format!(
+                "'{}' is not class-conditional: no class accuracy",
+                loaded.config.model
+            )));
+        }
+        return Ok(());
+    }
+    let device = loaded.device.clone().inner();
+    let extractor = feature_extractor(args.classifier.as_deref(), kind, shape, &device)?;
+    let per = (args.n / classes).max(1);
+    let t0 = Instant::now();
+    let mut total = 0.0;
+    for c in 0..classes {
+        let Some(images) = loaded
+            .task
+            .generate_class(per, args.seed.wrapping_add(c as u64), c)
+        else {
+            return Err(Error::Metric(format!(
+                "'{}' generated nothing for class {c}",
+                loaded.config.model
+            )));
+        };
+        let images = images.to_device(&device);
+        let (_, probs) =
+            extract(&extractor, per, |s, l| images.clone().narrow(0, s, l)).map_err(metric_err)?;
+        let probs = probs.ok_or_else(|| {
+            Error::Metric("the feature extractor gives no class probabilities".into())
+        })?;
+        let hits = (0..probs.len())
+            .filter(|&i| {
+                let row = probs.row(i);
+                let best = (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b]));
+                best == Some(c)
+            })
+            .count();
+        let acc = hits as f64 / probs.len().max(1) as f64;
+        out.insert(format!("class_accuracy_{c}"), genzoo_train::run::num(acc));
+        total += acc;
+    }
+    out.insert(
+        "class_accuracy".into(),
+        genzoo_train::run::num(total / classes as f64),
+    );
+    out.insert("class_accuracy_per_class_n".into(), Value::from(per));
+    out.insert(
+        "time_acc_s".into(),
+        genzoo_train::run::num(t0.elapsed().as_secs_f64()),
+    );
+    Ok(())
 }
 
 /// Prints a flat map as an aligned two-column table.
@@ -408,7 +481,26 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
         return Err(Error::Config("--n must be at least 1".into()));
     }
     let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
-    let images = loaded.task.generate(args.n, args.seed).ok_or_else(|| {
+    if let Some(label) = args.label {
+        let classes = loaded.task.num_classes();
+        if classes == 0 {
+            return Err(Error::Config(format!(
+                "'{}' is not class-conditional: --label does not apply",
+                loaded.config.model
+            )));
+        }
+        if label >= classes {
+            return Err(Error::Config(format!(
+                "--label {label}: the model has classes 0 to {}",
+                classes - 1
+            )));
+        }
+    }
+    let drawn = match args.label {
+        Some(label) => loaded.task.generate_class(args.n, args.seed, label),
+        None => loaded.task.generate(args.n, args.seed),
+    };
+    let images = drawn.ok_or_else(|| {
         Error::Config(format!(
             "'{}' does not generate samples",
             loaded.config.model
@@ -424,9 +516,12 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
         .unwrap_or_else(|| (n as f64).sqrt().ceil() as usize)
         .max(1);
     let path = args.out.clone().unwrap_or_else(|| {
+        let label = args
+            .label
+            .map_or_else(String::new, |l| format!("-label{l}"));
         loaded
             .run
-            .sample_path(&format!("sample-seed{}-n{}", args.seed, args.n))
+            .sample_path(&format!("sample-seed{}-n{}{label}", args.seed, args.n))
     });
     let scale = if h.max(w) <= 32 { 2 } else { 1 };
     let opts = GridOptions {
@@ -599,7 +694,7 @@ mod tests {
     fn metric_lists_parse_and_reject_unknown_names() {
         assert_eq!(
             parse_metrics(None).expect("default"),
-            ["nll", "fid", "kid", "is", "pr"]
+            ["nll", "fid", "kid", "is", "pr", "acc"]
         );
         assert_eq!(
             parse_metrics(Some("fid, kid,fid")).expect("list"),

@@ -155,6 +155,21 @@ pub trait Task {
         let _ = (n, seed);
         None
     }
+    /// Classes a conditional model generates from (0, the default, for unconditional models).
+    fn num_classes(&self) -> usize {
+        0
+    }
+    /// Like [`Task::generate`], every sample of class `label`; `None` for unconditional models or
+    /// a label out of range.
+    fn generate_class(
+        &mut self,
+        n: usize,
+        seed: u64,
+        label: usize,
+    ) -> Option<burn::tensor::Tensor<4>> {
+        let _ = (n, seed, label);
+        None
+    }
     /// Figures to write into the run's `figures/` folder once training ends, as
     /// `(file stem, figure)`; the report shows them. Default: none.
     fn figures(&mut self, test: &ImageSet) -> Vec<(String, Figure)> {

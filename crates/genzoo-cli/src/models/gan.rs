@@ -272,6 +272,14 @@ impl Task for GanTask {
         self.generate_labeled(n, seed, None)
     }
 
+    fn num_classes(&self) -> usize {
+        self.classes()
+    }
+
+    fn generate_class(&mut self, n: usize, seed: u64, label: usize) -> Option<Tensor<4>> {
+        (label < self.classes()).then(|| self.generate_labeled(n, seed, Some(&vec![label; n])))?
+    }
+
     fn figures(&mut self, _test: &ImageSet) -> Vec<(String, Figure)> {
         let mut out = Vec::new();
         let dim = self.network.latent();

@@ -144,6 +144,23 @@ impl Task for GatedPixelCnnTask {
         Some(Tensor::cat(chunks, 0))
     }
 
+    fn num_classes(&self) -> usize {
+        self.config.classes
+    }
+
+    fn generate_class(&mut self, n: usize, seed: u64, label: usize) -> Option<Tensor<4>> {
+        if label >= self.config.classes || n == 0 {
+            return None;
+        }
+        let labels = vec![label; n];
+        let chunks: Vec<Tensor<4>> = labels
+            .chunks(GENERATE_BATCH)
+            .enumerate()
+            .map(|(k, l)| self.sample_labels(l, derive_seed(seed, &[k as u64])))
+            .collect::<Option<_>>()?;
+        Some(Tensor::cat(chunks, 0))
+    }
+
     fn figures(&mut self, test: &ImageSet) -> Vec<(String, Figure)> {
         let n = COMPLETE_IMAGES.min(test.len());
         if n == 0 {

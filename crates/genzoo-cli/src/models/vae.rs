@@ -253,6 +253,25 @@ impl VaeTask {
         &self.model
     }
 
+    /// `n` prior samples in [0, 1] from `seed`, with the given labels for a conditional model.
+    fn prior_samples(&self, n: usize, seed: u64, labels: Option<Vec<usize>>) -> Option<Tensor<4>> {
+        let device = self.device.clone().inner();
+        let model = self.model.valid();
+        let mut rng = Rng::seed_from_u64(seed);
+        let mut parts = Vec::new();
+        let mut done = 0;
+        while done < n {
+            let m = (n - done).min(1000);
+            let l = labels.as_ref().map(|l| &l[done..done + m]);
+            parts.push(sample_prior(&model, m, l, &mut rng, &device));
+            done += m;
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        Some(Tensor::cat(parts, 0))
+    }
+
     fn labels_for(&self, n: usize, per_row: usize) -> Option<Vec<usize>> {
         (self.config.num_classes > 0).then(|| {
             (0..n)
@@ -511,23 +530,18 @@ impl Task for VaeTask {
         Self::grid(images, cols)
     }
 
+    fn num_classes(&self) -> usize {
+        self.config.num_classes
+    }
+
+    fn generate_class(&mut self, n: usize, seed: u64, label: usize) -> Option<Tensor<4>> {
+        (label < self.config.num_classes)
+            .then(|| self.prior_samples(n, seed, Some(vec![label; n])))?
+    }
+
     fn generate(&mut self, n: usize, seed: u64) -> Option<Tensor<4>> {
-        let device = self.device.clone().inner();
-        let model = self.model.valid();
-        let mut rng = Rng::seed_from_u64(seed);
         let labels = self.labels_for(n, 1);
-        let mut parts = Vec::new();
-        let mut done = 0;
-        while done < n {
-            let m = (n - done).min(1000);
-            let l = labels.as_ref().map(|l| &l[done..done + m]);
-            parts.push(sample_prior(&model, m, l, &mut rng, &device));
-            done += m;
-        }
-        if parts.is_empty() {
-            return None;
-        }
-        Some(Tensor::cat(parts, 0))
+        self.prior_samples(n, seed, labels)
     }
 
     fn figures(&mut self, test: &ImageSet) -> Vec<(String, Figure)> {
