@@ -273,3 +273,22 @@ fn the_cvae_draws_a_requested_class_and_the_plain_vae_has_none() {
     assert_eq!(vae.num_classes(), 0);
     assert!(vae.generate_class(1, 0, 0).is_none());
 }
+
+#[test]
+fn figures_are_redrawn_from_a_checkpoint() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("run");
+    genzoo_cli::train(&args("vae-2d", &dir, 2)).expect("trains");
+    std::fs::remove_dir_all(dir.join("figures")).expect("figures written by training");
+    let names = genzoo_cli::eval::figures(&genzoo_cli::eval::FiguresArgs {
+        run: dir.clone(),
+        checkpoint: "last".into(),
+        data_dir: None,
+        backend: None,
+    })
+    .expect("figures");
+    assert!(names.iter().any(|n| n == "manifold"), "{names:?}");
+    assert!(dir.join("figures/manifold.png").exists());
+    let report = std::fs::read_to_string(dir.join("report.html")).expect("report");
+    assert!(report.contains("manifold.png"));
+}

@@ -34,10 +34,11 @@ fn workspace_root() -> PathBuf {
 }
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <train|eval|sample|classifier|calibrate|bench|test|mnist-mini> [args]\n  \
+    "usage: cargo xtask <train|eval|sample|figures|classifier|calibrate|bench|test|mnist-mini> [args]\n  \
      train [model] [--backend flex|ndarray|wgpu|cuda] [genzoo train flags]   (`cargo xtask train --help` for all)\n  \
      eval <run> [--metrics nll,fid,kid,is,pr] [--n 10000] [--json]   test metrics of a trained run\n  \
-     sample <run> [--n 64] [--seed S] [--out FILE.png]                 fresh samples of a trained run\n  \
+     sample <run> [--n 64] [--seed S] [--label K] [--out FILE.png]     fresh samples of a trained run\n  \
+     figures <run> [--checkpoint best|last]                            redraw manifold/interpolation/... figures\n  \
      classifier --dataset mnist --out FILE                             retrain a metrics feature extractor\n  \
      calibrate [--dataset mnist] [--n 10000]                           metrics between real sets\n  \
      bench [--only pixelcnn,dcgan] [--backend B] [--json FILE]         training/sampling speed, peak memory\n  \
@@ -55,6 +56,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "models" => genzoo("models", rest),
         "eval" => genzoo("eval", rest),
         "sample" => genzoo("sample", rest),
+        "figures" => genzoo("figures", rest),
         "classifier" => genzoo("classifier", rest),
         "calibrate" => genzoo("calibrate", rest),
         "bench" => genzoo("bench", rest),

@@ -92,6 +92,22 @@ pub struct SampleArgs {
     pub label: Option<usize>,
 }
 
+/// `genzoo figures` flags.
+#[derive(Debug, Args)]
+pub struct FiguresArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Which checkpoint: best or last.
+    #[arg(long, default_value = "best")]
+    pub checkpoint: String,
+    /// Dataset root (else $GENZOO_DATA_DIR, else the user cache dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Backend (default: the run's).
+    #[arg(long)]
+    pub backend: Option<String>,
+}
+
 /// `genzoo classifier` flags.
 #[derive(Debug, Args)]
 pub struct ClassifierArgs {
@@ -534,6 +550,29 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
         source,
     })?;
     Ok(path)
+}
+
+/// `genzoo figures`: draws the model family's figures (2-D manifold, interpolations, traversals,
+/// completions, ...) from a checkpoint into the run's `figures/` and refreshes the report; returns the
+/// names written.
+pub fn figures(args: &FiguresArgs) -> Result<Vec<String>> {
+    let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
+    let kind: DatasetKind = loaded.config.dataset.parse()?;
+    let opts = DataOptions {
+        data_dir: args.data_dir.clone(),
+        ..DataOptions::default()
+    };
+    let test = genzoo_datasets::load(kind, Split::Test, &opts)?;
+    let mut names = Vec::new();
+    for (name, figure) in loaded.task.figures(&test) {
+        genzoo_train::trainer::write_figure(&loaded.run, &name, &figure)?;
+        names.push(name);
+    }
+    genzoo_train::report::write_report(loaded.run.root()).map_err(|source| Error::Io {
+        path: loaded.run.root().join("report.html"),
+        source,
+    })?;
+    Ok(names)
 }
 
 /// `genzoo classifier`: trains a LeNet on a dataset, reports its test accuracy, writes the

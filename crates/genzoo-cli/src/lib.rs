@@ -39,6 +39,8 @@ pub enum Command {
     Eval(Box<eval::EvalArgs>),
     /// Draw fresh samples of a trained run into a PNG grid.
     Sample(Box<eval::SampleArgs>),
+    /// Redraw a trained run's figures (2-D manifold, interpolations, traversals, completions).
+    Figures(Box<eval::FiguresArgs>),
     /// Train a domain classifier (LeNet) whose features the sample metrics use.
     Classifier(Box<eval::ClassifierArgs>),
     /// Sample metrics between real sets (train vs test, shuffled, blurred), to calibrate readers.
@@ -135,6 +137,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(args) => {
             let path = eval::sample(&args)?;
             println!("{}", path.display());
+            Ok(())
+        }
+        Command::Figures(args) => {
+            let names = eval::figures(&args)?;
+            if names.is_empty() {
+                println!("this model draws no figures");
+            }
+            for n in names {
+                println!("{}", args.run.join("figures").join(n).display());
+            }
             Ok(())
         }
         Command::Classifier(args) => {
