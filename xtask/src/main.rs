@@ -36,7 +36,7 @@ fn workspace_root() -> PathBuf {
 fn usage() -> &'static str {
     "usage: cargo xtask <train|eval|sample|figures|classifier|calibrate|bench|test|mnist-mini> [args]\n  \
      train [model] [--backend flex|ndarray|wgpu|cuda] [genzoo train flags]   (`cargo xtask train --help` for all)\n  \
-     eval <run> [--metrics nll,fid,kid,is,pr] [--n 10000] [--json]   test metrics of a trained run\n  \
+     eval <run> [--metrics nll,fid,kid,is,pr,acc] [--n 10000] [--json]   test metrics of a trained run\n  \
      sample <run> [--n 64] [--seed S] [--label K] [--out FILE.png]     fresh samples of a trained run\n  \
      figures <run> [--checkpoint best|last]                            redraw manifold/interpolation/... figures\n  \
      classifier --dataset mnist --out FILE                             retrain a metrics feature extractor\n  \
