@@ -17,8 +17,7 @@ use genzoo_metrics::frechet::frechet_distance;
 use genzoo_metrics::inception_score::inception_score;
 use genzoo_metrics::kid::{KidOptions, kid};
 use genzoo_metrics::precision_recall::precision_recall;
-use genzoo_train::image::{GridOptions, write_grid_png};
-use genzoo_train::{Backend, Checkpoint, Error, Result, RunDir, Task};
+use genzoo_train::{Backend, Checkpoint, Error, Grid, Result, RunDir, Task};
 use serde_json::{Map, Value};
 
 use crate::config::RunConfig;
@@ -152,6 +151,15 @@ pub struct CalibrateArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// One split of a dataset from `--data-dir` (else `$GENZOO_DATA_DIR`, else the cache dir); never downloads.
+fn load_split(kind: DatasetKind, split: Split, data_dir: Option<&Path>) -> Result<ImageSet> {
+    let opts = DataOptions {
+        data_dir: data_dir.map(Path::to_path_buf),
+        ..DataOptions::default()
+    };
+    Ok(genzoo_datasets::load(kind, split, &opts)?)
 }
 
 fn pick_backend(flag: Option<&str>, fallback: Option<&str>) -> Result<Backend> {
@@ -341,11 +349,7 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
     }
     let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
     let kind: DatasetKind = loaded.config.dataset.parse()?;
-    let opts = DataOptions {
-        data_dir: args.data_dir.clone(),
-        ..DataOptions::default()
-    };
-    let test = genzoo_datasets::load(kind, Split::Test, &opts)?;
+    let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
     let num = genzoo_train::run::num;
     let mut out = Map::new();
     out.insert(
@@ -539,16 +543,15 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
             .run
             .sample_path(&format!("sample-seed{}-n{}{label}", args.seed, args.n))
     });
-    let scale = if h.max(w) <= 32 { 2 } else { 1 };
-    let opts = GridOptions {
+    let grid = Grid {
+        images: values,
+        n,
+        channels: c,
+        height: h,
+        width: w,
         cols,
-        scale,
-        ..GridOptions::default()
     };
-    write_grid_png(&path, &values, n, c, h, w, &opts).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
+    genzoo_train::trainer::write_grid(&path, &grid)?;
     Ok(path)
 }
 
@@ -558,11 +561,7 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
 pub fn figures(args: &FiguresArgs) -> Result<Vec<String>> {
     let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
     let kind: DatasetKind = loaded.config.dataset.parse()?;
-    let opts = DataOptions {
-        data_dir: args.data_dir.clone(),
-        ..DataOptions::default()
-    };
-    let test = genzoo_datasets::load(kind, Split::Test, &opts)?;
+    let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
     let mut names = Vec::new();
     for (name, figure) in loaded.task.figures(&test) {
         genzoo_train::trainer::write_figure(&loaded.run, &name, &figure)?;
@@ -581,12 +580,8 @@ pub fn classifier(args: &ClassifierArgs) -> Result<f64> {
     let kind: DatasetKind = args.dataset.parse()?;
     let backend = pick_backend(args.backend.as_deref(), None)?;
     let device = backend.device()?;
-    let opts = DataOptions {
-        data_dir: args.data_dir.clone(),
-        ..DataOptions::default()
-    };
-    let train = genzoo_datasets::load(kind, Split::Train, &opts)?;
-    let test = genzoo_datasets::load(kind, Split::Test, &opts)?;
+    let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
+    let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
     let [c, h, w] = train.shape();
     if h != w {
         return Err(Error::Config(format!(
@@ -686,12 +681,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>
     let kind: DatasetKind = args.dataset.parse()?;
     let backend = pick_backend(args.backend.as_deref(), None)?;
     let device = backend.device()?;
-    let opts = DataOptions {
-        data_dir: args.data_dir.clone(),
-        ..DataOptions::default()
-    };
-    let train = genzoo_datasets::load(kind, Split::Train, &opts)?;
-    let test = genzoo_datasets::load(kind, Split::Test, &opts)?;
+    let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
+    let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
     let extractor = feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)?;
     let n = args.n.min(test.len()).min(train.len());
     let feats = |set: &ImageSet| {

@@ -460,17 +460,7 @@ pub fn write_figure(run: &RunDir, name: &str, figure: &Figure) -> Result<()> {
         source,
     })?;
     match figure {
-        Figure::Grid(g) => {
-            let path = dir.join(format!("{name}.png"));
-            let scale = if g.height.max(g.width) <= 32 { 2 } else { 1 };
-            let opts = GridOptions {
-                cols: g.cols,
-                scale,
-                ..GridOptions::default()
-            };
-            write_grid_png(&path, &g.images, g.n, g.channels, g.height, g.width, &opts)
-                .map_err(|source| Error::Io { path, source })
-        }
+        Figure::Grid(g) => write_grid(&dir.join(format!("{name}.png")), g),
         Figure::Svg(text) => {
             let path = dir.join(format!("{name}.svg"));
             crate::fsutil::write_atomic(&path, text.as_bytes())
@@ -479,20 +469,27 @@ pub fn write_figure(run: &RunDir, name: &str, figure: &Figure) -> Result<()> {
     }
 }
 
+/// Writes a grid as a PNG; small images (MNIST, CIFAR) are hard to judge at 1:1, so they are doubled.
+pub fn write_grid(path: &std::path::Path, g: &Grid) -> Result<()> {
+    let scale = if g.height.max(g.width) <= 32 { 2 } else { 1 };
+    let opts = GridOptions {
+        cols: g.cols,
+        scale,
+        ..GridOptions::default()
+    };
+    write_grid_png(path, &g.images, g.n, g.channels, g.height, g.width, &opts).map_err(|source| {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
 fn save_grid(task: &mut dyn Task, run: &RunDir, test_set: &ImageSet, name: &str) -> Result<()> {
-    if let Some(g) = task.sample_grid(test_set) {
-        let path = run.sample_path(name);
-        // Small images (MNIST, CIFAR) are hard to judge at 1:1; double them.
-        let scale = if g.height.max(g.width) <= 32 { 2 } else { 1 };
-        let opts = GridOptions {
-            cols: g.cols,
-            scale,
-            ..GridOptions::default()
-        };
-        write_grid_png(&path, &g.images, g.n, g.channels, g.height, g.width, &opts)
-            .map_err(|source| Error::Io { path, source })?;
+    match task.sample_grid(test_set) {
+        Some(g) => write_grid(&run.sample_path(name), &g),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[derive(Default)]
