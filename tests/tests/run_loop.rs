@@ -246,6 +246,7 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
         sample_every: 100,
         checkpoint_every: 2,
         progress: false,
+        time_limit: None,
     };
     let device = burn::tensor::Device::flex();
     let mut task = NanAt { step: 5, done: 0 };
@@ -267,6 +268,38 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
         "the checkpoint must predate the NaN step"
     );
     assert_eq!(task.done, 5, "the loop must stop right at the NaN step");
+}
+
+#[test]
+fn a_time_limit_ends_the_run_like_a_spent_budget() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = RunDir::create(&tmp.path().join("run"), false).expect("run dir");
+    run.write_config("model = \"nan-at\"\n").expect("config");
+    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
+        .expect("mini");
+    let opts = TrainOptions {
+        seed: 1,
+        batch_size: 16,
+        budget: Budget::Steps(50),
+        log_every: 1,
+        sample_every: 100,
+        checkpoint_every: 100,
+        progress: false,
+        // Already spent when the first step ends: exactly one step runs.
+        time_limit: Some(std::time::Duration::ZERO),
+    };
+    let device = burn::tensor::Device::flex();
+    let mut task = NanAt {
+        step: u64::MAX,
+        done: 0,
+    };
+    let summary =
+        genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect("finishes");
+    assert_eq!(task.done, 1, "one step, then the limit");
+    assert_eq!(summary["steps"], 1);
+    assert_eq!(summary["stopped_by_time_limit"], true);
+    let last = Checkpoint::load(&run.checkpoint_path("last")).expect("saved like a finished run");
+    assert_eq!(last.meta.step, 1);
 }
 
 #[test]

@@ -54,13 +54,32 @@ pub const PRESETS: [Preset; 6] = [
     },
 ];
 
+/// The groups `genzoo bench GROUP` names, and their presets.
+pub const GROUPS: [(&str, &[&str]); 5] = [
+    ("autoencoder", &["autoencoder"]),
+    ("vae", &["vae", "vae-conv"]),
+    ("pixelcnn", &["pixelcnn"]),
+    ("gan", &["dcgan", "gan"]),
+    (
+        "all",
+        &["autoencoder", "vae", "vae-conv", "pixelcnn", "dcgan", "gan"],
+    ),
+];
+
 /// `genzoo bench` flags.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// A family to measure: autoencoder, vae, pixelcnn, gan or all (the default).
+    #[arg(value_name = "GROUP")]
+    pub group: Option<String>,
     /// Presets to run, comma-separated (default: all of autoencoder, vae, vae-conv, pixelcnn, dcgan, gan
     /// that this build has).
     #[arg(long)]
     pub only: Option<String>,
+    /// CPU threads for the CPU backends (sets `RAYON_NUM_THREADS` in each preset's process; default:
+    /// every core this process may run on — pin cores with `taskset`).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Untimed steps before measuring.
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
@@ -84,8 +103,31 @@ pub struct BenchArgs {
     pub child: bool,
 }
 
-fn presets(only: Option<&str>) -> Result<Vec<Preset>> {
+fn presets(group: Option<&str>, only: Option<&str>) -> Result<Vec<Preset>> {
     let known: Vec<&str> = models::registry().iter().map(|m| m.name).collect();
+    let group_list;
+    let only = match (group, only) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Config("give a GROUP or --only, not both".into()));
+        }
+        (Some(g), None) => {
+            let (_, names) = GROUPS.iter().find(|(n, _)| *n == g).ok_or_else(|| {
+                let names: Vec<&str> = GROUPS.iter().map(|(n, _)| *n).collect();
+                Error::Config(format!(
+                    "unknown bench group '{g}'; known: {}",
+                    names.join(", ")
+                ))
+            })?;
+            group_list = names
+                .iter()
+                .filter(|n| known.contains(n))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(",");
+            Some(group_list.as_str())
+        }
+        (None, only) => only,
+    };
     let Some(only) = only else {
         return Ok(PRESETS
             .iter()
@@ -132,6 +174,106 @@ fn median(mut xs: Vec<f64>) -> f64 {
     } else {
         (xs[n / 2 - 1] + xs[n / 2]) / 2.0
     }
+}
+
+/// Multiply-adds of a convolution producing `out_pixels` output pixels (a transposed convolution:
+/// `out_pixels` = its input pixels) with a `k`×`k` kernel.
+fn conv_macs(out_pixels: usize, k: usize, c_in: usize, c_out: usize) -> f64 {
+    (out_pixels * k * k * c_in * c_out) as f64
+}
+
+/// Multiply-adds of a GAN step pair: the D step runs G forward (detached) and D forward and backward
+/// on a real and a fake batch; the G step runs G and D forward and backward.
+fn gan_step_macs(g: f64, d: f64) -> f64 {
+    g + 2.0 * 3.0 * d + 3.0 * (g + d)
+}
+
+/// Analytic FLOP of one training step of a preset (multiply-add = 2 FLOP; backward ≈ 2× forward,
+/// so training ≈ 3× forward). Derived in `docs/performance.md`; `bench/pytorch/reference.py` uses
+/// the same formulas. Elementwise work, the optimiser and the loss are left out.
+pub fn flop_per_step(preset: Preset) -> Option<f64> {
+    let per_image_macs = match preset.model {
+        "autoencoder" => {
+            3.0 * (conv_macs(14 * 14, 3, 1, 32)
+                + conv_macs(7 * 7, 3, 32, 64)
+                + 2.0 * 3136.0 * 32.0
+                + conv_macs(7 * 7, 4, 64, 32)
+                + conv_macs(14 * 14, 4, 32, 1))
+        }
+        "vae" => 3.0 * (784.0 * 400.0 + 400.0 * 40.0 + 20.0 * 400.0 + 400.0 * 784.0),
+        "vae-conv" => {
+            3.0 * (conv_macs(14 * 14, 3, 1, 32)
+                + conv_macs(7 * 7, 3, 32, 64)
+                + 3136.0 * 256.0
+                + 256.0 * 40.0
+                + 20.0 * 256.0
+                + 256.0 * 3136.0
+                + conv_macs(7 * 7, 4, 64, 32)
+                + conv_macs(14 * 14, 4, 32, 1))
+        }
+        "pixelcnn" => {
+            let block =
+                conv_macs(784, 1, 128, 64) + conv_macs(784, 3, 64, 64) + conv_macs(784, 1, 64, 128);
+            3.0 * (conv_macs(784, 7, 1, 128)
+                + 7.0 * block
+                + conv_macs(784, 1, 128, 128)
+                + conv_macs(784, 1, 128, 1))
+        }
+        "dcgan" => {
+            let g = 100.0 * 6272.0 + conv_macs(7 * 7, 4, 128, 64) + conv_macs(14 * 14, 4, 64, 1);
+            let d = conv_macs(14 * 14, 4, 1, 64) + conv_macs(7 * 7, 4, 64, 128) + 6272.0;
+            gan_step_macs(g, d)
+        }
+        "gan" => {
+            let g = 100.0 * 256.0 + 256.0 * 512.0 + 512.0 * 784.0;
+            let d = 784.0 * 512.0 + 512.0 * 256.0 + 256.0;
+            gan_step_macs(g, d)
+        }
+        _ => return None,
+    };
+    Some(2.0 * per_image_macs * preset.batch_size as f64)
+}
+
+/// Threads the CPU backends use in this process: `RAYON_NUM_THREADS` if set, else every core this
+/// process may run on (which `taskset` restricts).
+pub fn cpu_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+}
+
+/// Nominal single-precision peak of `threads` cores in GFLOP/s, from `/proc/cpuinfo`: the clock it
+/// reports times FLOP per cycle from the widest FMA it lists (two FMA pipes assumed: 64 with
+/// AVX-512, 32 with AVX2 + FMA, 16 with AVX, 8 otherwise). An estimate — turbo clocks, one-pipe
+/// AVX-512 parts and SMT siblings sharing pipes all move the true figure; `None` off Linux.
+pub fn cpu_peak_gflops(threads: usize) -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    peak_from_cpuinfo(&info, threads)
+}
+
+fn peak_from_cpuinfo(info: &str, threads: usize) -> Option<f64> {
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let mhz: f64 = field("cpu MHz")?.parse().ok()?;
+    let flags = field("flags").unwrap_or_default();
+    let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+    let per_cycle = if has("avx512f") {
+        64.0
+    } else if has("avx2") && has("fma") {
+        32.0
+    } else if has("avx") {
+        16.0
+    } else {
+        8.0
+    };
+    Some(threads as f64 * mhz / 1000.0 * per_cycle)
 }
 
 /// Measures one preset in this process.
@@ -185,12 +327,26 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
         step_s.push(dt / args.steps as f64);
     }
     let num = genzoo_train::run::num;
+    let step_s = median(step_s);
     let mut out = Map::new();
     out.insert("model".into(), Value::from(preset.model));
     out.insert("backend".into(), Value::from(backend.to_string()));
     out.insert("batch_size".into(), Value::from(preset.batch_size));
     out.insert("train_images_per_sec".into(), num(median(rates)));
-    out.insert("train_step_s".into(), num(median(step_s)));
+    out.insert("train_step_s".into(), num(step_s));
+    if let Some(flop) = flop_per_step(preset) {
+        let rate = flop / step_s / 1e9;
+        out.insert("gflop_per_step".into(), num(flop / 1e9));
+        out.insert("gflop_per_sec".into(), num(rate));
+        if backend.is_cpu() {
+            let threads = cpu_threads();
+            out.insert("threads".into(), Value::from(threads));
+            if let Some(peak) = cpu_peak_gflops(threads) {
+                out.insert("peak_gflop_per_sec".into(), num(peak));
+                out.insert("percent_of_peak".into(), num(100.0 * rate / peak));
+            }
+        }
+    }
     if args.samples > 0 {
         let t0 = Instant::now();
         if task.generate(args.samples, 0).is_some() {
@@ -206,7 +362,7 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
 
 /// `genzoo bench`: measures each preset in a child process; returns one record per preset.
 pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
-    let presets = presets(args.only.as_deref())?;
+    let presets = presets(args.group.as_deref(), args.only.as_deref())?;
     if args.child {
         let [preset] = presets.as_slice() else {
             return Err(Error::Config("--child measures exactly one preset".into()));
@@ -237,6 +393,12 @@ pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
         if let Some(b) = &args.backend {
             cmd.args(["--backend", b]);
         }
+        if let Some(t) = args.threads {
+            if t == 0 {
+                return Err(Error::Config("--threads must be at least 1".into()));
+            }
+            cmd.env("RAYON_NUM_THREADS", t.to_string());
+        }
         let out = cmd.output().map_err(|source| Error::Io {
             path: exe.clone(),
             source,
@@ -246,16 +408,21 @@ pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
             .lines()
             .rev()
             .find_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok())
-            .filter(|_| out.status.success())
-            .ok_or_else(|| {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let last = stderr
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("no output");
-                Error::Config(format!("bench of '{}' failed: {last}", p.model))
-            })?;
+            .filter(|_| out.status.success());
+        let record = match record {
+            Some(r) => r,
+            None => {
+                // One preset's failure (a backend bug, a driver crash) must not hide the others:
+                // record why it failed and go on; `bench` reports failure at the end.
+                let why = child_failure(&out);
+                tracing::error!(model = p.model, "bench failed: {why}");
+                let mut r = Map::new();
+                r.insert("model".into(), Value::from(p.model));
+                r.insert("batch_size".into(), Value::from(p.batch_size));
+                r.insert("error".into(), Value::from(why));
+                r
+            }
+        };
         records.push(record);
     }
     if let Some(path) = &args.json {
@@ -269,23 +436,55 @@ pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
     Ok(records)
 }
 
+/// Why a preset's child process failed: its exit status (or the signal that killed it) and the
+/// last line it wrote to stderr.
+fn child_failure(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no output on stderr");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = out.status.signal() {
+            return format!("killed by signal {sig}; {last}");
+        }
+    }
+    match out.status.code() {
+        Some(0) => format!("no result line; {last}"),
+        Some(code) => format!("exit status {code}; {last}"),
+        None => last.to_string(),
+    }
+}
+
 /// Prints the records as a table.
 pub fn print(records: &[Map<String, Value>]) {
     println!(
-        "{:<12} {:>6} {:>12} {:>10} {:>14} {:>10}",
-        "model", "batch", "train img/s", "step s", "sample 16 s", "peak MiB"
+        "{:<12} {:>6} {:>12} {:>10} {:>9} {:>7} {:>14} {:>10}",
+        "model", "batch", "train img/s", "step s", "GFLOP/s", "% peak", "sample 16 s", "peak MiB"
     );
     for r in records {
+        if let Some(e) = r.get("error").and_then(Value::as_str) {
+            println!(
+                "{:<12} failed: {e}",
+                r.get("model").and_then(Value::as_str).unwrap_or("?")
+            );
+            continue;
+        }
         let f = |k: &str| r.get(k).and_then(Value::as_f64);
         let opt = |v: Option<f64>, prec: usize| {
             v.map_or_else(|| "—".to_string(), |x| format!("{x:.prec$}"))
         };
         println!(
-            "{:<12} {:>6} {:>12} {:>10} {:>14} {:>10}",
+            "{:<12} {:>6} {:>12} {:>10} {:>9} {:>7} {:>14} {:>10}",
             r.get("model").and_then(Value::as_str).unwrap_or("?"),
             r.get("batch_size").and_then(Value::as_u64).unwrap_or(0),
             opt(f("train_images_per_sec"), 1),
             opt(f("train_step_s"), 3),
+            opt(f("gflop_per_sec"), 1),
+            opt(f("percent_of_peak"), 1),
             opt(f("sample_s"), 2),
             opt(f("peak_rss_mib"), 0),
         );
@@ -304,14 +503,59 @@ mod tests {
     }
 
     #[test]
+    fn groups_pick_their_presets_and_exclude_only() {
+        let names = |v: Vec<Preset>| v.iter().map(|p| p.model).collect::<Vec<_>>();
+        assert_eq!(
+            names(presets(Some("vae"), None).expect("vae")),
+            ["vae", "vae-conv"]
+        );
+        assert_eq!(
+            names(presets(Some("gan"), None).expect("gan")),
+            ["dcgan", "gan"]
+        );
+        let e = presets(Some("gans"), None).expect_err("unknown group");
+        assert!(e.to_string().contains("unknown bench group 'gans'"), "{e}");
+        let e = presets(Some("vae"), Some("vae")).expect_err("both");
+        assert!(e.to_string().contains("not both"), "{e}");
+    }
+
+    #[test]
+    fn flop_counts_match_the_hand_counts_of_performance_md() {
+        let gflop =
+            |model, batch_size| flop_per_step(Preset { model, batch_size }).expect("counted") / 1e9;
+        // docs/performance.md: PixelCNN ≈ 620 MFLOP forward per image, 119 GFLOP per step of 64;
+        // DCGAN ≈ 11.3; MLP VAE ≈ 0.50 per step of 128; autoencoder ≈ 1.1.
+        assert!((gflop("pixelcnn", 64) - 119.07).abs() < 0.05);
+        assert!((gflop("dcgan", 64) - 11.35).abs() < 0.05);
+        assert!((gflop("vae", 128) - 0.50).abs() < 0.005);
+        assert!((gflop("autoencoder", 64) - 1.10).abs() < 0.01);
+        assert!(
+            flop_per_step(Preset {
+                model: "bogus",
+                batch_size: 1
+            })
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn peak_is_read_from_cpuinfo() {
+        let info = "processor\t: 0\ncpu MHz\t\t: 2500.000\nflags\t\t: fpu sse avx avx2 fma\n";
+        assert_eq!(peak_from_cpuinfo(info, 2), Some(2.0 * 2.5 * 32.0));
+        let info512 = "cpu MHz : 2000\nflags : avx avx2 fma avx512f\n";
+        assert_eq!(peak_from_cpuinfo(info512, 1), Some(2.0 * 64.0));
+        assert_eq!(peak_from_cpuinfo("flags : avx2\n", 1), None);
+    }
+
+    #[test]
     fn unknown_presets_are_named() {
-        let e = presets(Some("autoencoder,bogus")).expect_err("bogus");
+        let e = presets(None, Some("autoencoder,bogus")).expect_err("bogus");
         assert!(
             e.to_string().contains("unknown bench preset 'bogus'"),
             "{e}"
         );
         assert_eq!(
-            presets(Some("autoencoder")).expect("known")[0].batch_size,
+            presets(None, Some("autoencoder")).expect("known")[0].batch_size,
             64
         );
     }

@@ -105,6 +105,10 @@ pub struct TrainArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Stop training after this many minutes of wall time (after the step in progress), then
+    /// evaluate, save and report as at the end of the budget: a fixed compute budget.
+    #[arg(long)]
+    pub max_minutes: Option<f64>,
 }
 
 /// The model `genzoo train` trains when none is named.
@@ -157,13 +161,25 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => {
             let records = bench::bench(&args)?;
             if args.child {
-                for r in records {
-                    println!("{}", Value::Object(r));
+                for r in &records {
+                    println!("{}", Value::Object(r.clone()));
                 }
             } else {
                 bench::print(&records);
             }
-            Ok(())
+            let failed: Vec<&str> = records
+                .iter()
+                .filter(|r| r.contains_key("error"))
+                .filter_map(|r| r.get("model").and_then(Value::as_str))
+                .collect();
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Config(format!(
+                    "bench failed for {}",
+                    failed.join(", ")
+                )))
+            }
         }
         Command::Calibrate(args) => {
             let rows = eval::calibrate(&args)?;
@@ -379,6 +395,18 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         sample_every: cfg.sample_every,
         checkpoint_every: cfg.checkpoint_every,
         progress: !args.no_progress,
+        time_limit: args
+            .max_minutes
+            .map(|m| {
+                if m.is_finite() && m > 0.0 {
+                    Ok(std::time::Duration::from_secs_f64(m * 60.0))
+                } else {
+                    Err(Error::Config(format!(
+                        "--max-minutes must be a positive number, got {m}"
+                    )))
+                }
+            })
+            .transpose()?,
     };
     tracing::info!(run_dir = %run.root().display(), train = train_set.len(), test = test_set.len(), "training");
     let summary = genzoo_train::train(

@@ -7,6 +7,12 @@ use clap::Parser;
 use genzoo_cli::{Cli, run};
 use genzoo_train::Error;
 
+/// mimalloc rather than the system allocator: burn's CPU backends allocate a fresh buffer for every
+/// tensor op, and glibc returns large buffers to the OS on free, so each step faulted its
+/// activations back in page by page (measured in `docs/performance.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

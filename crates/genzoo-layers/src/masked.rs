@@ -123,10 +123,15 @@ impl MaskedConv2dConfig {
             .with_padding(PaddingConfig2d::Explicit(kh / 2, kw / 2, kh / 2, kw / 2))
             .with_bias(self.bias)
             .init(device);
+        // The kernel positions the mask keeps for at least one (output, input) channel pair.
+        let taps = (0..kh * kw)
+            .filter(|&t| (0..c_out * c_in).any(|pair| values[pair * kh * kw + t] != 0.0))
+            .collect();
         MaskedConv2d {
             conv,
             mask: Tensor::from_data(TensorData::new(values, [c_out, c_in, kh, kw]), device),
             kernel_size: self.kernel_size,
+            taps,
         }
     }
 }
@@ -139,6 +144,10 @@ pub struct MaskedConv2d {
     /// The constant 0/1 mask `[c_out, c_in, kh, kw]` (not a parameter; not saved).
     mask: Tensor<4>,
     kernel_size: [usize; 2],
+    /// Row-major kernel positions `ky · kw + kx` that the mask keeps (for any channel pair), in
+    /// order: the only taps [`MaskedConv2d::forward`] computes.
+    #[module(skip)]
+    taps: Vec<usize>,
 }
 
 impl MaskedConv2d {
@@ -164,9 +173,74 @@ impl MaskedConv2d {
 
     /// Applies the masked convolution.
     ///
+    /// Computed as one matrix product over the kernel positions the mask keeps (5 of 9 for a
+    /// 3×3 mask-B kernel, 24 of 49 for a 7×7 mask-A one, the input itself for 1×1): the input is
+    /// shifted once per kept position, the shifts are stacked along the channels, and the masked
+    /// weight of those positions multiplies them. This skips the masked half of the work and, on
+    /// burn's CPU backends, also avoids the slow weight-gradient path of `conv2d` for small
+    /// outputs (`docs/performance.md`). [`MaskedConv2d::forward_conv2d`] is the reference.
+    ///
     /// # Shapes
     /// `x: [B, c_in, H, W]` → `[B, c_out, H, W]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, c_in, h, w] = x.dims();
+        let [kh, kw] = self.kernel_size;
+        let [c_out, _, _, _] = self.mask.dims();
+        let t = self.taps.len();
+        let weight = self.masked_weight().reshape([c_out, c_in, kh * kw]);
+        let weight = if t == kh * kw {
+            weight
+        } else {
+            let idx: Vec<i64> = self.taps.iter().map(|&i| i as i64).collect();
+            let idx = Tensor::<1, burn::tensor::Int>::from_data(
+                TensorData::new(idx, [t]),
+                &weight.device(),
+            );
+            weight.select(2, idx) // [c_out, c_in, T]
+        };
+        // Columns ordered tap-major (tap, channel), matching the stacked shifts below.
+        let weight = weight.swap_dims(1, 2).reshape([1, c_out, t * c_in]);
+        let cols = if kh * kw == 1 {
+            x.reshape([b, c_in, h * w])
+        } else {
+            let (ph, pw) = (kh / 2, kw / 2);
+            let rows = self.taps.iter().map(|&i| i / kw);
+            let cols_ = self.taps.iter().map(|&i| i % kw);
+            // Pad only the sides some kept tap reaches past.
+            let top = ph - rows.clone().min().unwrap_or(ph).min(ph);
+            let bottom = rows.max().unwrap_or(ph).max(ph) - ph;
+            let left = pw - cols_.clone().min().unwrap_or(pw).min(pw);
+            let right = cols_.max().unwrap_or(pw).max(pw) - pw;
+            let xp = x.pad(
+                [(top, bottom), (left, right)],
+                burn::tensor::ops::PadMode::Constant(0.0),
+            );
+            let shifts: Vec<Tensor<4>> = self
+                .taps
+                .iter()
+                .map(|&i| {
+                    let (ky, kx) = (i / kw, i % kw);
+                    xp.clone()
+                        .narrow(2, ky + top - ph, h)
+                        .narrow(3, kx + left - pw, w)
+                })
+                .collect();
+            Tensor::cat(shifts, 1).reshape([b, t * c_in, h * w])
+        };
+        let y = weight.matmul(cols); // [B, c_out, H·W]
+        let y = match self.bias() {
+            Some(bias) => y + bias.reshape([1, c_out, 1]),
+            None => y,
+        };
+        y.reshape([b, c_out, h, w])
+    }
+
+    /// The same convolution through burn's `conv2d` over the whole (masked) kernel: the
+    /// reference [`MaskedConv2d::forward`] is tested against.
+    ///
+    /// # Shapes
+    /// `x: [B, c_in, H, W]` → `[B, c_out, H, W]`
+    pub fn forward_conv2d(&self, x: Tensor<4>) -> Tensor<4> {
         let [kh, kw] = self.kernel_size;
         let options =
             ConvOptions::new_with_padding([1, 1], [(kh / 2, kh / 2), (kw / 2, kw / 2)], [1, 1], 1);
@@ -256,6 +330,92 @@ mod tests {
         }
         assert!(grad.iter().zip(&mask).any(|(g, m)| *m == 1.0 && *g != 0.0));
         assert_eq!(before, values(conv.conv.weight.val().inner()));
+    }
+
+    fn assert_close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-5 * scale,
+                "{what}[{i}]: tap path {x} vs conv2d {y} (scale {scale})"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tap_path_equals_conv2d_in_value_and_gradients() {
+        let device = device().autodiff();
+        // (channels, kernel, mask, colour groups, bias, image [H, W])
+        let cases = [
+            ([1, 8], [7, 7], MaskType::A, 1, true, [9, 7]),
+            ([6, 6], [3, 3], MaskType::B, 3, true, [5, 6]),
+            ([6, 9], [3, 3], MaskType::A, 3, false, [4, 4]),
+            ([5, 4], [1, 1], MaskType::B, 1, true, [3, 5]),
+            ([6, 3], [1, 1], MaskType::A, 3, true, [4, 3]),
+            ([4, 4], [1, 3], MaskType::B, 1, false, [3, 6]),
+            ([3, 5], [5, 5], MaskType::B, 1, true, [2, 3]),
+        ];
+        for (channels, kernel, mask, groups, bias, [h, w]) in cases {
+            let what = format!("{channels:?} {kernel:?} {mask:?} groups {groups}");
+            let conv = MaskedConv2dConfig::new(channels, kernel, mask)
+                .with_color_groups(groups)
+                .with_bias(bias)
+                .init(&device);
+            let x = Tensor::<4>::random(
+                [2, channels[0], h, w],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            )
+            .require_grad();
+            // A random cotangent, so every output position weighs differently.
+            let r = Tensor::<4>::random(
+                [2, channels[1], h, w],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let mut out = Vec::new();
+            for tap_path in [true, false] {
+                let y = if tap_path {
+                    conv.forward(x.clone())
+                } else {
+                    conv.forward_conv2d(x.clone())
+                };
+                let grads = (y.clone() * r.clone()).sum().backward();
+                let dw = values(conv.conv.weight.grad(&grads).expect("dw"));
+                let db = conv
+                    .conv
+                    .bias
+                    .as_ref()
+                    .map(|b| values(b.grad(&grads).expect("db")));
+                let dx = values(x.grad(&grads).expect("dx"));
+                out.push((values(y.inner()), dw, db, dx));
+            }
+            let (fast, reference) = (&out[0], &out[1]);
+            assert_close(&fast.0, &reference.0, &format!("{what} output"));
+            assert_close(&fast.1, &reference.1, &format!("{what} weight gradient"));
+            if let (Some(a), Some(b)) = (&fast.2, &reference.2) {
+                assert_close(a, b, &format!("{what} bias gradient"));
+            }
+            assert_close(&fast.3, &reference.3, &format!("{what} input gradient"));
+        }
+    }
+
+    #[test]
+    fn only_the_kept_taps_are_computed() {
+        let device = device();
+        let taps = |k, mask, groups| {
+            MaskedConv2dConfig::new([3, 3], [k, k], mask)
+                .with_color_groups(groups)
+                .init(&device)
+                .taps
+        };
+        assert_eq!(taps(3, MaskType::B, 1), [0, 1, 2, 3, 4]);
+        assert_eq!(taps(3, MaskType::A, 1), [0, 1, 2, 3]);
+        // With colour groups the mask-A centre still connects G to R and B to R, G.
+        assert_eq!(taps(3, MaskType::A, 3), [0, 1, 2, 3, 4]);
+        assert_eq!(taps(7, MaskType::A, 1).len(), 24);
+        assert_eq!(taps(1, MaskType::B, 1), [0]);
     }
 
     /// Position of sub-pixel group `g` of pixel `p` in the autoregressive order.

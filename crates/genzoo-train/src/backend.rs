@@ -43,6 +43,11 @@ impl Backend {
         }
     }
 
+    /// Whether the backend computes on the CPU (so threads and the CPU's peak FLOP rate apply).
+    pub fn is_cpu(self) -> bool {
+        matches!(self, Backend::Flex | Backend::Ndarray)
+    }
+
     /// Whether this binary was built with the backend.
     pub fn is_compiled(self) -> bool {
         match self {

@@ -208,6 +208,10 @@ pub struct TrainOptions {
     pub checkpoint_every: u64,
     /// Show a progress bar (only drawn on a terminal).
     pub progress: bool,
+    /// A wall-clock limit on this invocation's training: once it has passed (checked after each
+    /// step, so at least one step runs) the run ends as if its budget were spent — final
+    /// evaluation, checkpoints, figures, summary (with `stopped_by_time_limit`).
+    pub time_limit: Option<std::time::Duration>,
 }
 
 /// Trains `task` in `run`, starting fresh or from `resume` (a checkpoint of this run).
@@ -292,7 +296,14 @@ pub fn train(
         ckpt.save(&run.checkpoint_path(name))
     };
 
+    let first_step = meta.step;
+    let mut stopped_by_time = false;
     while !done(&batches, meta.step) {
+        if meta.step > first_step && opts.time_limit.is_some_and(|t| started.elapsed() >= t) {
+            tracing::info!(step = meta.step, "time limit reached; finishing the run");
+            stopped_by_time = true;
+            break;
+        }
         let epoch_before = batches.epoch();
         let completed_before = completed(&batches);
         let t0 = Instant::now();
@@ -395,6 +406,7 @@ pub fn train(
     }
 
     summary.remove("interrupted_at_step");
+    summary.insert("stopped_by_time_limit".into(), Value::from(stopped_by_time));
     summary.insert("model".into(), Value::from(task.name()));
     summary.insert("steps".into(), Value::from(meta.step));
     summary.insert(
