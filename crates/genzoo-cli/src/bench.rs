@@ -407,10 +407,21 @@ pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
         let record = stdout
             .lines()
             .rev()
-            .find_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok())
-            .filter(|_| out.status.success());
+            .find_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok());
         let record = match record {
-            Some(r) => r,
+            Some(mut r) => {
+                if !out.status.success() {
+                    // Seen with NVIDIA's Vulkan driver: the process crashes while tearing the
+                    // device down, after the measurement was printed. Keep it, and say so.
+                    let why = child_failure(&out);
+                    tracing::warn!(
+                        model = p.model,
+                        "preset process failed after reporting: {why}"
+                    );
+                    r.insert("exit_after_report".into(), Value::from(why));
+                }
+                r
+            }
             None => {
                 // One preset's failure (a backend bug, a driver crash) must not hide the others:
                 // record why it failed and go on; `bench` reports failure at the end.
