@@ -27,6 +27,7 @@
 //! ```
 
 pub mod cached;
+pub mod cached_gated;
 pub mod error;
 pub mod gated;
 pub mod pixelcnn;
