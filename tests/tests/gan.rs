@@ -257,6 +257,9 @@ fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
         checkpoint: "last".into(),
         backend: None,
         label,
+        fast: false,
+        complete: false,
+        data_dir: None,
     };
     let png = genzoo_cli::eval::sample(&sample(Some(3))).expect("class 3");
     assert!(png.ends_with("samples/sample-seed1-n6-label3.png") && png.exists());
@@ -273,6 +276,7 @@ fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
         data_dir: None,
         backend: None,
         json: true,
+        iwae_k: 5000,
     })
     .expect("eval acc");
     let acc = out["class_accuracy"].as_f64().expect("class_accuracy");

@@ -128,6 +128,9 @@ fn a_tiny_class_conditional_gated_pixelcnn_trains_and_draws_one_row_per_class() 
         checkpoint: "last".into(),
         backend: None,
         label: Some(label),
+        fast: false,
+        complete: false,
+        data_dir: None,
     };
     assert!(
         genzoo_cli::eval::sample(&sample(4))

@@ -354,6 +354,10 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
             out.insert("sample_s".into(), num(t0.elapsed().as_secs_f64()));
         }
     }
+    let test = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())?;
+    for (k, v) in task.bench_extras(&test, args.samples) {
+        out.insert(k, num(v));
+    }
     if let Some(mib) = peak_rss_mib() {
         out.insert("peak_rss_mib".into(), num(mib));
     }

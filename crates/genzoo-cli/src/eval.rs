@@ -25,6 +25,12 @@ use crate::models;
 
 /// The sample-quality metrics `genzoo eval` knows.
 pub const SAMPLE_METRICS: [&str; 4] = ["fid", "kid", "is", "pr"];
+/// The likelihood bounds of latent-variable models `genzoo eval` knows (asked for by name only).
+pub const BOUND_METRICS: [&str; 2] = ["elbo", "iwae"];
+
+/// Seed of the one binarization of the test images `genzoo sample --complete` starts from (the
+/// training runs' own test binarization seed).
+const COMPLETION_BINARIZATION_SEED: u64 = 0x7E57;
 
 fn metric_err(e: genzoo_metrics::Error) -> Error {
     Error::Metric(e.to_string())
@@ -36,12 +42,18 @@ pub struct EvalArgs {
     /// The run directory.
     pub run: PathBuf,
     /// Metrics, comma-separated: nll (the model's own test metrics: NLL, ELBO, MSE...), fid, kid,
-    /// is, pr. Default: all the model supports.
+    /// is, pr, acc, and for the VAE family elbo (test −ELBO, reconstruction and KL) and iwae (the
+    /// importance-weighted NLL bound −L_k of Burda et al. 2015). Default: all the model supports
+    /// except elbo and iwae.
     #[arg(long)]
     pub metrics: Option<String>,
-    /// Generated samples, and real test images, for the sample metrics.
+    /// Generated samples, and real test images, for the sample metrics; the first this many test
+    /// images for elbo and iwae.
     #[arg(long, default_value_t = 10_000)]
     pub n: usize,
+    /// Importance samples per test image for iwae (the literature reports k = 5000).
+    #[arg(long, default_value_t = 5000)]
+    pub iwae_k: usize,
     /// Which checkpoint: best or last.
     #[arg(long, default_value = "best")]
     pub checkpoint: String,
@@ -89,6 +101,18 @@ pub struct SampleArgs {
     /// For a class-conditional model: draw every sample of this class.
     #[arg(long)]
     pub label: Option<usize>,
+    /// Autoregressive models: use the cached sampler (Ramachandran et al. 2017), which draws the
+    /// same images as the default naive sampler (one forward pass per sub-pixel) in about one pass.
+    #[arg(long)]
+    pub fast: bool,
+    /// Autoregressive models: the completion figure instead of samples — a row of test images, a
+    /// row of their top halves (what the model is given), then rows of sampled bottom halves
+    /// (`--cols` test images, default 8; `n / cols` completion rows).
+    #[arg(long)]
+    pub complete: bool,
+    /// Dataset root for --complete (else $GENZOO_DATA_DIR, else the user cache dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `genzoo figures` flags.
@@ -321,10 +345,11 @@ fn parse_metrics(list: Option<&str>) -> Result<Vec<String>> {
     };
     let mut out = Vec::new();
     for m in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        if m != "nll" && m != "acc" && !SAMPLE_METRICS.contains(&m) {
+        if m != "nll" && m != "acc" && !SAMPLE_METRICS.contains(&m) && !BOUND_METRICS.contains(&m) {
             return Err(Error::Config(format!(
-                "unknown metric '{m}'; known: nll, {}, acc",
-                SAMPLE_METRICS.join(", ")
+                "unknown metric '{m}'; known: nll, {}, acc, {}",
+                SAMPLE_METRICS.join(", "),
+                BOUND_METRICS.join(", ")
             )));
         }
         if !out.iter().any(|o| o == m) {
@@ -363,6 +388,11 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
             out.insert(k, num(v));
         }
         out.insert("time_nll_s".into(), num(t0.elapsed().as_secs_f64()));
+    }
+    for bound in BOUND_METRICS {
+        if which.iter().any(|m| m == bound) {
+            out.extend(likelihood_bound(&mut loaded, &test, bound, args)?);
+        }
     }
     let sample: Vec<&str> = which
         .iter()
@@ -412,6 +442,64 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
         path: loaded.run.root().join("report.html"),
         source,
     })?;
+    Ok(out)
+}
+
+/// `elbo` or `iwae` of a loaded run on the first `args.n` test images, as flat JSON entries
+/// (`test_nelbo`, `test_recon`, `test_kl`, `time_elbo_s`; or `test_iwae<k>_nll`, its standard error,
+/// `iwae_k`, `iwae_images`, `time_iwae_s`, `iwae_ms_per_image`). A model without a variational
+/// bound is an error that names the models that have one.
+fn likelihood_bound(
+    loaded: &mut LoadedRun,
+    test: &ImageSet,
+    metric: &str,
+    args: &EvalArgs,
+) -> Result<Map<String, Value>> {
+    let iwae = metric == "iwae";
+    if iwae && args.iwae_k == 0 {
+        return Err(Error::Config("--iwae-k must be at least 1".into()));
+    }
+    let images = args.n.min(test.len());
+    let opts = genzoo_train::BoundOptions {
+        k: if iwae { args.iwae_k } else { 0 },
+        images,
+        seed: args.seed,
+    };
+    if iwae {
+        tracing::info!(
+            "IWAE with k = {} on {images} test images: {} decoder passes",
+            args.iwae_k,
+            args.iwae_k * images
+        );
+    }
+    let t0 = Instant::now();
+    let values = loaded.task.likelihood_bounds(test, &opts).ok_or_else(|| {
+        Error::Config(format!(
+            "metric '{metric}' needs a model with a variational bound (vae, vae-conv, beta-vae, \
+             cvae, vae-2d, iwae); '{}' has none — use --metrics nll for its own test metrics",
+            loaded.config.model
+        ))
+    })?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let num = genzoo_train::run::num;
+    let mut out = Map::new();
+    for (k, v) in values {
+        if k.contains("iwae") == iwae {
+            out.insert(k, num(v));
+        }
+    }
+    if iwae {
+        out.insert("iwae_k".into(), Value::from(args.iwae_k));
+        out.insert("iwae_images".into(), Value::from(images));
+        out.insert("time_iwae_s".into(), num(seconds));
+        out.insert(
+            "iwae_ms_per_image".into(),
+            num(seconds * 1000.0 / images.max(1) as f64),
+        );
+    } else {
+        out.insert("elbo_images".into(), Value::from(images));
+        out.insert("time_elbo_s".into(), num(seconds));
+    }
     Ok(out)
 }
 
@@ -516,6 +604,27 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
             )));
         }
     }
+    if !loaded.task.set_fast_sampling(args.fast) {
+        if args.fast {
+            return Err(Error::Config(format!(
+                "'{}' has no cached sampler: --fast applies to pixelcnn, gated-pixelcnn and \
+                 cond-pixelcnn",
+                loaded.config.model
+            )));
+        }
+    } else if !args.fast {
+        tracing::info!(
+            "naive sampler: one forward pass per sub-pixel; --fast draws the same images in about one pass"
+        );
+    }
+    if args.complete {
+        if args.label.is_some() {
+            return Err(Error::Config(
+                "--complete keeps each test image's own label; drop --label".into(),
+            ));
+        }
+        return completion(&mut loaded, args);
+    }
     let drawn = match args.label {
         Some(label) => loaded.task.generate_class(args.n, args.seed, label),
         None => loaded.task.generate(args.n, args.seed),
@@ -542,6 +651,77 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
         loaded
             .run
             .sample_path(&format!("sample-seed{}-n{}{label}", args.seed, args.n))
+    });
+    let grid = Grid {
+        images: values,
+        n,
+        channels: c,
+        height: h,
+        width: w,
+        cols,
+    };
+    genzoo_train::trainer::write_grid(&path, &grid)?;
+    Ok(path)
+}
+
+/// `genzoo sample --complete`: `cols` test images, their top halves, and `n / cols` rows of
+/// completions of the bottom halves (row `r` drawn from seed `seed + r`); returns the PNG's path.
+fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
+    let kind: DatasetKind = loaded.config.dataset.parse()?;
+    let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
+    let cols = args.cols.unwrap_or(8).clamp(1, test.len().max(1));
+    let rows = (args.n / cols).max(1);
+    let indices: Vec<usize> = (0..cols).collect();
+    let labels: Vec<usize> = indices
+        .iter()
+        .map(|&i| usize::from(test.label(i)))
+        .collect();
+    let device = loaded.device.clone().inner();
+    let x = test
+        .batch(
+            &indices,
+            loaded.task.binarization(),
+            COMPLETION_BINARIZATION_SEED,
+            &device,
+        )
+        .images;
+    let [_, c, h, w] = x.dims();
+    let known = (h / 2) * w;
+    // The given top half, with the unknown bottom half grey.
+    let mask = Tensor::<4>::ones([cols, c, h, w], &device)
+        .slice_fill([0..cols, 0..c, h / 2..h, 0..w], 0.0);
+    let mut parts = vec![
+        x.clone(),
+        x.clone() * mask.clone() + (mask.neg() + 1.0) * 0.5,
+    ];
+    for r in 0..rows {
+        let seed = args.seed.wrapping_add(r as u64);
+        let done = loaded
+            .task
+            .complete(x.clone(), &labels, known, seed)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "'{}' cannot complete images: --complete applies to pixelcnn, \
+                     gated-pixelcnn and cond-pixelcnn",
+                    loaded.config.model
+                ))
+            })?;
+        parts.push(done.to_device(&device));
+    }
+    let images = Tensor::cat(parts, 0);
+    let n = images.dims()[0];
+    let values: Vec<f32> = images
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Metric(format!("reading completions: {e:?}")))?;
+    let path = args.out.clone().unwrap_or_else(|| {
+        loaded.run.sample_path(&format!(
+            "complete-seed{}-n{}{}",
+            args.seed,
+            rows * cols,
+            if args.fast { "-fast" } else { "" }
+        ))
     });
     let grid = Grid {
         images: values,

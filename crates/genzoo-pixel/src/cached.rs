@@ -28,17 +28,24 @@ use crate::sampling::{Autoregressive, SampleOptions, completion_start, draw, ima
 
 /// A masked convolution as host weights: one `[c_in][c_out]` matrix per kernel tap that the mask
 /// does not zero entirely (taps after the centre never survive).
-struct HostConv {
-    c_in: usize,
-    c_out: usize,
+pub(crate) struct HostConv {
+    pub(crate) c_in: usize,
+    pub(crate) c_out: usize,
     /// `(dy, dx, weights [c_in · c_out])`, offsets relative to the output position.
     taps: Vec<(isize, isize, Vec<f32>)>,
     bias: Vec<f32>,
 }
 
 impl HostConv {
-    fn new(layer: &MaskedConv2d) -> Self {
+    pub(crate) fn new(layer: &MaskedConv2d) -> Self {
         let w = layer.masked_weight();
+        let [_, _, kh, kw] = w.dims();
+        Self::from_parts(w, layer.bias(), [kh / 2, kw / 2])
+    }
+
+    /// A convolution of weights `w [c_out, c_in, kh, kw]` whose output at `(y, x)` reads the input
+    /// at `(y + ky − anchor[0], x + kx − anchor[1])` (zero outside the image).
+    pub(crate) fn from_parts(w: Tensor<4>, bias: Option<Tensor<1>>, anchor: [usize; 2]) -> Self {
         let [c_out, c_in, kh, kw] = w.dims();
         let w: Vec<f32> = w
             .into_data()
@@ -55,13 +62,13 @@ impl HostConv {
                     }
                 }
                 if m.iter().any(|&v| v != 0.0) {
-                    let dy = ky as isize - (kh / 2) as isize;
-                    let dx = kx as isize - (kw / 2) as isize;
+                    let dy = ky as isize - anchor[0] as isize;
+                    let dx = kx as isize - anchor[1] as isize;
                     taps.push((dy, dx, m));
                 }
             }
         }
-        let bias = match layer.bias() {
+        let bias = match bias {
             Some(b) => b
                 .into_data()
                 .convert::<f32>()
@@ -80,7 +87,7 @@ impl HostConv {
     /// Output at `(y, x)` for all `n` images into `out [n · c_out]`, reading the input map
     /// `map [H · W][n][c_in]`, with ReLU applied to the input if `relu`.
     #[allow(clippy::too_many_arguments)]
-    fn at(
+    pub(crate) fn at(
         &self,
         map: &[f32],
         hw: [usize; 2],
@@ -106,7 +113,7 @@ impl HostConv {
     }
 
     /// A 1×1 layer (centre tap only) applied to `input [n · c_in]`, into `out [n · c_out]`.
-    fn local(&self, input: &[f32], n: usize, relu: bool, out: &mut [f32]) {
+    pub(crate) fn local(&self, input: &[f32], n: usize, relu: bool, out: &mut [f32]) {
         for b in 0..n {
             out[b * self.c_out..(b + 1) * self.c_out].copy_from_slice(&self.bias);
         }

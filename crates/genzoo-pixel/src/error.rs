@@ -30,6 +30,14 @@ pub enum Error {
         /// Classes of the model.
         classes: usize,
     },
+    /// A conditional completion given a label count that differs from the image count.
+    #[error("{labels} labels given for {images} images")]
+    LabelCount {
+        /// Labels given.
+        labels: usize,
+        /// Images given.
+        images: usize,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

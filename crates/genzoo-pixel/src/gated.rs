@@ -185,16 +185,16 @@ pub fn shift_down(x: Tensor<4>) -> Tensor<4> {
 /// One gated layer with a vertical and a horizontal stack.
 #[derive(Module, Debug)]
 pub struct GatedLayer {
-    v_f: Conv2d,
-    v_g: Conv2d,
-    h_f: MaskedConv2d,
-    h_g: MaskedConv2d,
-    link_f: Conv2d,
-    link_g: Conv2d,
-    h_out: MaskedConv2d,
-    cond: Option<Linear>,
-    residual: bool,
-    hidden: usize,
+    pub(crate) v_f: Conv2d,
+    pub(crate) v_g: Conv2d,
+    pub(crate) h_f: MaskedConv2d,
+    pub(crate) h_g: MaskedConv2d,
+    pub(crate) link_f: Conv2d,
+    pub(crate) link_g: Conv2d,
+    pub(crate) h_out: MaskedConv2d,
+    pub(crate) cond: Option<Linear>,
+    pub(crate) residual: bool,
+    pub(crate) hidden: usize,
 }
 
 impl GatedLayer {
@@ -236,13 +236,13 @@ impl GatedLayer {
 /// Gated PixelCNN with vertical and horizontal stacks, optionally class-conditional.
 #[derive(Module, Debug)]
 pub struct GatedPixelCnn {
-    layers: Vec<GatedLayer>,
-    head: MaskedConv2d,
-    out: MaskedConv2d,
-    channels: usize,
-    image_size: usize,
-    levels: usize,
-    classes: usize,
+    pub(crate) layers: Vec<GatedLayer>,
+    pub(crate) head: MaskedConv2d,
+    pub(crate) out: MaskedConv2d,
+    pub(crate) channels: usize,
+    pub(crate) image_size: usize,
+    pub(crate) levels: usize,
+    pub(crate) classes: usize,
 }
 
 impl GatedPixelCnn {
@@ -333,8 +333,8 @@ impl Autoregressive for GatedPixelCnn {
 
 /// A [`GatedPixelCnn`] with one fixed label per image of the batch being sampled.
 pub struct Conditioned<'a> {
-    model: &'a GatedPixelCnn,
-    labels: Tensor<1, Int>,
+    pub(crate) model: &'a GatedPixelCnn,
+    pub(crate) labels: Tensor<1, Int>,
 }
 
 impl Autoregressive for Conditioned<'_> {

@@ -5,8 +5,9 @@
 //! pixel). Here: **PixelCNN** (van den Oord et al. 2016, arXiv:1601.06759) with an exact
 //! `log_prob`; **Gated PixelCNN** with vertical and horizontal stacks and class conditioning
 //! (van den Oord et al. 2016, arXiv:1606.05328); and, apart from the networks, the samplers:
-//! naive autoregressive sampling (one forward pass per sub-pixel), fast cached sampling of
-//! PixelCNN (Ramachandran et al. 2017, arXiv:1704.06001) and completion of partial images.
+//! naive autoregressive sampling (one forward pass per sub-pixel), fast cached sampling
+//! (Ramachandran et al. 2017, arXiv:1704.06001) of PixelCNN ([`cached`]) and of Gated PixelCNN
+//! ([`cached_gated`]), and completion of partial images.
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
@@ -27,6 +28,7 @@
 //! ```
 
 pub mod cached;
+pub mod cached_gated;
 pub mod error;
 pub mod gated;
 pub mod pixelcnn;

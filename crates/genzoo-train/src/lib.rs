@@ -33,4 +33,6 @@ pub use backend::Backend;
 pub use checkpoint::{Checkpoint, CheckpointMeta};
 pub use error::{Error, Result};
 pub use run::RunDir;
-pub use trainer::{Batches, Budget, Figure, Grid, StepOutput, Task, TrainOptions, train};
+pub use trainer::{
+    Batches, BoundOptions, Budget, Figure, Grid, StepOutput, Task, TrainOptions, train,
+};

@@ -176,10 +176,59 @@ pub trait Task {
         let _ = test;
         Vec::new()
     }
+    /// Bounds on the test log-likelihood of a latent-variable model, in nats per image, over the
+    /// first `opts.images` test images: the `−ELBO` with its reconstruction and KL parts
+    /// (`test_nelbo`, `test_recon`, `test_kl`) and, for `opts.k > 0`, the importance-weighted
+    /// `−L_k` of Burda et al. 2015 (`test_iwae<k>_nll`, `test_iwae<k>_se`). `None` (the default):
+    /// the model has no such bound. Implementations batch so any `k` fits in memory.
+    fn likelihood_bounds(
+        &mut self,
+        test: &ImageSet,
+        opts: &BoundOptions,
+    ) -> Option<Vec<(String, f64)>> {
+        let _ = (test, opts);
+        None
+    }
+    /// Extra records for `genzoo bench` (e.g. IWAE evaluation time, both samplers' time for
+    /// `samples` images), measured on `test`. Default: none.
+    fn bench_extras(&mut self, test: &ImageSet, samples: usize) -> Vec<(String, f64)> {
+        let _ = (test, samples);
+        Vec::new()
+    }
+    /// Chooses the autoregressive sampler used by [`Task::generate`] (and `generate_class`):
+    /// `true` for the cached one. Returns `false` when the model has no such choice (the default).
+    fn set_fast_sampling(&mut self, fast: bool) -> bool {
+        let _ = fast;
+        false
+    }
+    /// For an autoregressive model: each of `images` (test images as the model sees them, with
+    /// their `labels`) with its first `known` pixels (raster order) kept and the rest sampled
+    /// from `seed`; `None` for models that cannot complete images (the default).
+    fn complete(
+        &mut self,
+        images: burn::tensor::Tensor<4>,
+        labels: &[usize],
+        known: usize,
+        seed: u64,
+    ) -> Option<burn::tensor::Tensor<4>> {
+        let _ = (images, labels, known, seed);
+        None
+    }
     /// The task's state as named byte sections (model, optimizer, ...).
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>>;
     /// Restores the state written by [`Task::save`]; `path` is for error messages.
     fn load(&mut self, checkpoint: &Checkpoint, path: &std::path::Path) -> Result<()>;
+}
+
+/// What [`Task::likelihood_bounds`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundOptions {
+    /// Importance samples per image for `−L_k`; 0 for the `−ELBO` only.
+    pub k: usize,
+    /// Test images scored (the first ones of the test set).
+    pub images: usize,
+    /// Seed of the posterior noise (the same seed gives the same numbers).
+    pub seed: u64,
 }
 
 /// How long to train.

@@ -1,6 +1,7 @@
 //! Training glue for Gated PixelCNN of `genzoo-pixel` (lecture §2.1), unconditional
-//! (`gated-pixelcnn`) or conditioned on the class (`cond-pixelcnn`). Samples use the naive
-//! sampler (one forward pass per sub-pixel): the cached sampler covers plain PixelCNN only.
+//! (`gated-pixelcnn`) or conditioned on the class (`cond-pixelcnn`). Samples and completions use
+//! the cached sampler of `genzoo_pixel::cached_gated` (the naive one, which draws the same images,
+//! after `set_fast_sampling(false)`).
 
 use std::path::Path;
 
@@ -11,11 +12,12 @@ use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, ImageSet};
 use genzoo_metrics::likelihood::bits_per_dim;
+use genzoo_pixel::cached_gated::{complete_cached_gated, sample_cached_gated};
 use genzoo_pixel::sampling::{SampleOptions, complete_naive, sample_naive};
 use genzoo_pixel::{GatedPixelCnn, GatedPixelCnnConfig};
 use genzoo_train::{Batches, Checkpoint, Figure, Grid, Result, StepOutput, Task};
 
-use super::pixelcnn::to_grid;
+use super::pixelcnn::{sampler_times, to_grid};
 
 const GRID_SEED: u64 = 0x5EED;
 /// Unconditional grid: 16 samples; conditional grid: one row of this many samples per class.
@@ -34,6 +36,8 @@ pub struct GatedPixelCnnTask {
     optim: ModuleOptimizer,
     lr: f64,
     device: Device,
+    /// Cached sampler (the default) or naive sampler; both draw the same images.
+    fast: bool,
 }
 
 impl GatedPixelCnnTask {
@@ -47,6 +51,7 @@ impl GatedPixelCnnTask {
             optim: AdamConfig::new().init(),
             lr,
             device: device.clone(),
+            fast: true,
         }
     }
 
@@ -67,7 +72,38 @@ impl GatedPixelCnnTask {
         let model = self.model.valid();
         let device = self.device.clone().inner();
         let cond = model.conditioned(labels, &device).ok()?;
-        sample_naive(&cond, labels.len(), &SampleOptions::new(seed), &device).ok()
+        let opts = SampleOptions::new(seed);
+        if self.fast {
+            sample_cached_gated(&cond, &opts, &device).ok()
+        } else {
+            sample_naive(&cond, labels.len(), &opts, &device).ok()
+        }
+    }
+
+    /// Completions of `images` given their labels (clamped into range for an unconditional model).
+    fn complete_labels(
+        &self,
+        images: Tensor<4>,
+        labels: &[usize],
+        known: usize,
+        seed: u64,
+    ) -> Option<Tensor<4>> {
+        let model = self.model.valid();
+        let device = self.device.clone().inner();
+        let labels: Vec<usize> = labels
+            .iter()
+            .map(|&l| l.min(self.config.classes.max(1) - 1))
+            .collect();
+        let cond = model.conditioned(&labels, &device).ok()?;
+        let images = images.to_device(&device);
+        let opts = SampleOptions::new(seed);
+        let done = if self.fast {
+            complete_cached_gated(&cond, images, known, &opts, &device)
+        } else {
+            complete_naive(&cond, images, known, &opts, &device)
+        };
+        done.map_err(|e| tracing::warn!("completion failed: {e}"))
+            .ok()
     }
 
     fn labels_for(&self, n: usize) -> Vec<usize> {
@@ -166,7 +202,6 @@ impl Task for GatedPixelCnnTask {
         if n == 0 {
             return Vec::new();
         }
-        let model = self.model.valid();
         let device = self.device.clone().inner();
         let indices: Vec<usize> = (0..n).collect();
         let labels: Vec<usize> = indices
@@ -177,25 +212,42 @@ impl Task for GatedPixelCnnTask {
             .batch(&indices, self.binarize(), TEST_BINARIZATION_SEED, &device)
             .images;
         let [_, _, h, w] = x.dims();
-        let Ok(cond) = model.conditioned(
-            &labels
-                .iter()
-                .map(|&l| l.min(self.config.classes.max(1) - 1))
-                .collect::<Vec<_>>(),
-            &device,
-        ) else {
-            return Vec::new();
-        };
-        let opts = SampleOptions::new(derive_seed(GRID_SEED, &[0xC0]));
-        match complete_naive(&cond, x.clone(), (h / 2) * w, &opts, &device) {
-            Ok(done) => to_grid(Tensor::cat(vec![x, done], 0), n)
+        let seed = derive_seed(GRID_SEED, &[0xC0]);
+        match self.complete_labels(x.clone(), &labels, (h / 2) * w, seed) {
+            Some(done) => to_grid(Tensor::cat(vec![x, done], 0), n)
                 .map(|g| vec![("completions".to_string(), Figure::Grid(g))])
                 .unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!("completion failed: {e}");
-                Vec::new()
-            }
+            None => Vec::new(),
         }
+    }
+
+    fn set_fast_sampling(&mut self, fast: bool) -> bool {
+        self.fast = fast;
+        true
+    }
+
+    fn complete(
+        &mut self,
+        images: Tensor<4>,
+        labels: &[usize],
+        known: usize,
+        seed: u64,
+    ) -> Option<Tensor<4>> {
+        self.complete_labels(images, labels, known, seed)
+    }
+
+    fn bench_extras(&mut self, _test: &ImageSet, samples: usize) -> Vec<(String, f64)> {
+        let labels = self.labels_for(samples);
+        let model = self.model.valid();
+        let device = self.device.clone().inner();
+        let Ok(cond) = model.conditioned(&labels, &device) else {
+            return Vec::new();
+        };
+        sampler_times(
+            samples,
+            |_, opts| sample_cached_gated(&cond, opts, &device).ok(),
+            |images, known, opts| complete_naive(&cond, images, known, opts, &device).ok(),
+        )
     }
 
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {

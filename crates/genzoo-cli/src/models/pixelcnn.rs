@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, ImageSet};
 use genzoo_metrics::likelihood::bits_per_dim;
-use genzoo_pixel::sampling::SampleOptions;
+use genzoo_pixel::sampling::{SampleOptions, complete_naive, sample_naive};
 use genzoo_pixel::{PixelCnn, PixelCnnConfig, cached};
 use genzoo_train::{Batches, Checkpoint, Figure, Grid, Result, StepOutput, Task};
 
@@ -36,6 +36,8 @@ pub struct PixelCnnTask {
     optim: ModuleOptimizer,
     lr: f64,
     device: Device,
+    /// Cached sampler (the default) or naive sampler; both draw the same images.
+    fast: bool,
 }
 
 impl PixelCnnTask {
@@ -48,6 +50,7 @@ impl PixelCnnTask {
             optim: AdamConfig::new().init(),
             lr,
             device: device.clone(),
+            fast: true,
         }
     }
 
@@ -64,11 +67,17 @@ impl PixelCnnTask {
         }
     }
 
-    /// `n` samples from `seed` with the cached sampler (identical to the naive one), as host values.
+    /// `n` samples from `seed` with the cached sampler, or the naive one (same images) after
+    /// `set_fast_sampling(false)`.
     fn sample_host(&self, n: usize, seed: u64) -> Option<Tensor<4>> {
         let model = self.model.valid();
         let device = self.device.clone().inner();
-        cached::sample_cached(&model, n, &SampleOptions::new(seed), &device).ok()
+        let opts = SampleOptions::new(seed);
+        if self.fast {
+            cached::sample_cached(&model, n, &opts, &device).ok()
+        } else {
+            sample_naive(&model, n, &opts, &device).ok()
+        }
     }
 }
 
@@ -89,6 +98,38 @@ pub fn test_nll(
         sum -= f64::from(log_p.into_scalar::<f32>());
     }
     sum / test.len().max(1) as f64
+}
+
+/// Bench records of both samplers for `samples` images: `sample_cached_s` (a full cached run) and
+/// `sample_naive_s`. The naive sampler costs one full forward pass per sub-pixel whichever pixel
+/// it draws, so it is timed on the last row only (a completion of the cached samples' other rows)
+/// and scaled by the number of rows (`sample_naive_timed_rows` = 1).
+pub(crate) fn sampler_times(
+    samples: usize,
+    cached: impl Fn(usize, &SampleOptions) -> Option<Tensor<4>>,
+    naive_complete: impl Fn(Tensor<4>, usize, &SampleOptions) -> Option<Tensor<4>>,
+) -> Vec<(String, f64)> {
+    if samples == 0 {
+        return Vec::new();
+    }
+    let opts = SampleOptions::new(0);
+    let t0 = std::time::Instant::now();
+    let Some(images) = cached(samples, &opts) else {
+        return Vec::new();
+    };
+    let cached_s = t0.elapsed().as_secs_f64();
+    let [_, _, h, w] = images.dims();
+    let t0 = std::time::Instant::now();
+    if naive_complete(images, (h - 1) * w, &opts).is_none() {
+        return Vec::new();
+    }
+    let naive_s = t0.elapsed().as_secs_f64() * h as f64;
+    vec![
+        ("sample_cached_s".into(), cached_s),
+        ("sample_naive_s".into(), naive_s),
+        ("sample_naive_timed_rows".into(), 1.0),
+        ("sampler_speedup".into(), naive_s / cached_s.max(1e-9)),
+    ]
 }
 
 pub(crate) fn to_grid(images: Tensor<4>, cols: usize) -> Option<Grid> {
@@ -194,6 +235,41 @@ impl Task for PixelCnnTask {
             Some(grid) => vec![("completions".into(), Figure::Grid(grid))],
             None => Vec::new(),
         }
+    }
+
+    fn set_fast_sampling(&mut self, fast: bool) -> bool {
+        self.fast = fast;
+        true
+    }
+
+    fn complete(
+        &mut self,
+        images: Tensor<4>,
+        _labels: &[usize],
+        known: usize,
+        seed: u64,
+    ) -> Option<Tensor<4>> {
+        let model = self.model.valid();
+        let device = self.device.clone().inner();
+        let images = images.to_device(&device);
+        let opts = SampleOptions::new(seed);
+        let done = if self.fast {
+            cached::complete_cached(&model, images, known, &opts, &device)
+        } else {
+            complete_naive(&model, images, known, &opts, &device)
+        };
+        done.map_err(|e| tracing::warn!("completion failed: {e}"))
+            .ok()
+    }
+
+    fn bench_extras(&mut self, _test: &ImageSet, samples: usize) -> Vec<(String, f64)> {
+        let model = self.model.valid();
+        let device = self.device.clone().inner();
+        sampler_times(
+            samples,
+            |n, opts| cached::sample_cached(&model, n, opts, &device).ok(),
+            |images, known, opts| complete_naive(&model, images, known, opts, &device).ok(),
+        )
     }
 
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {

@@ -15,13 +15,15 @@ use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_train::svg::{group_by_label, scatter};
-use genzoo_train::{Batches, Checkpoint, Error, Figure, Grid, Result, StepOutput, Task};
+use genzoo_train::{
+    Batches, BoundOptions, Checkpoint, Error, Figure, Grid, Result, StepOutput, Task,
+};
 use genzoo_vae::sampling::{
     decode_codes, interpolate, manifold_codes, pca_2d, rows_to_tensor, sample_prior,
     standard_normal, traversal,
 };
 use genzoo_vae::vae::one_hot;
-use genzoo_vae::{Likelihood, Vae, VaeConfig};
+use genzoo_vae::{Architecture, Likelihood, Vae, VaeConfig};
 
 use super::{Defaults, ModelSpec, from_table, to_table};
 use crate::config::RunConfig;
@@ -38,6 +40,17 @@ pub const EVAL_IWAE_K: usize = 10;
 const SCATTER_IMAGES: usize = 5000;
 /// Side of the 2-D manifold grid.
 const MANIFOLD_SIDE: usize = 20;
+/// Test images per block of [`Task::likelihood_bounds`]: progress is logged per block, and the block
+/// starting at image `s` draws its noise from `seed ^ s`, as `examples/vae_iwae.rs` does, so both
+/// give the same numbers and split runs add up to one run.
+const BOUND_BLOCK: usize = 200;
+/// Importance samples decoded at once per image (`k = 5000` runs as 50 chunks of 100).
+const IWAE_CHUNK: usize = 100;
+/// `k` of the IWAE timing in `genzoo bench`, and the test images it is measured on (fewer for the
+/// conv decoder, whose k = 5000 passes take ~20× as long on a CPU).
+pub const BENCH_IWAE_K: usize = 5000;
+const BENCH_IWAE_IMAGES_MLP: usize = 100;
+const BENCH_IWAE_IMAGES_CONV: usize = 5;
 const GRID_COLS: usize = 8;
 
 /// A VAE, its Adam optimizer, learning rate and step counter (for the KL warm-up).
@@ -175,6 +188,20 @@ pub fn test_scores(
         iwae_se,
         iwae_values: iwae,
     }
+}
+
+/// Mean and standard error of the mean of `values` (0 for fewer than two).
+fn mean_and_se(values: &[f64]) -> (f64, f64) {
+    let n = values.len();
+    if n == 0 {
+        return (f64::NAN, 0.0);
+    }
+    let m = values.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return (m, 0.0);
+    }
+    let var = values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (m, (var / n as f64).sqrt())
 }
 
 /// Restores a model's weights from the `model` section of a checkpoint written by [`VaeTask`],
@@ -542,6 +569,79 @@ impl Task for VaeTask {
     fn generate(&mut self, n: usize, seed: u64) -> Option<Tensor<4>> {
         let labels = self.labels_for(n, 1);
         self.prior_samples(n, seed, labels)
+    }
+
+    fn likelihood_bounds(
+        &mut self,
+        test: &ImageSet,
+        opts: &BoundOptions,
+    ) -> Option<Vec<(String, f64)>> {
+        let n = opts.images.min(test.len());
+        let started = std::time::Instant::now();
+        let (mut recon, mut kl) = (0.0, 0.0);
+        let mut iwae: Vec<f64> = Vec::with_capacity(if opts.k > 0 { n } else { 0 });
+        for start in (0..n).step_by(BOUND_BLOCK) {
+            let idx: Vec<usize> = (start..(start + BOUND_BLOCK).min(n)).collect();
+            let s = test_scores(
+                &self.model,
+                &self.config,
+                test,
+                &idx,
+                opts.k,
+                IWAE_CHUNK.min(opts.k.max(1)),
+                opts.seed ^ start as u64,
+                &self.device,
+            );
+            recon += s.recon * idx.len() as f64;
+            kl += s.kl * idx.len() as f64;
+            iwae.extend(s.iwae_values);
+            if opts.k > 0 {
+                let (m, se) = mean_and_se(&iwae);
+                tracing::info!(
+                    "IWAE k = {}: {}/{n} images, −L_k {m:.3} ± {se:.3} nats so far ({:.0} s)",
+                    opts.k,
+                    iwae.len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        let count = n.max(1) as f64;
+        let mut out = vec![
+            ("test_nelbo".to_string(), (recon + kl) / count),
+            ("test_recon".to_string(), recon / count),
+            ("test_kl".to_string(), kl / count),
+        ];
+        if opts.k > 0 && !iwae.is_empty() {
+            let (m, se) = mean_and_se(&iwae);
+            out.push((format!("test_iwae{}_nll", opts.k), m));
+            out.push((format!("test_iwae{}_se", opts.k), se));
+        }
+        Some(out)
+    }
+
+    fn bench_extras(&mut self, test: &ImageSet, _samples: usize) -> Vec<(String, f64)> {
+        let images = match self.config.architecture {
+            Architecture::Mlp => BENCH_IWAE_IMAGES_MLP,
+            Architecture::Conv => BENCH_IWAE_IMAGES_CONV,
+        }
+        .min(test.len());
+        if images == 0 {
+            return Vec::new();
+        }
+        let opts = BoundOptions {
+            k: BENCH_IWAE_K,
+            images,
+            seed: 0,
+        };
+        let t0 = std::time::Instant::now();
+        if self.likelihood_bounds(test, &opts).is_none() {
+            return Vec::new();
+        }
+        let ms = t0.elapsed().as_secs_f64() * 1000.0 / images as f64;
+        vec![
+            (format!("iwae_k{BENCH_IWAE_K}_ms_per_image"), ms),
+            ("iwae_bench_images".to_string(), images as f64),
+        ]
     }
 
     fn figures(&mut self, test: &ImageSet) -> Vec<(String, Figure)> {
