@@ -57,6 +57,10 @@ pub const PRESETS: [Preset; 6] = [
 /// `genzoo bench` flags.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// Group of benchmarks: omitted for the training presets, `unsupervised` for the classic fits on
+    /// full MNIST (needs GENZOO_DATA_DIR).
+    #[arg(value_name = "GROUP")]
+    pub group: Option<String>,
     /// Presets to run, comma-separated (default: all of autoencoder, vae, vae-conv, pixelcnn, dcgan, gan
     /// that this build has).
     #[arg(long)]
@@ -206,6 +210,9 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
 
 /// `genzoo bench`: measures each preset in a child process; returns one record per preset.
 pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
+    if args.group.as_deref() == Some(crate::bench_unsup::GROUP) {
+        return crate::bench_unsup::bench(args);
+    }
     let presets = presets(args.only.as_deref())?;
     if args.child {
         let [preset] = presets.as_slice() else {
@@ -271,6 +278,9 @@ pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
 
 /// Prints the records as a table.
 pub fn print(records: &[Map<String, Value>]) {
+    if crate::bench_unsup::is_unsup(records) {
+        return crate::bench_unsup::print(records);
+    }
     println!(
         "{:<12} {:>6} {:>12} {:>10} {:>14} {:>10}",
         "model", "batch", "train img/s", "step s", "sample 16 s", "peak MiB"

@@ -6,6 +6,7 @@
 //! features for `--backend`.
 
 pub mod bench;
+pub mod bench_unsup;
 pub mod config;
 pub mod eval;
 pub mod models;
