@@ -2,11 +2,14 @@
 //! solver by eigendecomposition of the sample covariance, randomized solver after Halko, Martinsson &
 //! Tropp 2011, "Finding structure with randomness" (arXiv:0909.4061), Algorithm 4.4.
 //!
-//! The randomized solver multiplies the centred data by a Gaussian `d × (k + p)` test matrix, runs
-//! `n_power_iter` power iterations `Y ← X (Xᵀ Q)` with a Householder QR re-orthonormalisation after every
-//! product, and takes the exact SVD of the small `(k + p) × d` matrix `B = Qᵀ X`; the explained variances
-//! are `σ²/(n − 1)` and the ratios divide by the exact total variance. The large products run on burn
-//! tensors, the QR and SVD in `f64` with `nalgebra`.
+//! The randomized solver starts from a Gaussian `d × (k + p)` test matrix `Ω` and runs `n_power_iter + 1`
+//! subspace iterations `Z ← orth(Xᵀ (X Z))` on the centred data, re-orthonormalising by Householder QR
+//! after every product; `Z` then spans `(XᵀX)^(q+1) Ω`, the same subspace as the row space of Halko et
+//! al.'s `B = QᵀX` with `Q = orth((XXᵀ)^q X Ω)`, but every QR is `d × (k + p)` and no `n × (k + p)` matrix
+//! leaves the device. The exact eigendecomposition of the small Gram matrix `(XZ)ᵀ(XZ)` (Rayleigh–Ritz)
+//! gives the explained variances `σ²/(n − 1)` and the axes; the ratios divide by the exact total
+//! variance. The large products run on burn tensors, the QR and the small eigenproblem in `f64` with
+//! `nalgebra`.
 //!
 //! Definitions follow scikit-learn's `PCA(svd_solver="full")`: variances use the `n - 1` denominator,
 //! `explained_variance_ratio` divides by the total variance of all `d` directions, each component's
@@ -122,22 +125,29 @@ impl PcaConfig {
         let xc = x.clone() - tensor(mean, 1, d, &device);
         let mut rng = Rng::seed_from_u64(self.seed);
         let omega: Vec<f64> = (0..d * l).map(|_| rng.normal()).collect();
-        let mut q = orthonormalize(xc.clone().matmul(tensor(&omega, d, l, &device)));
-        for _ in 0..self.n_power_iter {
-            let z = orthonormalize(xc.clone().transpose().matmul(q));
-            q = orthonormalize(xc.clone().matmul(z));
+        // Subspace iteration on the right singular vectors: Z ← orth(Xᵀ (X Z)), q + 1 times, which
+        // spans (XᵀX)^(q+1) Ω — the row space of Halko et al.'s B = QᵀX with Q = orth((XXᵀ)^q X Ω) —
+        // while every QR stays d × l (no n × l matrix leaves the device).
+        let mut z = orthonormalize(tensor(&omega, d, l, &device));
+        for _ in 0..=self.n_power_iter {
+            let y = xc.clone().matmul(z);
+            z = orthonormalize(xc.clone().transpose().matmul(y));
         }
-        let b = floats(q.transpose().matmul(xc)); // [l, d]
-        let b = DMatrix::from_row_iterator(l, d, b.into_iter().map(f64::from));
-        let svd = b.svd(false, true);
-        let v_t = svd.v_t.expect("v_t was requested");
-        let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
-        order.sort_by(|&a, &b| svd.singular_values[b].total_cmp(&svd.singular_values[a]));
+        // Rayleigh–Ritz: the eigenpairs of Zᵀ XᵀX Z = (XZ)ᵀ(XZ) give the squared singular values and,
+        // rotated back by Z, the principal axes.
+        let y = xc.matmul(z.clone());
+        let gram = floats(y.clone().transpose().matmul(y)); // [l, l]
+        let gram = DMatrix::from_row_iterator(l, l, gram.into_iter().map(f64::from));
+        let eig = SymmetricEigen::new((gram.clone() + gram.transpose()) * 0.5);
+        let z = DMatrix::from_row_iterator(d, l, floats(z).into_iter().map(f64::from));
+        let axes = z * &eig.eigenvectors; // [d, l], columns are the Ritz vectors
+        let mut order: Vec<usize> = (0..l).collect();
+        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
         let mut components = Vec::with_capacity(k * d);
         let mut explained_variance = Vec::with_capacity(k);
         for &j in &order[..k] {
-            components.extend(v_t.row(j).iter().copied());
-            explained_variance.push(svd.singular_values[j].powi(2) / (n as f64 - 1.0));
+            components.extend(axes.column(j).iter().copied());
+            explained_variance.push(eig.eigenvalues[j].max(0.0) / (n as f64 - 1.0));
         }
         flip_signs(&mut components, d);
         // The total variance is exact: the trace of the covariance, from per-feature sums of squares.
