@@ -69,7 +69,8 @@ pub const GROUPS: [(&str, &[&str]); 5] = [
 /// `genzoo bench` flags.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// A family to measure: autoencoder, vae, pixelcnn, gan or all (the default).
+    /// A family to measure: autoencoder, vae, pixelcnn, gan or all (the default) — training presets
+    /// on mini-MNIST; or `unsupervised`, the classic fits on full MNIST (needs GENZOO_DATA_DIR).
     #[arg(value_name = "GROUP")]
     pub group: Option<String>,
     /// Presets to run, comma-separated (default: all of autoencoder, vae, vae-conv, pixelcnn, dcgan, gan
@@ -112,7 +113,8 @@ fn presets(group: Option<&str>, only: Option<&str>) -> Result<Vec<Preset>> {
         }
         (Some(g), None) => {
             let (_, names) = GROUPS.iter().find(|(n, _)| *n == g).ok_or_else(|| {
-                let names: Vec<&str> = GROUPS.iter().map(|(n, _)| *n).collect();
+                let mut names: Vec<&str> = GROUPS.iter().map(|(n, _)| *n).collect();
+                names.push(crate::bench_unsup::GROUP);
                 Error::Config(format!(
                     "unknown bench group '{g}'; known: {}",
                     names.join(", ")
@@ -366,6 +368,9 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
 
 /// `genzoo bench`: measures each preset in a child process; returns one record per preset.
 pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
+    if args.group.as_deref() == Some(crate::bench_unsup::GROUP) {
+        return crate::bench_unsup::bench(args);
+    }
     let presets = presets(args.group.as_deref(), args.only.as_deref())?;
     if args.child {
         let [preset] = presets.as_slice() else {
@@ -476,6 +481,9 @@ fn child_failure(out: &std::process::Output) -> String {
 
 /// Prints the records as a table.
 pub fn print(records: &[Map<String, Value>]) {
+    if crate::bench_unsup::is_unsup(records) {
+        return crate::bench_unsup::print(records);
+    }
     println!(
         "{:<12} {:>6} {:>12} {:>10} {:>9} {:>7} {:>14} {:>10}",
         "model", "batch", "train img/s", "step s", "GFLOP/s", "% peak", "sample 16 s", "peak MiB"

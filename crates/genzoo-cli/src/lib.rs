@@ -6,6 +6,7 @@
 //! features for `--backend`.
 
 pub mod bench;
+pub mod bench_unsup;
 pub mod config;
 pub mod eval;
 pub mod models;
@@ -109,6 +110,9 @@ pub struct TrainArgs {
     /// evaluate, save and report as at the end of the budget: a fixed compute budget.
     #[arg(long)]
     pub max_minutes: Option<f64>,
+    /// Classic fits: k-means clusters, PCA or GMM components.
+    #[arg(long)]
+    pub k: Option<usize>,
 }
 
 /// The model `genzoo train` trains when none is named.
@@ -120,6 +124,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models => {
             for m in models::registry() {
                 println!("{:<14} {}", m.name, m.summary);
+            }
+            for (name, summary) in models::classic::CLASSIC_MODELS {
+                println!("{name:<14} {summary}");
             }
             let compiled: Vec<String> = Backend::compiled()
                 .iter()
@@ -326,6 +333,13 @@ fn data_options(args: &TrainArgs) -> DataOptions {
 /// Everything that can be checked before training (configuration, backend, model, data) is checked
 /// before the run directory is created, so bad input never leaves a directory behind.
 pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
+    if args
+        .model
+        .as_deref()
+        .is_some_and(models::classic::is_classic)
+    {
+        return models::classic::fit(args);
+    }
     let (mut cfg, resume_dir) = match &args.resume {
         Some(dir) => {
             let run = RunDir::open(dir)?;

@@ -1,4 +1,5 @@
-"""Golden values for genzoo-unsupervised, computed with scikit-learn (numpy + scikit-learn only).
+"""Golden values for genzoo-unsupervised, computed with scikit-learn (numpy + scikit-learn only;
+scipy, when installed, cross-checks the KDE values).
 
 Run from the crate directory:  python3 scripts/golden.py  (writes tests/golden.json)
 The data are rounded to float32 before fitting so that the Rust side (f32 tensors) sees the same numbers.
@@ -11,6 +12,7 @@ import sklearn
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import KernelDensity
 
 rng = np.random.default_rng(20261126)
 
@@ -80,8 +82,45 @@ for cov_type in ["diag", "full"]:
     }
 out["gmm"] = gmm
 
+# Kernel density: 150 points in 3-D (two blobs), queries near and far from the data, for the Scott and
+# Silverman rules and a given bandwidth. The golden log-densities are the defining formula evaluated in
+# numpy (max-shifted log-sum-exp, float64). scikit-learn's KernelDensity (tree evaluation, atol = rtol = 0)
+# agrees with it to 1e-10 where the density is not tiny, but its tree bounds depart from the formula far
+# from the data (e.g. -50.5 instead of -85.3 nats at one query here), so it is checked only where the
+# log-density is above -30; its bandwidth rules are taken as they are.
+xd = f32(np.concatenate([rng.standard_normal((100, 3)) * [1.0, 0.5, 2.0], rng.standard_normal((50, 3)) + [4, 4, 0]]))
+qd = f32(np.concatenate([xd[:5] + 0.1, rng.uniform(-6, 8, size=(5, 3)), [[30.0, -20.0, 10.0]]]))
+kde = {"x": xd.tolist(), "queries": qd.tolist()}
+for name, bw in [("scott", "scott"), ("silverman", "silverman"), ("given", 0.3)]:
+    k = KernelDensity(kernel="gaussian", bandwidth=bw, atol=0, rtol=0).fit(xd)
+    ld = k.score_samples(qd)
+    # Independent check in numpy: the defining formula with a max-shifted log-sum-exp.
+    h = k.bandwidth_
+    d2 = ((qd[:, None, :] - xd[None, :, :]) ** 2).sum(-1)
+    a = -d2 / (2 * h * h)
+    m = a.max(1, keepdims=True)
+    ref = (m[:, 0] + np.log(np.exp(a - m).sum(1))) - np.log(len(xd)) - 1.5 * np.log(2 * np.pi * h * h)
+    near = ref > -30
+    assert near.sum() >= 6 and np.allclose(ld[near], ref[near], rtol=1e-10, atol=1e-8), (ld, ref)
+    kde[name] = {"bandwidth": float(h), "log_density": ref.tolist(), "sklearn_log_density": ld.tolist()}
+try:
+    from scipy.stats import gaussian_kde
+    # scipy's kernel covariance is factor² × data covariance; with bw_method = h / std on 1-D data it is h².
+    x1 = xd[:, 0]
+    g = gaussian_kde(x1, bw_method=0.3 / x1.std(ddof=1))
+    d2 = (qd[:10, 0, None] - x1[None, :]) ** 2
+    a = -d2 / (2 * 0.09)
+    m = a.max(1, keepdims=True)
+    ref1 = m[:, 0] + np.log(np.exp(a - m).sum(1)) - np.log(len(x1)) - 0.5 * np.log(2 * np.pi * 0.09)
+    assert np.allclose(g.logpdf(qd[:10, 0]), ref1, rtol=1e-8)
+    out["scipy"] = __import__("scipy").__version__
+except ImportError:
+    pass
+out["kde"] = kde
+
 with open("tests/golden.json", "w") as f:
     json.dump(out, f)
 print({k: (v["inertia"] if k == "kmeans" else None) for k, v in out.items() if isinstance(v, dict)})
 print("gmm", gmm["diag"]["score"], gmm["diag"]["n_iter"], gmm["full"]["score"], gmm["full"]["n_iter"])
 print("pca ratio", out["pca"]["explained_variance_ratio"])
+print("kde", {k: kde[k]["bandwidth"] for k in ["scott", "silverman", "given"]}, kde["scott"]["log_density"][-1])

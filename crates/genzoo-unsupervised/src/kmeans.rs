@@ -8,7 +8,7 @@
 //! points farthest from their centres, so a centre is never NaN.
 
 use burn::config::Config;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use genzoo_datasets::rng::{Rng, derive_seed};
 
 use crate::error::Error;
@@ -164,6 +164,27 @@ pub struct KMeans {
 }
 
 impl KMeans {
+    /// A fitted model from its parts (used by the mini-batch variant).
+    pub(crate) fn from_parts(
+        centers: Vec<f64>,
+        k: usize,
+        d: usize,
+        inertia: f64,
+        labels: Vec<usize>,
+        n_iter: usize,
+        converged: bool,
+    ) -> Self {
+        Self {
+            centers,
+            k,
+            d,
+            inertia,
+            labels,
+            n_iter,
+            converged,
+        }
+    }
+
     /// Cluster centres, `[k, d]` row-major, in `f64`.
     pub fn centers(&self) -> &[f64] {
         &self.centers
@@ -216,10 +237,10 @@ impl KMeans {
 }
 
 /// The data of a fit: host copy (for the f64 reductions) and centred device copy (for the products).
-struct Data {
-    host: HostMatrix,
+pub(crate) struct Data {
+    pub(crate) host: HostMatrix,
     mean: Vec<f64>,
-    mean_variance: f64,
+    pub(crate) mean_variance: f64,
     /// `x - mean` on the device; centring first keeps the expanded distance accurate in f32.
     centred: Tensor<2>,
     /// `‖x - mean‖²`, `[n, 1]`.
@@ -227,7 +248,7 @@ struct Data {
 }
 
 impl Data {
-    fn new(x: &Tensor<2>) -> crate::Result<Self> {
+    pub(crate) fn new(x: &Tensor<2>) -> crate::Result<Self> {
         let host = to_host(x)?;
         let (n, d) = (host.n, host.d);
         let mut mean = vec![0.0f64; d];
@@ -260,6 +281,18 @@ impl Data {
 
     /// Squared distances `[n, m]` of every point to the `m` given centres (original coordinates, row-major).
     fn sq_distances(&self, centers: &[f64], m: usize) -> Tensor<2> {
+        self.sq_distances_of(self.centred.clone(), self.sq_norms.clone(), centers, m)
+    }
+
+    /// Squared distances `[b, m]` of the centred points `xc` (`[b, d]`, squared norms `sq`, `[b, 1]`) to
+    /// the `m` given centres.
+    fn sq_distances_of(
+        &self,
+        xc: Tensor<2>,
+        sq: Tensor<2>,
+        centers: &[f64],
+        m: usize,
+    ) -> Tensor<2> {
         let d = self.host.d;
         let shifted: Vec<f64> = centers
             .iter()
@@ -268,12 +301,28 @@ impl Data {
             .collect();
         let c = tensor(&shifted, m, d, &self.centred.device());
         let cc = (c.clone() * c.clone()).sum_dim(1).transpose(); // [1, m]
-        let cross = self.centred.clone().matmul(c.transpose()); // [n, m]
-        (self.sq_norms.clone() - cross * 2.0 + cc).clamp_min(0.0)
+        let cross = xc.matmul(c.transpose()); // [b, m]
+        (sq - cross * 2.0 + cc).clamp_min(0.0)
+    }
+
+    /// Nearest centre of the given rows and the squared distance to it.
+    pub(crate) fn assign_rows(
+        &self,
+        rows: &[usize],
+        centers: &[f64],
+        k: usize,
+    ) -> (Vec<usize>, Vec<f32>) {
+        let device = self.centred.device();
+        let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [rows.len()]), &device);
+        let xc = self.centred.clone().select(0, idx.clone());
+        let sq = self.sq_norms.clone().select(0, idx);
+        let d2 = self.sq_distances_of(xc, sq, centers, k);
+        (ints(d2.clone().argmin(1)), floats(d2.min_dim(1)))
     }
 
     /// Nearest centre of every point and the squared distance to it.
-    fn assign(&self, centers: &[f64], k: usize) -> (Vec<usize>, Vec<f32>) {
+    pub(crate) fn assign(&self, centers: &[f64], k: usize) -> (Vec<usize>, Vec<f32>) {
         let d2 = self.sq_distances(centers, k);
         let labels = ints(d2.clone().argmin(1));
         let dist = floats(d2.min_dim(1));
@@ -314,7 +363,7 @@ fn relocate_empty(
 
 /// Greedy k-means++: each new centre is the best (lowest potential) of `2 + ln k` candidates drawn with
 /// probability proportional to the squared distance to the nearest chosen centre.
-fn kmeans_plus_plus(data: &Data, k: usize, rng: &mut Rng) -> Vec<f64> {
+pub(crate) fn kmeans_plus_plus(data: &Data, k: usize, rng: &mut Rng) -> Vec<f64> {
     let (n, d) = (data.host.n, data.host.d);
     let trials = 2 + (k as f64).ln() as usize;
     let row = |i: usize| {
@@ -365,7 +414,7 @@ fn kmeans_plus_plus(data: &Data, k: usize, rng: &mut Rng) -> Vec<f64> {
 }
 
 /// Sum of squared distances in f64 from each point to its labelled centre.
-fn inertia(x: &HostMatrix, centers: &[f64], labels: &[usize]) -> f64 {
+pub(crate) fn inertia(x: &HostMatrix, centers: &[f64], labels: &[usize]) -> f64 {
     let d = x.d;
     labels
         .iter()

@@ -1,4 +1,4 @@
-//! # genzoo-unsupervised — k-means, PCA and Gaussian mixtures on burn tensors
+//! # genzoo-unsupervised — k-means, PCA, Gaussian mixtures and kernel density estimation on burn tensors
 //!
 //! Lecture 13 of CS231n, §1 (unsupervised learning: clustering, dimensionality reduction, density
 //! estimation). Each algorithm is a config with a `fit` that returns a fitted model; every random choice is
@@ -22,10 +22,14 @@
 pub mod error;
 pub mod gmm;
 mod host;
+pub mod kde;
 pub mod kmeans;
+pub mod minibatch;
 pub mod pca;
 
 pub use error::{Error, Result};
 pub use gmm::{CovarianceType, GaussianMixture, GaussianMixtureConfig, GmmParams};
+pub use kde::{Bandwidth, KernelDensity, KernelDensityConfig};
 pub use kmeans::{KMeans, KMeansConfig};
-pub use pca::{Pca, PcaConfig};
+pub use minibatch::MiniBatchKMeansConfig;
+pub use pca::{Pca, PcaConfig, PcaSolver};

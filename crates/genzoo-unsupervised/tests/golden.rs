@@ -189,3 +189,38 @@ fn gmm_matches_sklearn_from_same_parameters() {
         }
     }
 }
+
+#[test]
+fn kde_matches_the_reference_formula_and_sklearn_bandwidths() {
+    use genzoo_unsupervised::{Bandwidth, KernelDensityConfig};
+    let g = golden();
+    let k = &g["kde"];
+    let x = tensor(&k["x"]);
+    let q = tensor(&k["queries"]);
+    for (name, bw) in [
+        ("scott", Bandwidth::Scott),
+        ("silverman", Bandwidth::Silverman),
+        ("given", Bandwidth::Given(0.3)),
+    ] {
+        let kde = KernelDensityConfig::new()
+            .with_bandwidth(bw)
+            .fit(&x)
+            .expect("fit");
+        let want_h = k[name]["bandwidth"].as_f64().expect("bandwidth");
+        assert!(
+            rel(kde.bandwidth(), want_h) < 1e-12,
+            "{name}: bandwidth {} vs sklearn {want_h}",
+            kde.bandwidth()
+        );
+        let got = kde.log_density(&q).expect("log density");
+        let want = vecf(&k[name]["log_density"]);
+        assert_eq!(got.len(), want.len());
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            // f32 distances: 1e-5 relative (the far query sits at −2,545 nats).
+            assert!(
+                (a - b).abs() < 1e-5 * b.abs().max(1.0),
+                "{name} query {i}: {a} vs reference {b}"
+            );
+        }
+    }
+}

@@ -1,9 +1,11 @@
 //! The model registry: every model `genzoo train` knows, with its defaults and how to build it.
 
 pub mod autoencoder;
+pub mod classic;
 pub mod gan;
 pub mod gated_pixelcnn;
 pub mod pixelcnn;
+pub mod probe;
 pub mod state;
 pub mod vae;
 
