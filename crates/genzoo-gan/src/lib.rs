@@ -36,6 +36,7 @@ pub mod loss;
 pub mod mlp;
 pub mod nets;
 pub mod penalty;
+pub mod spectral;
 pub mod toy;
 pub mod train;
 
@@ -45,4 +46,5 @@ pub use loss::GanLoss;
 pub use mlp::{MlpDiscriminator, MlpGanConfig, MlpGenerator};
 pub use nets::{Architecture, Discriminator, Generator};
 pub use penalty::gradient_penalty;
+pub use spectral::SpectralNorm;
 pub use train::{DiscriminatorReport, GanOptimizer, GanTrainConfig, GanTrainer};
