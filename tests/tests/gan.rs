@@ -310,6 +310,21 @@ fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
     assert!(e.to_string().contains("not class-conditional"), "{e}");
 }
 
+#[test]
+fn configs_written_before_ac_gan_and_spectral_norm_still_load() {
+    // The new options are optional fields, absent from the configs of plain runs (which are
+    // exactly what older runs wrote), and such a config parses back.
+    for model in ["gan", "dcgan", "wgan-gp", "cgan"] {
+        let cfg = GanModelConfig::preset(model, DatasetKind::MnistMini).expect("preset");
+        let text = toml::to_string(&cfg).expect("toml");
+        for new_key in ["aux_weight", "auxiliary", "spectral_norm", "toy"] {
+            assert!(!text.contains(new_key), "{model}: {text}");
+        }
+        let back: GanModelConfig = toml::from_str(&text).expect("parses");
+        assert_eq!(back, cfg);
+    }
+}
+
 /// The `[model_config]` a run resolved to.
 fn resolved(args: &TrainArgs) -> (f64, GanModelConfig) {
     let cfg = genzoo_cli::resolve_config(args).expect("resolves");

@@ -47,13 +47,14 @@ pub struct DcganConfig {
     pub classes: usize,
     /// AC-GAN (Odena et al. 2017, arXiv:1610.09585): the discriminator does not see the label;
     /// instead a second linear head on its features predicts the class (`classes` logits). The
-    /// generator is conditioned as in the cGAN. Needs `classes > 0`.
-    #[config(default = false)]
-    pub auxiliary: bool,
+    /// generator is conditioned as in the cGAN. Needs `classes > 0`. `None` (what configs
+    /// written before this option hold) means off.
+    #[config(default = "None")]
+    pub auxiliary: Option<bool>,
     /// Spectral normalization (Miyato et al. 2018) of the discriminator's two convolutions and
-    /// its output layer (not of the AC-GAN class head).
-    #[config(default = false)]
-    pub spectral_norm: bool,
+    /// its output layer (not of the AC-GAN class head). `None` means off.
+    #[config(default = "None")]
+    pub spectral_norm: Option<bool>,
     /// Negative slope of the discriminator's LeakyReLUs.
     #[config(default = 0.2)]
     pub leak: f64,
@@ -79,9 +80,19 @@ impl DcganConfig {
             .with_d_hidden([128, 256])
     }
 
+    /// Whether D has AC-GAN's class head.
+    pub fn is_auxiliary(&self) -> bool {
+        self.auxiliary == Some(true)
+    }
+
+    /// Whether D's layers are spectrally normalised.
+    pub fn has_spectral_norm(&self) -> bool {
+        self.spectral_norm == Some(true)
+    }
+
     /// Checks the sizes the architecture needs.
     pub fn validate(&self) -> Result<(), String> {
-        if self.auxiliary && self.classes == 0 {
+        if self.is_auxiliary() && self.classes == 0 {
             return Err("an auxiliary classifier (AC-GAN) needs classes > 0".into());
         }
         if self.image_size == 0 || !self.image_size.is_multiple_of(4) {
@@ -165,22 +176,22 @@ impl DcganConfig {
                 .d_batch_norm
                 .then(|| BatchNormConfig::new(d1).init(device)),
             fc: LinearConfig::new(
-                d1 * s * s + if self.auxiliary { 0 } else { self.classes },
+                d1 * s * s + if self.is_auxiliary() { 0 } else { self.classes },
                 1,
             )
             .with_initializer(self.init())
             .init(device),
-            sn: self.spectral_norm.then(|| {
+            sn: self.has_spectral_norm().then(|| {
                 [
                     SpectralNorm::new(d0, device),
                     SpectralNorm::new(d1, device),
                     SpectralNorm::new(
-                        d1 * s * s + if self.auxiliary { 0 } else { self.classes },
+                        d1 * s * s + if self.is_auxiliary() { 0 } else { self.classes },
                         device,
                     ),
                 ]
             }),
-            aux: self.auxiliary.then(|| {
+            aux: self.is_auxiliary().then(|| {
                 LinearConfig::new(d1 * s * s, self.classes)
                     .with_initializer(self.init())
                     .init(device)
@@ -418,7 +429,7 @@ mod tests {
             .with_image_size(8)
             .with_d_hidden([4, 6])
             .with_d_batch_norm(false)
-            .with_spectral_norm(true);
+            .with_spectral_norm(Some(true));
         let d = cfg.init_discriminator(&device);
         for _ in 0..100 {
             d.power_iteration();
@@ -446,7 +457,7 @@ mod tests {
         // The same critic without spectral normalization, weights divided by the SVD's σ.
         let mut plain = cfg
             .clone()
-            .with_spectral_norm(false)
+            .with_spectral_norm(None)
             .init_discriminator(&device);
         plain.conv1.weight = burn::module::Param::from_tensor(d.conv1.weight.val() / s1 as f32);
         plain.conv1.bias = d.conv1.bias.clone();

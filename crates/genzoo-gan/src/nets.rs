@@ -69,7 +69,7 @@ impl Architecture {
     pub fn auxiliary(&self) -> bool {
         match self {
             Architecture::Mlp(_) => false,
-            Architecture::Dcgan(c) => c.auxiliary,
+            Architecture::Dcgan(c) => c.is_auxiliary(),
         }
     }
 

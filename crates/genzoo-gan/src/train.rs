@@ -49,9 +49,10 @@ pub struct GanTrainConfig {
     #[config(default = "None")]
     pub gradient_penalty: Option<f64>,
     /// AC-GAN: weight of the auxiliary classification loss `L_C` in both networks' losses
-    /// (used only when the discriminator has a class head).
-    #[config(default = 1.0)]
-    pub aux_weight: f64,
+    /// (used only when the discriminator has a class head). `None` (what configs written before
+    /// this option hold) means 1.
+    #[config(default = "None")]
+    pub aux_weight: Option<f64>,
 }
 
 impl GanTrainConfig {
@@ -89,8 +90,9 @@ impl GanTrainConfig {
         if self.d_steps == 0 {
             return Err("d_steps (the k of the lecture) must be at least 1".into());
         }
-        if !(self.aux_weight >= 0.0 && self.aux_weight.is_finite()) {
-            return Err(format!("aux_weight must be ≥ 0, got {}", self.aux_weight));
+        let w = self.class_loss_weight();
+        if !(w >= 0.0 && w.is_finite()) {
+            return Err(format!("aux_weight must be ≥ 0, got {w}"));
         }
         if let Some(c) = self.clip
             && !(c > 0.0 && c.is_finite())
@@ -109,6 +111,11 @@ impl GanTrainConfig {
             }
         }
         Ok(())
+    }
+
+    /// AC-GAN's class-loss weight: `aux_weight`, 1 when unset.
+    pub fn class_loss_weight(&self) -> f64 {
+        self.aux_weight.unwrap_or(1.0)
     }
 
     fn optimizer(&self) -> ModuleOptimizer {
@@ -212,7 +219,9 @@ impl GanTrainer {
         if let (Some(cr), Some(cf), Some(y)) = (c_real, c_fake, labels.clone()) {
             let real_ce = class_cross_entropy(cr, y.clone());
             class_loss = Some(scalar(real_ce.clone().detach()));
-            loss = loss + (real_ce + class_cross_entropy(cf, y)).mul_scalar(self.config.aux_weight);
+            loss = loss
+                + (real_ce + class_cross_entropy(cf, y))
+                    .mul_scalar(self.config.class_loss_weight());
         }
         let mut penalty = None;
         if let Some(lambda) = self.config.gradient_penalty {
@@ -245,7 +254,7 @@ impl GanTrainer {
         let mut loss = self.config.loss.generator(d_fake);
         // AC-GAN: G also maximises log p(c | G(z, c)), i.e. minimises the class cross-entropy.
         if let (Some(cf), Some(y)) = (c_fake, labels) {
-            loss = loss + class_cross_entropy(cf, y).mul_scalar(self.config.aux_weight);
+            loss = loss + class_cross_entropy(cf, y).mul_scalar(self.config.class_loss_weight());
         }
         let value = scalar(loss.clone().detach());
         // Only G's parameters are collected, so D is left as it is.
@@ -380,10 +389,14 @@ mod tests {
                 .with_d_hidden([4, 8])
                 .with_d_batch_norm(false)
                 .with_classes(classes)
-                .with_auxiliary(true),
+                .with_auxiliary(Some(true)),
         );
         let w = 0.7;
-        let mut gan = GanTrainer::new(&arch, GanTrainConfig::dcgan().with_aux_weight(w), &device);
+        let mut gan = GanTrainer::new(
+            &arch,
+            GanTrainConfig::dcgan().with_aux_weight(Some(w)),
+            &device,
+        );
         let b = 5;
         let labels = [0usize, 2, 1, 1, 0];
         let y = crate::latent::one_hot(&labels, classes, &device);
@@ -445,7 +458,7 @@ mod tests {
         let other = crate::latent::one_hot(&[2, 2], classes, &device);
         assert_eq!(a, rows(gan.discriminator.forward(x, other)));
         assert!(
-            Architecture::Dcgan(DcganConfig::mnist().with_auxiliary(true))
+            Architecture::Dcgan(DcganConfig::mnist().with_auxiliary(Some(true)))
                 .validate()
                 .is_err()
         );

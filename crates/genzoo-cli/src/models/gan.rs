@@ -32,9 +32,9 @@ const TOY_MIN_COUNT: usize = 20;
 /// Toy sets: batch size.
 const TOY_BATCH: usize = 256;
 /// Toy sets: default epochs of the 50,000 training points.
-const TOY_EPOCHS: u64 = 20;
+const TOY_EPOCHS: u64 = 30;
 /// Toy sets: learning rate of the Adam recipes.
-const TOY_LR: f64 = 1e-3;
+const TOY_LR: f64 = 5e-4;
 /// Toy sets: learning rate of WGAN's RMSProp.
 const TOY_WGAN_LR: f64 = 5e-4;
 /// Toy sets: pixels per side of the scatter plot drawn as the sample "grid".
@@ -90,7 +90,11 @@ impl GanModelConfig {
                 GanTrainConfig::dcgan(),
             ),
             "acgan" => (
-                Architecture::Dcgan(dcgan.with_classes(dataset.classes()).with_auxiliary(true)),
+                Architecture::Dcgan(
+                    dcgan
+                        .with_classes(dataset.classes())
+                        .with_auxiliary(Some(true)),
+                ),
                 GanTrainConfig::dcgan(),
             ),
             other => return Err(Error::Config(format!("no GAN preset named '{other}'"))),
