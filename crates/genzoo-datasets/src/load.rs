@@ -721,7 +721,8 @@ mod tests {
         let e = "cifar".parse::<DatasetKind>().expect_err("unknown");
         assert_eq!(
             e.to_string(),
-            "unknown dataset \"cifar\": expected one of mnist, fashion-mnist, cifar10, mnist-mini"
+            "unknown dataset \"cifar\": expected one of mnist, fashion-mnist, cifar10, mnist-mini, \
+             toy-ring8, toy-grid25"
         );
     }
 

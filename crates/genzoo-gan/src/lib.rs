@@ -3,8 +3,9 @@
 //! Lecture 13 of CS231n, §2.3. A generator `G: z ↦ x` and a discriminator (critic) `D: x ↦ score`
 //! play a game; this crate has the objectives ([`GanLoss`]: minimax, non-saturating, LSGAN,
 //! Wasserstein, hinge), the Lipschitz constraints of the WGANs ([`clip_weights`],
-//! [`gradient_penalty`]), two architectures (an MLP GAN and [`DcganConfig::mnist`]), optional class
-//! conditioning (cGAN), the latent sampler ([`latent`]), the alternating update of the lecture
+//! [`gradient_penalty`]), spectral normalization of the discriminator ([`SpectralNorm`]), two
+//! architectures (an MLP GAN and [`DcganConfig::mnist`]), optional class conditioning (cGAN, and
+//! AC-GAN's auxiliary classifier), the latent sampler ([`latent`]), the alternating update of the lecture
 //! ([`GanTrainer`]: `k` discriminator steps per generator step, two optimizers) and the mode-coverage
 //! diagnostic on toy 2-D mixtures ([`toy`]).
 //!
