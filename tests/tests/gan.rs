@@ -86,7 +86,7 @@ fn weights(ckpt: &Path) -> Vec<f32> {
 fn every_gan_model_trains_and_logs_both_losses_and_d_outputs() {
     let _serial = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
-    for model in ["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan"] {
+    for model in ["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan", "acgan"] {
         let dir = tmp.path().join(model);
         let (_, summary) = genzoo_cli::train(&args(model, &dir, 1)).expect("trains");
         for f in [
@@ -98,8 +98,8 @@ fn every_gan_model_trains_and_logs_both_losses_and_d_outputs() {
         }
         assert_eq!(
             dir.join("figures/classes.png").is_file(),
-            model == "cgan",
-            "{model}: a class grid exactly for the conditional model"
+            model == "cgan" || model == "acgan",
+            "{model}: a class grid exactly for the conditional models"
         );
         let train: Vec<Value> = std::fs::read_to_string(dir.join("metrics.jsonl"))
             .expect("metrics")
@@ -121,6 +121,17 @@ fn every_gan_model_trains_and_logs_both_losses_and_d_outputs() {
                 model == "wgan-gp",
                 "{model}: {r}"
             );
+            assert_eq!(
+                r["d_class_loss"].as_f64().is_some_and(|v| v > 0.0),
+                model == "acgan",
+                "{model}: {r}"
+            );
+        }
+        if model == "acgan" {
+            for key in ["test_aux_acc_real", "test_aux_acc_fake"] {
+                let acc = summary[key].as_f64().expect(key);
+                assert!((0.0..=1.0).contains(&acc), "{key} = {acc}");
+            }
         }
         if model == "dcgan" || model == "gan" {
             // Sigmoid losses report probabilities.
@@ -301,4 +312,185 @@ fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
     })
     .expect_err("not conditional");
     assert!(e.to_string().contains("not class-conditional"), "{e}");
+}
+
+#[test]
+fn configs_written_before_ac_gan_and_spectral_norm_still_load() {
+    // The new options are optional fields, absent from the configs of plain runs (which are
+    // exactly what older runs wrote), and such a config parses back.
+    for model in ["gan", "dcgan", "wgan-gp", "cgan"] {
+        let cfg = GanModelConfig::preset(model, DatasetKind::MnistMini).expect("preset");
+        let text = toml::to_string(&cfg).expect("toml");
+        for new_key in ["aux_weight", "auxiliary", "spectral_norm", "toy"] {
+            assert!(!text.contains(new_key), "{model}: {text}");
+        }
+        let back: GanModelConfig = toml::from_str(&text).expect("parses");
+        assert_eq!(back, cfg);
+    }
+}
+
+/// The `[model_config]` a run resolved to.
+fn resolved(args: &TrainArgs) -> (f64, GanModelConfig) {
+    let cfg = genzoo_cli::resolve_config(args).expect("resolves");
+    let gan: GanModelConfig = cfg.model_config.try_into().expect("gan config");
+    (cfg.lr, gan)
+}
+
+#[test]
+fn loss_and_d_steps_flags_select_a_recipe_and_misuse_is_a_clear_error() {
+    use genzoo_gan::{GanLoss, GanOptimizer};
+    let base = |model: &str| TrainArgs {
+        model: Some(model.into()),
+        dataset: Some("mnist-mini".into()),
+        ..TrainArgs::default()
+    };
+    // dcgan (non-saturating, BN critic) → the WGAN-GP recipe, with k from --d-steps.
+    let (lr, cfg) = resolved(&TrainArgs {
+        loss: Some("wgan-gp".into()),
+        d_steps: Some(3),
+        ..base("dcgan")
+    });
+    assert_eq!(cfg.training.loss, GanLoss::Wasserstein);
+    assert_eq!(cfg.training.gradient_penalty, Some(10.0));
+    assert_eq!((cfg.training.clip, cfg.training.d_steps), (None, 3));
+    assert_eq!((cfg.training.beta1, cfg.training.beta2), (0.0, 0.9));
+    assert!(
+        !cfg.network.d_batch_norm(),
+        "the penalty needs a critic without BN"
+    );
+    assert_eq!(lr, 1e-4);
+    // wgan → hinge: clipping and RMSProp go, and --lr wins over the recipe's rate.
+    let (lr, cfg) = resolved(&TrainArgs {
+        loss: Some("hinge".into()),
+        lr: Some(3e-4),
+        ..base("wgan")
+    });
+    assert_eq!(cfg.training.loss, GanLoss::Hinge);
+    assert_eq!(cfg.training.clip, None);
+    assert_eq!(
+        (cfg.training.optimizer, cfg.training.d_steps),
+        (GanOptimizer::Adam, 1)
+    );
+    assert_eq!(lr, 3e-4);
+    let expect = [
+        ("minimax", GanLoss::Minimax),
+        ("ns", GanLoss::NonSaturating),
+        ("lsgan", GanLoss::LeastSquares),
+        ("wgan", GanLoss::Wasserstein),
+    ];
+    for (flag, loss) in expect {
+        let (_, cfg) = resolved(&TrainArgs {
+            loss: Some(flag.into()),
+            ..base("gan")
+        });
+        assert_eq!(cfg.training.loss, loss, "{flag}");
+        assert_eq!(cfg.training.clip.is_some(), flag == "wgan", "{flag}");
+    }
+    // --d-steps alone keeps the objective.
+    let (_, cfg) = resolved(&TrainArgs {
+        d_steps: Some(2),
+        ..base("lsgan")
+    });
+    assert_eq!(
+        (cfg.training.loss, cfg.training.d_steps),
+        (GanLoss::LeastSquares, 2)
+    );
+
+    let err = |args: TrainArgs| {
+        genzoo_cli::resolve_config(&args)
+            .expect_err("refused")
+            .to_string()
+    };
+    let e = err(TrainArgs {
+        loss: Some("wasserstein-ish".into()),
+        ..base("gan")
+    });
+    assert!(e.contains("unknown --loss") && e.contains("wgan-gp"), "{e}");
+    let e = err(TrainArgs {
+        loss: Some("ns".into()),
+        ..base("vae")
+    });
+    assert!(e.contains("GAN models only") && e.contains("'vae'"), "{e}");
+    let e = err(TrainArgs {
+        d_steps: Some(0),
+        ..base("gan")
+    });
+    assert!(e.contains("d_steps"), "{e}");
+}
+
+#[test]
+fn every_loss_trains_on_the_toy_ring_and_reports_mode_coverage() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for loss in ["minimax", "ns", "wgan", "wgan-gp", "lsgan", "hinge"] {
+        let dir = tmp.path().join(loss);
+        let (_, summary) = genzoo_cli::train(&TrainArgs {
+            model: Some("gan".into()),
+            dataset: Some("toy-ring8".into()),
+            loss: Some(loss.into()),
+            steps: Some(2),
+            seed: Some(1),
+            out: Some(dir.clone()),
+            log_every: Some(1),
+            no_progress: true,
+            ..TrainArgs::default()
+        })
+        .expect("trains on points");
+        assert_eq!(summary["modes_total"], 8.0, "{loss}");
+        let captured = summary["modes_captured"].as_f64().expect("captured");
+        let missed = summary["modes_missed"].as_f64().expect("missed");
+        assert_eq!(captured + missed, 8.0, "{loss}");
+        let hq = summary["high_quality_share"].as_f64().expect("hq");
+        assert!((0.0..=1.0).contains(&hq), "{loss}: {hq}");
+        let svg = std::fs::read_to_string(dir.join("figures/toy-samples.svg")).expect("svg");
+        assert!(svg.contains("<svg") && svg.contains("generated"), "{loss}");
+        assert!(dir.join("samples/step-2.png").is_file(), "{loss}");
+        let config = std::fs::read_to_string(dir.join("config.toml")).expect("config");
+        assert!(config.contains("batch_size = 256") && config.contains("toy = \"Ring8\""));
+    }
+    // Image models refuse points, and the DCGAN has no toy preset.
+    for model in ["vae", "dcgan"] {
+        let e = genzoo_cli::resolve_config(&TrainArgs {
+            model: Some(model.into()),
+            dataset: Some("toy-grid25".into()),
+            ..TrainArgs::default()
+        })
+        .expect_err("refused")
+        .to_string();
+        assert!(e.contains("toy-grid25"), "{model}: {e}");
+    }
+}
+
+#[test]
+fn spectral_norm_with_hinge_trains_and_resumes_exactly() {
+    // The power-iteration vectors are non-trained buffers saved in the checkpoint: a resumed
+    // run must see the same σ as the straight one, so D's test outputs match bit for bit.
+    let _serial = serial();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = tmp.path().join("sn.toml");
+    std::fs::write(
+        &cfg,
+        "[model_config]\neval_images = 64\n[model_config.network.dcgan]\nspectral_norm = true\n",
+    )
+    .expect("write");
+    let run = |dir: &Path, steps: u64| TrainArgs {
+        loss: Some("hinge".into()),
+        config: Some(cfg.clone()),
+        ..args("dcgan", dir, steps)
+    };
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (_, straight) = genzoo_cli::train(&run(&a, 3)).expect("straight run");
+    genzoo_cli::train(&run(&b, 2)).expect("first part");
+    let (_, resumed) = genzoo_cli::train(&resume_args(&b, 3)).expect("resumed part");
+    let config = std::fs::read_to_string(b.join("config.toml")).expect("config");
+    assert!(config.contains("spectral_norm = true") && config.contains("loss = \"hinge\""));
+    for key in ["test_d_real", "test_d_fake", "moment_distance"] {
+        let (x, y) = (straight[key].as_f64(), resumed[key].as_f64());
+        assert!(x.is_some_and(f64::is_finite), "{key}");
+        assert_eq!(
+            x.map(f64::to_bits),
+            y.map(f64::to_bits),
+            "{key}: {x:?} vs {y:?}"
+        );
+    }
 }

@@ -55,7 +55,8 @@ pub enum Command {
 pub struct TrainArgs {
     /// Model to train (see `genzoo models`); default: the autoencoder.
     pub model: Option<String>,
-    /// Dataset: mnist, fashion-mnist, cifar10 or mnist-mini (embedded, no download).
+    /// Dataset: mnist, fashion-mnist, cifar10, mnist-mini (embedded, no download), or the 2-D
+    /// point sets toy-ring8 / toy-grid25 (GAN models only).
     #[arg(long)]
     pub dataset: Option<String>,
     /// Backend: flex, ndarray, wgpu or cuda (must be compiled in).
@@ -113,6 +114,13 @@ pub struct TrainArgs {
     /// Classic fits: k-means clusters, PCA or GMM components.
     #[arg(long)]
     pub k: Option<usize>,
+    /// GAN objective (GAN models only): minimax, ns, wgan, wgan-gp, lsgan or hinge. Sets the
+    /// recipe's loss, Lipschitz constraint, k, optimizer and learning rate; --lr and --d-steps win.
+    #[arg(long, conflicts_with = "resume")]
+    pub loss: Option<String>,
+    /// Discriminator (critic) steps per generator step, the lecture's k (GAN models only).
+    #[arg(long, conflicts_with = "resume")]
+    pub d_steps: Option<usize>,
 }
 
 /// The model `genzoo train` trains when none is named.
@@ -265,10 +273,12 @@ pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     table.insert("sample_every".into(), 500.into());
     table.insert("checkpoint_every".into(), 500.into());
     table.insert("model_config".into(), (spec.preset)(kind)?.into());
+    models::gan::dataset_defaults(model, kind, &mut table)?;
     if let Some(mut file) = file {
         file.remove("provenance");
         merge(&mut table, file);
     }
+    models::gan::apply_train_flags(model, kind, &mut table, args.loss.as_deref(), args.d_steps)?;
     let set = |t: &mut toml::Table, k: &str, v: Option<toml::Value>| {
         if let Some(v) = v {
             t.insert(k.into(), v);
@@ -371,7 +381,7 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
 
     let kind: DatasetKind = cfg.dataset.parse()?;
     let opts = data_options(args);
-    if kind != DatasetKind::MnistMini {
+    if kind != DatasetKind::MnistMini && !kind.is_toy() {
         cfg.provenance.data_dir = genzoo_datasets::data_root(opts.data_dir.as_deref())
             .map(|p| p.display().to_string())
             .unwrap_or_default();

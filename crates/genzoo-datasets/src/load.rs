@@ -46,15 +46,22 @@ pub enum DatasetKind {
     Cifar10,
     /// `mnist-mini`: the first 10,000 training and 2,000 test MNIST images, embedded in this crate.
     MnistMini,
+    /// `toy-ring8`: 2-D points of [`crate::toy::ring8`], as `4×1×1` "images" (see
+    /// [`crate::toy::points_image_set`]); labels are the mixture components.
+    ToyRing8,
+    /// `toy-grid25`: 2-D points of [`crate::toy::grid25`], stored like `toy-ring8`.
+    ToyGrid25,
 }
 
 impl DatasetKind {
     /// Every kind, in CLI order.
-    pub const ALL: [DatasetKind; 4] = [
+    pub const ALL: [DatasetKind; 6] = [
         DatasetKind::Mnist,
         DatasetKind::FashionMnist,
         DatasetKind::Cifar10,
         DatasetKind::MnistMini,
+        DatasetKind::ToyRing8,
+        DatasetKind::ToyGrid25,
     ];
 
     /// The CLI name.
@@ -64,20 +71,41 @@ impl DatasetKind {
             DatasetKind::FashionMnist => "fashion-mnist",
             DatasetKind::Cifar10 => "cifar10",
             DatasetKind::MnistMini => "mnist-mini",
+            DatasetKind::ToyRing8 => "toy-ring8",
+            DatasetKind::ToyGrid25 => "toy-grid25",
         }
+    }
+
+    /// The toy distribution of a 2-D point set, `None` for the image datasets.
+    pub fn toy(self) -> Option<crate::toy::ToyKind> {
+        match self {
+            DatasetKind::ToyRing8 => Some(crate::toy::ToyKind::Ring8),
+            DatasetKind::ToyGrid25 => Some(crate::toy::ToyKind::Grid25),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a 2-D point set rather than images.
+    pub fn is_toy(self) -> bool {
+        self.toy().is_some()
     }
 
     /// `[C, H, W]` of the images.
     pub fn shape(self) -> [usize; 3] {
         match self {
             DatasetKind::Cifar10 => [3, 32, 32],
+            DatasetKind::ToyRing8 | DatasetKind::ToyGrid25 => crate::toy::POINT_SHAPE,
             _ => [1, 28, 28],
         }
     }
 
     /// Number of classes.
     pub fn classes(self) -> usize {
-        10
+        match self {
+            DatasetKind::ToyRing8 => 8,
+            DatasetKind::ToyGrid25 => 25,
+            _ => 10,
+        }
     }
 }
 
@@ -268,6 +296,8 @@ pub fn load(kind: DatasetKind, split: Split, opts: &DataOptions) -> Result<Image
         DatasetKind::Mnist => load_idx(&mnist_spec(), split, opts),
         DatasetKind::FashionMnist => load_idx(&fashion_spec(), split, opts),
         DatasetKind::Cifar10 => load_cifar(&CifarSpec::canonical(), split, opts),
+        DatasetKind::ToyRing8 => crate::toy::points_image_set(crate::toy::ToyKind::Ring8, split),
+        DatasetKind::ToyGrid25 => crate::toy::points_image_set(crate::toy::ToyKind::Grid25, split),
     }
 }
 
@@ -691,7 +721,8 @@ mod tests {
         let e = "cifar".parse::<DatasetKind>().expect_err("unknown");
         assert_eq!(
             e.to_string(),
-            "unknown dataset \"cifar\": expected one of mnist, fashion-mnist, cifar10, mnist-mini"
+            "unknown dataset \"cifar\": expected one of mnist, fashion-mnist, cifar10, mnist-mini, \
+             toy-ring8, toy-grid25"
         );
     }
 

@@ -194,9 +194,93 @@ pub fn swiss_roll(n: usize, noise: f32, rng: &mut Rng) -> ToySample {
     }
 }
 
+/// `[C, H, W]` of a point stored as an "image": each coordinate as a 16-bit fixed-point number
+/// split into a high and a low byte, `[x_hi, x_lo, y_hi, y_lo]`. One byte per coordinate would
+/// quantise the ring to steps of 0.02, its own σ; two bytes give steps of `2R/65535` (8e-5 for the
+/// ring), far below any σ.
+pub const POINT_SHAPE: [usize; 3] = [4, 1, 1];
+/// Training points of a toy [`crate::DatasetKind`].
+pub const TOY_TRAIN_POINTS: usize = 50_000;
+/// Test points of a toy [`crate::DatasetKind`].
+pub const TOY_TEST_POINTS: usize = 5_000;
+
+impl ToyKind {
+    /// Half-width `R` of the square `[−R, R]²` the stored points are scaled from: 1.25 × the
+    /// largest mode coordinate for the mixtures (so a tanh generator's `[−1, 1]²` covers it with
+    /// margin), 1.25 × the largest |coordinate| the default parameters reach for the manifolds.
+    pub fn range(self) -> f32 {
+        match self {
+            ToyKind::Ring8 => 1.25 * RING8_RADIUS,
+            ToyKind::Grid25 => 5.0,
+            ToyKind::TwoMoons => 2.5,
+            ToyKind::SwissRoll => 17.5,
+        }
+    }
+}
+
+/// Encodes a point of `[−range, range]²` (clamped) as the four bytes of [`POINT_SHAPE`].
+pub fn encode_point(p: [f32; 2], range: f32) -> [u8; 4] {
+    let q = |c: f32| {
+        let u = ((f64::from(c) / f64::from(range) + 1.0) * 0.5).clamp(0.0, 1.0);
+        (u * 65535.0).round() as u16
+    };
+    let (x, y) = (q(p[0]), q(p[1]));
+    [(x >> 8) as u8, x as u8, (y >> 8) as u8, y as u8]
+}
+
+/// Decodes [`encode_point`]'s bytes into `[−1, 1]²` units (the point divided by `range`).
+pub fn decode_unit(b: [u8; 4]) -> [f32; 2] {
+    let q = |hi: u8, lo: u8| (f64::from(hi) * 256.0 + f64::from(lo)) / 65535.0 * 2.0 - 1.0;
+    [q(b[0], b[1]) as f32, q(b[2], b[3]) as f32]
+}
+
+/// A toy split as an [`ImageSet`](crate::ImageSet) of [`POINT_SHAPE`] "images" labelled by their
+/// mixture component: 50,000 training and 5,000 test points from fixed seeds (the two splits are
+/// independent draws).
+pub fn points_image_set(kind: ToyKind, split: crate::Split) -> crate::Result<crate::ImageSet> {
+    let (n, seed) = match split {
+        crate::Split::Train => (TOY_TRAIN_POINTS, 0x70_7921),
+        crate::Split::Test => (TOY_TEST_POINTS, 0x70_7e57),
+    };
+    let sample = kind.sample(n, &mut Rng::seed_from_u64(seed));
+    let range = kind.range();
+    let images = sample
+        .points
+        .iter()
+        .flat_map(|&p| encode_point(p, range))
+        .collect();
+    let labels = sample.labels.iter().map(|&l| l.min(255) as u8).collect();
+    crate::ImageSet::new(images, labels, POINT_SHAPE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_survive_the_image_encoding_to_one_quantisation_step() {
+        for kind in ToyKind::ALL {
+            let set = points_image_set(kind, crate::Split::Test).expect("set");
+            assert_eq!((set.len(), set.shape()), (TOY_TEST_POINTS, POINT_SHAPE));
+            let raw = kind.sample(TOY_TEST_POINTS, &mut Rng::seed_from_u64(0x70_7e57));
+            let r = kind.range();
+            for (i, p) in raw.points.iter().enumerate() {
+                let b: [u8; 4] = set.image(i).try_into().expect("4 bytes");
+                let u = decode_unit(b);
+                for d in 0..2 {
+                    let want = p[d].clamp(-r, r);
+                    // Half a step of 2R/65535, plus f32 rounding.
+                    assert!(
+                        (u[d] * r - want).abs() <= r / 65535.0 + 1e-5 * r,
+                        "{kind}: {p:?} came back as {u:?} × {r}"
+                    );
+                }
+                assert_eq!(u32::from(set.label(i)), raw.labels[i].min(255));
+            }
+        }
+        // Only the manifolds ever reach the clamp, and rarely.
+        assert_eq!(encode_point([9.0, -9.0], 2.5), [255, 255, 0, 0]);
+    }
 
     fn moments(p: &[[f32; 2]]) -> ([f64; 2], [f64; 2]) {
         let n = p.len() as f64;

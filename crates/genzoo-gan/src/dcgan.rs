@@ -12,11 +12,12 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{leaky_relu, relu};
-use burn::tensor::module::conv_transpose2d;
-use burn::tensor::ops::ConvTransposeOptions;
+use burn::tensor::module::{conv_transpose2d, conv2d, linear};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor};
 
 use crate::nets::{leaky_slope, with_labels};
+use crate::spectral::SpectralNorm;
 
 /// Configuration of the DCGAN [`DcganGenerator`] and [`DcganDiscriminator`].
 #[derive(Config, Debug, PartialEq)]
@@ -44,6 +45,16 @@ pub struct DcganConfig {
     /// to `z` in G and to the flattened features before D's last linear layer.
     #[config(default = 0)]
     pub classes: usize,
+    /// AC-GAN (Odena et al. 2017, arXiv:1610.09585): the discriminator does not see the label;
+    /// instead a second linear head on its features predicts the class (`classes` logits). The
+    /// generator is conditioned as in the cGAN. Needs `classes > 0`. `None` (what configs
+    /// written before this option hold) means off.
+    #[config(default = "None")]
+    pub auxiliary: Option<bool>,
+    /// Spectral normalization (Miyato et al. 2018) of the discriminator's two convolutions and
+    /// its output layer (not of the AC-GAN class head). `None` means off.
+    #[config(default = "None")]
+    pub spectral_norm: Option<bool>,
     /// Negative slope of the discriminator's LeakyReLUs.
     #[config(default = 0.2)]
     pub leak: f64,
@@ -69,8 +80,21 @@ impl DcganConfig {
             .with_d_hidden([128, 256])
     }
 
+    /// Whether D has AC-GAN's class head.
+    pub fn is_auxiliary(&self) -> bool {
+        self.auxiliary == Some(true)
+    }
+
+    /// Whether D's layers are spectrally normalised.
+    pub fn has_spectral_norm(&self) -> bool {
+        self.spectral_norm == Some(true)
+    }
+
     /// Checks the sizes the architecture needs.
     pub fn validate(&self) -> Result<(), String> {
+        if self.is_auxiliary() && self.classes == 0 {
+            return Err("an auxiliary classifier (AC-GAN) needs classes > 0".into());
+        }
         if self.image_size == 0 || !self.image_size.is_multiple_of(4) {
             return Err(format!(
                 "DCGAN image_size must be a positive multiple of 4, got {}",
@@ -151,9 +175,27 @@ impl DcganConfig {
             bn: self
                 .d_batch_norm
                 .then(|| BatchNormConfig::new(d1).init(device)),
-            fc: LinearConfig::new(d1 * s * s + self.classes, 1)
-                .with_initializer(self.init())
-                .init(device),
+            fc: LinearConfig::new(
+                d1 * s * s + if self.is_auxiliary() { 0 } else { self.classes },
+                1,
+            )
+            .with_initializer(self.init())
+            .init(device),
+            sn: self.has_spectral_norm().then(|| {
+                [
+                    SpectralNorm::new(d0, device),
+                    SpectralNorm::new(d1, device),
+                    SpectralNorm::new(
+                        d1 * s * s + if self.is_auxiliary() { 0 } else { self.classes },
+                        device,
+                    ),
+                ]
+            }),
+            aux: self.is_auxiliary().then(|| {
+                LinearConfig::new(d1 * s * s, self.classes)
+                    .with_initializer(self.init())
+                    .init(device)
+            }),
             leak: self.leak,
         }
     }
@@ -195,6 +237,10 @@ pub struct DcganDiscriminator {
     conv2: Conv2d,
     bn: Option<BatchNorm>,
     fc: Linear,
+    /// Spectral-normalization state of conv1, conv2 and fc, when enabled.
+    sn: Option<[SpectralNorm; 3]>,
+    /// AC-GAN's class head; when present, D ignores the labels it is given.
+    aux: Option<Linear>,
     leak: f64,
 }
 
@@ -204,14 +250,91 @@ impl DcganDiscriminator {
     /// # Shapes
     /// `x: [B, C, H, W]`, `labels: [B, classes]` → `[B, 1]`
     pub fn forward(&self, x: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
-        let h = leaky_relu(self.conv1.forward(x), self.leak); // [B, 64, 14, 14]
-        let h = self.conv2.forward(h); // [B, 128, 7, 7]
+        self.forward_aux(x, labels).0
+    }
+
+    /// The raw output and, for an AC-GAN, the class logits of the auxiliary head.
+    ///
+    /// # Shapes
+    /// `x: [B, C, H, W]`, `labels: [B, classes]` → (`[B, 1]`, `[B, classes]`)
+    pub fn forward_aux(
+        &self,
+        x: Tensor<4>,
+        labels: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
+        let h = leaky_relu(self.conv(0, x), self.leak); // [B, 64, 14, 14]
+        let h = self.conv(1, h); // [B, 128, 7, 7]
         let h = match &self.bn {
             Some(bn) => bn.forward(h),
             None => h,
         };
         let h = leaky_relu(h, self.leak).flatten(1, 3);
-        self.fc.forward(with_labels(h, labels))
+        match &self.aux {
+            Some(aux) => (self.linear(h.clone()), Some(aux.forward(h))),
+            None => (self.linear(with_labels(h, labels)), None),
+        }
+    }
+
+    /// Convolution `i` (0 or 1), with its spectrally normalised kernel when enabled.
+    fn conv(&self, i: usize, x: Tensor<4>) -> Tensor<4> {
+        let layer = if i == 0 { &self.conv1 } else { &self.conv2 };
+        match &self.sn {
+            None => layer.forward(x),
+            Some(_) => conv2d(
+                x,
+                self.kernel(i),
+                layer.bias.as_ref().map(|b| b.val()),
+                ConvOptions::new([2, 2], [1, 1], [1, 1], 1),
+            ),
+        }
+    }
+
+    /// The kernel convolution `i` uses: `W` or `W / σ(W)`.
+    fn kernel(&self, i: usize) -> Tensor<4> {
+        let w = if i == 0 { &self.conv1 } else { &self.conv2 }.weight.val();
+        match &self.sn {
+            Some(sn) => sn[i].normalize_kernel(w),
+            None => w,
+        }
+    }
+
+    /// The output layer's weight `[features, 1]`: `W` or `W / σ(W)`.
+    fn fc_weight(&self) -> Tensor<2> {
+        let w = self.fc.weight.val();
+        match &self.sn {
+            Some(sn) => sn[2].normalize_matrix(w),
+            None => w,
+        }
+    }
+
+    fn linear(&self, h: Tensor<2>) -> Tensor<2> {
+        match &self.sn {
+            None => self.fc.forward(h),
+            Some(_) => linear(h, self.fc_weight(), self.fc.bias.as_ref().map(|b| b.val())),
+        }
+    }
+
+    /// One power iteration of every spectrally normalised layer (a no-op without spectral
+    /// normalization); the trainer calls it once per discriminator update.
+    pub fn power_iteration(&self) {
+        if let Some(sn) = &self.sn {
+            sn[0].power_iteration_kernel(&self.conv1.weight.val());
+            sn[1].power_iteration_kernel(&self.conv2.weight.val());
+            sn[2].power_iteration(&self.fc.weight.val());
+        }
+    }
+
+    /// The current σ estimates of conv1, conv2 and fc (empty without spectral normalization).
+    pub fn spectral_norms(&self) -> Vec<f64> {
+        let Some(sn) = &self.sn else {
+            return Vec::new();
+        };
+        let one = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
+        vec![
+            one(sn[0].sigma(&self.conv1.weight.val().flatten(1, 3))),
+            one(sn[1].sigma(&self.conv2.weight.val().flatten(1, 3))),
+            one(sn[2].sigma(&self.fc.weight.val())),
+        ]
     }
 
     /// Whether the critic has BatchNorm (then [`Self::input_gradient`] is unavailable).
@@ -236,20 +359,18 @@ impl DcganDiscriminator {
             "the manual input gradient needs a critic without BatchNorm (set d_batch_norm = false)"
         );
         let _ = labels; // labels enter after the last convolution: they do not change ∂D/∂x.
-        let h1 = self.conv1.forward(x); // [B, d0, H/2, W/2]
-        let h2 = self.conv2.forward(leaky_relu(h1.clone(), self.leak)); // [B, d1, H/4, W/4]
+        let h1 = self.conv(0, x); // [B, d0, H/2, W/2]
+        let h2 = self.conv(1, leaky_relu(h1.clone(), self.leak)); // [B, d1, H/4, W/4]
         let [_, c2, s, _] = h2.dims();
         let w = self
-            .fc
-            .weight
-            .val()
+            .fc_weight()
             .narrow(0, 0, c2 * s * s)
             .reshape([1, c2, s, s]);
         let g = w * leaky_slope(&h2, self.leak); // ∂D/∂h2
         let opts = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
-        let g = conv_transpose2d(g, self.conv2.weight.val(), None, opts.clone())
-            * leaky_slope(&h1, self.leak); // ∂D/∂h1
-        conv_transpose2d(g, self.conv1.weight.val(), None, opts)
+        let g =
+            conv_transpose2d(g, self.kernel(1), None, opts.clone()) * leaky_slope(&h1, self.leak); // ∂D/∂h1
+        conv_transpose2d(g, self.kernel(0), None, opts)
     }
 }
 
@@ -295,6 +416,69 @@ mod tests {
             assert_eq!(d.forward(x, y).dims(), [3, 1]);
         }
         assert!(DcganConfig::mnist().with_image_size(30).validate().is_err());
+    }
+
+    #[test]
+    fn spectral_norm_divides_each_layer_by_its_largest_singular_value() {
+        // After enough power iterations, the kernels the critic uses have spectral norm 1 by an
+        // independent SVD (nalgebra), and the output equals a plain critic whose weights were
+        // divided by those SVD values by hand.
+        let device = Device::flex();
+        device.seed(8);
+        let cfg = DcganConfig::new()
+            .with_image_size(8)
+            .with_d_hidden([4, 6])
+            .with_d_batch_norm(false)
+            .with_spectral_norm(Some(true));
+        let d = cfg.init_discriminator(&device);
+        for _ in 0..100 {
+            d.power_iteration();
+        }
+        let sigma_svd = |w: Vec<f32>, rows: usize| {
+            let cols = w.len() / rows;
+            nalgebra::DMatrix::from_row_iterator(rows, cols, w.iter().map(|&x| f64::from(x)))
+                .singular_values()
+                .max()
+        };
+        let raw = |t: Tensor<4>| -> Vec<f32> { t.into_data().try_to_vec().expect("f32") };
+        let s1 = sigma_svd(raw(d.conv1.weight.val()), 4);
+        let s2 = sigma_svd(raw(d.conv2.weight.val()), 6);
+        let fc: Vec<f32> = d.fc.weight.val().into_data().try_to_vec().expect("f32");
+        let s3 = sigma_svd(fc, 6 * 2 * 2);
+        let est = d.spectral_norms();
+        for (got, want) in est.iter().zip([s1, s2, s3]) {
+            assert!(
+                (got - want).abs() < 1e-4 * want,
+                "{est:?} vs {s1} {s2} {s3}"
+            );
+        }
+        assert!((sigma_svd(raw(d.kernel(0)), 4) - 1.0).abs() < 1e-4);
+        assert!((sigma_svd(raw(d.kernel(1)), 6) - 1.0).abs() < 1e-4);
+        // The same critic without spectral normalization, weights divided by the SVD's σ.
+        let mut plain = cfg
+            .clone()
+            .with_spectral_norm(None)
+            .init_discriminator(&device);
+        plain.conv1.weight = burn::module::Param::from_tensor(d.conv1.weight.val() / s1 as f32);
+        plain.conv1.bias = d.conv1.bias.clone();
+        plain.conv2.weight = burn::module::Param::from_tensor(d.conv2.weight.val() / s2 as f32);
+        plain.conv2.bias = d.conv2.bias.clone();
+        plain.fc.weight = burn::module::Param::from_tensor(d.fc.weight.val() / s3 as f32);
+        plain.fc.bias = d.fc.bias.clone();
+        let x = Tensor::<4>::random([3, 1, 8, 8], Distribution::Uniform(-1.0, 1.0), &device);
+        let a: Vec<f32> = d
+            .forward(x.clone(), None)
+            .into_data()
+            .try_to_vec()
+            .expect("f32");
+        let b: Vec<f32> = plain
+            .forward(x, None)
+            .into_data()
+            .try_to_vec()
+            .expect("f32");
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-4 * q.abs().max(1e-2), "{a:?} vs {b:?}");
+        }
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Lecture 13 of CS231n, §2.3. A generator `G: z ↦ x` and a discriminator (critic) `D: x ↦ score`
 //! play a game; this crate has the objectives ([`GanLoss`]: minimax, non-saturating, LSGAN,
 //! Wasserstein, hinge), the Lipschitz constraints of the WGANs ([`clip_weights`],
-//! [`gradient_penalty`]), two architectures (an MLP GAN and [`DcganConfig::mnist`]), optional class
-//! conditioning (cGAN), the latent sampler ([`latent`]), the alternating update of the lecture
+//! [`gradient_penalty`]), spectral normalization of the discriminator ([`SpectralNorm`]), two
+//! architectures (an MLP GAN and [`DcganConfig::mnist`]), optional class conditioning (cGAN, and
+//! AC-GAN's auxiliary classifier), the latent sampler ([`latent`]), the alternating update of the lecture
 //! ([`GanTrainer`]: `k` discriminator steps per generator step, two optimizers) and the mode-coverage
 //! diagnostic on toy 2-D mixtures ([`toy`]).
 //!
@@ -36,6 +37,7 @@ pub mod loss;
 pub mod mlp;
 pub mod nets;
 pub mod penalty;
+pub mod spectral;
 pub mod toy;
 pub mod train;
 
@@ -45,4 +47,5 @@ pub use loss::GanLoss;
 pub use mlp::{MlpDiscriminator, MlpGanConfig, MlpGenerator};
 pub use nets::{Architecture, Discriminator, Generator};
 pub use penalty::gradient_penalty;
+pub use spectral::SpectralNorm;
 pub use train::{DiscriminatorReport, GanOptimizer, GanTrainConfig, GanTrainer};

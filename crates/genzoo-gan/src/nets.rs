@@ -65,11 +65,27 @@ impl Architecture {
         }
     }
 
+    /// Whether D has an auxiliary classifier head (AC-GAN).
+    pub fn auxiliary(&self) -> bool {
+        match self {
+            Architecture::Mlp(_) => false,
+            Architecture::Dcgan(c) => c.is_auxiliary(),
+        }
+    }
+
     /// Whether D's output depends on other samples of the batch (BatchNorm).
     pub fn d_batch_norm(&self) -> bool {
         match self {
             Architecture::Mlp(_) => false,
             Architecture::Dcgan(c) => c.d_batch_norm,
+        }
+    }
+
+    /// The same networks with a critic without BatchNorm (what a gradient penalty needs).
+    pub fn without_d_batch_norm(self) -> Self {
+        match self {
+            Architecture::Dcgan(c) => Architecture::Dcgan(c.with_d_batch_norm(false)),
+            other => other,
         }
     }
 
@@ -150,6 +166,29 @@ impl Discriminator {
         match self {
             Discriminator::Mlp(d) => d.forward(x, labels),
             Discriminator::Dcgan(d) => d.forward(x, labels),
+        }
+    }
+
+    /// The raw output and, for an AC-GAN, the auxiliary class logits.
+    ///
+    /// # Shapes
+    /// `x: [B, C, H, W]`, `labels: [B, classes]` → (`[B, 1]`, `[B, classes]`)
+    pub fn forward_aux(
+        &self,
+        x: Tensor<4>,
+        labels: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
+        match self {
+            Discriminator::Mlp(d) => (d.forward(x, labels), None),
+            Discriminator::Dcgan(d) => d.forward_aux(x, labels),
+        }
+    }
+
+    /// One power iteration of the spectrally normalised layers (no-op without them).
+    pub fn power_iteration(&self) {
+        match self {
+            Discriminator::Mlp(_) => {}
+            Discriminator::Dcgan(d) => d.power_iteration(),
         }
     }
 

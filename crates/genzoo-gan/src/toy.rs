@@ -5,6 +5,8 @@
 //! A sample is *high quality* when it lies within 3σ of its nearest mode centre; a mode is
 //! *captured* when at least `min_count` high-quality samples land on it.
 
+use burn::tensor::{Tensor, TensorData};
+
 use crate::mlp::MlpGanConfig;
 
 /// The result of [`mode_coverage`].
@@ -52,6 +54,28 @@ pub fn mode_coverage(
     }
 }
 
+/// Points stored as [`POINT_SHAPE`](genzoo_datasets::toy::POINT_SHAPE) "images" (pixels in
+/// [0, 1], i.e. bytes / 255) back to `[−1, 1]²` units: `(256·hi + lo) / 65535 · 2 − 1` per
+/// coordinate — the tensor form of [`genzoo_datasets::toy::decode_unit`].
+///
+/// # Shapes
+/// `[B, 4, 1, 1]` → `[B, 2, 1, 1]`
+pub fn decode_points(images: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = images.dims();
+    assert_eq!(
+        [c, h, w],
+        [4, 1, 1],
+        "toy points are stored as 4×1×1 images"
+    );
+    let bytes = (images * 255.0).round().reshape([b, 2, 2]);
+    let place = Tensor::<3>::from_data(
+        TensorData::new(vec![256.0f32, 1.0], [1, 1, 2]),
+        &bytes.device(),
+    );
+    let q = (bytes * place).sum_dim(2); // [B, 2, 1]
+    (q / 65535.0 * 2.0 - 1.0).reshape([b, 2, 1, 1])
+}
+
 /// An MLP GAN for 2-D points: a point is a `[2, 1, 1]` "image"; G's tanh output covers [−1, 1]²,
 /// so scale the data into that square first.
 pub fn toy_mlp() -> MlpGanConfig {
@@ -68,6 +92,41 @@ mod tests {
     use super::*;
     use genzoo_datasets::rng::Rng;
     use genzoo_datasets::toy::{RING8_STD, ToyKind, ring8_modes};
+
+    #[test]
+    fn decoded_points_match_the_byte_decoder() {
+        use burn::tensor::Device;
+        let mut rng = Rng::seed_from_u64(3);
+        let r = ToyKind::Ring8.range();
+        let pts = ToyKind::Ring8.sample(64, &mut rng).points;
+        let bytes: Vec<[u8; 4]> = pts
+            .iter()
+            .map(|&p| genzoo_datasets::toy::encode_point(p, r))
+            .collect();
+        let pixels: Vec<f32> = bytes
+            .iter()
+            .flatten()
+            .map(|&v| f32::from(v) / 255.0)
+            .collect();
+        let device = Device::flex();
+        let x = decode_points(Tensor::from_data(
+            TensorData::new(pixels, [64, 4, 1, 1]),
+            &device,
+        ));
+        assert_eq!(x.dims(), [64, 2, 1, 1]);
+        let got = x.into_data().try_to_vec::<f32>().expect("f32");
+        for (i, b) in bytes.iter().enumerate() {
+            let want = genzoo_datasets::toy::decode_unit(*b);
+            for d in 0..2 {
+                assert!(
+                    (got[2 * i + d] - want[d]).abs() < 1e-6,
+                    "{i}: {got:?} vs {want:?}"
+                );
+                // And the point itself, to one quantisation step.
+                assert!((got[2 * i + d] * r - pts[i][d]).abs() < 2.0 * r / 65535.0);
+            }
+        }
+    }
 
     #[test]
     fn true_samples_cover_every_mode_and_a_collapsed_generator_one() {

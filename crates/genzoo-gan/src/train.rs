@@ -5,6 +5,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,11 @@ pub struct GanTrainConfig {
     /// WGAN-GP: the penalty weight λ (needs a critic without BatchNorm).
     #[config(default = "None")]
     pub gradient_penalty: Option<f64>,
+    /// AC-GAN: weight of the auxiliary classification loss `L_C` in both networks' losses
+    /// (used only when the discriminator has a class head). `None` (what configs written before
+    /// this option hold) means 1.
+    #[config(default = "None")]
+    pub aux_weight: Option<f64>,
 }
 
 impl GanTrainConfig {
@@ -84,6 +90,10 @@ impl GanTrainConfig {
         if self.d_steps == 0 {
             return Err("d_steps (the k of the lecture) must be at least 1".into());
         }
+        let w = self.class_loss_weight();
+        if !(w >= 0.0 && w.is_finite()) {
+            return Err(format!("aux_weight must be ≥ 0, got {w}"));
+        }
         if let Some(c) = self.clip
             && !(c > 0.0 && c.is_finite())
         {
@@ -101,6 +111,11 @@ impl GanTrainConfig {
             }
         }
         Ok(())
+    }
+
+    /// AC-GAN's class-loss weight: `aux_weight`, 1 when unset.
+    pub fn class_loss_weight(&self) -> f64 {
+        self.aux_weight.unwrap_or(1.0)
     }
 
     fn optimizer(&self) -> ModuleOptimizer {
@@ -125,6 +140,17 @@ pub struct DiscriminatorReport {
     pub d_fake: f64,
     /// The gradient penalty term (WGAN-GP), if any.
     pub penalty: Option<f64>,
+    /// AC-GAN: the class loss on the real batch, `−mean log p(y | x)` (before weighting).
+    pub class_loss: Option<f64>,
+}
+
+/// Cross-entropy of class logits against one-hot labels, averaged over the batch:
+/// `−mean_b Σ_k y_bk log softmax(logits_b)_k`.
+///
+/// # Shapes
+/// `logits: [B, K]`, `one_hot: [B, K]` → `[1]`
+pub fn class_cross_entropy(logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
+    (log_softmax(logits, 1) * one_hot).sum_dim(1).mean().neg()
 }
 
 /// Both networks and both optimizers of a GAN being trained (on an autodiff device).
@@ -177,13 +203,26 @@ impl GanTrainer {
         lr: f64,
     ) -> DiscriminatorReport {
         let loss_fn = self.config.loss;
+        // Spectral normalization: one power iteration per discriminator update (Miyato et al.
+        // 2018, Algorithm 1), before the forward passes that use σ.
+        self.discriminator.power_iteration();
         // The fake batch is a constant here: no gradient flows into G during D's update.
         let fake = self.generator.forward(z, labels.clone()).detach();
-        let d_real = self.discriminator.forward(real.clone(), labels.clone());
-        let d_fake = self.discriminator.forward(fake.clone(), labels.clone());
+        let (d_real, c_real) = self.discriminator.forward_aux(real.clone(), labels.clone());
+        let (d_fake, c_fake) = self.discriminator.forward_aux(fake.clone(), labels.clone());
         let report_real = loss_fn.report(d_real.clone().detach());
         let report_fake = loss_fn.report(d_fake.clone().detach());
         let mut loss = loss_fn.discriminator(d_real, d_fake);
+        let mut class_loss = None;
+        // AC-GAN: D also maximises L_C = log p(c | x_real) + log p(c | G(z, c)); the fakes were
+        // generated with the real batch's labels, so one label tensor serves both.
+        if let (Some(cr), Some(cf), Some(y)) = (c_real, c_fake, labels.clone()) {
+            let real_ce = class_cross_entropy(cr, y.clone());
+            class_loss = Some(scalar(real_ce.clone().detach()));
+            loss = loss
+                + (real_ce + class_cross_entropy(cf, y))
+                    .mul_scalar(self.config.class_loss_weight());
+        }
         let mut penalty = None;
         if let Some(lambda) = self.config.gradient_penalty {
             let gp = gradient_penalty(&self.discriminator, real, fake, eps, labels, lambda);
@@ -201,6 +240,7 @@ impl GanTrainer {
             d_real: report_real,
             d_fake: report_fake,
             penalty,
+            class_loss,
         }
     }
 
@@ -210,10 +250,12 @@ impl GanTrainer {
     /// `z: [B, latent]`, `labels: [B, classes]`
     pub fn generator_step(&mut self, z: Tensor<2>, labels: Option<Tensor<2>>, lr: f64) -> f64 {
         let fake = self.generator.forward(z, labels.clone());
-        let loss = self
-            .config
-            .loss
-            .generator(self.discriminator.forward(fake, labels));
+        let (d_fake, c_fake) = self.discriminator.forward_aux(fake, labels.clone());
+        let mut loss = self.config.loss.generator(d_fake);
+        // AC-GAN: G also maximises log p(c | G(z, c)), i.e. minimises the class cross-entropy.
+        if let (Some(cf), Some(y)) = (c_fake, labels) {
+            loss = loss + class_cross_entropy(cf, y).mul_scalar(self.config.class_loss_weight());
+        }
         let value = scalar(loss.clone().detach());
         // Only G's parameters are collected, so D is left as it is.
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
@@ -329,6 +371,96 @@ mod tests {
         assert!(
             after < 0.25 * before,
             "MSE to the target went from {before} to {after}"
+        );
+    }
+
+    #[test]
+    fn ac_gan_losses_are_the_adversarial_loss_plus_the_weighted_class_cross_entropy() {
+        // The expected values are recomputed in f64 from the networks' raw outputs, with a
+        // log-sum-exp written out here, before each step changes the weights.
+        let device = Device::flex().autodiff();
+        device.seed(9);
+        let classes = 3;
+        let arch = Architecture::Dcgan(
+            DcganConfig::new()
+                .with_image_size(8)
+                .with_latent(4)
+                .with_g_hidden([8, 4])
+                .with_d_hidden([4, 8])
+                .with_d_batch_norm(false)
+                .with_classes(classes)
+                .with_auxiliary(Some(true)),
+        );
+        let w = 0.7;
+        let mut gan = GanTrainer::new(
+            &arch,
+            GanTrainConfig::dcgan().with_aux_weight(Some(w)),
+            &device,
+        );
+        let b = 5;
+        let labels = [0usize, 2, 1, 1, 0];
+        let y = crate::latent::one_hot(&labels, classes, &device);
+        let real = Tensor::<4>::random([b, 1, 8, 8], Distribution::Uniform(-1.0, 1.0), &device);
+        let z = Tensor::<2>::random([b, 4], Distribution::Normal(0.0, 1.0), &device);
+        let rows = |t: Tensor<2>| -> Vec<Vec<f64>> {
+            let [_, k] = t.dims();
+            let v: Vec<f32> = t.into_data().try_to_vec().expect("f32");
+            v.chunks(k)
+                .map(|r| r.iter().map(|&x| f64::from(x)).collect())
+                .collect()
+        };
+        let ce = |logits: &[Vec<f64>]| -> f64 {
+            logits
+                .iter()
+                .zip(labels)
+                .map(|(l, c)| {
+                    let m = l.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let lse = m + l.iter().map(|x| (x - m).exp()).sum::<f64>().ln();
+                    lse - l[c]
+                })
+                .sum::<f64>()
+                / labels.len() as f64
+        };
+        let softplus = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
+        let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+        // Discriminator step.
+        let fake = gan.generator.forward(z.clone(), y.clone());
+        let (dr, cr) = gan.discriminator.forward_aux(real.clone(), y.clone());
+        let (df, cf) = gan.discriminator.forward_aux(fake, y.clone());
+        let (dr, df) = (rows(dr), rows(df));
+        let (cr, cf) = (rows(cr.expect("aux")), rows(cf.expect("aux")));
+        let adv = mean(dr.iter().map(|r| softplus(-r[0])).collect())
+            + mean(df.iter().map(|r| softplus(r[0])).collect());
+        let want = adv + w * (ce(&cr) + ce(&cf));
+        let eps = Tensor::<4>::zeros([b, 1, 1, 1], &device);
+        let r = gan.discriminator_step(real, y.clone(), z.clone(), eps, 1e-3);
+        assert!(
+            (r.loss - want).abs() < 1e-4 * want.abs().max(1.0),
+            "D: {} vs {want}",
+            r.loss
+        );
+        let got_ce = r.class_loss.expect("class loss");
+        assert!((got_ce - ce(&cr)).abs() < 1e-4, "{got_ce} vs {}", ce(&cr));
+        // Generator step, on the updated D.
+        let fake = gan.generator.forward(z.clone(), y.clone());
+        let (df, cf) = gan.discriminator.forward_aux(fake, y.clone());
+        let (df, cf) = (rows(df), rows(cf.expect("aux")));
+        let want = mean(df.iter().map(|r| softplus(-r[0])).collect()) + w * ce(&cf);
+        let got = gan.generator_step(z, y, 1e-3);
+        assert!(
+            (got - want).abs() < 1e-4 * want.abs().max(1.0),
+            "G: {got} vs {want}"
+        );
+        // The AC-GAN discriminator ignores the labels it is given: its output is the same
+        // with other labels or none.
+        let x = Tensor::<4>::random([2, 1, 8, 8], Distribution::Uniform(-1.0, 1.0), &device);
+        let a = rows(gan.discriminator.forward(x.clone(), None));
+        let other = crate::latent::one_hot(&[2, 2], classes, &device);
+        assert_eq!(a, rows(gan.discriminator.forward(x, other)));
+        assert!(
+            Architecture::Dcgan(DcganConfig::mnist().with_auxiliary(Some(true)))
+                .validate()
+                .is_err()
         );
     }
 

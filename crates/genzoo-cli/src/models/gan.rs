@@ -1,5 +1,6 @@
 //! Training glue for the GANs of `genzoo-gan` (lecture §2.3): `gan` (MLP), `dcgan`, `wgan`,
-//! `wgan-gp`, `lsgan` and `cgan`, all one [`GanTask`] with different presets.
+//! `wgan-gp`, `lsgan`, `cgan` and `acgan`, all one [`GanTask`] with different presets; the toy
+//! 2-D mixtures (`--dataset toy-ring8|toy-grid25`) train the MLP GAN on points.
 //!
 //! Images reach the networks in [−1, 1] (the generators end in tanh) and leave them in [0, 1].
 //! One step is the lecture's round: `k` discriminator updates, each on its own training batch,
@@ -10,6 +11,7 @@ use std::path::Path;
 use crate::models::state;
 use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
+use genzoo_datasets::toy::ToyKind;
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_gan::{Architecture, DcganConfig, GanTrainConfig, GanTrainer, MlpGanConfig, latent};
 use genzoo_train::{Batches, Checkpoint, Error, Figure, Grid, Result, StepOutput, Task};
@@ -23,6 +25,20 @@ const EVAL_IMAGES: usize = 1000;
 const GEN_BATCH: usize = 500;
 /// Seed of the fixed noise behind every sample grid and figure.
 const FIXED_SEED: u64 = 0x6A4E;
+/// Toy sets: samples (and test points) scored for mode coverage, as in VEEGAN and PacGAN.
+const TOY_EVAL_POINTS: usize = 2500;
+/// Toy sets: a mode is captured with at least this many high-quality samples out of 2,500.
+const TOY_MIN_COUNT: usize = 20;
+/// Toy sets: batch size.
+const TOY_BATCH: usize = 256;
+/// Toy sets: default epochs of the 50,000 training points.
+const TOY_EPOCHS: u64 = 30;
+/// Toy sets: learning rate of the Adam recipes.
+const TOY_LR: f64 = 5e-4;
+/// Toy sets: learning rate of WGAN's RMSProp.
+const TOY_WGAN_LR: f64 = 5e-4;
+/// Toy sets: pixels per side of the scatter plot drawn as the sample "grid".
+const TOY_PLOT: usize = 160;
 
 /// The `[model_config]` table of a GAN run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +51,11 @@ pub struct GanModelConfig {
     /// Test images and samples compared by `evaluate` (at most the test set's size).
     #[serde(default = "default_eval_images")]
     pub eval_images: usize,
+    /// The toy 2-D mixture this GAN is trained on (`toy-ring8`, `toy-grid25`), `None` for images.
+    /// Set by the preset from `--dataset`; it switches the data path to points and the evaluation
+    /// to mode coverage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toy: Option<ToyKind>,
 }
 
 fn default_eval_images() -> usize {
@@ -44,6 +65,9 @@ fn default_eval_images() -> usize {
 impl GanModelConfig {
     /// The preset of a registry entry for a dataset.
     pub fn preset(model: &str, dataset: DatasetKind) -> Result<Self> {
+        if let Some(toy) = dataset.toy() {
+            return Self::toy_preset(model, toy, dataset.classes());
+        }
         let [c, h, _] = dataset.shape();
         let dcgan = match dataset {
             DatasetKind::Cifar10 => DcganConfig::cifar10(),
@@ -65,12 +89,50 @@ impl GanModelConfig {
                 Architecture::Dcgan(dcgan.with_classes(dataset.classes())),
                 GanTrainConfig::dcgan(),
             ),
+            "acgan" => (
+                Architecture::Dcgan(
+                    dcgan
+                        .with_classes(dataset.classes())
+                        .with_auxiliary(Some(true)),
+                ),
+                GanTrainConfig::dcgan(),
+            ),
             other => return Err(Error::Config(format!("no GAN preset named '{other}'"))),
         };
         Ok(Self {
             network,
             training,
             eval_images: EVAL_IMAGES,
+            toy: None,
+        })
+    }
+
+    /// The preset for a toy 2-D mixture: the MLP of [`genzoo_gan::toy::toy_mlp`] (the DCGAN is
+    /// convolutional and has no meaning on single points) with the entry's objective.
+    fn toy_preset(model: &str, toy: ToyKind, classes: usize) -> Result<Self> {
+        let mlp = genzoo_gan::toy::toy_mlp();
+        let (network, training) = match model {
+            "gan" => (Architecture::Mlp(mlp), GanTrainConfig::dcgan()),
+            "wgan" => (Architecture::Mlp(mlp), GanTrainConfig::wgan()),
+            "wgan-gp" => (Architecture::Mlp(mlp), GanTrainConfig::wgan_gp()),
+            "lsgan" => (Architecture::Mlp(mlp), GanTrainConfig::lsgan()),
+            "cgan" => (
+                Architecture::Mlp(mlp.with_classes(classes)),
+                GanTrainConfig::dcgan(),
+            ),
+            other => {
+                return Err(Error::Config(format!(
+                    "'{other}' has no preset for the 2-D points of '{}': train `gan` (MLP) \
+                     with --loss minimax|ns|wgan|wgan-gp|lsgan|hinge, or `cgan`",
+                    toy.name()
+                )));
+            }
+        };
+        Ok(Self {
+            network,
+            training,
+            eval_images: TOY_EVAL_POINTS,
+            toy: Some(toy),
         })
     }
 
@@ -81,6 +143,147 @@ impl GanModelConfig {
             .and_then(|_| self.training.validate(&self.network))
             .map_err(|e| Error::Config(format!("[model_config]: {e}")))
     }
+
+    /// Checks that the networks fit the run's dataset (images of its shape, or 2-D points).
+    pub fn check_dataset(&self, dataset: DatasetKind) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(format!("[model_config]: {m}")));
+        if self.toy != dataset.toy() {
+            return bad(format!(
+                "toy = {:?} does not match dataset '{dataset}'",
+                self.toy.map(ToyKind::name)
+            ));
+        }
+        let want = match dataset.toy() {
+            Some(_) => [2, 1, 1],
+            None => dataset.shape(),
+        };
+        if self.network.image_shape() != want {
+            return bad(format!(
+                "the networks make {:?} samples but dataset '{dataset}' needs {want:?}",
+                self.network.image_shape()
+            ));
+        }
+        let classes = self.network.classes();
+        if classes > dataset.classes() {
+            return bad(format!(
+                "classes = {classes} but dataset '{dataset}' has {}",
+                dataset.classes()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The objectives `genzoo train <gan> --loss NAME` selects.
+pub const LOSS_FLAGS: [&str; 6] = ["minimax", "ns", "wgan", "wgan-gp", "lsgan", "hinge"];
+
+/// The training recipe of a `--loss` name and its learning rate on images and on toy points.
+fn loss_recipe(name: &str) -> Result<(GanTrainConfig, f64, f64)> {
+    Ok(match name {
+        "minimax" => (
+            GanTrainConfig::dcgan().with_loss(genzoo_gan::GanLoss::Minimax),
+            2e-4,
+            TOY_LR,
+        ),
+        "ns" | "non-saturating" => (GanTrainConfig::dcgan(), 2e-4, TOY_LR),
+        "lsgan" | "least-squares" => (GanTrainConfig::lsgan(), 2e-4, TOY_LR),
+        "hinge" => (
+            GanTrainConfig::dcgan().with_loss(genzoo_gan::GanLoss::Hinge),
+            2e-4,
+            TOY_LR,
+        ),
+        "wgan" => (GanTrainConfig::wgan(), 5e-5, TOY_WGAN_LR),
+        "wgan-gp" => (GanTrainConfig::wgan_gp(), 1e-4, TOY_LR),
+        other => {
+            return Err(Error::Config(format!(
+                "unknown --loss '{other}'; known: {}",
+                LOSS_FLAGS.join(", ")
+            )));
+        }
+    })
+}
+
+fn gan_config_of(model: &str, table: &toml::Table) -> Result<GanModelConfig> {
+    table
+        .get("model_config")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .unwrap_or_default()
+        .try_into()
+        .map_err(|e| Error::Config(format!("[model_config] of '{model}': {e}")))
+}
+
+fn not_a_gan(model: &str, what: &str) -> Error {
+    Error::Config(format!(
+        "{what} applies to the GAN models only ({}), not '{model}'",
+        super::GAN_MODELS.join(", ")
+    ))
+}
+
+/// Dataset-dependent run defaults, applied before `--config` and the flags: the toy 2-D sets
+/// train GANs only, with batch 256 and their own learning rates.
+pub fn dataset_defaults(model: &str, dataset: DatasetKind, table: &mut toml::Table) -> Result<()> {
+    if !dataset.is_toy() {
+        return Ok(());
+    }
+    if !super::GAN_MODELS.contains(&model) {
+        return Err(not_a_gan(
+            model,
+            &format!("dataset '{dataset}' (2-D points, not images)"),
+        ));
+    }
+    let cfg = gan_config_of(model, table)?;
+    let lr = if cfg.training.clip.is_some() {
+        TOY_WGAN_LR
+    } else {
+        TOY_LR
+    };
+    table.insert("batch_size".into(), (TOY_BATCH as i64).into());
+    table.insert("lr".into(), lr.into());
+    table.insert("epochs".into(), (TOY_EPOCHS as i64).into());
+    Ok(())
+}
+
+/// `genzoo train <gan> --loss NAME --d-steps K`: `--loss` replaces the objective's recipe (loss,
+/// Lipschitz constraint, k, optimizer and its β, learning rate; WGAN-GP also turns the critic's
+/// BatchNorm off), then `--d-steps` sets k. Applied after `--config`, before `--lr`.
+pub fn apply_train_flags(
+    model: &str,
+    dataset: DatasetKind,
+    table: &mut toml::Table,
+    loss: Option<&str>,
+    d_steps: Option<usize>,
+) -> Result<()> {
+    if loss.is_none() && d_steps.is_none() {
+        return Ok(());
+    }
+    if !super::GAN_MODELS.contains(&model) {
+        return Err(not_a_gan(model, "--loss/--d-steps"));
+    }
+    let mut cfg = gan_config_of(model, table)?;
+    if let Some(name) = loss {
+        let (r, lr_images, lr_toy) = loss_recipe(name)?;
+        let t = &mut cfg.training;
+        t.loss = r.loss;
+        t.d_steps = r.d_steps;
+        t.optimizer = r.optimizer;
+        t.beta1 = r.beta1;
+        t.beta2 = r.beta2;
+        t.clip = r.clip;
+        t.gradient_penalty = r.gradient_penalty;
+        if r.gradient_penalty.is_some() {
+            cfg.network = cfg.network.without_d_batch_norm();
+        }
+        let lr = if dataset.is_toy() { lr_toy } else { lr_images };
+        table.insert("lr".into(), lr.into());
+    }
+    if let Some(k) = d_steps {
+        cfg.training.d_steps = k;
+    }
+    cfg.validate()?;
+    let cfg = toml::Table::try_from(&cfg).map_err(|e| Error::Config(e.to_string()))?;
+    table.insert("model_config".into(), cfg.into());
+    Ok(())
 }
 
 /// A GAN being trained: both networks, both optimizers, the fixed noise of its grids.
@@ -90,6 +293,7 @@ pub struct GanTask {
     network: Architecture,
     lr: f64,
     eval_images: usize,
+    toy: Option<ToyKind>,
     device: Device,
 }
 
@@ -102,6 +306,7 @@ impl GanTask {
             network: config.network.clone(),
             lr,
             eval_images: config.eval_images.max(1),
+            toy: config.toy,
             device: device.clone(),
         }
     }
@@ -181,12 +386,13 @@ impl Task for GanTask {
         let dim = self.network.latent();
         let classes = self.classes();
         let (mut d_loss, mut d_real, mut d_fake, mut gp) = (0.0, 0.0, 0.0, 0.0);
+        let mut class_loss = 0.0;
         let mut images = 0;
         for _ in 0..k {
             let batch = batches.next_batch();
             let b = batch.images.dims()[0];
             images += b;
-            let real = batch.images * 2.0 - 1.0;
+            let real = self.to_model_space(batch.images);
             let y = latent::one_hot(&labels_of(batch.labels), classes, &self.device);
             let z = latent::normal_noise(rng, b, dim, &self.device);
             let eps = latent::uniform_per_image(rng, b, &self.device);
@@ -195,6 +401,7 @@ impl Task for GanTask {
             d_real += r.d_real / k as f64;
             d_fake += r.d_fake / k as f64;
             gp += r.penalty.unwrap_or(0.0) / k as f64;
+            class_loss += r.class_loss.unwrap_or(0.0) / k as f64;
         }
         let b = images / k;
         let z = latent::normal_noise(rng, b, dim, &self.device);
@@ -208,6 +415,9 @@ impl Task for GanTask {
         if self.gan.config.gradient_penalty.is_some() {
             parts.push(("gradient_penalty", gp));
         }
+        if self.network.auxiliary() {
+            parts.push(("d_class_loss", class_loss));
+        }
         StepOutput {
             loss: d_loss,
             parts,
@@ -216,6 +426,9 @@ impl Task for GanTask {
     }
 
     fn evaluate(&mut self, test: &ImageSet) -> Vec<(String, f64)> {
+        if let Some(toy) = self.toy {
+            return self.evaluate_toy(toy, test);
+        }
         let device = self.device.clone().inner();
         let n = self.eval_images.min(test.len());
         let indices: Vec<usize> = (0..n).collect();
@@ -230,8 +443,26 @@ impl Task for GanTask {
             .unwrap_or_else(|| real01.clone());
         let critic = self.gan.critic();
         let loss = self.gan.config.loss;
-        let d_x = critic.forward(real01.clone() * 2.0 - 1.0, y.clone());
-        let d_g = critic.forward(fake01.clone() * 2.0 - 1.0, y);
+        let (d_x, c_x) = critic.forward_aux(real01.clone() * 2.0 - 1.0, y.clone());
+        let (d_g, c_g) = critic.forward_aux(fake01.clone() * 2.0 - 1.0, y);
+        // AC-GAN: how often the class head names the test image's label, and the label the
+        // sample was generated for.
+        let accuracy = |logits: Tensor<2>| {
+            let pred = labels_of(logits.argmax(1).flatten::<1>(0, 1));
+            let hits = pred
+                .iter()
+                .zip(&test_labels)
+                .filter(|(p, t)| p == t)
+                .count();
+            hits as f64 / test_labels.len().max(1) as f64
+        };
+        let aux: Vec<(String, f64)> = match (c_x, c_g) {
+            (Some(cx), Some(cg)) => vec![
+                ("test_aux_acc_real".into(), accuracy(cx)),
+                ("test_aux_acc_fake".into(), accuracy(cg)),
+            ],
+            _ => Vec::new(),
+        };
         // A crude, model-free distance between samples and test images: squared differences of
         // per-pixel means and standard deviations. It catches collapse and blur, not detail; FID
         // and KID come from `genzoo eval`.
@@ -244,7 +475,7 @@ impl Task for GanTask {
         let (mr, sr) = moments(real01);
         let (mf, sf) = moments(fake01);
         let dist = (mr - mf).square().mean() + (sr - sf).square().mean();
-        vec![
+        let mut out = vec![
             ("test_d_real".into(), loss.report(d_x.clone())),
             ("test_d_fake".into(), loss.report(d_g.clone())),
             (
@@ -255,21 +486,33 @@ impl Task for GanTask {
                 "moment_distance".into(),
                 f64::from(dist.into_scalar::<f32>()),
             ),
-        ]
+        ];
+        out.extend(aux);
+        out
     }
 
     fn selection_metric(&self) -> &str {
-        "moment_distance"
+        if self.toy.is_some() {
+            "modes_missed"
+        } else {
+            "moment_distance"
+        }
     }
 
-    fn sample_grid(&mut self, _test: &ImageSet) -> Option<Grid> {
+    fn sample_grid(&mut self, test: &ImageSet) -> Option<Grid> {
+        if let Some(toy) = self.toy {
+            return Some(self.toy_plot(toy, test));
+        }
         let (z, labels, cols) = self.fixed_inputs();
         let x = self.render(z, &labels);
         self.grid(x, cols)
     }
 
     fn generate(&mut self, n: usize, seed: u64) -> Option<Tensor<4>> {
-        self.generate_labeled(n, seed, None)
+        // Toy samples are points, not images: nothing for the image metrics.
+        self.toy
+            .is_none()
+            .then(|| self.generate_labeled(n, seed, None))?
     }
 
     fn num_classes(&self) -> usize {
@@ -277,10 +520,14 @@ impl Task for GanTask {
     }
 
     fn generate_class(&mut self, n: usize, seed: u64, label: usize) -> Option<Tensor<4>> {
-        (label < self.classes()).then(|| self.generate_labeled(n, seed, Some(&vec![label; n])))?
+        (label < self.classes() && self.toy.is_none())
+            .then(|| self.generate_labeled(n, seed, Some(&vec![label; n])))?
     }
 
-    fn figures(&mut self, _test: &ImageSet) -> Vec<(String, Figure)> {
+    fn figures(&mut self, test: &ImageSet) -> Vec<(String, Figure)> {
+        if let Some(toy) = self.toy {
+            return vec![("toy-samples".to_string(), self.toy_svg(toy, test))];
+        }
         let mut out = Vec::new();
         let dim = self.network.latent();
         let classes = self.classes();
@@ -367,4 +614,142 @@ impl GanTask {
         }
         Some(Tensor::cat(parts, 0))
     }
+}
+
+/// The toy 2-D path: points instead of images, mode coverage instead of image statistics.
+impl GanTask {
+    /// A training or test batch in the networks' [−1, 1] range: images rescaled, toy points decoded.
+    fn to_model_space(&self, images: Tensor<4>) -> Tensor<4> {
+        match self.toy {
+            Some(_) => genzoo_gan::toy::decode_points(images),
+            None => images * 2.0 - 1.0,
+        }
+    }
+
+    /// `n` generated points in the mixture's own coordinates, from `seed`.
+    fn toy_samples(&self, toy: ToyKind, n: usize, seed: u64) -> Vec<[f32; 2]> {
+        let device = self.device.clone().inner();
+        let mut rng = Rng::seed_from_u64(seed);
+        let z = latent::normal_noise(&mut rng, n, self.network.latent(), &device);
+        let classes = self.classes();
+        let y = latent::one_hot(
+            &latent::random_labels(&mut rng, n, classes),
+            classes,
+            &device,
+        );
+        let x = self.gan.sampler().forward(z, y);
+        unit_points(x, toy.range())
+    }
+
+    /// The first `n` test points, in the mixture's coordinates.
+    fn toy_test_points(&self, toy: ToyKind, test: &ImageSet, n: usize) -> Vec<[f32; 2]> {
+        let device = self.device.clone().inner();
+        let indices: Vec<usize> = (0..n.min(test.len())).collect();
+        let batch = test.batch(&indices, Binarization::None, 0, &device);
+        unit_points(genzoo_gan::toy::decode_points(batch.images), toy.range())
+    }
+
+    fn evaluate_toy(&self, toy: ToyKind, test: &ImageSet) -> Vec<(String, f64)> {
+        let device = self.device.clone().inner();
+        let n = self.eval_images.min(test.len());
+        let indices: Vec<usize> = (0..n).collect();
+        let batch = test.batch(&indices, Binarization::None, 0, &device);
+        let real = genzoo_gan::toy::decode_points(batch.images);
+        let labels = labels_of(batch.labels);
+        let y = latent::one_hot(&labels, self.classes(), &device);
+        let mut rng = Rng::seed_from_u64(derive_seed(FIXED_SEED, &[1]));
+        let z = latent::normal_noise(&mut rng, n, self.network.latent(), &device);
+        let fake = self.gan.sampler().forward(z, y.clone());
+        let critic = self.gan.critic();
+        let loss = self.gan.config.loss;
+        let d_x = critic.forward(real, y.clone());
+        let d_g = critic.forward(fake.clone(), y);
+        let samples = unit_points(fake, toy.range());
+        let (Some(modes), Some(std)) = (toy.modes(), toy.mode_std()) else {
+            return Vec::new();
+        };
+        let c = genzoo_gan::toy::mode_coverage(&samples, &modes, std, TOY_MIN_COUNT);
+        vec![
+            ("test_d_real".into(), loss.report(d_x.clone())),
+            ("test_d_fake".into(), loss.report(d_g.clone())),
+            (
+                "test_d_loss".into(),
+                f64::from(loss.discriminator(d_x, d_g).into_scalar::<f32>()),
+            ),
+            ("modes_captured".into(), c.captured as f64),
+            ("modes_total".into(), c.modes as f64),
+            ("high_quality_share".into(), c.high_quality),
+            ("modes_missed".into(), (c.modes - c.captured) as f64),
+        ]
+    }
+
+    /// 2,500 fixed-noise samples (red) over 2,500 test points (light blue), rasterised, with the
+    /// square `[−R, R]²` of the stored points as the frame: the "sample grid" of a toy run.
+    fn toy_plot(&self, toy: ToyKind, test: &ImageSet) -> Grid {
+        let s = TOY_PLOT;
+        let mut img = vec![1.0f32; 3 * s * s];
+        let r = toy.range();
+        let mut dot = |p: [f32; 2], rgb: [f32; 3]| {
+            let px = ((p[0] / r + 1.0) * 0.5 * (s - 1) as f32).round();
+            let py = ((1.0 - p[1] / r) * 0.5 * (s - 1) as f32).round();
+            if !(px.is_finite() && py.is_finite()) || px < 0.0 || py < 0.0 {
+                return;
+            }
+            let (x, y) = (px as usize, py as usize);
+            if x >= s || y >= s {
+                return;
+            }
+            for (c, v) in rgb.iter().enumerate() {
+                img[c * s * s + y * s + x] = *v;
+            }
+        };
+        for p in self.toy_test_points(toy, test, TOY_EVAL_POINTS) {
+            dot(p, [0.62, 0.76, 1.0]);
+        }
+        for p in self.toy_samples(toy, TOY_EVAL_POINTS, FIXED_SEED) {
+            dot(p, [0.85, 0.1, 0.1]);
+        }
+        Grid {
+            images: img,
+            n: 1,
+            channels: 3,
+            height: s,
+            width: s,
+            cols: 1,
+        }
+    }
+
+    /// The same picture as an SVG scatter plot with axes, for the report.
+    fn toy_svg(&self, toy: ToyKind, test: &ImageSet) -> Figure {
+        let pairs = |v: Vec<[f32; 2]>| -> Vec<(f64, f64)> {
+            v.into_iter()
+                .map(|p| (f64::from(p[0]), f64::from(p[1])))
+                .collect()
+        };
+        let real = pairs(self.toy_test_points(toy, test, TOY_EVAL_POINTS));
+        let fake = pairs(self.toy_samples(toy, TOY_EVAL_POINTS, FIXED_SEED));
+        let svg = genzoo_train::svg::scatter_with(
+            &format!("{}: 2,500 samples over 2,500 test points", toy.name()),
+            "x",
+            &[
+                genzoo_train::svg::Series::new("test points", real),
+                genzoo_train::svg::Series::new("generated", fake),
+            ],
+            &genzoo_train::svg::ChartOptions {
+                width: 560,
+                height: 560,
+                y_label: "y".into(),
+                log_y: false,
+            },
+        );
+        Figure::Svg(svg)
+    }
+}
+
+/// `[B, 2, 1, 1]` points in [−1, 1] units → the mixture's coordinates (× `range`).
+fn unit_points(x: Tensor<4>, range: f32) -> Vec<[f32; 2]> {
+    let v = x.into_data().try_to_vec::<f32>().unwrap_or_default();
+    v.chunks_exact(2)
+        .map(|p| [p[0] * range, p[1] * range])
+        .collect()
 }

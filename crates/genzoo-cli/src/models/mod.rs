@@ -67,11 +67,13 @@ fn gan_spec(name: &'static str, summary: &'static str, lr: f64) -> ModelSpec {
             "wgan" => |d| to_table(&gan::GanModelConfig::preset("wgan", d)?),
             "wgan-gp" => |d| to_table(&gan::GanModelConfig::preset("wgan-gp", d)?),
             "lsgan" => |d| to_table(&gan::GanModelConfig::preset("lsgan", d)?),
-            _ => |d| to_table(&gan::GanModelConfig::preset("cgan", d)?),
+            "cgan" => |d| to_table(&gan::GanModelConfig::preset("cgan", d)?),
+            _ => |d| to_table(&gan::GanModelConfig::preset("acgan", d)?),
         },
         build: |run, device| {
             let cfg: gan::GanModelConfig = from_table(&run.model, &run.model_config)?;
             cfg.validate()?;
+            cfg.check_dataset(run.dataset.parse()?)?;
             let name = GAN_MODELS
                 .iter()
                 .find(|n| **n == run.model)
@@ -83,7 +85,7 @@ fn gan_spec(name: &'static str, summary: &'static str, lr: f64) -> ModelSpec {
 }
 
 /// The GAN entries of the registry.
-pub const GAN_MODELS: [&str; 6] = ["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan"];
+pub const GAN_MODELS: [&str; 7] = ["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan", "acgan"];
 
 /// All models, in the order `genzoo models` lists them.
 pub fn registry() -> Vec<ModelSpec> {
@@ -216,6 +218,11 @@ pub fn registry() -> Vec<ModelSpec> {
         gan_spec(
             "cgan",
             "conditional DCGAN, one-hot label into G and D (Mirza & Osindero 2014)",
+            2e-4,
+        ),
+        gan_spec(
+            "acgan",
+            "AC-GAN: label into G, D predicts it with an auxiliary head (Odena et al. 2017)",
             2e-4,
         ),
     ]
