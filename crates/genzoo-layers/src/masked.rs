@@ -187,6 +187,14 @@ impl MaskedConv2d {
         let [kh, kw] = self.kernel_size;
         let [c_out, _, _, _] = self.mask.dims();
         let t = self.taps.len();
+        if t == 0 {
+            // A mask that keeps nothing (1×1 mask A on one colour group): the output is the bias.
+            let zeros = Tensor::<4>::zeros([b, c_out, h, w], &x.device());
+            return match self.bias() {
+                Some(bias) => zeros + bias.reshape([1, c_out, 1, 1]),
+                None => zeros,
+            };
+        }
         let weight = self.masked_weight().reshape([c_out, c_in, kh * kw]);
         let weight = if t == kh * kw {
             weight
@@ -353,6 +361,7 @@ mod tests {
             ([6, 9], [3, 3], MaskType::A, 3, false, [4, 4]),
             ([5, 4], [1, 1], MaskType::B, 1, true, [3, 5]),
             ([6, 3], [1, 1], MaskType::A, 3, true, [4, 3]),
+            ([2, 3], [1, 1], MaskType::A, 1, true, [2, 2]),
             ([4, 4], [1, 3], MaskType::B, 1, false, [3, 6]),
             ([3, 5], [5, 5], MaskType::B, 1, true, [2, 3]),
         ];
