@@ -246,7 +246,7 @@ mod tests {
 
         // By hand: zero padding outside the row; the right input tap is masked.
         let at = |v: &[f32], k: isize| -> f64 {
-            if k < 0 || k >= 3 {
+            if !(0..3).contains(&k) {
                 0.0
             } else {
                 f64::from(v[k as usize])
