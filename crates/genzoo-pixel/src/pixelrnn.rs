@@ -362,7 +362,9 @@ mod tests {
             .with_hidden(if channels == 3 { 6 } else { 4 })
             .with_layers(2)
             .with_first_kernel(3)
-            .with_head_hidden(6)
+            // Wide enough that no colour group's ReLU head units are all inactive by chance
+            // (a dead head makes a logit constant and blinds the checks below).
+            .with_head_hidden(48)
             .with_levels(levels)
     }
 
@@ -395,13 +397,16 @@ mod tests {
     /// Input gradient of the logit at `(py, px)` of a 2-layer 8×8 model (3×3 first layer).
     fn reach(kind: RnnKind, py: usize, px: usize) -> Vec<f32> {
         let device = device().autodiff();
+        device.seed(7);
         let size = 8;
+        // A wide head: with few ReLU units, all may be inactive at a pixel, and the gradient of
+        // its logit would be zero everywhere.
         let model = PixelRnnConfig::new(kind)
             .with_image_size(size)
             .with_hidden(4)
             .with_layers(2)
             .with_first_kernel(3)
-            .with_head_hidden(4)
+            .with_head_hidden(32)
             .init(&device);
         let x = Tensor::<4>::random([1, 1, size, size], Distribution::Uniform(0.2, 0.8), &device)
             .require_grad();
