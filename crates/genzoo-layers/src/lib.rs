@@ -3,7 +3,9 @@
 //! Layers that are not in burn and that several models of the zoo need. So far: the masked
 //! (causal) 2-D convolution of PixelCNN and PixelRNN (van den Oord et al. 2016,
 //! arXiv:1601.06759), with mask types **A** and **B** and the RGB channel-group masking of the
-//! PixelRNN paper. This crate knows nothing about datasets or training.
+//! PixelRNN paper; the convolutional LSTM step of PixelRNN's Row LSTM and Diagonal BiLSTM
+//! ([`lstm`]) and the skewing of feature maps that turns diagonals into columns ([`skew`]).
+//! This crate knows nothing about datasets or training.
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
@@ -16,6 +18,10 @@
 //! assert_eq!(conv.forward(x).dims(), [2, 16, 28, 28]);
 //! ```
 
+pub mod lstm;
 pub mod masked;
+pub mod skew;
 
+pub use lstm::{ConvLstmCell, ConvLstmCellConfig, LstmState, lstm_update};
 pub use masked::{MaskType, MaskedConv2d, MaskedConv2dConfig, causal_mask, channel_group};
+pub use skew::{skew, unskew};

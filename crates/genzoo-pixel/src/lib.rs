@@ -4,7 +4,8 @@
 //! conditionals, `p(x) = Π_i p(x_i | x_<i)`, over sub-pixels in raster order (R → G → B within a
 //! pixel). Here: **PixelCNN** (van den Oord et al. 2016, arXiv:1601.06759) with an exact
 //! `log_prob`; **Gated PixelCNN** with vertical and horizontal stacks and class conditioning
-//! (van den Oord et al. 2016, arXiv:1606.05328); and, apart from the networks, the samplers:
+//! (van den Oord et al. 2016, arXiv:1606.05328); **PixelRNN**'s Row LSTM and Diagonal BiLSTM
+//! (arXiv:1601.06759, [`pixelrnn`]); and, apart from the networks, the samplers:
 //! naive autoregressive sampling (one forward pass per sub-pixel), fast cached sampling
 //! (Ramachandran et al. 2017, arXiv:1704.06001) of PixelCNN ([`cached`]) and of Gated PixelCNN
 //! ([`cached_gated`]), and completion of partial images.
@@ -32,9 +33,11 @@ pub mod cached_gated;
 pub mod error;
 pub mod gated;
 pub mod pixelcnn;
+pub mod pixelrnn;
 pub mod sampling;
 
 pub use error::{Error, Result};
 pub use gated::{GatedPixelCnn, GatedPixelCnnConfig};
 pub use pixelcnn::{PixelCnn, PixelCnnConfig, PixelCnnOutput, log_prob_from_logits};
+pub use pixelrnn::{PixelRnn, PixelRnnConfig, PixelRnnOutput, RnnKind};
 pub use sampling::Autoregressive;

@@ -5,6 +5,7 @@ pub mod classic;
 pub mod gan;
 pub mod gated_pixelcnn;
 pub mod pixelcnn;
+pub mod pixelrnn;
 pub mod probe;
 pub mod state;
 pub mod vae;
@@ -225,7 +226,79 @@ pub fn registry() -> Vec<ModelSpec> {
             "AC-GAN: label into G, D predicts it with an auxiliary head (Odena et al. 2017)",
             2e-4,
         ),
+        pixelrnn_spec(
+            "row-lstm",
+            "PixelRNN Row LSTM, rows top to bottom, exact NLL (lecture §2.1)",
+        ),
+        pixelrnn_spec(
+            "diagonal-bilstm",
+            "PixelRNN Diagonal BiLSTM, skewed diagonals both ways, exact NLL (lecture §2.1)",
+        ),
     ]
+}
+
+/// A PixelRNN registry entry: `row-lstm` or `diagonal-bilstm`.
+fn pixelrnn_spec(name: &'static str, summary: &'static str) -> ModelSpec {
+    use genzoo_pixel::{PixelRnnConfig, RnnKind};
+    use pixelrnn::PixelRnnRunConfig;
+    ModelSpec {
+        name,
+        summary,
+        defaults: Defaults {
+            batch_size: 16,
+            epochs: 1,
+            lr: 1e-3,
+        },
+        preset: if name == "row-lstm" {
+            |d| {
+                to_table(&PixelRnnRunConfig::new(match d {
+                    DatasetKind::Cifar10 => PixelRnnConfig::cifar10_row_lstm(),
+                    _ => PixelRnnConfig::mnist_row_lstm(),
+                }))
+            }
+        } else {
+            |d| {
+                to_table(&PixelRnnRunConfig::new(match d {
+                    DatasetKind::Cifar10 => PixelRnnConfig::cifar10(),
+                    _ => PixelRnnConfig::mnist(),
+                }))
+            }
+        },
+        build: |run, device| {
+            let name = if run.model == "row-lstm" {
+                "row-lstm"
+            } else {
+                "diagonal-bilstm"
+            };
+            let run_cfg: PixelRnnRunConfig = from_table(&run.model, &run.model_config)?;
+            let cfg = &run_cfg.model;
+            let bad =
+                |m: String| genzoo_train::Error::Config(format!("[model_config] of '{name}': {m}"));
+            cfg.check().map_err(bad)?;
+            let want = if name == "row-lstm" {
+                RnnKind::RowLstm
+            } else {
+                RnnKind::DiagonalBiLstm
+            };
+            if cfg.kind != want {
+                return Err(bad(format!(
+                    "kind is {:?} but model '{name}' is {want:?}",
+                    cfg.kind
+                )));
+            }
+            let kind: DatasetKind = run.dataset.parse().map_err(|e| bad(format!("{e}")))?;
+            let [c, h, w] = kind.shape();
+            if [cfg.channels, cfg.image_size, cfg.image_size] != [c, h, w] {
+                return Err(bad(format!(
+                    "the model is for {}×{}×{} images but dataset '{}' has {c}×{h}×{w}",
+                    cfg.channels, cfg.image_size, cfg.image_size, run.dataset
+                )));
+            }
+            Ok(Box::new(pixelrnn::PixelRnnTask::new(
+                name, &run_cfg, run.lr, device,
+            )))
+        },
+    }
 }
 
 /// Builds a Gated PixelCNN task after checking its config against the dataset.
