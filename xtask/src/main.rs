@@ -36,12 +36,12 @@ fn workspace_root() -> PathBuf {
 fn usage() -> &'static str {
     "usage: cargo xtask <train|eval|sample|figures|classifier|calibrate|bench|test|mnist-mini> [args]\n  \
      train [model] [--backend flex|ndarray|wgpu|cuda] [genzoo train flags]   (`cargo xtask train --help` for all)\n  \
-     eval <run> [--metrics nll,fid,kid,is,pr,acc] [--n 10000] [--json]   test metrics of a trained run\n  \
-     sample <run> [--n 64] [--seed S] [--label K] [--out FILE.png]     fresh samples of a trained run\n  \
+     eval <run> [--metrics nll,elbo,iwae,fid,kid,is,pr,acc] [--n 10000] [--iwae-k 5000] [--json]   test metrics of a run\n  \
+     sample <run> [--n 64] [--seed S] [--label K] [--fast] [--complete] [--out FILE.png]   fresh samples of a run\n  \
      figures <run> [--checkpoint best|last]                            redraw manifold/interpolation/... figures\n  \
      classifier --dataset mnist --out FILE                             retrain a metrics feature extractor\n  \
      calibrate [--dataset mnist] [--n 10000]                           metrics between real sets\n  \
-     bench [--only pixelcnn,dcgan] [--backend B] [--json FILE]         training/sampling speed, peak memory\n  \
+     bench [vae|pixelcnn|gan|unsupervised|all] [--only M,..] [--threads N] [--backend B] [--json FILE]   speed, GFLOP/s, memory\n  \
      test [--wgpu]                       run the tests (CPU; --wgpu adds the wgpu backend pass)\n  \
      mnist-mini [--src DIR] [--out DIR]  regenerate crates/genzoo-datasets/data/mnist-mini"
 }
