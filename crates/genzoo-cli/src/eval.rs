@@ -219,7 +219,17 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
     }
     let run = RunDir::open(dir)?;
     let origin = run.config_path().display().to_string();
-    let config = RunConfig::from_toml(&origin, &run.read_config()?)?;
+    let text = run.read_config()?;
+    if let Ok(classic) = toml::from_str::<models::classic::ClassicConfig>(&text) {
+        // Classic fits have no checkpoint or sampler: their metrics were computed at fit time.
+        return Err(Error::Config(format!(
+            "{} is a classic fit ({}): it reports its metrics in {} when it is fitted;              `eval`, `sample` and `figures` work on trained generative models",
+            dir.display(),
+            classic.model,
+            run.root().join("summary.json").display()
+        )));
+    }
+    let config = RunConfig::from_toml(&origin, &text)?;
     let backend = pick_backend(backend, Some(&config.backend))?;
     let device = backend.device()?.autodiff();
     device.seed(config.seed);

@@ -1181,6 +1181,10 @@ mod tests {
                 .expect("figures")
                 .count();
             assert!(figures >= 1, "{model}: no figure");
+            match crate::eval::load_run(&root, "best", None) {
+                Ok(_) => panic!("{model}: eval must refuse a classic fit"),
+                Err(e) => assert!(e.to_string().contains("is a classic fit"), "{e}"),
+            }
             match model {
                 "kmeans" | "minibatch-kmeans" => {
                     assert_eq!(get(&s, "test_cluster_accuracy"), 1.0, "{model}");
