@@ -641,8 +641,11 @@ mod tests {
         );
         let device = device();
         let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Bernoulli(0.3), &device);
-        for cfg in [m, r] {
+        // Parameters counted from the layer shapes (pixelrnn.md): the Diagonal BiLSTM's 7 layers
+        // each add 1 × 64 weights for the right-to-left pixel input (64,737 + 448).
+        for (cfg, params) in [(m, 65_185), (r, 71_457)] {
             let model = cfg.init(&device);
+            assert_eq!(model.num_params(), params, "{:?}", cfg.kind);
             assert_eq!(model.forward(x.clone()).dims(), [2, 1, 1, 28, 28]);
             // An untrained net is near p = 1/2 per pixel: about 784 ln 2 = 543 nats.
             let nll = -f64::from(model.log_prob(x.clone()).mean().into_scalar::<f32>());
