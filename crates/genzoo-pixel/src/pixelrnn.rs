@@ -18,10 +18,16 @@
 //!   from column to column (the pixel to the left and the one above). The right-to-left direction
 //!   runs the same recurrence on the horizontally mirrored input; its output map is shifted down
 //!   one row so that it never sees the current row (whose right part is in the future). Both
-//!   directions are unskewed and summed. Receptive field: every earlier pixel.
+//!   directions are unskewed and summed. Receptive field: every earlier pixel — but only because
+//!   the right-to-left stream also reads the pixels themselves (an unmasked 1×1 convolution into
+//!   its gates, causal thanks to the shift). The layer exactly as the paper specifies it misses
+//!   the last pixel of the row above, `(r − 1, W − 1)`, at the outputs `(r, c)` with
+//!   `c < W − 1 − k/2` for a `k×k` mask-A input, however many layers are stacked (see
+//!   [`DiagonalBiLstmLayer`] and the tests).
 
 use burn::config::Config;
 use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use genzoo_layers::{
@@ -162,6 +168,11 @@ impl PixelRnnConfig {
                 RnnKind::DiagonalBiLstm => diagonals.push(DiagonalBiLstmLayer {
                     forward: cell([1, 1], [2, 1]),
                     backward: cell([1, 1], [2, 1]),
+                    // Unmasked: the right-to-left map is shifted down a row, so it may read
+                    // every sub-pixel of its own row (see `DiagonalBiLstmLayer`).
+                    backward_pixels: Conv2dConfig::new([self.channels, 4 * h], [1, 1])
+                        .with_bias(false)
+                        .init(device),
                     out: conv(h, h2, 1, MaskType::B),
                 }),
             }
@@ -233,26 +244,46 @@ impl RowLstmLayer {
 
 /// A Diagonal BiLSTM layer with its residual connection: `x + out(left→right + shifted
 /// right→left)`.
+///
+/// The right-to-left direction also reads the image itself (`backward_pixels`, an unmasked 1×1
+/// convolution of the pixels into its gates). Without it the layer misses the last pixel of the
+/// row above, `(r − 1, W − 1)`, at the outputs `(r, c)` with `c < W − 1 − k/2` (`k` the side of the
+/// mask-A input convolution): a feature at position `p` only ever describes pixels before `p`,
+/// so `(r − 1, W − 1)` is described only by features of row `r` and below, and of those the
+/// output `(r, c)` reaches only `(r, 0..=c)` (left-to-right stream) — whose mask-A windows end
+/// `k/2` columns right of them. The right-to-left state at `(r − 1, c)`, which the shift hands to
+/// `(r, c)`, covers every position of rows `≤ r − 1` right of `c`, so giving it the pixels of
+/// those positions as well is causal and closes the gap.
 #[derive(Module, Debug)]
 pub struct DiagonalBiLstmLayer {
     forward: ConvLstmCell,
     backward: ConvLstmCell,
+    backward_pixels: Conv2d,
     out: MaskedConv2d,
 }
 
 impl DiagonalBiLstmLayer {
-    /// One direction: skew, input-to-state once, column recurrence, unskew.
-    fn direction(cell: &ConvLstmCell, x: Tensor<4>) -> Tensor<4> {
-        let gates = cell.input_gates(skew(x)); // [B, 4h, H, W + H − 1]
+    /// One direction: skew, input-to-state once (plus `extra` gate inputs), column recurrence,
+    /// unskew.
+    fn direction(cell: &ConvLstmCell, x: Tensor<4>, extra: Option<Tensor<4>>) -> Tensor<4> {
+        let mut gates = cell.input_gates(skew(x)); // [B, 4h, H, W + H − 1]
+        if let Some(extra) = extra {
+            gates = gates + skew(extra);
+        }
         unskew(scan_columns(cell, gates)) // [B, h, H, W]
     }
 
+    /// `image` is the network input (scaled to `[−1, 1]`).
+    ///
     /// # Shapes
-    /// `x: [B, 2h, H, W]` → `[B, 2h, H, W]`
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// `x: [B, 2h, H, W]`, `image: [B, C, H, W]` → `[B, 2h, H, W]`
+    pub fn forward(&self, x: Tensor<4>, image: Tensor<4>) -> Tensor<4> {
         let [b, _, h, w] = x.dims();
-        let left = Self::direction(&self.forward, x.clone()); // [B, h, H, W]
-        let right = Self::direction(&self.backward, x.clone().flip([3])).flip([3]);
+        let left = Self::direction(&self.forward, x.clone(), None); // [B, h, H, W]
+        // A 1×1 convolution without bias maps the skew's zero padding to zeros: it commutes
+        // with the skew.
+        let pixels = self.backward_pixels.forward(image.flip([3])); // [B, 4h, H, W]
+        let right = Self::direction(&self.backward, x.clone().flip([3]), Some(pixels)).flip([3]);
         // Shift the right-to-left map down one row: row r takes row r − 1, row 0 gets zeros.
         let hidden = self.forward.hidden();
         let right = Tensor::cat(
@@ -295,12 +326,13 @@ impl PixelRnn {
     /// (Bernoulli logit) or `levels`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<5> {
         let [b, _, h, w] = x.dims();
-        let mut y = self.input.forward(x * 2.0 - 1.0); // [B, 2h, H, W]
+        let image = x * 2.0 - 1.0;
+        let mut y = self.input.forward(image.clone()); // [B, 2h, H, W]
         for layer in &self.rows {
             y = layer.forward(y);
         }
         for layer in &self.diagonals {
-            y = layer.forward(y);
+            y = layer.forward(y, image.clone());
         }
         let y = self.head.forward(relu(y)); // [B, head_hidden, H, W]
         let y = self.out.forward(relu(y)); // [B, C·outs, H, W]
@@ -442,6 +474,152 @@ mod tests {
         assert!(row[5 * size + 5] != 0.0 && row[py * size + 5] != 0.0);
     }
 
+    /// Which input pixels each output logit of a grayscale model depends on: entry
+    /// `[q · H·W + p]` is the input gradient at pixel `p` of the logit at output pixel `q`.
+    ///
+    /// One backward pass: image copy `q` of a batch of `H·W` copies contributes only its logit at
+    /// pixel `q` to the summed objective, and the batch elements are independent. The head's ReLU
+    /// units are kept alive (positive biases on the last residual output and on the hidden head
+    /// layer), so a zero gradient means no path, not a dead unit.
+    fn dependencies(
+        kind: RnnKind,
+        [height, width]: [usize; 2],
+        layers: usize,
+        first_kernel: usize,
+        paper_layer: bool,
+    ) -> Vec<f32> {
+        let device = device().autodiff();
+        let model = PixelRnnConfig::new(kind)
+            .with_image_size(height)
+            .with_hidden(4)
+            .with_layers(layers)
+            .with_first_kernel(first_kernel)
+            .with_head_hidden(8)
+            .init(&device);
+        let mut model = model;
+        let alive = |conv: &mut MaskedConv2d, value: f32| {
+            conv.conv.bias = conv
+                .conv
+                .bias
+                .take()
+                .map(|b| b.map(|t| t.zeros_like() + value));
+        };
+        // The residual stream entering the head ≈ 3 + O(1) (ReLU alive on most channels, LSTMs
+        // far from saturation), the hidden head units ≈ 20 ± a few (all alive).
+        alive(&mut model.head, 20.0);
+        match kind {
+            RnnKind::RowLstm => alive(&mut model.rows[layers - 1].out, 3.0),
+            RnnKind::DiagonalBiLstm => alive(&mut model.diagonals[layers - 1].out, 3.0),
+        }
+        if paper_layer {
+            // The layer exactly as the paper specifies it: no pixel input to the right-to-left
+            // stream.
+            for layer in &mut model.diagonals {
+                layer.backward_pixels.weight =
+                    layer.backward_pixels.weight.clone().map(|w| w.zeros_like());
+            }
+        }
+        let n = height * width;
+        // Pixel values of a fixed pseudo-random image, the same in every copy.
+        let pixels: Vec<f32> = (0..n)
+            .map(|p| 0.2 + 0.6 * ((p * 37 % 11) as f32 / 10.0))
+            .collect();
+        let x: Vec<f32> = (0..n).flat_map(|_| pixels.iter().copied()).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(x, [n, 1, height, width]), &device)
+            .require_grad();
+        let logits = model.forward(x.clone()).reshape([n, n]); // [copy, pixel]
+        let eye: Vec<f32> = (0..n * n)
+            .map(|k| if k / n == k % n { 1.0 } else { 0.0 })
+            .collect();
+        let eye = Tensor::<2>::from_data(TensorData::new(eye, [n, n]), &device);
+        let grads = (logits * eye).sum().backward();
+        values(x.grad(&grads).expect("input gradient"))
+    }
+
+    /// The Diagonal BiLSTM sees the whole available context (van den Oord et al. 2016a, §3.2 and
+    /// Figure 4): for EVERY output pixel `(r, c)`, the logit depends on every earlier pixel in
+    /// raster order — columns 0 and `W − 1` included, and `(r − 1, W − 1)` for `(r, 0)` — and on no
+    /// later pixel or itself. 1 and 2 layers, 7×7 and 3×3 mask-A input, square and non-square
+    /// images, `W` large enough that `(r − 1, W − 1)` is outside the mask-A window of `(r, 0)`.
+    #[test]
+    fn diagonal_bilstm_sees_every_earlier_pixel_from_every_output() {
+        for ([height, width], layers, first_kernel) in [
+            ([6, 6], 1, 7),
+            ([6, 6], 2, 7),
+            ([7, 5], 1, 7),
+            ([5, 7], 2, 7),
+            ([5, 5], 2, 3),
+            ([4, 6], 1, 3),
+        ] {
+            let n = height * width;
+            let dep = dependencies(
+                RnnKind::DiagonalBiLstm,
+                [height, width],
+                layers,
+                first_kernel,
+                false,
+            );
+            let at = |p: usize| (p / width, p % width);
+            let mut missing = Vec::new();
+            for q in 0..n {
+                for p in 0..n {
+                    let g = dep[q * n + p];
+                    if p >= q {
+                        assert_eq!(
+                            g,
+                            0.0,
+                            "{height}×{width}, {layers} layer(s), {first_kernel}×{first_kernel} input: output {:?} depends on pixel {:?}",
+                            at(q),
+                            at(p)
+                        );
+                    } else if g == 0.0 {
+                        missing.push((at(q), at(p)));
+                    }
+                }
+            }
+            assert!(
+                missing.is_empty(),
+                "{height}×{width}, {layers} layer(s), {first_kernel}×{first_kernel} input: {} (output, earlier pixel) pairs without dependence, e.g. {:?}",
+                missing.len(),
+                &missing[..missing.len().min(8)]
+            );
+        }
+    }
+
+    /// Why the right-to-left stream reads the pixels: without that input (the layer as the paper
+    /// specifies it), the missing dependencies are exactly the last pixel of the row above,
+    /// `(r − 1, W − 1)`, for the outputs `(r, c)` with `c < W − 1 − k/2` (`k×k` mask-A input),
+    /// however many layers are stacked.
+    #[test]
+    fn paper_diagonal_bilstm_misses_exactly_the_last_pixel_of_the_row_above() {
+        for ([height, width], layers, first_kernel) in
+            [([6, 6], 1, 7), ([5, 7], 2, 7), ([5, 5], 2, 3)]
+        {
+            let n = height * width;
+            let dep = dependencies(
+                RnnKind::DiagonalBiLstm,
+                [height, width],
+                layers,
+                first_kernel,
+                true,
+            );
+            for q in 0..n {
+                for p in 0..n {
+                    let ((r, c), (pr, pc)) = ((q / width, q % width), (p / width, p % width));
+                    let blind = r >= 1
+                        && (pr, pc) == (r - 1, width - 1)
+                        && c + 1 + first_kernel / 2 < width;
+                    let expected = p < q && !blind;
+                    assert_eq!(
+                        dep[q * n + p] != 0.0,
+                        expected,
+                        "{height}×{width}, {layers} layer(s), {first_kernel}×{first_kernel}: output ({r}, {c}), pixel ({pr}, {pc})"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn presets_match_the_paper_and_have_the_right_shapes() {
         let m = PixelRnnConfig::mnist();
@@ -463,8 +641,11 @@ mod tests {
         );
         let device = device();
         let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Bernoulli(0.3), &device);
-        for cfg in [m, r] {
+        // Parameters counted from the layer shapes (pixelrnn.md): the Diagonal BiLSTM's 7 layers
+        // each add 1 × 64 weights for the right-to-left pixel input (64,737 + 448).
+        for (cfg, params) in [(m, 65_185), (r, 71_457)] {
             let model = cfg.init(&device);
+            assert_eq!(model.num_params(), params, "{:?}", cfg.kind);
             assert_eq!(model.forward(x.clone()).dims(), [2, 1, 1, 28, 28]);
             // An untrained net is near p = 1/2 per pixel: about 784 ln 2 = 543 nats.
             let nll = -f64::from(model.log_prob(x.clone()).mean().into_scalar::<f32>());
