@@ -27,7 +27,7 @@ pub struct Preset {
 }
 
 /// The presets `genzoo bench` measures, in order (those not in this build's registry are skipped).
-pub const PRESETS: [Preset; 6] = [
+pub const PRESETS: [Preset; 9] = [
     Preset {
         model: "autoencoder",
         batch_size: 64,
@@ -45,6 +45,18 @@ pub const PRESETS: [Preset; 6] = [
         batch_size: 64,
     },
     Preset {
+        model: "cond-pixelcnn",
+        batch_size: 32,
+    },
+    Preset {
+        model: "row-lstm",
+        batch_size: 16,
+    },
+    Preset {
+        model: "diagonal-bilstm",
+        batch_size: 16,
+    },
+    Preset {
         model: "dcgan",
         batch_size: 64,
     },
@@ -55,10 +67,11 @@ pub const PRESETS: [Preset; 6] = [
 ];
 
 /// The groups `genzoo bench GROUP` names, and their presets.
-pub const GROUPS: [(&str, &[&str]); 5] = [
+pub const GROUPS: [(&str, &[&str]); 6] = [
     ("autoencoder", &["autoencoder"]),
     ("vae", &["vae", "vae-conv"]),
-    ("pixelcnn", &["pixelcnn"]),
+    ("pixelcnn", &["pixelcnn", "cond-pixelcnn"]),
+    ("pixelrnn", &["row-lstm", "diagonal-bilstm"]),
     ("gan", &["dcgan", "gan"]),
     (
         "all",
@@ -69,7 +82,7 @@ pub const GROUPS: [(&str, &[&str]); 5] = [
 /// `genzoo bench` flags.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// A family to measure: autoencoder, vae, pixelcnn, gan or all (the default) — training presets
+    /// A family to measure: autoencoder, vae, pixelcnn, pixelrnn, gan or all (the default) — training presets
     /// on mini-MNIST; or `unsupervised`, the classic fits on full MNIST (needs GENZOO_DATA_DIR).
     #[arg(value_name = "GROUP")]
     pub group: Option<String>,
@@ -220,6 +233,19 @@ pub fn flop_per_step(preset: Preset) -> Option<f64> {
                 + 7.0 * block
                 + conv_macs(784, 1, 128, 128)
                 + conv_macs(784, 1, 128, 1))
+        }
+        "cond-pixelcnn" => {
+            // GatedPixelCnnConfig::mnist_conditional(): 10 gated layers of p = 64, 7×7 then 3×3;
+            // per layer the vertical conv [k/2+1, k] and the horizontal [1, k/2+1] to both gates
+            // (2p), the 1×1 links 2p → 2p and the 1×1 horizontal output p → p; head 64 → 128 → 1.
+            let p = 64.0;
+            let layer = |c_in: f64, k: f64| {
+                784.0 * ((k / 2.0).floor() + 1.0) * k * c_in * 2.0 * p
+                    + 784.0 * ((k / 2.0).floor() + 1.0) * c_in * 2.0 * p
+                    + 784.0 * 4.0 * p * p
+                    + 784.0 * p * p
+            };
+            3.0 * (layer(1.0, 7.0) + 9.0 * layer(p, 3.0) + 784.0 * (p * 128.0 + 128.0))
         }
         "dcgan" => {
             let g = 100.0 * 6272.0 + conv_macs(7 * 7, 4, 128, 64) + conv_macs(14 * 14, 4, 64, 1);

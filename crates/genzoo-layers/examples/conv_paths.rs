@@ -1,14 +1,18 @@
-//! Times the forward + backward pass of the convolutions of `PixelCnnConfig::mnist()` on the CPU
-//! backend, computed two ways: burn's `conv2d` and a batched matrix product (for 1×1 kernels, a
-//! convolution is a matrix product over channels). This is the measurement behind the 1×1 path of
-//! [`genzoo_layers::MaskedConv2d`]; see `docs/performance.md`.
+//! Times the forward + backward pass of convolutions on the CPU backend, computed two ways each:
+//! - the convolutions of `PixelCnnConfig::mnist()`: burn's `conv2d` and a batched matrix product
+//!   (for 1×1 kernels, a convolution is a matrix product over channels) — the measurement behind
+//!   the tap path of [`genzoo_layers::MaskedConv2d`];
+//! - the strided and transposed convolutions of the DCGAN, autoencoder and conv-VAE presets: burn's
+//!   `conv2d` / `conv_transpose2d` and [`genzoo_layers::conv`]'s one-GEMM versions.
+//!
+//! See `docs/performance.md`.
 //!
 //! `cargo run --release --example conv_paths -p genzoo-layers` (set `RAYON_NUM_THREADS` to pin threads).
 
 use std::time::Instant;
 
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 
 fn time<F: FnMut() -> f32>(mut f: F) -> f64 {
@@ -62,5 +66,154 @@ fn main() {
             );
         }
         println!();
+    }
+    plain_convs(&device);
+}
+
+/// (name, batch, c_in, c_out, input side, kernel, stride, padding (top, bottom, left, right),
+/// transposed): 4×4 kernels with stride 2 and padding 1 (DCGAN), 3×3 stride 2 (encoders), 4×4
+/// transposed (decoders), and the Gated PixelCNN's vertical-stack and link convolutions.
+type Case = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    [usize; 2],
+    usize,
+    [usize; 4],
+    bool,
+);
+
+fn plain_convs(device: &Device) {
+    let cases: [Case; 9] = [
+        (
+            "dcgan D conv1 1→64 4×4/2",
+            64,
+            1,
+            64,
+            28,
+            [4, 4],
+            2,
+            [1; 4],
+            false,
+        ),
+        (
+            "dcgan D conv2 64→128 4×4/2",
+            64,
+            64,
+            128,
+            14,
+            [4, 4],
+            2,
+            [1; 4],
+            false,
+        ),
+        (
+            "dcgan G convT 128→64 4×4/2",
+            64,
+            128,
+            64,
+            7,
+            [4, 4],
+            2,
+            [1; 4],
+            true,
+        ),
+        (
+            "dcgan G convT 64→1 4×4/2",
+            64,
+            64,
+            1,
+            14,
+            [4, 4],
+            2,
+            [1; 4],
+            true,
+        ),
+        (
+            "vae-conv enc 32→64 3×3/2",
+            128,
+            32,
+            64,
+            14,
+            [3, 3],
+            2,
+            [1; 4],
+            false,
+        ),
+        (
+            "vae-conv dec convT 64→32 4×4/2",
+            128,
+            64,
+            32,
+            7,
+            [4, 4],
+            2,
+            [1; 4],
+            true,
+        ),
+        ("ae enc 1→32 3×3/2", 64, 1, 32, 28, [3, 3], 2, [1; 4], false),
+        (
+            "gated vertical 64→64 2×3",
+            32,
+            64,
+            64,
+            28,
+            [2, 3],
+            1,
+            [1, 0, 1, 1],
+            false,
+        ),
+        (
+            "gated link 128→64 1×1",
+            32,
+            128,
+            64,
+            28,
+            [1, 1],
+            1,
+            [0; 4],
+            false,
+        ),
+    ];
+    for (name, b, c_in, c_out, side, [kh, kw], s, [pt, pb, pl, pr], transposed) in cases {
+        let x = Tensor::<4>::random(
+            [b, c_in, side, side],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        )
+        .require_grad();
+        let w_shape = if transposed {
+            [c_in, c_out, kh, kw]
+        } else {
+            [c_out, c_in, kh, kw]
+        };
+        let w = Tensor::<4>::random(w_shape, Distribution::Normal(0.0, 0.1), device).require_grad();
+        let conv_options = ConvOptions::new_with_padding([s, s], [(pt, pb), (pl, pr)], [1, 1], 1);
+        let transpose_options = ConvTransposeOptions::new([s, s], [pt, pl], [0, 0], [1, 1], 1);
+        let run = |gemm: bool| {
+            let (xc, wc) = (x.clone(), w.clone());
+            let y = match (transposed, gemm) {
+                (false, false) => conv2d(xc, wc, None, conv_options.clone()),
+                (false, true) => genzoo_layers::conv::conv2d(xc, wc, None, conv_options.clone()),
+                (true, false) => conv_transpose2d(xc, wc, None, transpose_options.clone()),
+                (true, true) => {
+                    genzoo_layers::conv::conv_transpose2d(xc, wc, None, transpose_options.clone())
+                }
+            };
+            let g = y.sum().backward();
+            let dw = w.grad(&g).expect("dw");
+            let dx = x.grad(&g).expect("dx");
+            dw.sum().into_scalar::<f32>() + dx.sum().into_scalar::<f32>()
+        };
+        let t_burn = time(|| run(false));
+        let t_gemm = time(|| run(true));
+        println!(
+            "{name:<32} batch {b:>3}: burn {:>7.2} ms | gemm {:>7.2} ms | {:>4.1}×",
+            t_burn * 1e3,
+            t_gemm * 1e3,
+            t_burn / t_gemm
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! (causal) 2-D convolution of PixelCNN and PixelRNN (van den Oord et al. 2016,
 //! arXiv:1601.06759), with mask types **A** and **B** and the RGB channel-group masking of the
 //! PixelRNN paper; the convolutional LSTM step of PixelRNN's Row LSTM and Diagonal BiLSTM
-//! ([`lstm`]) and the skewing of feature maps that turns diagonals into columns ([`skew`]).
+//! ([`lstm`]) and the skewing of feature maps that turns diagonals into columns ([`skew`]); and
+//! plain convolutions and transposed convolutions computed as one matrix product each ([`conv`]),
+//! whose gradients are far faster than burn's CPU path (`docs/performance.md`).
 //! This crate knows nothing about datasets or training.
 //!
 //! ```
@@ -18,10 +20,12 @@
 //! assert_eq!(conv.forward(x).dims(), [2, 16, 28, 28]);
 //! ```
 
+pub mod conv;
 pub mod lstm;
 pub mod masked;
 pub mod skew;
 
+pub use conv::GemmForward;
 pub use lstm::{ConvLstmCell, ConvLstmCellConfig, LstmState, lstm_update};
 pub use masked::{MaskType, MaskedConv2d, MaskedConv2dConfig, causal_mask, channel_group};
 pub use skew::{skew, unskew};

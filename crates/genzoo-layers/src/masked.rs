@@ -183,23 +183,64 @@ impl MaskedConv2d {
     /// # Shapes
     /// `x: [B, c_in, H, W]` → `[B, c_out, H, W]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        Self::forward_stacked(&[self], x)
+    }
+
+    /// Applies several masked convolutions of the same shape and mask to the same input as one
+    /// (their output channels concatenated in order): one matrix product instead of one per
+    /// convolution — the two gates of a Gated PixelCNN layer, for instance.
+    ///
+    /// # Panics
+    /// If `convs` is empty or the convolutions differ in input channels, kernel or kept taps.
+    ///
+    /// # Shapes
+    /// `x: [B, c_in, H, W]` → `[B, Σ c_out, H, W]`
+    pub fn forward_stacked(convs: &[&MaskedConv2d], x: Tensor<4>) -> Tensor<4> {
+        let first = convs.first().expect("forward_stacked needs a convolution");
         let [b, c_in, h, w] = x.dims();
-        let [kh, kw] = self.kernel_size;
-        let [c_out, _, _, _] = self.mask.dims();
-        let t = self.taps.len();
+        let [kh, kw] = first.kernel_size;
+        for conv in convs {
+            let [_, ci, _, _] = conv.mask.dims();
+            assert!(
+                ci == c_in && conv.kernel_size == first.kernel_size && conv.taps == first.taps,
+                "forward_stacked: the convolutions must share input channels, kernel and taps"
+            );
+        }
+        let c_out: usize = convs.iter().map(|c| c.mask.dims()[0]).sum();
+        let weight = if convs.len() == 1 {
+            first.masked_weight()
+        } else {
+            Tensor::cat(convs.iter().map(|c| c.masked_weight()).collect(), 0)
+        };
+        let bias = if convs.iter().all(|c| c.conv.bias.is_some()) {
+            let biases: Vec<Tensor<1>> = convs.iter().filter_map(|c| c.bias()).collect();
+            Some(if biases.len() == 1 {
+                biases.into_iter().next().expect("one bias")
+            } else {
+                Tensor::cat(biases, 0)
+            })
+        } else {
+            assert!(
+                convs.iter().all(|c| c.conv.bias.is_none()),
+                "forward_stacked: either all or none of the convolutions have a bias"
+            );
+            None
+        };
+        let taps = &first.taps;
+        let t = taps.len();
         if t == 0 {
             // A mask that keeps nothing (1×1 mask A on one colour group): the output is the bias.
             let zeros = Tensor::<4>::zeros([b, c_out, h, w], &x.device());
-            return match self.bias() {
+            return match bias {
                 Some(bias) => zeros + bias.reshape([1, c_out, 1, 1]),
                 None => zeros,
             };
         }
-        let weight = self.masked_weight().reshape([c_out, c_in, kh * kw]);
+        let weight = weight.reshape([c_out, c_in, kh * kw]);
         let weight = if t == kh * kw {
             weight
         } else {
-            let idx: Vec<i64> = self.taps.iter().map(|&i| i as i64).collect();
+            let idx: Vec<i64> = taps.iter().map(|&i| i as i64).collect();
             let idx = Tensor::<1, burn::tensor::Int>::from_data(
                 TensorData::new(idx, [t]),
                 &weight.device(),
@@ -212,8 +253,8 @@ impl MaskedConv2d {
             x.reshape([b, c_in, h * w])
         } else {
             let (ph, pw) = (kh / 2, kw / 2);
-            let rows = self.taps.iter().map(|&i| i / kw);
-            let cols_ = self.taps.iter().map(|&i| i % kw);
+            let rows = taps.iter().map(|&i| i / kw);
+            let cols_ = taps.iter().map(|&i| i % kw);
             // Pad only the sides some kept tap reaches past.
             let top = ph - rows.clone().min().unwrap_or(ph).min(ph);
             let bottom = rows.max().unwrap_or(ph).max(ph) - ph;
@@ -223,8 +264,7 @@ impl MaskedConv2d {
                 [(top, bottom), (left, right)],
                 burn::tensor::ops::PadMode::Constant(0.0),
             );
-            let shifts: Vec<Tensor<4>> = self
-                .taps
+            let shifts: Vec<Tensor<4>> = taps
                 .iter()
                 .map(|&i| {
                     let (ky, kx) = (i / kw, i % kw);
@@ -236,7 +276,7 @@ impl MaskedConv2d {
             Tensor::cat(shifts, 1).reshape([b, t * c_in, h * w])
         };
         let y = weight.matmul(cols); // [B, c_out, H·W]
-        let y = match self.bias() {
+        let y = match bias {
             Some(bias) => y + bias.reshape([1, c_out, 1]),
             None => y,
         };
@@ -432,6 +472,25 @@ mod tests {
         assert_eq!(taps(3, MaskType::A, 3), [0, 1, 2, 3, 4]);
         assert_eq!(taps(7, MaskType::A, 1).len(), 24);
         assert_eq!(taps(1, MaskType::B, 1), [0]);
+    }
+
+    #[test]
+    fn stacked_convolutions_equal_the_separate_ones() {
+        let device = device();
+        for (bias, groups) in [(true, 1), (false, 3)] {
+            let make = |c_out| {
+                MaskedConv2dConfig::new([3, c_out], [1, 3], MaskType::B)
+                    .with_color_groups(groups)
+                    .with_bias(bias)
+                    .init(&device)
+            };
+            let (a, b) = (make(6), make(3));
+            let x = Tensor::<4>::random([2, 3, 4, 5], Distribution::Normal(0.0, 1.0), &device);
+            let stacked = MaskedConv2d::forward_stacked(&[&a, &b], x.clone());
+            let separate = Tensor::cat(vec![a.forward(x.clone()), b.forward(x)], 1);
+            assert_eq!(stacked.dims(), [2, 9, 4, 5]);
+            assert_close(&values(stacked), &values(separate), "stacked");
+        }
     }
 
     /// Position of sub-pixel group `g` of pixel `p` in the autoregressive order.

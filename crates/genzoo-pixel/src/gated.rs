@@ -21,6 +21,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, sigmoid, tanh};
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Int, Tensor};
 use genzoo_layers::{MaskType, MaskedConv2d, MaskedConv2dConfig};
 
@@ -207,29 +208,48 @@ impl GatedLayer {
         cond: Option<Tensor<2>>,
     ) -> (Tensor<4>, Tensor<4>) {
         let p = self.hidden;
-        let vf = self.v_f.forward(v.clone()); // [B, p, H, W]
-        let vg = self.v_g.forward(v);
-        let down = shift_down(Tensor::cat(vec![vf.clone(), vg.clone()], 1)); // [B, 2p, H, W]
-        let mut hf = self.h_f.forward(h.clone()) + self.link_f.forward(down.clone());
-        let mut hg = self.h_g.forward(h.clone()) + self.link_g.forward(down);
-        let (mut vf, mut vg) = (vf, vg);
+        // Each gate pair (f, g) is one convolution to 2p channels: the weights of the pair are
+        // concatenated, so every stack costs one matrix product instead of two.
+        let vfg = pair_conv2d(&self.v_f, &self.v_g, v, false); // [B, 2p, H, W]
+        let down = shift_down(vfg.clone());
+        let links = pair_conv2d(&self.link_f, &self.link_g, down, true);
+        let mut hfg = MaskedConv2d::forward_stacked(&[&self.h_f, &self.h_g], h.clone()) + links;
+        let mut vfg = vfg;
         if let (Some(lin), Some(c)) = (&self.cond, cond) {
-            let e = lin.forward(c); // [B, 4p]
+            let e = lin.forward(c); // [B, 4p]: the terms of v_f, v_g, h_f, h_g in order
             let [b, _] = e.dims();
-            let part = |i: usize| {
-                e.clone()
-                    .slice([0..b, i * p..(i + 1) * p])
-                    .reshape([b, p, 1, 1])
-            };
-            vf = vf + part(0);
-            vg = vg + part(1);
-            hf = hf + part(2);
-            hg = hg + part(3);
+            vfg = vfg + e.clone().narrow(1, 0, 2 * p).reshape([b, 2 * p, 1, 1]);
+            hfg = hfg + e.narrow(1, 2 * p, 2 * p).reshape([b, 2 * p, 1, 1]);
         }
+        let (vf, vg) = (vfg.clone().narrow(1, 0, p), vfg.narrow(1, p, p));
+        let (hf, hg) = (hfg.clone().narrow(1, 0, p), hfg.narrow(1, p, p));
         let v_out = tanh(vf) * sigmoid(vg);
         let gated = self.h_out.forward(tanh(hf) * sigmoid(hg));
         let h_out = if self.residual { h + gated } else { gated };
         (v_out, h_out)
+    }
+}
+
+/// `cat([a(x), b(x)], 1)` as one convolution over the concatenated weights. The 1×1 link
+/// convolutions go through [`genzoo_layers::conv::conv2d`] (one matrix product; burn's own
+/// weight gradient is a thin product for 1×1 kernels), the vertical-stack convolutions through
+/// burn's `conv2d`, which measured faster for them (`docs/performance.md`).
+fn pair_conv2d(a: &Conv2d, b: &Conv2d, x: Tensor<4>, gemm: bool) -> Tensor<4> {
+    let weight = Tensor::cat(vec![a.weight.val(), b.weight.val()], 0);
+    let bias = match (&a.bias, &b.bias) {
+        (Some(ba), Some(bb)) => Some(Tensor::cat(vec![ba.val(), bb.val()], 0)),
+        _ => None,
+    };
+    let padding = match a.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Same => unreachable!("the gated layers' convolutions pad explicitly"),
+    };
+    let options = ConvOptions::new_with_padding(a.stride, padding, a.dilation, a.groups);
+    if gemm {
+        genzoo_layers::conv::conv2d(x, weight, bias, options)
+    } else {
+        burn::tensor::module::conv2d(x, weight, bias, options)
     }
 }
 

@@ -195,6 +195,30 @@ impl PixelRnnConfig {
     }
 }
 
+/// The slices of width 1 of `x` along `dim`, in order, cut in two levels: blocks of about √n
+/// slices, then the slices of each block.
+///
+/// The gradient of every slice is a zero tensor of the *sliced* tensor's full size with the
+/// slice's gradient written in (burn's autodiff), so cutting n slices straight from `x` costs n
+/// full-size buffers, fills and additions in the backward pass — quadratic in n, and the largest
+/// cost of a PixelRNN training step (`docs/performance.md`). Two levels cost about 2√n.
+///
+/// # Shapes
+/// `x: [B, C, H, W]` → `n = dims[dim]` tensors with `dims[dim] = 1`
+pub fn unstack(x: Tensor<4>, dim: usize) -> Vec<Tensor<4>> {
+    let n = x.dims()[dim];
+    let block = n.isqrt().max(1);
+    let mut out = Vec::with_capacity(n);
+    let mut start = 0;
+    while start < n {
+        let len = block.min(n - start);
+        let part = x.clone().narrow(dim, start, len);
+        out.extend((0..len).map(|i| part.clone().narrow(dim, i, 1)));
+        start += len;
+    }
+    out
+}
+
 /// Runs a convolutional LSTM over the rows of `gates` (top to bottom) and stacks the hidden rows.
 ///
 /// # Shapes
@@ -203,10 +227,11 @@ pub fn scan_rows(cell: &ConvLstmCell, gates: Tensor<4>) -> Tensor<4> {
     let [b, _, rows, w] = gates.dims();
     let mut state = LstmState::zeros(b, cell.hidden(), [1, w], &gates.device());
     let mut out = Vec::with_capacity(rows);
-    for r in 0..rows {
-        state = cell.step(gates.clone().narrow(2, r, 1), &state);
+    for row in unstack(gates, 2) {
+        state = cell.step(row, &state);
         out.push(state.h.clone());
     }
+    debug_assert_eq!(out.len(), rows);
     Tensor::cat(out, 2)
 }
 
@@ -218,10 +243,11 @@ pub fn scan_columns(cell: &ConvLstmCell, gates: Tensor<4>) -> Tensor<4> {
     let [b, _, h, cols] = gates.dims();
     let mut state = LstmState::zeros(b, cell.hidden(), [h, 1], &gates.device());
     let mut out = Vec::with_capacity(cols);
-    for c in 0..cols {
-        state = cell.step(gates.clone().narrow(3, c, 1), &state);
+    for column in unstack(gates, 3) {
+        state = cell.step(column, &state);
         out.push(state.h.clone());
     }
+    debug_assert_eq!(out.len(), cols);
     Tensor::cat(out, 3)
 }
 
@@ -385,6 +411,41 @@ mod tests {
             .convert::<f32>()
             .try_to_vec::<f32>()
             .expect("f32 data")
+    }
+
+    #[test]
+    fn unstack_gives_every_slice_in_order_and_their_gradients() {
+        let device = device().autodiff();
+        for (dim, n) in [(3, 11), (2, 1), (3, 4), (2, 7)] {
+            let mut shape = [2, 3, 5, 6];
+            shape[dim] = n;
+            let x =
+                Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
+            let parts = unstack(x.clone(), dim);
+            assert_eq!(parts.len(), n);
+            // Weight slice i by i + 1: the gradient of x at index i along `dim` is i + 1.
+            let mut loss = Tensor::<1>::zeros([1], &device);
+            for (i, part) in parts.iter().enumerate() {
+                assert_eq!(
+                    values(part.clone().inner()),
+                    values(x.clone().narrow(dim, i, 1).inner()),
+                    "slice {i} of {n} along {dim}"
+                );
+                loss = loss + part.clone().sum() * (i as f32 + 1.0);
+            }
+            let grad = x.grad(&loss.backward()).expect("gradient");
+            let want: Vec<Tensor<4>> = (0..n)
+                .map(|i| {
+                    Tensor::<4>::ones([1, 1, 1, 1], &device.clone().inner()) * (i as f32 + 1.0)
+                })
+                .map(|t| {
+                    let mut rep = shape;
+                    rep[dim] = 1;
+                    t.repeat(&rep)
+                })
+                .collect();
+            assert_eq!(values(grad), values(Tensor::cat(want, dim)));
+        }
     }
 
     fn tiny(kind: RnnKind, channels: usize, size: usize, levels: usize) -> PixelRnnConfig {
