@@ -105,9 +105,33 @@ pub fn conv_transpose2d(
 /// A convolution module's forward pass through [`conv2d`] / [`conv_transpose2d`]: same
 /// parameters, same records, same result as the module's own `forward`.
 pub trait GemmForward {
+    /// The forward pass through the one-GEMM path.
+    ///
     /// # Shapes
     /// `x: [B, C_in, H, W]` → the module's output shape
     fn forward_gemm(&self, x: Tensor<4>) -> Tensor<4>;
+
+    /// Whether the GEMM path measured faster than burn's for this layer on the CPU backend
+    /// (forward + backward, `examples/conv_paths.rs`, `docs/performance.md`).
+    fn prefers_gemm(&self) -> bool;
+
+    /// The forward pass through whichever path [`GemmForward::prefers_gemm`] picks.
+    ///
+    /// # Shapes
+    /// `x: [B, C_in, H, W]` → the module's output shape
+    fn forward_auto(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.prefers_gemm() {
+            self.forward_gemm(x)
+        } else {
+            self.forward_burn(x)
+        }
+    }
+
+    /// The module's own forward pass (burn's op).
+    ///
+    /// # Shapes
+    /// `x: [B, C_in, H, W]` → the module's output shape
+    fn forward_burn(&self, x: Tensor<4>) -> Tensor<4>;
 }
 
 impl GemmForward for Conv2d {
@@ -129,6 +153,20 @@ impl GemmForward for Conv2d {
             options,
         )
     }
+
+    /// 1×1 kernels (a channel mix: burn's weight gradient is then a thin product over
+    /// batch × pixels, 2.2× slower) and single-channel inputs (1.6–2.1×). burn's own op was
+    /// faster on the multi-channel strided layers of DCGAN and the conv VAE (0.5–0.9×).
+    fn prefers_gemm(&self) -> bool {
+        let [_, c_in, _, _] = self.weight.dims();
+        self.groups == 1
+            && self.dilation == [1, 1]
+            && (self.kernel_size == [1, 1] && self.stride == [1, 1] || c_in == 1)
+    }
+
+    fn forward_burn(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward(x)
+    }
 }
 
 impl GemmForward for ConvTranspose2d {
@@ -146,6 +184,16 @@ impl GemmForward for ConvTranspose2d {
             self.bias.as_ref().map(|b| b.val()),
             options,
         )
+    }
+
+    /// Never so far: burn's transposed convolution measured as fast or faster on every decoder
+    /// layer of the presets (0.3–1.0×).
+    fn prefers_gemm(&self) -> bool {
+        false
+    }
+
+    fn forward_burn(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward(x)
     }
 }
 
@@ -385,8 +433,24 @@ mod tests {
             .init(&device);
         assert_close(
             &values(deconv.forward_gemm(x.clone())),
-            &values(deconv.forward(x)),
+            &values(deconv.forward(x.clone())),
             "ConvTranspose2d",
         );
+        // The path choice: GEMM for 1×1 kernels and single-channel inputs only.
+        let one_by_one = Conv2dConfig::new([3, 5], [1, 1]).init(&device);
+        let single = Conv2dConfig::new([1, 4], [3, 3]).init(&device);
+        assert!(one_by_one.prefers_gemm() && single.prefers_gemm());
+        assert!(!conv.prefers_gemm() && !deconv.prefers_gemm());
+        for (layer, input, what) in [
+            (&one_by_one, x.clone(), "1×1 auto"),
+            (&conv, x.clone(), "4×4 auto"),
+            (&single, x.narrow(1, 0, 1), "single-channel auto"),
+        ] {
+            assert_close(
+                &values(layer.forward_auto(input.clone())),
+                &values(layer.forward(input)),
+                what,
+            );
+        }
     }
 }

@@ -16,6 +16,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Int, Tensor};
+use genzoo_layers::GemmForward;
 use genzoo_metrics::likelihood::{bernoulli_log_prob, softplus};
 use serde::{Deserialize, Serialize};
 
@@ -392,7 +393,8 @@ impl Vae {
     pub fn encode(&self, x: Tensor<4>, y: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
         let mut h = x;
         for conv in &self.enc_convs {
-            h = relu(conv.forward(h)); // [B, h1, H/2, W/2], then [B, h2, H/4, W/4]
+            // forward_auto: the GEMM path where it measured faster (single-channel input).
+            h = relu(conv.forward_auto(h)); // [B, h1, H/2, W/2], then [B, h2, H/4, W/4]
         }
         let h = self.condition(h.flatten(1, 3), y);
         let h = relu(self.enc_fc.forward(h)); // [B, hidden]
