@@ -270,6 +270,78 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
     assert_eq!(task.done, 5, "the loop must stop right at the NaN step");
 }
 
+/// A task that records, when the final evaluation starts, which step `last.ckpt` holds.
+struct SeesCheckpoint {
+    last: PathBuf,
+    done: u64,
+    at_evaluation: Option<u64>,
+}
+
+impl Task for SeesCheckpoint {
+    fn name(&self) -> &str {
+        "nan-at"
+    }
+    fn step(&mut self, batches: &mut Batches<'_>, _rng: &mut Rng) -> StepOutput {
+        let batch = batches.next_batch();
+        self.done += 1;
+        StepOutput {
+            loss: 1.0,
+            parts: vec![],
+            images: batch.images.dims()[0],
+        }
+    }
+    fn evaluate(&mut self, _test: &ImageSet) -> Vec<(String, f64)> {
+        self.at_evaluation = Checkpoint::load(&self.last).ok().map(|c| c.meta.step);
+        vec![("score".into(), 1.0)]
+    }
+    fn selection_metric(&self) -> &str {
+        "score"
+    }
+    fn sample_grid(&mut self, _test: &ImageSet) -> Option<Grid> {
+        None
+    }
+    fn save(&self) -> genzoo_train::Result<Vec<(String, Vec<u8>)>> {
+        Ok(vec![("done".into(), self.done.to_le_bytes().to_vec())])
+    }
+    fn load(&mut self, c: &Checkpoint, p: &Path) -> genzoo_train::Result<()> {
+        let b = c.section(p, "done")?;
+        self.done = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        Ok(())
+    }
+}
+
+#[test]
+fn the_trained_state_is_saved_before_the_final_evaluation() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = RunDir::create(&tmp.path().join("run"), false).expect("run dir");
+    run.write_config("model = \"nan-at\"\n").expect("config");
+    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
+        .expect("mini");
+    let opts = TrainOptions {
+        seed: 1,
+        batch_size: 16,
+        budget: Budget::Steps(3),
+        log_every: 1,
+        sample_every: 100,
+        // No periodic checkpoint within the 3 steps, and no epoch ends.
+        checkpoint_every: 100,
+        progress: false,
+        time_limit: None,
+    };
+    let device = burn::tensor::Device::flex();
+    let mut task = SeesCheckpoint {
+        last: run.checkpoint_path("last"),
+        done: 0,
+        at_evaluation: None,
+    };
+    genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect("finishes");
+    assert_eq!(
+        task.at_evaluation,
+        Some(3),
+        "an interrupt during the final evaluation must find the trained state saved"
+    );
+}
+
 #[test]
 fn a_time_limit_ends_the_run_like_a_spent_budget() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -440,9 +440,12 @@ pub fn train(
     }
     bar.finish_and_clear();
 
-    // A final evaluation unless the last step already ended an epoch and evaluated.
+    // A final evaluation unless the last step already ended an epoch and evaluated. The trained
+    // state is saved first: an evaluation can take minutes, and a second Ctrl-C during it exits at
+    // once — without this, losing every step since the last periodic checkpoint.
     let evaluated_now = summary.get("evaluated_at_step") == Some(&Value::from(meta.step));
     if !evaluated_now {
+        save(task, &meta, "last")?;
         let epoch = meta.epoch;
         if evaluate(task, test_set, &mut log, &mut meta, &mut summary, epoch)? {
             save(task, &meta, "best")?;
