@@ -15,6 +15,15 @@ use genzoo_train::{
 use genzoo_vae::AutoencoderConfig;
 use serde_json::Value;
 
+/// Tests in this file run on parallel threads of one process and burn's device RNG is shared
+/// by all of them: every test that seeds it or draws initial weights from it holds this lock, so
+/// a seed always gives the same weights (a resume test failed once without it).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn args(out: &Path, steps: u64) -> TrainArgs {
     TrainArgs {
         model: Some("autoencoder".into()),
@@ -61,6 +70,7 @@ fn read_json(p: PathBuf) -> serde_json::Map<String, Value> {
 
 #[test]
 fn a_run_directory_holds_config_metrics_summary_samples_checkpoints_and_report() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
     let (root, summary) = genzoo_cli::train(&TrainArgs {
@@ -109,6 +119,7 @@ fn a_run_directory_holds_config_metrics_summary_samples_checkpoints_and_report()
 
 #[test]
 fn two_n_steps_equal_n_steps_then_resume_then_n_steps() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     genzoo_cli::train(&args(&a, 8)).expect("straight run");
@@ -144,6 +155,7 @@ fn two_n_steps_equal_n_steps_then_resume_then_n_steps() {
 
 #[test]
 fn a_checkpoint_from_another_config_names_the_tensor_and_both_shapes() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
     genzoo_cli::train(&args(&dir, 2)).expect("trains");
@@ -163,6 +175,7 @@ fn a_checkpoint_from_another_config_names_the_tensor_and_both_shapes() {
 
 #[test]
 fn a_truncated_checkpoint_is_a_clear_error_on_resume() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
     genzoo_cli::train(&args(&dir, 2)).expect("trains");
@@ -176,6 +189,7 @@ fn a_truncated_checkpoint_is_a_clear_error_on_resume() {
 
 #[test]
 fn resuming_a_run_of_another_model_is_refused() {
+    let _serial = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
     genzoo_cli::train(&args(&dir, 1)).expect("trains");
@@ -376,6 +390,7 @@ fn a_time_limit_ends_the_run_like_a_spent_budget() {
 
 #[test]
 fn full_mnist_trains_when_the_data_dir_is_available() {
+    let _serial = serial();
     let Ok(root) = std::env::var("GENZOO_DATA_DIR") else {
         eprintln!("GENZOO_DATA_DIR is not set: full-MNIST check not run (CI sets it)");
         return;

@@ -375,9 +375,18 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     };
     let backend: Backend = cfg.backend.parse()?;
     let device = backend.device()?.autodiff();
-    device.seed(cfg.seed);
     let spec = models::find(&cfg.model)?;
-    let mut task = (spec.build)(&cfg, &device)?;
+    // burn's device RNG is shared by every thread of the process: seeding it and drawing the
+    // initial weights must not interleave with another training started on another thread, or
+    // the same seed gives other weights.
+    let mut task = {
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        device.seed(cfg.seed);
+        (spec.build)(&cfg, &device)?
+    };
 
     let kind: DatasetKind = cfg.dataset.parse()?;
     let opts = data_options(args);
