@@ -1,10 +1,12 @@
 //! PixelRNN from the command line on the embedded mini-MNIST: a tiny Row LSTM trains, evaluates
-//! NLL in nats and bits/dim and writes naive samples; resuming it under another configuration is a
+//! NLL in nats and bits/dim and writes samples; `genzoo sample --fast` (cached sampler) draws the
+//! naive sampler's images, completions included; resuming it under another configuration is a
 //! clear checkpoint error; configurations of the wrong kind or image shape are clear errors.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use genzoo_cli::TrainArgs;
+use genzoo_cli::eval::{SampleArgs, sample};
 use genzoo_train::Error;
 
 const TINY: &str = "[model_config]\nkind = \"RowLstm\"\nchannels = 1\nimage_size = 28\nhidden = 2\n\
@@ -42,6 +44,28 @@ fn a_tiny_row_lstm_trains_samples_and_refuses_a_foreign_checkpoint() {
     assert_eq!(summary["model"], serde_json::Value::from("row-lstm"));
     for f in ["samples/step-2.png", "checkpoints/best.ckpt"] {
         assert!(dir.join(f).exists(), "{f} missing");
+    }
+
+    // `genzoo sample`: the cached sampler (--fast) writes the very PNG the naive one writes, for
+    // fresh samples and for completions of test images.
+    let sample_args = |fast: bool, complete: bool| SampleArgs {
+        run: dir.clone(),
+        n: 3,
+        seed: 4,
+        cols: Some(3),
+        out: Some(dir.join(format!("s-{fast}-{complete}.png"))),
+        checkpoint: "last".into(),
+        backend: None,
+        label: None,
+        fast,
+        complete,
+        data_dir: None,
+    };
+    let read = |p: PathBuf| std::fs::read(p).expect("png");
+    for complete in [false, true] {
+        let naive = read(sample(&sample_args(false, complete)).expect("naive"));
+        let fast = read(sample(&sample_args(true, complete)).expect("fast"));
+        assert_eq!(naive, fast, "complete = {complete}");
     }
 
     // Resuming with another hidden size: the checkpoint's weights do not fit.

@@ -617,8 +617,8 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
     if !loaded.task.set_fast_sampling(args.fast) {
         if args.fast {
             return Err(Error::Config(format!(
-                "'{}' has no cached sampler: --fast applies to pixelcnn, gated-pixelcnn and \
-                 cond-pixelcnn",
+                "'{}' has no cached sampler: --fast applies to pixelcnn, gated-pixelcnn, \
+                 cond-pixelcnn and row-lstm",
                 loaded.config.model
             )));
         }

@@ -30,6 +30,7 @@
 
 pub mod cached;
 pub mod cached_gated;
+pub mod cached_rnn;
 pub mod error;
 pub mod gated;
 pub mod pixelcnn;

@@ -191,6 +191,7 @@ impl PixelRnnConfig {
             channels: self.channels,
             image_size: self.image_size,
             levels: self.levels,
+            kind: self.kind,
         }
     }
 }
@@ -239,6 +240,24 @@ impl RowLstmLayer {
         let gates = self.cell.input_gates(x.clone()); // [B, 4h, H, W], once for the image
         let hidden = scan_rows(&self.cell, gates); // [B, h, H, W]
         x + self.out.forward(hidden)
+    }
+
+    /// One row of [`RowLstmLayer::forward`]: the layer output at that row and the LSTM state
+    /// after it, from the layer input at the row and the state after the row above (zeros above
+    /// row 0). Running it on rows `0, 1, …` with each returned state gives `forward`'s rows: the
+    /// input-to-state kernel is `1×k` (row-local) and the state-to-state kernel reads the previous
+    /// row only.
+    ///
+    /// # Shapes
+    /// `x: [B, 2h, 1, W]`, `state`: `[B, h, 1, W]` each → (`[B, 2h, 1, W]`, state `[B, h, 1, W]`)
+    pub fn forward_row(&self, x: Tensor<4>, state: &LstmState) -> (Tensor<4>, LstmState) {
+        let state = self.cell.step(self.cell.input_gates(x.clone()), state);
+        (x + self.out.forward(state.h.clone()), state)
+    }
+
+    /// Hidden channels `h` of the LSTM.
+    pub fn hidden(&self) -> usize {
+        self.cell.hidden()
     }
 }
 
@@ -309,6 +328,9 @@ pub struct PixelRnn {
     channels: usize,
     image_size: usize,
     levels: usize,
+    /// Not saved: the config gives it (and which of `rows`, `diagonals` is filled).
+    #[module(skip)]
+    kind: RnnKind,
 }
 
 /// The loss of one batch.
@@ -319,13 +341,54 @@ pub struct PixelRnnOutput {
 }
 
 impl PixelRnn {
+    /// Row LSTM or Diagonal BiLSTM.
+    pub fn kind(&self) -> RnnKind {
+        self.kind
+    }
+
+    /// The 7×7 mask-A input convolution.
+    pub fn input_layer(&self) -> &MaskedConv2d {
+        &self.input
+    }
+
+    /// The Row LSTM layers (empty for a Diagonal BiLSTM).
+    pub fn row_layers(&self) -> &[RowLstmLayer] {
+        &self.rows
+    }
+
+    /// The Diagonal BiLSTM layers (empty for a Row LSTM).
+    pub fn diagonal_layers(&self) -> &[DiagonalBiLstmLayer] {
+        &self.diagonals
+    }
+
+    /// The two 1×1 mask-B output layers (each after a ReLU): `[hidden, logits]`.
+    pub fn head_layers(&self) -> [&MaskedConv2d; 2] {
+        [&self.head, &self.out]
+    }
+
+    /// Logits from the residual stream after the last recurrent layer, at any positions.
+    ///
+    /// # Shapes
+    /// `y: [B, 2h, a, b]` → `[B, C, outs, a, b]`
+    pub fn head_logits(&self, y: Tensor<4>) -> Tensor<5> {
+        let [b, _, rows, cols] = y.dims();
+        let y = self.head.forward(relu(y));
+        let y = self.out.forward(relu(y));
+        y.reshape([
+            b,
+            self.channels,
+            outputs_per_subpixel(self.levels),
+            rows,
+            cols,
+        ])
+    }
+
     /// Logits of every conditional.
     ///
     /// # Shapes
     /// `x: [B, C, H, W]` with values `k / (levels − 1)` → `[B, C, outs, H, W]`, `outs` = 1
     /// (Bernoulli logit) or `levels`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<5> {
-        let [b, _, h, w] = x.dims();
         let image = x * 2.0 - 1.0;
         let mut y = self.input.forward(image.clone()); // [B, 2h, H, W]
         for layer in &self.rows {
@@ -334,9 +397,7 @@ impl PixelRnn {
         for layer in &self.diagonals {
             y = layer.forward(y, image.clone());
         }
-        let y = self.head.forward(relu(y)); // [B, head_hidden, H, W]
-        let y = self.out.forward(relu(y)); // [B, C·outs, H, W]
-        y.reshape([b, self.channels, outputs_per_subpixel(self.levels), h, w])
+        self.head_logits(y) // [B, C, outs, H, W]
     }
 
     /// Exact `log p(x)` of each image in nats.
