@@ -38,9 +38,6 @@ pub enum Error {
         /// Images given.
         images: usize,
     },
-    /// A model that has no cached sampler (use the naive one).
-    #[error("'{0}' has no cached sampler; use the naive sampler")]
-    NoCachedSampler(&'static str),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -282,6 +282,21 @@ pub struct DiagonalBiLstmLayer {
 }
 
 impl DiagonalBiLstmLayer {
+    /// The left-to-right and the right-to-left LSTM cells.
+    pub fn cells(&self) -> [&ConvLstmCell; 2] {
+        [&self.forward, &self.backward]
+    }
+
+    /// The unmasked 1×1 convolution of the pixels into the right-to-left gates (no bias).
+    pub fn backward_pixels(&self) -> &Conv2d {
+        &self.backward_pixels
+    }
+
+    /// The 1×1 mask-B output convolution `h → 2h` of the summed streams.
+    pub fn out(&self) -> &MaskedConv2d {
+        &self.out
+    }
+
     /// One direction: skew, input-to-state once (plus `extra` gate inputs), column recurrence,
     /// unskew.
     fn direction(cell: &ConvLstmCell, x: Tensor<4>, extra: Option<Tensor<4>>) -> Tensor<4> {

@@ -2,10 +2,10 @@
 //! arXiv:1601.06759): `row-lstm` and `diagonal-bilstm`, exact NLL training on dynamically
 //! binarized MNIST (or 8-bit images with a 256-way softmax), test NLL in nats and bits/dim.
 //!
-//! Samples: the Row LSTM uses the cached sampler of `genzoo_pixel::cached_rnn` by default (each
-//! draw recomputes one row from the LSTM states kept after the row above; `set_fast_sampling(false)`
-//! picks the naive sampler, same images). The Diagonal BiLSTM uses the naive sampler: one full
-//! forward pass per sub-pixel.
+//! Samples: the cached sampler of `genzoo_pixel::cached_rnn` by default (each draw recomputes one
+//! row of the Row LSTM, or one position of the Diagonal BiLSTM, from kept LSTM states);
+//! `set_fast_sampling(false)` picks the naive sampler (one full forward pass per sub-pixel, same
+//! images).
 
 use std::path::Path;
 
@@ -44,8 +44,7 @@ pub struct PixelRnnRunConfig {
     /// The recurrent models evaluate slowly on a CPU, so a budget run may evaluate a prefix.
     #[serde(default)]
     pub eval_images: usize,
-    /// Samples in each progress grid (Diagonal BiLSTM: naive sampling, 784 full forward passes
-    /// whatever the number); 0 = no grid.
+    /// Samples in each progress grid (cached sampler); 0 = no grid.
     #[serde(default = "default_grid_samples")]
     pub grid_samples: usize,
 }
@@ -79,9 +78,9 @@ pub struct PixelRnnTask {
     fast: bool,
 }
 
-/// Whether `genzoo_pixel::cached_rnn` samples this kind of model.
+/// Whether `genzoo_pixel::cached_rnn` samples this kind of model (both kinds now).
 fn has_cached_sampler(kind: RnnKind) -> bool {
-    kind == RnnKind::RowLstm
+    matches!(kind, RnnKind::RowLstm | RnnKind::DiagonalBiLstm)
 }
 
 impl PixelRnnTask {
