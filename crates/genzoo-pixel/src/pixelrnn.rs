@@ -242,22 +242,14 @@ impl RowLstmLayer {
         x + self.out.forward(hidden)
     }
 
-    /// One row of [`RowLstmLayer::forward`]: the layer output at that row and the LSTM state
-    /// after it, from the layer input at the row and the state after the row above (zeros above
-    /// row 0). Running it on rows `0, 1, …` with each returned state gives `forward`'s rows: the
-    /// input-to-state kernel is `1×k` (row-local) and the state-to-state kernel reads the previous
-    /// row only.
-    ///
-    /// # Shapes
-    /// `x: [B, 2h, 1, W]`, `state`: `[B, h, 1, W]` each → (`[B, 2h, 1, W]`, state `[B, h, 1, W]`)
-    pub fn forward_row(&self, x: Tensor<4>, state: &LstmState) -> (Tensor<4>, LstmState) {
-        let state = self.cell.step(self.cell.input_gates(x.clone()), state);
-        (x + self.out.forward(state.h.clone()), state)
+    /// The LSTM cell: `1×k` mask-B input-to-state and `1×k` state-to-state kernels.
+    pub fn cell(&self) -> &ConvLstmCell {
+        &self.cell
     }
 
-    /// Hidden channels `h` of the LSTM.
-    pub fn hidden(&self) -> usize {
-        self.cell.hidden()
+    /// The 1×1 mask-B output convolution `h → 2h`.
+    pub fn out(&self) -> &MaskedConv2d {
+        &self.out
     }
 }
 
