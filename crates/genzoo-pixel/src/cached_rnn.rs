@@ -124,6 +124,9 @@ fn run_cached(
     opts: &SampleOptions,
     device: &Device,
 ) -> Result<Vec<f32>> {
+    if n == 0 {
+        return Ok(image);
+    }
     Ok(match model.kind() {
         RnnKind::RowLstm => run(RowCache::new(model, n, device), model, image, start, opts),
         RnnKind::DiagonalBiLstm => run(
@@ -818,6 +821,8 @@ mod tests {
     fn bad_requests_are_errors() {
         let device = Device::flex();
         let model = row_lstm(1, 2).init(&device);
+        let none = sample_cached(&model, 0, &SampleOptions::new(1), &device).expect("no images");
+        assert_eq!(none.dims(), [0, 1, 6, 6]);
         let bad_t = SampleOptions::new(1).with_temperature(f64::NAN);
         assert!(matches!(
             sample_cached(&model, 1, &bad_t, &device),
