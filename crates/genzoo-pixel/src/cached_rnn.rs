@@ -31,12 +31,9 @@
 //! plus the unmasked 1×1 convolution of the pixels at `(r, c)`. The layer output at `(r, c)` adds
 //! the left-to-right `h` at `(r, c)` and the right-to-left `h` at `(r − 1, c)` (the shift down one
 //! row). So:
-//! - every feature at position `p` describes only sub-pixels before `p` (the masks), hence when
-//!   `(r, c)` is drawn, each layer's input and left-to-right state at `(r, c)` are final: each
+//! - each layer's input and left-to-right state at `(r, c)` are final when `(r, c)` is drawn: each
 //!   draw evaluates every layer at the one position `(r, c)`, from the kept left-to-right states
-//!   at `(r − 1, c)` and `(r, c − 1)`, and reads the logits there. On RGB a position is evaluated
-//!   once per channel; the last evaluation (before the last channel is drawn, which no feature at
-//!   `(r, c)` sees) leaves the final states;
+//!   at `(r − 1, c)` and `(r, c − 1)`, and reads the logits there;
 //! - the right-to-left stream of row `r` reads row `r` from right to left, pixels included, so it
 //!   is not final before the row is; but it is only used from row `r + 1` on. It is run once per
 //!   finished row, over the kept layer inputs of that row, from the kept right-to-left states of
@@ -55,7 +52,7 @@
 //!
 //! The draws follow the protocol of [`crate::sampling`] (one uniform per drawn sub-pixel from a
 //! per-image stream, raster then channel order) and read logits that equal the full pass's (the
-//! same operations on the same values, only not on the rows below), so for the same seed the
+//! same sums, as matrix products at one position instead of convolutions), so for the same seed the
 //! images equal the naive sampler's, up to float rounding of the logits (a draw could only differ
 //! when a uniform falls within ~1e-6 of a threshold).
 
@@ -84,7 +81,7 @@ pub fn sample_cached(
 ) -> Result<Tensor<4>> {
     opts.check()?;
     let [c, h, w] = model.image_shape();
-    let image = run_cached(model, vec![0.0; n * c * h * w], n, 0, opts, device)?;
+    let image = run_cached(model, vec![0.0; n * c * h * w], n, 0, opts, device);
     Ok(Tensor::from_data(
         TensorData::new(image, [n, c, h, w]),
         device,
@@ -109,7 +106,7 @@ pub fn complete_cached(
     opts.check()?;
     let (image, n) = completion_start(model.image_shape(), images, known)?;
     let [c, h, w] = model.image_shape();
-    let image = run_cached(model, image, n, known, opts, device)?;
+    let image = run_cached(model, image, n, known, opts, device);
     Ok(Tensor::from_data(
         TensorData::new(image, [n, c, h, w]),
         device,
@@ -123,11 +120,11 @@ fn run_cached(
     start: usize,
     opts: &SampleOptions,
     device: &Device,
-) -> Result<Vec<f32>> {
+) -> Vec<f32> {
     if n == 0 {
-        return Ok(image);
+        return image;
     }
-    Ok(match model.kind() {
+    match model.kind() {
         RnnKind::RowLstm => run(RowCache::new(model, n, device), model, image, start, opts),
         RnnKind::DiagonalBiLstm => run(
             DiagonalCache::new(model, n, device),
@@ -136,7 +133,7 @@ fn run_cached(
             start,
             opts,
         ),
-    })
+    }
 }
 
 /// A 1×1 convolution weight `[c_out, c_in, 1, 1]` as the matrix `[c_in, c_out]` that multiplies
