@@ -1,10 +1,12 @@
 //! PixelRNN from the command line on the embedded mini-MNIST: a tiny Row LSTM trains, evaluates
-//! NLL in nats and bits/dim and writes naive samples; resuming it under another configuration is a
+//! NLL in nats and bits/dim and writes samples; `genzoo sample --fast` (cached sampler) draws the
+//! naive sampler's images, completions included; resuming it under another configuration is a
 //! clear checkpoint error; configurations of the wrong kind or image shape are clear errors.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use genzoo_cli::TrainArgs;
+use genzoo_cli::eval::{SampleArgs, sample};
 use genzoo_train::Error;
 
 const TINY: &str = "[model_config]\nkind = \"RowLstm\"\nchannels = 1\nimage_size = 28\nhidden = 2\n\
@@ -44,6 +46,8 @@ fn a_tiny_row_lstm_trains_samples_and_refuses_a_foreign_checkpoint() {
         assert!(dir.join(f).exists(), "{f} missing");
     }
 
+    fast_and_naive_samplers_write_the_same_pngs(&dir, 3);
+
     // Resuming with another hidden size: the checkpoint's weights do not fit.
     let cfg_path = dir.join("config.toml");
     let original = std::fs::read_to_string(&cfg_path).expect("config");
@@ -57,6 +61,50 @@ fn a_tiny_row_lstm_trains_samples_and_refuses_a_foreign_checkpoint() {
     })
     .expect_err("shapes differ");
     assert!(matches!(err, Error::CheckpointMismatch { .. }), "{err}");
+}
+
+/// `genzoo sample`: the cached sampler (--fast) writes the very PNG the naive one writes, for
+/// `n` fresh samples and for completions of `n` test images.
+fn fast_and_naive_samplers_write_the_same_pngs(dir: &Path, n: usize) {
+    let sample_args = |fast: bool, complete: bool| SampleArgs {
+        run: dir.to_path_buf(),
+        n,
+        seed: 4,
+        cols: Some(n),
+        out: Some(dir.join(format!("s-{fast}-{complete}.png"))),
+        checkpoint: "last".into(),
+        backend: None,
+        label: None,
+        fast,
+        complete,
+        data_dir: None,
+    };
+    let read = |p: PathBuf| std::fs::read(p).expect("png");
+    for complete in [false, true] {
+        let naive = read(sample(&sample_args(false, complete)).expect("naive"));
+        let fast = read(sample(&sample_args(true, complete)).expect("fast"));
+        assert_eq!(naive, fast, "complete = {complete}");
+    }
+}
+
+#[test]
+fn a_tiny_diagonal_bilstm_samples_the_same_images_fast_and_naive() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("tiny.toml");
+    let tiny = TINY
+        .replace("RowLstm", "DiagonalBiLstm")
+        .replace("eval_images = 64", "eval_images = 8")
+        .replace("grid_samples = 4", "grid_samples = 2");
+    std::fs::write(&config, tiny).expect("write config");
+    let dir = tmp.path().join("run");
+    let (_, summary) = genzoo_cli::train(&TrainArgs {
+        steps: Some(1),
+        ..args("diagonal-bilstm", &dir, &config)
+    })
+    .expect("trains");
+    assert_eq!(summary["model"], serde_json::Value::from("diagonal-bilstm"));
+    assert!(dir.join("samples/step-1.png").exists());
+    fast_and_naive_samplers_write_the_same_pngs(&dir, 2);
 }
 
 #[test]

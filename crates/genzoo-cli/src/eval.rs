@@ -617,8 +617,9 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
     if !loaded.task.set_fast_sampling(args.fast) {
         if args.fast {
             return Err(Error::Config(format!(
-                "'{}' has no cached sampler: --fast applies to pixelcnn, gated-pixelcnn and \
-                 cond-pixelcnn",
+                "'{}' has no cached sampler: --fast applies to pixelcnn, gated-pixelcnn, \
+                 cond-pixelcnn, row-lstm \
+                 and diagonal-bilstm",
                 loaded.config.model
             )));
         }
@@ -712,7 +713,7 @@ fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
             .ok_or_else(|| {
                 Error::Config(format!(
                     "'{}' cannot complete images: --complete applies to pixelcnn, \
-                     gated-pixelcnn and cond-pixelcnn",
+                     gated-pixelcnn, cond-pixelcnn, row-lstm and diagonal-bilstm",
                     loaded.config.model
                 ))
             })?;

@@ -7,8 +7,9 @@
 //! (van den Oord et al. 2016, arXiv:1606.05328); **PixelRNN**'s Row LSTM and Diagonal BiLSTM
 //! (arXiv:1601.06759, [`pixelrnn`]); and, apart from the networks, the samplers:
 //! naive autoregressive sampling (one forward pass per sub-pixel), fast cached sampling
-//! (Ramachandran et al. 2017, arXiv:1704.06001) of PixelCNN ([`cached`]) and of Gated PixelCNN
-//! ([`cached_gated`]), and completion of partial images.
+//! (Ramachandran et al. 2017, arXiv:1704.06001) of PixelCNN ([`cached`]), of Gated PixelCNN
+//! ([`cached_gated`]) and of both PixelRNN models ([`cached_rnn`]), and completion of partial
+//! images.
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
@@ -30,6 +31,7 @@
 
 pub mod cached;
 pub mod cached_gated;
+pub mod cached_rnn;
 pub mod error;
 pub mod gated;
 pub mod pixelcnn;

@@ -191,6 +191,7 @@ impl PixelRnnConfig {
             channels: self.channels,
             image_size: self.image_size,
             levels: self.levels,
+            kind: self.kind,
         }
     }
 }
@@ -266,6 +267,16 @@ impl RowLstmLayer {
         let hidden = scan_rows(&self.cell, gates); // [B, h, H, W]
         x + self.out.forward(hidden)
     }
+
+    /// The LSTM cell: `1×k` mask-B input-to-state and `1×k` state-to-state kernels.
+    pub fn cell(&self) -> &ConvLstmCell {
+        &self.cell
+    }
+
+    /// The 1×1 mask-B output convolution `h → 2h`.
+    pub fn out(&self) -> &MaskedConv2d {
+        &self.out
+    }
 }
 
 /// A Diagonal BiLSTM layer with its residual connection: `x + out(left→right + shifted
@@ -289,6 +300,21 @@ pub struct DiagonalBiLstmLayer {
 }
 
 impl DiagonalBiLstmLayer {
+    /// The left-to-right and the right-to-left LSTM cells.
+    pub fn cells(&self) -> [&ConvLstmCell; 2] {
+        [&self.forward, &self.backward]
+    }
+
+    /// The unmasked 1×1 convolution of the pixels into the right-to-left gates (no bias).
+    pub fn backward_pixels(&self) -> &Conv2d {
+        &self.backward_pixels
+    }
+
+    /// The 1×1 mask-B output convolution `h → 2h` of the summed streams.
+    pub fn out(&self) -> &MaskedConv2d {
+        &self.out
+    }
+
     /// One direction: skew, input-to-state once (plus `extra` gate inputs), column recurrence,
     /// unskew.
     fn direction(cell: &ConvLstmCell, x: Tensor<4>, extra: Option<Tensor<4>>) -> Tensor<4> {
@@ -335,6 +361,9 @@ pub struct PixelRnn {
     channels: usize,
     image_size: usize,
     levels: usize,
+    /// Not saved: the config gives it (and which of `rows`, `diagonals` is filled).
+    #[module(skip)]
+    kind: RnnKind,
 }
 
 /// The loss of one batch.
@@ -345,13 +374,54 @@ pub struct PixelRnnOutput {
 }
 
 impl PixelRnn {
+    /// Row LSTM or Diagonal BiLSTM.
+    pub fn kind(&self) -> RnnKind {
+        self.kind
+    }
+
+    /// The 7×7 mask-A input convolution.
+    pub fn input_layer(&self) -> &MaskedConv2d {
+        &self.input
+    }
+
+    /// The Row LSTM layers (empty for a Diagonal BiLSTM).
+    pub fn row_layers(&self) -> &[RowLstmLayer] {
+        &self.rows
+    }
+
+    /// The Diagonal BiLSTM layers (empty for a Row LSTM).
+    pub fn diagonal_layers(&self) -> &[DiagonalBiLstmLayer] {
+        &self.diagonals
+    }
+
+    /// The two 1×1 mask-B output layers (each after a ReLU): `[hidden, logits]`.
+    pub fn head_layers(&self) -> [&MaskedConv2d; 2] {
+        [&self.head, &self.out]
+    }
+
+    /// Logits from the residual stream after the last recurrent layer, at any positions.
+    ///
+    /// # Shapes
+    /// `y: [B, 2h, a, b]` → `[B, C, outs, a, b]`
+    pub fn head_logits(&self, y: Tensor<4>) -> Tensor<5> {
+        let [b, _, rows, cols] = y.dims();
+        let y = self.head.forward(relu(y));
+        let y = self.out.forward(relu(y));
+        y.reshape([
+            b,
+            self.channels,
+            outputs_per_subpixel(self.levels),
+            rows,
+            cols,
+        ])
+    }
+
     /// Logits of every conditional.
     ///
     /// # Shapes
     /// `x: [B, C, H, W]` with values `k / (levels − 1)` → `[B, C, outs, H, W]`, `outs` = 1
     /// (Bernoulli logit) or `levels`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<5> {
-        let [b, _, h, w] = x.dims();
         let image = x * 2.0 - 1.0;
         let mut y = self.input.forward(image.clone()); // [B, 2h, H, W]
         for layer in &self.rows {
@@ -360,9 +430,7 @@ impl PixelRnn {
         for layer in &self.diagonals {
             y = layer.forward(y, image.clone());
         }
-        let y = self.head.forward(relu(y)); // [B, head_hidden, H, W]
-        let y = self.out.forward(relu(y)); // [B, C·outs, H, W]
-        y.reshape([b, self.channels, outputs_per_subpixel(self.levels), h, w])
+        self.head_logits(y) // [B, C, outs, H, W]
     }
 
     /// Exact `log p(x)` of each image in nats.

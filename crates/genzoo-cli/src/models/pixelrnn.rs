@@ -2,9 +2,10 @@
 //! arXiv:1601.06759): `row-lstm` and `diagonal-bilstm`, exact NLL training on dynamically
 //! binarized MNIST (or 8-bit images with a 256-way softmax), test NLL in nats and bits/dim.
 //!
-//! Samples use the naive sampler: one full forward pass per sub-pixel. A recurrent model has no
-//! cheap per-pixel update here (the LSTM state of every later row or diagonal depends on the new
-//! pixel), so it recomputes the whole network for each of the `C·H·W` draws.
+//! Samples: the cached sampler of `genzoo_pixel::cached_rnn` by default (each draw recomputes one
+//! row of the Row LSTM, or one position of the Diagonal BiLSTM, from kept LSTM states);
+//! `set_fast_sampling(false)` picks the naive sampler (one full forward pass per sub-pixel, same
+//! images).
 
 use std::path::Path;
 
@@ -15,11 +16,11 @@ use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, ImageSet};
 use genzoo_metrics::likelihood::bits_per_dim;
-use genzoo_pixel::sampling::{SampleOptions, sample_naive};
-use genzoo_pixel::{PixelRnn, PixelRnnConfig};
+use genzoo_pixel::sampling::{SampleOptions, complete_naive, sample_naive};
+use genzoo_pixel::{PixelRnn, PixelRnnConfig, RnnKind, cached_rnn};
 use genzoo_train::{Batches, Checkpoint, Grid, Result, StepOutput, Task};
 
-use super::pixelcnn::to_grid;
+use super::pixelcnn::{sampler_times, to_grid};
 
 /// Default samples in the progress grid (fixed seed, so grids of successive steps are comparable).
 const GRID_SAMPLES: usize = 16;
@@ -43,8 +44,7 @@ pub struct PixelRnnRunConfig {
     /// The recurrent models evaluate slowly on a CPU, so a budget run may evaluate a prefix.
     #[serde(default)]
     pub eval_images: usize,
-    /// Samples in each progress grid (naive sampling: 784 full forward passes whatever the
-    /// number); 0 = no grid.
+    /// Samples in each progress grid (cached sampler); 0 = no grid.
     #[serde(default = "default_grid_samples")]
     pub grid_samples: usize,
 }
@@ -74,6 +74,13 @@ pub struct PixelRnnTask {
     optim: ModuleOptimizer,
     lr: f64,
     device: Device,
+    /// Cached sampler (the default where the model has one) or naive sampler; same images.
+    fast: bool,
+}
+
+/// Whether `genzoo_pixel::cached_rnn` samples this kind of model (both kinds now).
+fn has_cached_sampler(kind: RnnKind) -> bool {
+    matches!(kind, RnnKind::RowLstm | RnnKind::DiagonalBiLstm)
 }
 
 impl PixelRnnTask {
@@ -89,6 +96,7 @@ impl PixelRnnTask {
             optim: AdamConfig::new().init(),
             lr,
             device: device.clone(),
+            fast: has_cached_sampler(config.model.kind),
         }
     }
 
@@ -109,11 +117,17 @@ impl PixelRnnTask {
         self.config.channels * self.config.image_size * self.config.image_size
     }
 
-    /// `n` samples from `seed` with the naive sampler, on a non-autodiff copy.
+    /// `n` samples from `seed` on a non-autodiff copy, with the cached sampler if chosen, else
+    /// the naive one.
     fn sample_host(&self, n: usize, seed: u64) -> Option<Tensor<4>> {
         let model = self.model.valid();
         let device = self.device.clone().inner();
-        sample_naive(&model, n, &SampleOptions::new(seed), &device).ok()
+        let opts = SampleOptions::new(seed);
+        if self.fast {
+            cached_rnn::sample_cached(&model, n, &opts, &device).ok()
+        } else {
+            sample_naive(&model, n, &opts, &device).ok()
+        }
     }
 }
 
@@ -203,6 +217,47 @@ impl Task for PixelRnnTask {
             return None;
         }
         Some(Tensor::cat(chunks, 0))
+    }
+
+    fn set_fast_sampling(&mut self, fast: bool) -> bool {
+        if !has_cached_sampler(self.config.kind) {
+            return false;
+        }
+        self.fast = fast;
+        true
+    }
+
+    fn complete(
+        &mut self,
+        images: Tensor<4>,
+        _labels: &[usize],
+        known: usize,
+        seed: u64,
+    ) -> Option<Tensor<4>> {
+        let model = self.model.valid();
+        let device = self.device.clone().inner();
+        let images = images.to_device(&device);
+        let opts = SampleOptions::new(seed);
+        let done = if self.fast {
+            cached_rnn::complete_cached(&model, images, known, &opts, &device)
+        } else {
+            complete_naive(&model, images, known, &opts, &device)
+        };
+        done.map_err(|e| tracing::warn!("completion failed: {e}"))
+            .ok()
+    }
+
+    fn bench_extras(&mut self, _test: &ImageSet, samples: usize) -> Vec<(String, f64)> {
+        if !has_cached_sampler(self.config.kind) {
+            return Vec::new();
+        }
+        let model = self.model.valid();
+        let device = self.device.clone().inner();
+        sampler_times(
+            samples,
+            |n, opts| cached_rnn::sample_cached(&model, n, opts, &device).ok(),
+            |images, known, opts| complete_naive(&model, images, known, opts, &device).ok(),
+        )
     }
 
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
