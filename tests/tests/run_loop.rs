@@ -202,10 +202,24 @@ fn resuming_a_run_of_another_model_is_refused() {
 }
 
 /// A task whose loss turns NaN at a chosen step, to test the guard without relying on a model
-/// to diverge.
+/// to diverge. With `last` set, it also records which step that checkpoint holds when an
+/// evaluation starts.
 struct NanAt {
     step: u64,
     done: u64,
+    last: Option<PathBuf>,
+    at_evaluation: Option<u64>,
+}
+
+impl NanAt {
+    fn new(step: u64) -> Self {
+        NanAt {
+            step,
+            done: 0,
+            last: None,
+            at_evaluation: None,
+        }
+    }
 }
 
 impl Task for NanAt {
@@ -227,6 +241,9 @@ impl Task for NanAt {
         }
     }
     fn evaluate(&mut self, _test: &ImageSet) -> Vec<(String, f64)> {
+        if let Some(last) = &self.last {
+            self.at_evaluation = Checkpoint::load(last).ok().map(|c| c.meta.step);
+        }
         vec![("score".into(), 1.0)]
     }
     fn selection_metric(&self) -> &str {
@@ -263,7 +280,7 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
         time_limit: None,
     };
     let device = burn::tensor::Device::flex();
-    let mut task = NanAt { step: 5, done: 0 };
+    let mut task = NanAt::new(5);
     let err =
         genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect_err("NaN");
     match &err {
@@ -282,46 +299,6 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
         "the checkpoint must predate the NaN step"
     );
     assert_eq!(task.done, 5, "the loop must stop right at the NaN step");
-}
-
-/// A task that records, when the final evaluation starts, which step `last.ckpt` holds.
-struct SeesCheckpoint {
-    last: PathBuf,
-    done: u64,
-    at_evaluation: Option<u64>,
-}
-
-impl Task for SeesCheckpoint {
-    fn name(&self) -> &str {
-        "nan-at"
-    }
-    fn step(&mut self, batches: &mut Batches<'_>, _rng: &mut Rng) -> StepOutput {
-        let batch = batches.next_batch();
-        self.done += 1;
-        StepOutput {
-            loss: 1.0,
-            parts: vec![],
-            images: batch.images.dims()[0],
-        }
-    }
-    fn evaluate(&mut self, _test: &ImageSet) -> Vec<(String, f64)> {
-        self.at_evaluation = Checkpoint::load(&self.last).ok().map(|c| c.meta.step);
-        vec![("score".into(), 1.0)]
-    }
-    fn selection_metric(&self) -> &str {
-        "score"
-    }
-    fn sample_grid(&mut self, _test: &ImageSet) -> Option<Grid> {
-        None
-    }
-    fn save(&self) -> genzoo_train::Result<Vec<(String, Vec<u8>)>> {
-        Ok(vec![("done".into(), self.done.to_le_bytes().to_vec())])
-    }
-    fn load(&mut self, c: &Checkpoint, p: &Path) -> genzoo_train::Result<()> {
-        let b = c.section(p, "done")?;
-        self.done = u64::from_le_bytes(b.try_into().expect("8 bytes"));
-        Ok(())
-    }
 }
 
 #[test]
@@ -343,10 +320,9 @@ fn the_trained_state_is_saved_before_the_final_evaluation() {
         time_limit: None,
     };
     let device = burn::tensor::Device::flex();
-    let mut task = SeesCheckpoint {
-        last: run.checkpoint_path("last"),
-        done: 0,
-        at_evaluation: None,
+    let mut task = NanAt {
+        last: Some(run.checkpoint_path("last")),
+        ..NanAt::new(u64::MAX)
     };
     genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect("finishes");
     assert_eq!(
@@ -375,10 +351,7 @@ fn a_time_limit_ends_the_run_like_a_spent_budget() {
         time_limit: Some(std::time::Duration::ZERO),
     };
     let device = burn::tensor::Device::flex();
-    let mut task = NanAt {
-        step: u64::MAX,
-        done: 0,
-    };
+    let mut task = NanAt::new(u64::MAX);
     let summary =
         genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect("finishes");
     assert_eq!(task.done, 1, "one step, then the limit");
