@@ -102,6 +102,22 @@ pub fn conv_transpose2d(
     add_bias(y, bias)
 }
 
+/// The options of a `Conv2d` module for the functional ops, or `None` for "same" padding, which
+/// depends on the input size (burn computes it privately).
+pub fn conv2d_options(conv: &Conv2d) -> Option<ConvOptions<2>> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => return None,
+    };
+    Some(ConvOptions::new_with_padding(
+        conv.stride,
+        padding,
+        conv.dilation,
+        conv.groups,
+    ))
+}
+
 /// A convolution module's forward pass through [`conv2d`] / [`conv_transpose2d`]: same
 /// parameters, same records, same result as the module's own `forward`.
 pub trait GemmForward {
@@ -136,16 +152,9 @@ pub trait GemmForward {
 
 impl GemmForward for Conv2d {
     fn forward_gemm(&self, x: Tensor<4>) -> Tensor<4> {
-        let padding = match &self.padding {
-            PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-            PaddingConfig2d::Explicit(top, left, bottom, right) => {
-                [(*top, *bottom), (*left, *right)]
-            }
-            // "Same" padding depends on the input size; burn computes it privately.
-            PaddingConfig2d::Same => return self.forward(x),
+        let Some(options) = conv2d_options(self) else {
+            return self.forward(x);
         };
-        let options =
-            ConvOptions::new_with_padding(self.stride, padding, self.dilation, self.groups);
         conv2d(
             x,
             self.weight.val(),

@@ -704,8 +704,8 @@ mod tests {
         assert!(moved > 1e-3, "stale states left row 5 unchanged ({moved})");
     }
 
-    #[test]
-    fn cached_row_lstm_samples_equal_naive_samples() {
+    /// Cached samples equal naive ones for four configurations; another seed gives others.
+    fn samples_equal_naive_samples(kind: RnnKind) {
         let device = Device::flex();
         for (channels, levels, t, seed) in [
             (1, 2, 1.0, 42),
@@ -713,7 +713,7 @@ mod tests {
             (3, 4, 1.0, 3),
             (1, 5, 0.7, 11),
         ] {
-            let model = row_lstm(channels, levels).init(&device);
+            let model = config(kind, channels, levels).init(&device);
             let opts = SampleOptions::new(seed).with_temperature(t);
             let naive = values(sample_naive(&model, 4, &opts, &device).expect("naive"));
             let cached = values(sample_cached(&model, 4, &opts, &device).expect("cached"));
@@ -729,12 +729,17 @@ mod tests {
     }
 
     #[test]
-    fn cached_row_lstm_completion_equals_naive_and_keeps_the_known_pixels() {
+    fn cached_row_lstm_samples_equal_naive_samples() {
+        samples_equal_naive_samples(RnnKind::RowLstm);
+    }
+
+    /// Cached completions equal naive ones and keep the known pixels.
+    fn completion_equals_naive(kind: RnnKind, seed: u64) {
         let device = Device::flex();
-        let model = row_lstm(3, 4).init(&device);
+        let model = config(kind, 3, 4).init(&device);
         let x = Tensor::<4>::random([3, 3, 6, 6], Distribution::Uniform(0.0, 1.0), &device);
         let x = (x * 3.0).round() / 3.0;
-        let opts = SampleOptions::new(9).with_temperature(0.8);
+        let opts = SampleOptions::new(seed).with_temperature(0.8);
         for known in [15, 18] {
             // Two and a half rows; exactly three rows.
             let naive =
@@ -755,6 +760,11 @@ mod tests {
     /// edges. This checks the carried padding states, the shift of the right-to-left stream and its
     /// pixel input.
     #[test]
+    fn cached_row_lstm_completion_equals_naive_and_keeps_the_known_pixels() {
+        completion_equals_naive(RnnKind::RowLstm, 9);
+    }
+
+    #[test]
     fn cached_diagonal_logits_equal_the_full_forward_pass() {
         let diagonal = |c, levels| config(RnnKind::DiagonalBiLstm, c, levels);
         for (config, n) in [
@@ -772,46 +782,12 @@ mod tests {
 
     #[test]
     fn cached_diagonal_bilstm_samples_equal_naive_samples() {
-        let device = Device::flex();
-        for (channels, levels, t, seed) in [
-            (1, 2, 1.0, 42),
-            (1, 2, 0.6, 7),
-            (3, 4, 1.0, 3),
-            (1, 5, 0.7, 11),
-        ] {
-            let model = config(RnnKind::DiagonalBiLstm, channels, levels).init(&device);
-            let opts = SampleOptions::new(seed).with_temperature(t);
-            let naive = values(sample_naive(&model, 4, &opts, &device).expect("naive"));
-            let cached = values(sample_cached(&model, 4, &opts, &device).expect("cached"));
-            assert_eq!(
-                naive, cached,
-                "{channels} channels, {levels} levels, T = {t}, seed {seed}"
-            );
-            let other = SampleOptions::new(seed + 1).with_temperature(t);
-            let other = values(sample_cached(&model, 4, &other, &device).expect("cached"));
-            assert_ne!(cached, other);
-        }
+        samples_equal_naive_samples(RnnKind::DiagonalBiLstm);
     }
 
     #[test]
     fn cached_diagonal_bilstm_completion_equals_naive_and_keeps_the_known_pixels() {
-        let device = Device::flex();
-        let model = config(RnnKind::DiagonalBiLstm, 3, 4).init(&device);
-        let x = Tensor::<4>::random([3, 3, 6, 6], Distribution::Uniform(0.0, 1.0), &device);
-        let x = (x * 3.0).round() / 3.0;
-        let opts = SampleOptions::new(5).with_temperature(0.8);
-        for known in [15, 18] {
-            let naive =
-                values(complete_naive(&model, x.clone(), known, &opts, &device).expect("naive"));
-            let cached =
-                values(complete_cached(&model, x.clone(), known, &opts, &device).expect("cached"));
-            assert_eq!(naive, cached, "known = {known}");
-            let xv = values(x.clone());
-            for plane in 0..9 {
-                let r = plane * 36..plane * 36 + known;
-                assert_eq!(&cached[r.clone()], &xv[r]);
-            }
-        }
+        completion_equals_naive(RnnKind::DiagonalBiLstm, 5);
     }
 
     #[test]

@@ -21,7 +21,6 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, sigmoid, tanh};
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Int, Tensor};
 use genzoo_layers::{MaskType, MaskedConv2d, MaskedConv2dConfig};
 
@@ -240,12 +239,8 @@ fn pair_conv2d(a: &Conv2d, b: &Conv2d, x: Tensor<4>, gemm: bool) -> Tensor<4> {
         (Some(ba), Some(bb)) => Some(Tensor::cat(vec![ba.val(), bb.val()], 0)),
         _ => None,
     };
-    let padding = match a.padding {
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-        PaddingConfig2d::Same => unreachable!("the gated layers' convolutions pad explicitly"),
-    };
-    let options = ConvOptions::new_with_padding(a.stride, padding, a.dilation, a.groups);
+    let options = genzoo_layers::conv::conv2d_options(a)
+        .expect("the gated layers' convolutions pad explicitly");
     if gemm {
         genzoo_layers::conv::conv2d(x, weight, bias, options)
     } else {
