@@ -4,8 +4,10 @@
 Each preset is the PyTorch twin of genzoo's (same layers, shapes, losses, optimiser and batch size), written
 the way a PyTorch user would write it (pytorch/examples, pytorch-generative, PyTorch-GAN). A training step is
 timed after warm-up; the rate reported is the median over repeats of (images in `steps` steps) / seconds,
-exactly like `genzoo bench`. Data are random binarized or [-1, 1] images of MNIST's shape: the values do not
-change the work.
+exactly like `genzoo bench`. Data are random binarized or [-1, 1] images of MNIST's shape (and random class
+labels for cond-pixelcnn): the values do not change the work. The PixelRNN presets have no FLOP count (nor in
+genzoo), so their records have no gflop_per_step / gflop_per_sec. `check_twins.py` checks the autoregressive
+twins against genzoo (parameter counts, genzoo's trained weights loaded into the twin, causality).
 
     python3 bench/pytorch/reference.py --threads 2 --json torch-cpu.json        # CPU, 2 threads
     python3 bench/pytorch/reference.py --device cuda --json torch-cuda.json     # a GPU
@@ -43,6 +45,16 @@ def forward_macs(model):
     if model == "pixelcnn":
         block = conv_macs(784, 1, 128, 64) + conv_macs(784, 3, 64, 64) + conv_macs(784, 1, 64, 128)
         return conv_macs(784, 7, 1, 128) + 7 * block + conv_macs(784, 1, 128, 128) + conv_macs(784, 1, 128, 1)
+    if model == "cond-pixelcnn":
+        # GatedPixelCnnConfig::mnist_conditional(): per layer the vertical [k/2+1, k] and the horizontal
+        # [1, k/2+1] (kept taps) convolutions to both gates (2p), the 1x1 links 2p -> 2p and the 1x1
+        # horizontal output p -> p; head 64 -> 128 -> 1.
+        p = 64
+
+        def layer(c_in, k):
+            return (784 * (k // 2 + 1) * k * c_in * 2 * p + 784 * (k // 2 + 1) * c_in * 2 * p
+                    + 784 * 4 * p * p + 784 * p * p)
+        return layer(1, 7) + 9 * layer(p, 3) + 784 * (p * 128 + 128)
     raise KeyError(model)
 
 
@@ -54,7 +66,10 @@ def gan_step_macs(g, d):
 
 def gflop_per_step(model, batch):
     """Analytic training GFLOP per step (multiply-add = 2 FLOP, backward = 2x forward): the same formulas as
-    `flops_per_step` in crates/genzoo-cli/src/bench.rs, derived in docs/performance.md."""
+    `flop_per_step` in crates/genzoo-cli/src/bench.rs, derived in docs/performance.md. `None` where genzoo
+    has no count either (the PixelRNN presets)."""
+    if model in ("row-lstm", "diagonal-bilstm"):
+        return None
     if model == "dcgan":
         g = 100 * 6272 + 7 * 7 * 128 * 64 * 16 + 14 * 14 * 64 * 1 * 16
         d = conv_macs(14 * 14, 4, 1, 64) + conv_macs(7 * 7, 4, 64, 128) + 6272
@@ -121,13 +136,15 @@ class Vae(nn.Module):
 
 
 class MaskedConv2d(nn.Conv2d):
-    """Mask A/B convolution, the mask multiplied into the weight in forward (pytorch-generative's way)."""
+    """Mask A/B convolution, the mask multiplied into the weight in forward (pytorch-generative's way).
+    `k` is a side or a (height, width) pair, both odd; "same" padding."""
 
-    def __init__(self, c_in, c_out, k, mask_type):
-        super().__init__(c_in, c_out, k, padding=k // 2)
-        mask = torch.ones(k, k)
-        mask[k // 2, k // 2 + (mask_type == "B"):] = 0
-        mask[k // 2 + 1:] = 0
+    def __init__(self, c_in, c_out, k, mask_type, bias=True):
+        kh, kw = (k, k) if isinstance(k, int) else k
+        super().__init__(c_in, c_out, (kh, kw), padding=(kh // 2, kw // 2), bias=bias)
+        mask = torch.ones(kh, kw)
+        mask[kh // 2, kw // 2 + (mask_type == "B"):] = 0
+        mask[kh // 2 + 1:] = 0
         self.register_buffer("mask", mask[None, None])
 
     def forward(self, x):
@@ -152,6 +169,170 @@ class PixelCnn(nn.Module):
         for down, conv, up in self.blocks:
             y = y + up(F.relu(conv(F.relu(down(F.relu(y))))))
         logits = self.out(F.relu(self.head(F.relu(y))))
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+
+
+class GatedLayer(nn.Module):
+    """One layer of the Gated PixelCNN (van den Oord et al. 2016, arXiv:1606.05328), pytorch-generative's
+    layout: each stack's two gates (f, g) are one convolution to 2p channels, as in genzoo's `pair_conv2d`."""
+
+    def __init__(self, c_in, p, k, mask_type, classes, residual):
+        super().__init__()
+        self.p, self.k, self.residual = p, k, residual
+        # Vertical stack: a (k/2 + 1) x k kernel, padded k/2 on top, 0 below, k/2 left and right, so row y
+        # sees rows y - k/2 ..= y.
+        self.v = nn.Conv2d(c_in, 2 * p, (k // 2 + 1, k))
+        self.h = MaskedConv2d(c_in, 2 * p, (1, k), mask_type)
+        self.link = nn.Conv2d(2 * p, 2 * p, 1)  # genzoo's link_f, link_g: 2p -> p each
+        self.h_out = nn.Conv2d(p, p, 1)  # 1x1 mask B on one colour group: a plain 1x1 convolution
+        self.cond = nn.Linear(classes, 4 * p, bias=False)  # one-hot class -> v_f, v_g, h_f, h_g terms
+
+    def forward(self, v, h, onehot):
+        p, k = self.p, self.k
+        vfg = self.v(F.pad(v, (k // 2, k // 2, k // 2, 0)))
+        down = F.pad(vfg[:, :, :-1], (0, 0, 1, 0))  # shift down one row: row y sees rows < y
+        hfg = self.h(h) + self.link(down)
+        e = self.cond(onehot)[:, :, None, None]
+        vfg = vfg + e[:, :2 * p]
+        hfg = hfg + e[:, 2 * p:]
+        v_out = torch.tanh(vfg[:, :p]) * torch.sigmoid(vfg[:, p:])
+        gated = self.h_out(torch.tanh(hfg[:, :p]) * torch.sigmoid(hfg[:, p:]))
+        return v_out, (h + gated if self.residual else gated)
+
+
+class CondGatedPixelCnn(nn.Module):
+    """`GatedPixelCnnConfig::mnist_conditional()`: 10 gated layers of p = 64 (7x7 mask A, then 3x3 mask B),
+    class-conditional (10 classes), head 1x1 64 -> 128 -> 1 (mask B), Bernoulli NLL summed per image."""
+
+    def __init__(self, p=64, layers=10, first_kernel=7, kernel=3, head=128, classes=10):
+        super().__init__()
+        self.classes = classes
+        self.layers = nn.ModuleList(
+            GatedLayer(1 if i == 0 else p, p, first_kernel if i == 0 else kernel, "A" if i == 0 else "B",
+                       classes, residual=i > 0)
+            for i in range(layers))
+        self.head = nn.Conv2d(p, head, 1)
+        self.out = nn.Conv2d(head, 1, 1)
+
+    def logits(self, x, labels):
+        onehot = F.one_hot(labels, self.classes).float()
+        v = h = x * 2 - 1
+        for layer in self.layers:
+            v, h = layer(v, h, onehot)
+        return self.out(F.relu(self.head(F.relu(h))))
+
+    def forward(self, x, labels):
+        logits = self.logits(x, labels)
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+
+
+class ConvLstmCell(nn.Module):
+    """genzoo_layers::ConvLstmCell: a mask-B input-to-state convolution (computed once for the whole map)
+    and an unmasked state-to-state one without bias; gates in the order i, f, o, g."""
+
+    def __init__(self, c_in, hidden, input_kernel, state_kernel):
+        super().__init__()
+        self.input_to_state = MaskedConv2d(c_in, 4 * hidden, input_kernel, "B")
+        self.state_to_state = nn.Conv2d(hidden, 4 * hidden, state_kernel, bias=False)
+        kh, kw = state_kernel
+        self.state_pad = (kw // 2, kw // 2, kh - 1, 0)  # causal in height, "same" in width
+        self.hidden = hidden
+
+    def step(self, gates, h, c):
+        gates = gates + self.state_to_state(F.pad(h, self.state_pad))
+        i, f, o, g = gates.chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class RowLstmLayer(nn.Module):
+    """Row LSTM (arXiv:1601.06759 §3.1) with its residual: x + out(RowLSTM(x)); a Python loop over rows."""
+
+    def __init__(self, hidden, k):
+        super().__init__()
+        self.cell = ConvLstmCell(2 * hidden, hidden, (1, k), (1, k))
+        self.out = nn.Conv2d(hidden, 2 * hidden, 1)  # 1x1 mask B, one colour group: plain
+
+    def forward(self, x):
+        b, _, rows, w = x.shape
+        gates = self.cell.input_to_state(x)
+        h = c = x.new_zeros(b, self.cell.hidden, 1, w)
+        out = []
+        for r in range(rows):
+            h, c = self.cell.step(gates[:, :, r:r + 1], h, c)
+            out.append(h)
+        return x + self.out(torch.cat(out, 2))
+
+
+def skew(x):
+    """Shifts row i right by i: [B, C, H, W] -> [B, C, H, W + H - 1] (pad, flatten, re-read narrower)."""
+    b, c, h, w = x.shape
+    return F.pad(x, (0, h)).flatten(2)[:, :, :h * (w + h - 1)].view(b, c, h, w + h - 1)
+
+
+def unskew(s):
+    """The inverse of `skew`: [B, C, H, L] -> [B, C, H, L - H + 1]."""
+    b, c, h, cols = s.shape
+    return F.pad(s.flatten(2), (0, h)).view(b, c, h, cols + 1)[:, :, :, :cols + 1 - h]
+
+
+class DiagonalBiLstmLayer(nn.Module):
+    """Diagonal BiLSTM (arXiv:1601.06759 §3.2) as genzoo builds it: skewed input, 1x1 input-to-state, 2x1
+    state-to-state from column to column (a Python loop over the skewed columns); the right-to-left
+    direction runs on the mirrored map, also reads the pixels (unmasked 1x1, no bias) and is shifted down
+    a row; both directions summed; residual x + out(left + right)."""
+
+    def __init__(self, hidden, channels=1):
+        super().__init__()
+        self.forward_cell = ConvLstmCell(2 * hidden, hidden, (1, 1), (2, 1))
+        self.backward_cell = ConvLstmCell(2 * hidden, hidden, (1, 1), (2, 1))
+        self.backward_pixels = nn.Conv2d(channels, 4 * hidden, 1, bias=False)
+        self.out = nn.Conv2d(hidden, 2 * hidden, 1)
+
+    @staticmethod
+    def direction(cell, x, extra=None):
+        gates = cell.input_to_state(skew(x))
+        if extra is not None:
+            gates = gates + skew(extra)
+        b, _, rows, cols = gates.shape
+        h = c = x.new_zeros(b, cell.hidden, rows, 1)
+        out = []
+        for j in range(cols):
+            h, c = cell.step(gates[:, :, :, j:j + 1], h, c)
+            out.append(h)
+        return unskew(torch.cat(out, 3))
+
+    def forward(self, x, image):
+        left = self.direction(self.forward_cell, x)
+        pixels = self.backward_pixels(image.flip(3))
+        right = self.direction(self.backward_cell, x.flip(3), pixels).flip(3)
+        right = F.pad(right[:, :, :-1], (0, 0, 1, 0))  # row r takes row r - 1
+        return x + self.out(left + right)
+
+
+class PixelRnn(nn.Module):
+    """`PixelRnnConfig::mnist_row_lstm()` / `::mnist()`: 7x7 mask A 1 -> 2h, 7 residual Row LSTM or Diagonal
+    BiLSTM layers of h = 16, ReLU -> 1x1 (2h -> 32) -> ReLU -> 1x1 (32 -> 1), Bernoulli NLL summed per image."""
+
+    def __init__(self, kind, hidden=16, layers=7, first_kernel=7, row_kernel=3, head=32):
+        super().__init__()
+        self.kind = kind
+        self.input = MaskedConv2d(1, 2 * hidden, first_kernel, "A")
+        self.layers = nn.ModuleList(
+            RowLstmLayer(hidden, row_kernel) if kind == "row-lstm" else DiagonalBiLstmLayer(hidden)
+            for _ in range(layers))
+        self.head = nn.Conv2d(2 * hidden, head, 1)
+        self.out = nn.Conv2d(head, 1, 1)
+
+    def logits(self, x):
+        image = x * 2 - 1
+        y = self.input(image)
+        for layer in self.layers:
+            y = layer(y) if self.kind == "row-lstm" else layer(y, image)
+        return self.out(F.relu(self.head(F.relu(y))))
+
+    def forward(self, x):
+        logits = self.logits(x)
         return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
 
 
@@ -215,6 +396,13 @@ def make_step(model, batch, device):
     elif model == "pixelcnn":
         net = PixelCnn()
         loss_fn = lambda: net(binary)  # noqa: E731
+    elif model == "cond-pixelcnn":
+        net = CondGatedPixelCnn()
+        labels = torch.randint(0, 10, (batch,), generator=gen).to(device)
+        loss_fn = lambda: net(binary, labels)  # noqa: E731
+    elif model in ("row-lstm", "diagonal-bilstm"):
+        net = PixelRnn(model)
+        loss_fn = lambda: net(binary)  # noqa: E731
     else:
         raise KeyError(model)
     net.to(device)
@@ -228,7 +416,8 @@ def make_step(model, batch, device):
     return step
 
 
-PRESETS = [("autoencoder", 64), ("vae", 128), ("vae-conv", 128), ("pixelcnn", 64), ("dcgan", 64), ("gan", 64)]
+PRESETS = [("autoencoder", 64), ("vae", 128), ("vae-conv", 128), ("pixelcnn", 64), ("cond-pixelcnn", 32),
+           ("row-lstm", 16), ("diagonal-bilstm", 16), ("dcgan", 64), ("gan", 64)]
 
 
 def measure(model, batch, device, warmup, repeats, steps):
@@ -252,9 +441,11 @@ def measure(model, batch, device, warmup, repeats, steps):
         "batch_size": batch,
         "train_images_per_sec": statistics.median(rates),
         "train_step_s": statistics.median(step_s),
-        "gflop_per_step": gflop_per_step(model, batch),
     }
-    rec["gflop_per_sec"] = rec["gflop_per_step"] / rec["train_step_s"]
+    gflop = gflop_per_step(model, batch)
+    if gflop is not None:  # like genzoo's records: no count, no gflop_per_step / gflop_per_sec keys
+        rec["gflop_per_step"] = gflop
+        rec["gflop_per_sec"] = gflop / rec["train_step_s"]
     if device.type == "cuda":
         rec["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
         torch.cuda.reset_peak_memory_stats()
@@ -283,8 +474,9 @@ def main():
             continue
         rec = measure(model, batch, device, a.warmup, a.repeats, a.steps)
         records.append(rec)
+        rate = f"{rec['gflop_per_sec']:.1f}" if "gflop_per_sec" in rec else "—"
         print(f"{model:<12} {batch:>6} {rec['train_images_per_sec']:>12.1f} {rec['train_step_s']:>10.4f} "
-              f"{rec['gflop_per_sec']:>9.1f}", flush=True)
+              f"{rate:>9}", flush=True)
     meta = {
         "torch": torch.__version__,
         "python": platform.python_version(),
