@@ -7,9 +7,16 @@
 //!
 //! See `docs/performance.md`.
 //!
-//! `cargo run --release --example conv_paths -p genzoo-layers` (set `RAYON_NUM_THREADS` to pin threads).
+//! `MIMALLOC_PURGE_DELAY=-1 cargo run --release --example conv_paths -p genzoo-layers` (set
+//! `RAYON_NUM_THREADS` to pin threads).
 
 use std::time::Instant;
+
+/// The `genzoo` binary's allocator; run with `MIMALLOC_PURGE_DELAY=-1`, as the binary sets it, so
+/// that buffers are reused as in training rather than faulted in afresh (which penalises the paths
+/// with more intermediate buffers).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -65,6 +72,28 @@ fn main() {
                 flop / t_mm / 1e9
             );
         }
+        if k == 3 {
+            // PixelCNN's mask-B layer: the tap path over the 5 kept positions.
+            let taps = || {
+                let y = genzoo_layers::conv::conv2d_taps(
+                    x.clone(),
+                    w.clone(),
+                    None,
+                    [(1, 1), (1, 1)],
+                    &[0, 1, 2, 3, 4],
+                );
+                let g = y.sum().backward();
+                let dw = w.grad(&g).expect("dw");
+                let dx = x.grad(&g).expect("dx");
+                dw.sum().into_scalar::<f32>() + dx.sum().into_scalar::<f32>()
+            };
+            let t_taps = time(taps);
+            print!(
+                " | taps (mask B, 5 of 9) {:>7.1} ms ({:>4.1}×)",
+                t_taps * 1e3,
+                t_conv / t_taps
+            );
+        }
         println!();
     }
     plain_convs(&device);
@@ -86,7 +115,7 @@ type Case = (
 );
 
 fn plain_convs(device: &Device) {
-    let cases: [Case; 9] = [
+    let cases: [Case; 12] = [
         (
             "dcgan D conv1 1→64 4×4/2",
             64,
@@ -176,6 +205,39 @@ fn plain_convs(device: &Device) {
             [0; 4],
             false,
         ),
+        (
+            "gated vertical pair 64→128 2×3",
+            32,
+            64,
+            128,
+            28,
+            [2, 3],
+            1,
+            [1, 0, 1, 1],
+            false,
+        ),
+        (
+            "gated first vertical pair 1→128 4×7",
+            32,
+            1,
+            128,
+            28,
+            [4, 7],
+            1,
+            [3, 0, 3, 3],
+            false,
+        ),
+        (
+            "gated link pair 128→128 1×1",
+            32,
+            128,
+            128,
+            28,
+            [1, 1],
+            1,
+            [0; 4],
+            false,
+        ),
     ];
     for (name, b, c_in, c_out, side, [kh, kw], s, [pt, pb, pl, pr], transposed) in cases {
         let x = Tensor::<4>::random(
@@ -192,13 +254,18 @@ fn plain_convs(device: &Device) {
         let w = Tensor::<4>::random(w_shape, Distribution::Normal(0.0, 0.1), device).require_grad();
         let conv_options = ConvOptions::new_with_padding([s, s], [(pt, pb), (pl, pr)], [1, 1], 1);
         let transpose_options = ConvTransposeOptions::new([s, s], [pt, pl], [0, 0], [1, 1], 1);
-        let run = |gemm: bool| {
+        let all_taps: Vec<usize> = (0..kh * kw).collect();
+        // 0: burn's op, 1: the channel-major GEMM path, 2: the batch-major tap path (stride 1).
+        let run = |path: u8| {
             let (xc, wc) = (x.clone(), w.clone());
-            let y = match (transposed, gemm) {
-                (false, false) => conv2d(xc, wc, None, conv_options.clone()),
-                (false, true) => genzoo_layers::conv::conv2d(xc, wc, None, conv_options.clone()),
-                (true, false) => conv_transpose2d(xc, wc, None, transpose_options.clone()),
-                (true, true) => {
+            let y = match (transposed, path) {
+                (false, 0) => conv2d(xc, wc, None, conv_options.clone()),
+                (false, 1) => genzoo_layers::conv::conv2d(xc, wc, None, conv_options.clone()),
+                (false, _) => {
+                    genzoo_layers::conv::conv2d_taps(xc, wc, None, conv_options.padding, &all_taps)
+                }
+                (true, 0) => conv_transpose2d(xc, wc, None, transpose_options.clone()),
+                (true, _) => {
                     genzoo_layers::conv::conv_transpose2d(xc, wc, None, transpose_options.clone())
                 }
             };
@@ -207,13 +274,22 @@ fn plain_convs(device: &Device) {
             let dx = x.grad(&g).expect("dx");
             dw.sum().into_scalar::<f32>() + dx.sum().into_scalar::<f32>()
         };
-        let t_burn = time(|| run(false));
-        let t_gemm = time(|| run(true));
-        println!(
-            "{name:<32} batch {b:>3}: burn {:>7.2} ms | gemm {:>7.2} ms | {:>4.1}×",
+        let t_burn = time(|| run(0));
+        let t_gemm = time(|| run(1));
+        print!(
+            "{name:<36} batch {b:>3}: burn {:>7.2} ms | gemm {:>7.2} ms ({:>4.1}×)",
             t_burn * 1e3,
             t_gemm * 1e3,
             t_burn / t_gemm
         );
+        if s == 1 && !transposed {
+            let t_taps = time(|| run(2));
+            print!(
+                " | taps {:>7.2} ms ({:>4.1}×)",
+                t_taps * 1e3,
+                t_burn / t_taps
+            );
+        }
+        println!();
     }
 }

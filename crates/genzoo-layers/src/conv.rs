@@ -28,9 +28,9 @@
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::tensor::Tensor;
 use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, PadMode};
+use burn::tensor::{Int, Tensor, TensorData};
 
 /// `conv2d` with burn's signature and result, computed as one matrix product (module doc).
 ///
@@ -100,6 +100,100 @@ pub fn conv_transpose2d(
         .narrow(2, ph, ho)
         .narrow(3, pw, wo);
     add_bias(y, bias)
+}
+
+/// A stride-1 correlation over some of the kernel's positions (`taps`: indices `u·kw + v` into the
+/// `kh × kw` kernel, ascending), in batch-major layout: every image's input is shifted once per
+/// tap, the shifts are stacked along its channels, `cols[B, T·C_in, ho·wo]`, and one batched matrix
+/// product with the taps' weights `[C_out, T·C_in]` (broadcast over the batch) gives the output.
+///
+/// This is the layout of the masked convolutions' tap path ([`crate::MaskedConv2d`]): unlike
+/// [`conv2d`]'s channel-major GEMM it needs no transposes of the input or the output, which
+/// measured faster for stride-1 layers with many input channels (the Gated PixelCNN's vertical
+/// stack; `docs/performance.md`). With every tap it equals burn's `conv2d` with stride 1 and
+/// `padding` (tested in value and every gradient); with no tap the output is the bias.
+///
+/// # Panics
+/// If a tap is outside the kernel or the padded input is smaller than the kernel.
+///
+/// # Shapes
+/// `x: [B, C_in, H, W]`, `weight: [C_out, C_in, kh, kw]`, `bias: [C_out]`,
+/// `padding: [(top, bottom), (left, right)]` → `[B, C_out, H + top + bottom − kh + 1,
+/// W + left + right − kw + 1]`
+pub fn conv2d_taps(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    padding: [(usize, usize); 2],
+    taps: &[usize],
+) -> Tensor<4> {
+    let [b, c_in, h, w] = x.dims();
+    let [c_out, _, kh, kw] = weight.dims();
+    let [(pt, pb), (pl, pr)] = padding;
+    assert!(
+        h + pt + pb >= kh && w + pl + pr >= kw,
+        "conv2d_taps: the padded input is smaller than the kernel"
+    );
+    assert!(
+        taps.iter().all(|&i| i < kh * kw),
+        "conv2d_taps: a tap is outside the {kh}×{kw} kernel"
+    );
+    let (ho, wo) = (h + pt + pb - kh + 1, w + pl + pr - kw + 1);
+    let t = taps.len();
+    if t == 0 {
+        return add_bias(Tensor::<4>::zeros([b, c_out, ho, wo], &x.device()), bias);
+    }
+    let weight = weight.reshape([c_out, c_in, kh * kw]);
+    let weight = if t == kh * kw {
+        weight
+    } else {
+        let idx: Vec<i64> = taps.iter().map(|&i| i as i64).collect();
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [t]), &weight.device());
+        weight.select(2, idx) // [C_out, C_in, T]
+    };
+    // Columns ordered tap-major (tap, channel), matching the stacked shifts below.
+    let weight = weight.swap_dims(1, 2).reshape([1, c_out, t * c_in]);
+    let cols = if kh * kw == 1 && (pt, pb, pl, pr) == (0, 0, 0, 0) {
+        x.reshape([b, c_in, h * w])
+    } else {
+        let rows = taps.iter().map(|&i| i / kw);
+        let columns = taps.iter().map(|&i| i % kw);
+        let (u_min, u_max) = (rows.clone().min(), rows.max());
+        let (v_min, v_max) = (columns.clone().min(), columns.max());
+        let (u_min, u_max) = (u_min.unwrap_or(0), u_max.unwrap_or(0));
+        let (v_min, v_max) = (v_min.unwrap_or(0), v_max.unwrap_or(0));
+        // Pad only the sides some tap reaches past.
+        let (top, bottom) = (
+            pt.saturating_sub(u_min),
+            (u_max + ho).saturating_sub(pt + h),
+        );
+        let (left, right) = (
+            pl.saturating_sub(v_min),
+            (v_max + wo).saturating_sub(pl + w),
+        );
+        let xp = if top + bottom + left + right > 0 {
+            x.pad([(top, bottom), (left, right)], PadMode::Constant(0.0))
+        } else {
+            x
+        };
+        let shifts: Vec<Tensor<4>> = taps
+            .iter()
+            .map(|&i| {
+                let (u, v) = (i / kw, i % kw);
+                xp.clone()
+                    .narrow(2, u + top - pt, ho)
+                    .narrow(3, v + left - pl, wo)
+            })
+            .collect();
+        let stacked = if t == 1 {
+            shifts.into_iter().next().expect("one tap")
+        } else {
+            Tensor::cat(shifts, 1)
+        };
+        stacked.reshape([b, t * c_in, ho * wo])
+    };
+    let y = weight.matmul(cols); // [B, C_out, ho·wo]
+    add_bias(y.reshape([b, c_out, ho, wo]), bias)
 }
 
 /// The options of a `Conv2d` module for the functional ops, or `None` for "same" padding, which
@@ -374,6 +468,60 @@ mod tests {
                             conv2d(x, w, b, options.clone())
                         } else {
                             module::conv2d(x, w, b, options.clone())
+                        }
+                    },
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn conv2d_taps_equals_burns_conv2d_over_the_kept_taps() {
+        // (input [B, C, H, W], c_out, kernel, padding (top, bottom, left, right), taps; None = all)
+        let cases: [([usize; 4], usize, [usize; 2], [usize; 4], Option<&[usize]>); 7] = [
+            ([2, 3, 7, 6], 4, [2, 3], [1, 0, 1, 1], None), // Gated PixelCNN vertical stack
+            ([2, 1, 6, 6], 3, [4, 7], [3, 0, 3, 3], None), // its first layer (7×7)
+            (
+                [2, 3, 5, 6],
+                4,
+                [3, 3],
+                [1, 1, 1, 1],
+                Some(&[0, 1, 2, 3, 4]),
+            ), // mask B
+            ([1, 2, 6, 5], 3, [3, 3], [1, 1, 1, 1], Some(&[0, 1, 2, 3])), // mask A
+            ([2, 4, 5, 6], 3, [1, 1], [0, 0, 0, 0], None), // 1×1
+            ([2, 2, 6, 7], 3, [3, 5], [0, 2, 1, 0], Some(&[1, 7, 13])), // uneven, sparse
+            ([1, 2, 5, 5], 2, [3, 3], [0, 0, 0, 0], Some(&[8])), // valid, one tap
+        ];
+        for (x_shape, c_out, [kh, kw], [pt, pb, pl, pr], taps) in cases {
+            let all: Vec<usize> = (0..kh * kw).collect();
+            let taps = taps.unwrap_or(&all);
+            let what = format!("{x_shape:?} → {c_out} k{kh}×{kw} taps {taps:?}");
+            let keep: Vec<f32> = (0..kh * kw)
+                .map(|i| if taps.contains(&i) { 1.0 } else { 0.0 })
+                .collect();
+            for bias in [0, c_out] {
+                compare(
+                    &what,
+                    x_shape,
+                    [c_out, x_shape[1], kh, kw],
+                    bias,
+                    &|x, w, b, fast| {
+                        if fast {
+                            conv2d_taps(x, w, b, [(pt, pb), (pl, pr)], taps)
+                        } else {
+                            let mask = Tensor::<1>::from_data(
+                                TensorData::new(keep.clone(), [kh * kw]),
+                                &w.device(),
+                            )
+                            .reshape([1, 1, kh, kw]);
+                            let options = ConvOptions::new_with_padding(
+                                [1, 1],
+                                [(pt, pb), (pl, pr)],
+                                [1, 1],
+                                1,
+                            );
+                            module::conv2d(x, w * mask, b, options)
                         }
                     },
                 );

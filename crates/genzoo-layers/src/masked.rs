@@ -197,7 +197,7 @@ impl MaskedConv2d {
     /// `x: [B, c_in, H, W]` → `[B, Σ c_out, H, W]`
     pub fn forward_stacked(convs: &[&MaskedConv2d], x: Tensor<4>) -> Tensor<4> {
         let first = convs.first().expect("forward_stacked needs a convolution");
-        let [b, c_in, h, w] = x.dims();
+        let [_, c_in, _, _] = x.dims();
         let [kh, kw] = first.kernel_size;
         for conv in convs {
             let [_, ci, _, _] = conv.mask.dims();
@@ -206,7 +206,6 @@ impl MaskedConv2d {
                 "forward_stacked: the convolutions must share input channels, kernel and taps"
             );
         }
-        let c_out: usize = convs.iter().map(|c| c.mask.dims()[0]).sum();
         let weight = if convs.len() == 1 {
             first.masked_weight()
         } else {
@@ -226,61 +225,8 @@ impl MaskedConv2d {
             );
             None
         };
-        let taps = &first.taps;
-        let t = taps.len();
-        if t == 0 {
-            // A mask that keeps nothing (1×1 mask A on one colour group): the output is the bias.
-            let zeros = Tensor::<4>::zeros([b, c_out, h, w], &x.device());
-            return match bias {
-                Some(bias) => zeros + bias.reshape([1, c_out, 1, 1]),
-                None => zeros,
-            };
-        }
-        let weight = weight.reshape([c_out, c_in, kh * kw]);
-        let weight = if t == kh * kw {
-            weight
-        } else {
-            let idx: Vec<i64> = taps.iter().map(|&i| i as i64).collect();
-            let idx = Tensor::<1, burn::tensor::Int>::from_data(
-                TensorData::new(idx, [t]),
-                &weight.device(),
-            );
-            weight.select(2, idx) // [c_out, c_in, T]
-        };
-        // Columns ordered tap-major (tap, channel), matching the stacked shifts below.
-        let weight = weight.swap_dims(1, 2).reshape([1, c_out, t * c_in]);
-        let cols = if kh * kw == 1 {
-            x.reshape([b, c_in, h * w])
-        } else {
-            let (ph, pw) = (kh / 2, kw / 2);
-            let rows = taps.iter().map(|&i| i / kw);
-            let cols_ = taps.iter().map(|&i| i % kw);
-            // Pad only the sides some kept tap reaches past.
-            let top = ph - rows.clone().min().unwrap_or(ph).min(ph);
-            let bottom = rows.max().unwrap_or(ph).max(ph) - ph;
-            let left = pw - cols_.clone().min().unwrap_or(pw).min(pw);
-            let right = cols_.max().unwrap_or(pw).max(pw) - pw;
-            let xp = x.pad(
-                [(top, bottom), (left, right)],
-                burn::tensor::ops::PadMode::Constant(0.0),
-            );
-            let shifts: Vec<Tensor<4>> = taps
-                .iter()
-                .map(|&i| {
-                    let (ky, kx) = (i / kw, i % kw);
-                    xp.clone()
-                        .narrow(2, ky + top - ph, h)
-                        .narrow(3, kx + left - pw, w)
-                })
-                .collect();
-            Tensor::cat(shifts, 1).reshape([b, t * c_in, h * w])
-        };
-        let y = weight.matmul(cols); // [B, c_out, H·W]
-        let y = match bias {
-            Some(bias) => y + bias.reshape([1, c_out, 1]),
-            None => y,
-        };
-        y.reshape([b, c_out, h, w])
+        let (ph, pw) = (kh / 2, kw / 2);
+        crate::conv::conv2d_taps(x, weight, bias, [(ph, ph), (pw, pw)], &first.taps)
     }
 
     /// The same convolution through burn's `conv2d` over the whole (masked) kernel: the

@@ -209,9 +209,9 @@ impl GatedLayer {
         let p = self.hidden;
         // Each gate pair (f, g) is one convolution to 2p channels: the weights of the pair are
         // concatenated, so every stack costs one matrix product instead of two.
-        let vfg = pair_conv2d(&self.v_f, &self.v_g, v, false); // [B, 2p, H, W]
+        let vfg = pair_conv2d(&self.v_f, &self.v_g, v); // [B, 2p, H, W]
         let down = shift_down(vfg.clone());
-        let links = pair_conv2d(&self.link_f, &self.link_g, down, true);
+        let links = pair_conv2d(&self.link_f, &self.link_g, down);
         let mut hfg = MaskedConv2d::forward_stacked(&[&self.h_f, &self.h_g], h.clone()) + links;
         let mut vfg = vfg;
         if let (Some(lin), Some(c)) = (&self.cond, cond) {
@@ -229,11 +229,13 @@ impl GatedLayer {
     }
 }
 
-/// `cat([a(x), b(x)], 1)` as one convolution over the concatenated weights. The 1×1 link
-/// convolutions go through [`genzoo_layers::conv::conv2d`] (one matrix product; burn's own
-/// weight gradient is a thin product for 1×1 kernels), the vertical-stack convolutions through
-/// burn's `conv2d`, which measured faster for them (`docs/performance.md`).
-fn pair_conv2d(a: &Conv2d, b: &Conv2d, x: Tensor<4>, gemm: bool) -> Tensor<4> {
+/// `cat([a(x), b(x)], 1)` as one convolution over the concatenated weights. The 1×1 links and
+/// the first layer's single-channel vertical convolution go through
+/// [`genzoo_layers::conv::conv2d_taps`] (one batched matrix product, the masked convolutions'
+/// layout: 2.7× and 1.8× faster than burn's `conv2d` for them, forward and backward), the
+/// other vertical-stack convolutions through burn's `conv2d`, which measured faster for 64
+/// input channels (`docs/performance.md`).
+fn pair_conv2d(a: &Conv2d, b: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let weight = Tensor::cat(vec![a.weight.val(), b.weight.val()], 0);
     let bias = match (&a.bias, &b.bias) {
         (Some(ba), Some(bb)) => Some(Tensor::cat(vec![ba.val(), bb.val()], 0)),
@@ -241,8 +243,10 @@ fn pair_conv2d(a: &Conv2d, b: &Conv2d, x: Tensor<4>, gemm: bool) -> Tensor<4> {
     };
     let options = genzoo_layers::conv::conv2d_options(a)
         .expect("the gated layers' convolutions pad explicitly");
-    if gemm {
-        genzoo_layers::conv::conv2d(x, weight, bias, options)
+    let [_, c_in, kh, kw] = weight.dims();
+    if kh * kw == 1 || c_in == 1 {
+        let taps: Vec<usize> = (0..kh * kw).collect();
+        genzoo_layers::conv::conv2d_taps(x, weight, bias, options.padding, &taps)
     } else {
         burn::tensor::module::conv2d(x, weight, bias, options)
     }
