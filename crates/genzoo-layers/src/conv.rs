@@ -478,7 +478,14 @@ mod tests {
     #[test]
     fn conv2d_taps_equals_burns_conv2d_over_the_kept_taps() {
         // (input [B, C, H, W], c_out, kernel, padding (top, bottom, left, right), taps; None = all)
-        let cases: [([usize; 4], usize, [usize; 2], [usize; 4], Option<&[usize]>); 7] = [
+        type Case<'a> = (
+            [usize; 4],
+            usize,
+            [usize; 2],
+            [usize; 4],
+            Option<&'a [usize]>,
+        );
+        let cases: [Case<'_>; 7] = [
             ([2, 3, 7, 6], 4, [2, 3], [1, 0, 1, 1], None), // Gated PixelCNN vertical stack
             ([2, 1, 6, 6], 3, [4, 7], [3, 0, 3, 3], None), // its first layer (7×7)
             (
