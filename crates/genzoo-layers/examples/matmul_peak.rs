@@ -35,6 +35,10 @@ fn main() {
             best = best.min(t0.elapsed().as_secs_f64());
         }
         let flop = 2.0 * (batch * m * k * n) as f64;
-        println!("{what:<38} {:>10.2} {:>10.1}", best * 1e3, flop / best / 1e9);
+        println!(
+            "{what:<38} {:>10.2} {:>10.1}",
+            best * 1e3,
+            flop / best / 1e9
+        );
     }
 }
