@@ -108,10 +108,11 @@ pub fn conv_transpose2d(
 /// product with the taps' weights `[C_out, T·C_in]` (broadcast over the batch) gives the output.
 ///
 /// This is the layout of the masked convolutions' tap path ([`crate::MaskedConv2d`]): unlike
-/// [`conv2d`]'s channel-major GEMM it needs no transposes of the input or the output, which
-/// measured faster for stride-1 layers with many input channels (the Gated PixelCNN's vertical
-/// stack; `docs/performance.md`). With every tap it equals burn's `conv2d` with stride 1 and
-/// `padding` (tested in value and every gradient); with no tap the output is the bias.
+/// [`conv2d`]'s channel-major GEMM it needs no transposes of the input or the output. It measured
+/// fastest for 1×1 kernels and single-channel inputs (the Gated PixelCNN's links and first
+/// vertical convolution), while burn's `conv2d` stays faster for a 2×3 kernel over 64 channels
+/// (`docs/performance.md`). With every tap it equals burn's `conv2d` with stride 1 and `padding`
+/// (tested in value and every gradient); with no tap the output is the bias.
 ///
 /// # Panics
 /// If a tap is outside the kernel or the padded input is smaller than the kernel.
