@@ -5,8 +5,8 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
+use genzoo_layers::fused::leaky_relu;
 
 use crate::nets::{leaky_slope, with_labels};
 

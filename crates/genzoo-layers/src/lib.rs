@@ -6,7 +6,8 @@
 //! PixelRNN paper; the convolutional LSTM step of PixelRNN's Row LSTM and Diagonal BiLSTM
 //! ([`lstm`]) and the skewing of feature maps that turns diagonals into columns ([`skew`]); and
 //! plain convolutions and transposed convolutions computed as one matrix product each ([`conv`]),
-//! whose gradients are far faster than burn's CPU path (`docs/performance.md`).
+//! whose gradients are far faster than burn's CPU path (`docs/performance.md`); and the gated
+//! and LSTM activations as single passes forward and backward ([`fused`]).
 //! This crate knows nothing about datasets or training.
 //!
 //! ```
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod conv;
+pub mod fused;
 pub mod lstm;
 pub mod masked;
 pub mod skew;

@@ -25,7 +25,6 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -170,16 +169,8 @@ impl ConvLstmCell {
 /// # Shapes
 /// `gates: [B, 4h, a, b]`, `c_prev: [B, h, a, b]` → state with `h`, `c`: `[B, h, a, b]`
 pub fn lstm_update(gates: Tensor<4>, c_prev: Tensor<4>) -> LstmState {
-    let mut parts = gates.chunk(4, 1).into_iter();
-    let mut next = || parts.next().expect("4 gate blocks");
-    let (i, f, o, g) = (
-        sigmoid(next()),
-        sigmoid(next()),
-        sigmoid(next()),
-        tanh(next()),
-    );
-    let c = f * c_prev + i * g;
-    let h = o * tanh(c.clone());
+    let c = crate::fused::lstm_cell(gates.clone(), c_prev);
+    let h = crate::fused::lstm_hidden(gates, c.clone());
     LstmState { h, c }
 }
 

@@ -20,8 +20,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::{relu, sigmoid, tanh};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
+use genzoo_layers::fused::gated_tanh;
 use genzoo_layers::{MaskType, MaskedConv2d, MaskedConv2dConfig};
 
 use crate::Autoregressive;
@@ -220,10 +221,9 @@ impl GatedLayer {
             vfg = vfg + e.clone().narrow(1, 0, 2 * p).reshape([b, 2 * p, 1, 1]);
             hfg = hfg + e.narrow(1, 2 * p, 2 * p).reshape([b, 2 * p, 1, 1]);
         }
-        let (vf, vg) = (vfg.clone().narrow(1, 0, p), vfg.narrow(1, p, p));
-        let (hf, hg) = (hfg.clone().narrow(1, 0, p), hfg.narrow(1, p, p));
-        let v_out = tanh(vf) * sigmoid(vg);
-        let gated = self.h_out.forward(tanh(hf) * sigmoid(hg));
+        // tanh(f) ⊙ σ(g) on the stacked pairs, one pass each way (`genzoo_layers::fused`).
+        let v_out = gated_tanh(vfg);
+        let gated = self.h_out.forward(gated_tanh(hfg));
         let h_out = if self.residual { h + gated } else { gated };
         (v_out, h_out)
     }
