@@ -12,7 +12,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{conv_transpose2d, conv2d, linear};
+use burn::tensor::module::{conv_transpose2d, linear};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor};
 use genzoo_layers::GemmForward;
@@ -227,8 +227,8 @@ impl DcganGenerator {
                 .forward(with_labels(z, labels))
                 .reshape([b, self.hidden, self.side, self.side]); // [B, 128, 7, 7]
         let h = relu(self.bn0.forward(h));
-        let h = relu(self.bn1.forward(self.deconv1.forward(h))); // [B, 64, 14, 14]
-        self.deconv2.forward(h).tanh() // [B, 1, 28, 28]
+        let h = relu(self.bn1.forward(self.deconv1.forward_auto(h))); // [B, 64, 14, 14]
+        self.deconv2.forward_auto(h).tanh() // [B, 1, 28, 28]
     }
 }
 
@@ -289,7 +289,7 @@ impl DcganDiscriminator {
                 if layer.prefers_gemm() {
                     genzoo_layers::conv::conv2d(x, self.kernel(i), bias, options)
                 } else {
-                    conv2d(x, self.kernel(i), bias, options)
+                    genzoo_layers::im2col::conv2d(x, self.kernel(i), bias, options)
                 }
             }
         }

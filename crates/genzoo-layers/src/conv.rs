@@ -226,7 +226,8 @@ pub trait GemmForward {
     /// (forward + backward, `examples/conv_paths.rs`, `docs/performance.md`).
     fn prefers_gemm(&self) -> bool;
 
-    /// The forward pass through whichever path [`GemmForward::prefers_gemm`] picks.
+    /// The forward pass through whichever path [`GemmForward::prefers_gemm`] picks: the GEMM
+    /// path, or else [`crate::im2col`] (one custom operation on Flex, burn's op elsewhere).
     ///
     /// # Shapes
     /// `x: [B, C_in, H, W]` → the module's output shape
@@ -234,9 +235,15 @@ pub trait GemmForward {
         if self.prefers_gemm() {
             self.forward_gemm(x)
         } else {
-            self.forward_burn(x)
+            self.forward_im2col(x)
         }
     }
+
+    /// The forward pass through [`crate::im2col`]'s operation (burn's op off Flex).
+    ///
+    /// # Shapes
+    /// `x: [B, C_in, H, W]` → the module's output shape
+    fn forward_im2col(&self, x: Tensor<4>) -> Tensor<4>;
 
     /// The module's own forward pass (burn's op).
     ///
@@ -271,6 +278,18 @@ impl GemmForward for Conv2d {
     fn forward_burn(&self, x: Tensor<4>) -> Tensor<4> {
         self.forward(x)
     }
+
+    fn forward_im2col(&self, x: Tensor<4>) -> Tensor<4> {
+        let Some(options) = conv2d_options(self) else {
+            return self.forward(x);
+        };
+        crate::im2col::conv2d(
+            x,
+            self.weight.val(),
+            self.bias.as_ref().map(|b| b.val()),
+            options,
+        )
+    }
 }
 
 impl GemmForward for ConvTranspose2d {
@@ -298,6 +317,22 @@ impl GemmForward for ConvTranspose2d {
 
     fn forward_burn(&self, x: Tensor<4>) -> Tensor<4> {
         self.forward(x)
+    }
+
+    fn forward_im2col(&self, x: Tensor<4>) -> Tensor<4> {
+        let options = ConvTransposeOptions::new(
+            self.stride,
+            self.padding,
+            self.padding_out,
+            self.dilation,
+            self.groups,
+        );
+        crate::im2col::conv_transpose2d(
+            x,
+            self.weight.val(),
+            self.bias.as_ref().map(|b| b.val()),
+            options,
+        )
     }
 }
 

@@ -166,7 +166,7 @@ mod math {
 
 /// The Flex kernels and their registration as a backend extension.
 #[cfg(feature = "flex")]
-mod flex {
+pub(crate) mod flex {
     use super::math;
     use burn::backend::autodiff::{
         Autodiff,
@@ -188,7 +188,7 @@ mod flex {
 
     /// Whether the Flex kernels can take these tensors: all on a Flex device (with or without
     /// autodiff) and all `f32`.
-    pub fn applies<const D: usize>(tensors: &[&Tensor<D>]) -> bool {
+    pub(crate) fn applies<const D: usize>(tensors: &[&Tensor<D>]) -> bool {
         tensors.iter().all(|t| {
             matches!(
                 t.device().as_dispatch().clone().inner(),
@@ -228,7 +228,7 @@ mod flex {
     }
 
     /// A contiguous `f32` view of a tensor: the tensor itself, or a contiguous copy.
-    fn contiguous(x: FlexTensor) -> FlexTensor {
+    pub(crate) fn contiguous(x: FlexTensor) -> FlexTensor {
         if x.as_slice::<f32>().is_some() {
             x
         } else {
@@ -236,7 +236,7 @@ mod flex {
         }
     }
 
-    fn values(x: &FlexTensor) -> &[f32] {
+    pub(crate) fn values(x: &FlexTensor) -> &[f32] {
         x.as_slice::<f32>()
             .expect("an f32 tensor made contiguous (checked by `applies`)")
     }
@@ -267,7 +267,7 @@ mod flex {
         }
     }
 
-    fn tensor(values: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
+    pub(crate) fn tensor(values: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
         FlexTensor::from_data(TensorData::new(values, shape))
     }
 

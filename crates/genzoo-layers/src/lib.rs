@@ -23,6 +23,7 @@
 
 pub mod conv;
 pub mod fused;
+pub mod im2col;
 pub mod lstm;
 pub mod masked;
 pub mod skew;

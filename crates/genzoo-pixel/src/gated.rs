@@ -248,7 +248,7 @@ fn pair_conv2d(a: &Conv2d, b: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         let taps: Vec<usize> = (0..kh * kw).collect();
         genzoo_layers::conv::conv2d_taps(x, weight, bias, options.padding, &taps)
     } else {
-        burn::tensor::module::conv2d(x, weight, bias, options)
+        genzoo_layers::im2col::conv2d(x, weight, bias, options)
     }
 }
 

@@ -126,8 +126,8 @@ impl Autoencoder {
     pub fn decode(&self, z: Tensor<2>) -> Tensor<4> {
         let [b, _] = z.dims();
         let h = relu(self.dec_fc.forward(z)).reshape([b, self.hidden, self.side, self.side]);
-        let h = relu(self.dec1.forward(h)); // [B, h1, H/2, W/2]
-        sigmoid(self.dec2.forward(h))
+        let h = relu(self.dec1.forward_auto(h)); // [B, h1, H/2, W/2]
+        sigmoid(self.dec2.forward_auto(h))
     }
 
     /// Reconstructs images: `decode(encode(x))`.

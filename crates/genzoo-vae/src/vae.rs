@@ -417,7 +417,7 @@ impl Vae {
         let mut h = relu(h).reshape([b, self.conv_hidden, self.side, self.side]);
         let last = self.dec_deconvs.len() - 1;
         for (i, deconv) in self.dec_deconvs.iter().enumerate() {
-            h = deconv.forward(h); // [B, h1, H/2, W/2], then [B, C', H, W]
+            h = deconv.forward_auto(h); // [B, h1, H/2, W/2], then [B, C', H, W]
             if i < last {
                 h = relu(h);
             }

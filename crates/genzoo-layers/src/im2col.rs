@@ -1,0 +1,655 @@
+//! Convolutions and transposed convolutions as one im2col/col2im pass and one matrix product,
+//! forward and backward, registered as custom operations for the Flex backend.
+//!
+//! burn-flex computes a transposed convolution (the decoders' layers, and every strided
+//! convolution's input gradient) with a direct scatter loop; profiled on `vae-conv`, that loop was
+//! 19% of the step. [`crate::conv`] rewrote convolutions as tensor ops whose gradients are
+//! matrix products, but in burn's autodiff every shifted copy's gradient is a full-size buffer,
+//! which lost on multi-channel strided layers. Here both are one operation with a hand-written
+//! backward pass, in the channel-major layout `cols[C·kh·kw, B·Gh·Gw]`:
+//!
+//! | | forward | input gradient | weight gradient |
+//! |---|---|---|---|
+//! | `conv2d` | `W · im2col(x)` | `col2im(Wᵀ · dy)` | `dy · im2col(x)ᵀ` |
+//! | `conv_transpose2d` | `col2im(Wᵀ · x)` | `W · im2col(dy)` | `x · im2col(dy)ᵀ` |
+//!
+//! Every product is one GEMM over the whole batch (burn-flex's `gemm`), with `k = B·Gh·Gw` for
+//! the weight gradients. On every other backend, and for dilation or groups ≠ 1 or non-`f32`
+//! tensors, the functions are burn's `conv2d` / `conv_transpose2d`. Tested against burn's ops in
+//! value and in every gradient (`tests` below).
+
+use burn::tensor::Tensor;
+use burn::tensor::module;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+
+/// `conv2d` with burn's signature and result: im2col and one matrix product on Flex (module doc),
+/// burn's op elsewhere.
+///
+/// # Shapes
+/// `x: [B, C_in, H, W]`, `weight: [C_out, C_in, kh, kw]`, `bias: [C_out]` →
+/// `[B, C_out, (H + pads − kh) / s + 1, (W + pads − kw) / s + 1]`
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if options.dilation == [1, 1]
+        && options.groups == 1
+        && crate::fused::flex::applies(&[&x, &weight])
+    {
+        let [(pt, pb), (pl, pr)] = options.padding;
+        let [sh, sw] = options.stride;
+        let y = flex::conv2d(x, weight, [sh, sw, pt, pb, pl, pr]);
+        return add_bias(y, bias);
+    }
+    module::conv2d(x, weight, bias, options)
+}
+
+/// `conv_transpose2d` with burn's signature and result: one matrix product and col2im on Flex
+/// (module doc), burn's op elsewhere.
+///
+/// # Shapes
+/// `x: [B, C_in, H, W]`, `weight: [C_in, C_out, kh, kw]`, `bias: [C_out]` →
+/// `[B, C_out, (H − 1)·s − 2p + kh + p_out, (W − 1)·s − 2p + kw + p_out]`
+pub fn conv_transpose2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvTransposeOptions<2>,
+) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if options.dilation == [1, 1]
+        && options.groups == 1
+        && crate::fused::flex::applies(&[&x, &weight])
+    {
+        let [sh, sw] = options.stride;
+        let [ph, pw] = options.padding;
+        let [oph, opw] = options.padding_out;
+        let y = flex::conv_transpose2d(x, weight, [sh, sw, ph, pw, oph, opw]);
+        return add_bias(y, bias);
+    }
+    module::conv_transpose2d(x, weight, bias, options)
+}
+
+fn add_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    match bias {
+        Some(bias) => {
+            let [c] = bias.dims();
+            y + bias.reshape([1, c, 1, 1])
+        }
+        None => y,
+    }
+}
+
+/// The geometry shared by im2col and col2im: an image `[C, H, W]` seen through a `kh × kw`
+/// window at `Gh × Gw` grid positions; grid position `(i, j)`, tap `(u, v)` reads pixel
+/// `(s_h·i + u − p_top, s_w·j + v − p_left)`, zero outside the image.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Geometry {
+    c: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    pt: usize,
+    pl: usize,
+    gh: usize,
+    gw: usize,
+}
+
+impl Geometry {
+    /// Rows of the column matrix: `C·kh·kw`.
+    fn rows(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+
+    /// Grid positions per image: `Gh·Gw`.
+    fn grid(&self) -> usize {
+        self.gh * self.gw
+    }
+
+    /// The grid indices `lo..hi` whose pixel `s·i + tap − pad` lies in `0..size`.
+    fn valid(grid: usize, s: usize, tap: usize, pad: usize, size: usize) -> std::ops::Range<usize> {
+        // s·i + tap ≥ pad  and  s·i + tap < size + pad
+        let lo = pad.saturating_sub(tap).div_ceil(s);
+        let hi = (size + pad).saturating_sub(tap).div_ceil(s).min(grid);
+        lo..hi.max(lo)
+    }
+
+    /// `cols[(c, u, v), (n, i, j)]` from `images[n, c, :, :]` (`n < batch`).
+    fn im2col(&self, images: &[f32], batch: usize) -> Vec<f32> {
+        use rayon::prelude::*;
+        let g = *self;
+        let (l, hw) = (g.grid(), g.h * g.w);
+        let mut cols = vec![0.0f32; g.rows() * batch * l];
+        cols.par_chunks_mut((batch * l).max(1))
+            .enumerate()
+            .for_each(|(r, row)| {
+                let (c, u, v) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
+                let rows = Self::valid(g.gh, g.sh, u, g.pt, g.h);
+                let js = Self::valid(g.gw, g.sw, v, g.pl, g.w);
+                for (n, out) in row.chunks_mut(l.max(1)).enumerate() {
+                    let plane = &images[(n * g.c + c) * hw..][..hw];
+                    for i in rows.clone() {
+                        let y = g.sh * i + u - g.pt;
+                        let src = &plane[y * g.w..][..g.w];
+                        let dst = &mut out[i * g.gw..][..g.gw];
+                        if js.is_empty() {
+                            continue;
+                        }
+                        let x0 = g.sw * js.start + v - g.pl;
+                        if g.sw == 1 {
+                            dst[js.clone()].copy_from_slice(&src[x0..x0 + js.len()]);
+                        } else {
+                            let taken = src[x0..].iter().step_by(g.sw);
+                            for (d, s) in dst[js.clone()].iter_mut().zip(taken) {
+                                *d = *s;
+                            }
+                        }
+                    }
+                }
+            });
+        cols
+    }
+
+    /// The adjoint of [`Self::im2col`]: `images[n, c, y, x] = Σ cols[(c, u, v), (n, i, j)]` over
+    /// the grid positions and taps that read pixel `(y, x)`.
+    fn col2im(&self, cols: &[f32], batch: usize) -> Vec<f32> {
+        use rayon::prelude::*;
+        let g = *self;
+        let (l, hw) = (g.grid(), g.h * g.w);
+        let mut images = vec![0.0f32; batch * g.c * hw];
+        images
+            .par_chunks_mut(hw.max(1))
+            .enumerate()
+            .for_each(|(nc, plane)| {
+                let (n, c) = (nc / g.c, nc % g.c);
+                for u in 0..g.kh {
+                    let rows = Self::valid(g.gh, g.sh, u, g.pt, g.h);
+                    for v in 0..g.kw {
+                        let js = Self::valid(g.gw, g.sw, v, g.pl, g.w);
+                        let r = (c * g.kh + u) * g.kw + v;
+                        let src = &cols[(r * batch + n) * l..][..l];
+                        for i in rows.clone() {
+                            let y = g.sh * i + u - g.pt;
+                            let dst = &mut plane[y * g.w..][..g.w];
+                            let srow = &src[i * g.gw..][..g.gw];
+                            if js.is_empty() {
+                                continue;
+                            }
+                            let x0 = g.sw * js.start + v - g.pl;
+                            let hit = dst[x0..].iter_mut().step_by(g.sw);
+                            for (d, s) in hit.zip(&srow[js.clone()]) {
+                                *d += s;
+                            }
+                        }
+                    }
+                }
+            });
+        images
+    }
+}
+
+/// The Flex operations and their registration as a backend extension.
+#[cfg(feature = "flex")]
+// The extension trait's methods take the stride and padding as scalars, one argument each.
+#[allow(clippy::too_many_arguments)]
+mod flex {
+    use super::Geometry;
+    use crate::fused::flex::{contiguous, tensor, values};
+    use burn::backend::autodiff::{
+        Autodiff,
+        checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
+        grads::Gradients,
+        ops::{Backward, Ops, OpsKind},
+    };
+    use burn::backend::flex::FlexTensor;
+    use burn::backend::ops::FloatTensorOps;
+    use burn::backend::{
+        Backend, Dispatch, Flex, TensorMetadata, backend_extension, tensor::FloatTensor,
+    };
+    use burn::tensor::{Shape, Tensor};
+
+    #[backend_extension(Flex, Autodiff)]
+    pub trait ConvOps: Backend {
+        /// `[s_h, s_w, p_top, p_bottom, p_left, p_right]`
+        fn conv2d_im2col(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self>;
+        /// `[s_h, s_w, p_h, p_w, p_out_h, p_out_w]`
+        fn conv_transpose2d_col2im(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            ph: usize,
+            pw: usize,
+            oph: usize,
+            opw: usize,
+        ) -> FloatTensor<Self>;
+    }
+
+    pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, p: [usize; 6]) -> Tensor<4> {
+        Tensor::from_dispatch(<Dispatch as ConvOps>::conv2d_im2col(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            p[4],
+            p[5],
+        ))
+    }
+
+    pub fn conv_transpose2d(x: Tensor<4>, weight: Tensor<4>, p: [usize; 6]) -> Tensor<4> {
+        Tensor::from_dispatch(<Dispatch as ConvOps>::conv_transpose2d_col2im(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            p[4],
+            p[5],
+        ))
+    }
+
+    fn dims4(t: &FlexTensor) -> [usize; 4] {
+        t.shape().dims::<4>()
+    }
+
+    /// `[A, B, L] → [B, A, L]`, contiguous.
+    fn swap01(t: FlexTensor, a: usize, b: usize, l: usize) -> FlexTensor {
+        let t = Flex::float_reshape(t, Shape::new([a, b, l]));
+        contiguous(Flex::float_swap_dims(t, 0, 1))
+    }
+
+    /// The conv2d geometry over the input `[B, C_in, H, W]` for `weight: [C_out, C_in, kh, kw]`.
+    fn conv_geometry(x: [usize; 4], w: [usize; 4], p: [usize; 6]) -> Geometry {
+        let [_, c, h, wd] = x;
+        let [_, _, kh, kw] = w;
+        let [sh, sw, pt, pb, pl, pr] = p;
+        Geometry {
+            c,
+            h,
+            w: wd,
+            kh,
+            kw,
+            sh,
+            sw,
+            pt,
+            pl,
+            gh: (h + pt + pb - kh) / sh + 1,
+            gw: (wd + pl + pr - kw) / sw + 1,
+        }
+    }
+
+    /// The transposed-convolution geometry over the *output* `[B, C_out, Ho, Wo]`, whose grid is
+    /// the input's `H × W`, for `weight: [C_in, C_out, kh, kw]`.
+    fn transpose_geometry(x: [usize; 4], w: [usize; 4], p: [usize; 6]) -> Geometry {
+        let [_, _, h, wd] = x;
+        let [_, c_out, kh, kw] = w;
+        let [sh, sw, ph, pw, oph, opw] = p;
+        Geometry {
+            c: c_out,
+            h: (h - 1) * sh + kh + oph - 2 * ph,
+            w: (wd - 1) * sw + kw + opw - 2 * pw,
+            kh,
+            kw,
+            sh,
+            sw,
+            pt: ph,
+            pl: pw,
+            gh: h,
+            gw: wd,
+        }
+    }
+
+    fn conv_forward(x: FlexTensor, w: FlexTensor, p: [usize; 6]) -> FlexTensor {
+        let (x, w) = (contiguous(x), contiguous(w));
+        let (xd, wd) = (dims4(&x), dims4(&w));
+        let g = conv_geometry(xd, wd, p);
+        let (b, c_out, l) = (xd[0], wd[0], g.grid());
+        let cols = tensor(g.im2col(values(&x), b), Shape::new([g.rows(), b * l]));
+        let w2 = Flex::float_reshape(w, Shape::new([c_out, g.rows()]));
+        let y = Flex::float_matmul(w2, cols); // [C_out, B·L]
+        let y = swap01(y, c_out, b, l); // [B, C_out, L]
+        Flex::float_reshape(y, Shape::new([b, c_out, g.gh, g.gw]))
+    }
+
+    /// → (dx, dw), each only if asked for.
+    fn conv_backward(
+        x: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        p: [usize; 6],
+        want: [bool; 2],
+    ) -> (Option<FlexTensor>, Option<FlexTensor>) {
+        let (x, w) = (contiguous(x), contiguous(w));
+        let (xd, wd) = (dims4(&x), dims4(&w));
+        let g = conv_geometry(xd, wd, p);
+        let (b, c_out, l) = (xd[0], wd[0], g.grid());
+        let dy = swap01(contiguous(dy), b, c_out, l); // [C_out, B, L]
+        let dy = Flex::float_reshape(dy, Shape::new([c_out, b * l]));
+        let w2 = Flex::float_reshape(w, Shape::new([c_out, g.rows()]));
+        let dx = want[0].then(|| {
+            let dcols = contiguous(Flex::float_matmul(
+                Flex::float_swap_dims(w2, 0, 1),
+                dy.clone(),
+            )); // [K, B·L]
+            tensor(g.col2im(values(&dcols), b), Shape::new(xd))
+        });
+        let dw = want[1].then(|| {
+            let cols = tensor(g.im2col(values(&x), b), Shape::new([g.rows(), b * l]));
+            let dw = Flex::float_matmul(dy, Flex::float_swap_dims(cols, 0, 1)); // [C_out, K]
+            Flex::float_reshape(dw, Shape::new(wd))
+        });
+        (dx, dw)
+    }
+
+    fn transpose_forward(x: FlexTensor, w: FlexTensor, p: [usize; 6]) -> FlexTensor {
+        let (x, w) = (contiguous(x), contiguous(w));
+        let (xd, wd) = (dims4(&x), dims4(&w));
+        let g = transpose_geometry(xd, wd, p);
+        let (b, c_in, l) = (xd[0], xd[1], g.grid());
+        let x2 = swap01(x, b, c_in, l); // [C_in, B, L]
+        let x2 = Flex::float_reshape(x2, Shape::new([c_in, b * l]));
+        let w2 = Flex::float_reshape(w, Shape::new([c_in, g.rows()]));
+        let cols = contiguous(Flex::float_matmul(Flex::float_swap_dims(w2, 0, 1), x2)); // [K, B·L]
+        tensor(g.col2im(values(&cols), b), Shape::new([b, g.c, g.h, g.w]))
+    }
+
+    fn transpose_backward(
+        x: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        p: [usize; 6],
+        want: [bool; 2],
+    ) -> (Option<FlexTensor>, Option<FlexTensor>) {
+        let (x, w, dy) = (contiguous(x), contiguous(w), contiguous(dy));
+        let (xd, wd) = (dims4(&x), dims4(&w));
+        let g = transpose_geometry(xd, wd, p);
+        let (b, c_in, l) = (xd[0], xd[1], g.grid());
+        let dcols = tensor(g.im2col(values(&dy), b), Shape::new([g.rows(), b * l])); // [K, B·L]
+        let w2 = Flex::float_reshape(w, Shape::new([c_in, g.rows()]));
+        let dx = want[0].then(|| {
+            let dx = Flex::float_matmul(w2, dcols.clone()); // [C_in, B·L]
+            let dx = swap01(dx, c_in, b, l);
+            Flex::float_reshape(dx, Shape::new(xd))
+        });
+        let dw = want[1].then(|| {
+            let x2 = swap01(x, b, c_in, l);
+            let x2 = Flex::float_reshape(x2, Shape::new([c_in, b * l]));
+            let dw = Flex::float_matmul(x2, Flex::float_swap_dims(dcols, 0, 1)); // [C_in, K]
+            Flex::float_reshape(dw, Shape::new(wd))
+        });
+        (dx, dw)
+    }
+
+    impl ConvOps for Flex {
+        fn conv2d_im2col(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self> {
+            conv_forward(x, weight, [sh, sw, pt, pb, pl, pr])
+        }
+
+        fn conv_transpose2d_col2im(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            ph: usize,
+            pw: usize,
+            oph: usize,
+            opw: usize,
+        ) -> FloatTensor<Self> {
+            transpose_forward(x, weight, [sh, sw, ph, pw, oph, opw])
+        }
+    }
+
+    type BackwardKernel = fn(
+        FlexTensor,
+        FlexTensor,
+        FlexTensor,
+        [usize; 6],
+        [bool; 2],
+    ) -> (Option<FlexTensor>, Option<FlexTensor>);
+
+    /// The backward pass of either operation: inputs `x` and the weight, both kept.
+    #[derive(Debug)]
+    struct ConvBackward {
+        params: [usize; 6],
+        kernel: BackwardKernel,
+    }
+
+    impl Backward<Flex, 2> for ConvBackward {
+        type State = (FlexTensor, FlexTensor);
+
+        fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let [x_node, w_node] = ops.parents;
+            let grad = grads.consume::<Flex>(&ops.node);
+            let (x, w) = ops.state;
+            let want = [x_node.is_some(), w_node.is_some()];
+            let (dx, dw) = (self.kernel)(x, w, grad, self.params, want);
+            if let (Some(node), Some(dx)) = (x_node, dx) {
+                grads.register::<Flex>(node.id, dx);
+            }
+            if let (Some(node), Some(dw)) = (w_node, dw) {
+                grads.register::<Flex>(node.id, dw);
+            }
+        }
+    }
+
+    fn tracked<C: CheckpointStrategy>(
+        x: FloatTensor<Autodiff<Flex, C>>,
+        w: FloatTensor<Autodiff<Flex, C>>,
+        params: [usize; 6],
+        forward: fn(FlexTensor, FlexTensor, [usize; 6]) -> FlexTensor,
+        kernel: BackwardKernel,
+    ) -> FloatTensor<Autodiff<Flex, C>> {
+        match (ConvBackward { params, kernel })
+            .prepare::<C>([x.node(), w.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (xp, wp) = (x.primitive().clone(), w.primitive().clone());
+                let out = forward(xp.clone(), wp.clone(), params);
+                prep.finish((xp, wp), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(forward(x.into_primitive(), w.into_primitive(), params))
+            }
+        }
+    }
+
+    impl<C: CheckpointStrategy> ConvOps for Autodiff<Flex, C> {
+        fn conv2d_im2col(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self> {
+            let p = [sh, sw, pt, pb, pl, pr];
+            tracked::<C>(x, weight, p, conv_forward, conv_backward)
+        }
+
+        fn conv_transpose2d_col2im(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            sh: usize,
+            sw: usize,
+            ph: usize,
+            pw: usize,
+            oph: usize,
+            opw: usize,
+        ) -> FloatTensor<Self> {
+            let p = [sh, sw, ph, pw, oph, opw];
+            tracked::<C>(x, weight, p, transpose_forward, transpose_backward)
+        }
+    }
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Distribution};
+
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32")
+    }
+
+    fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+            / scale
+    }
+
+    /// Output, input gradient, weight gradient and bias gradient of `ours` against `burns` under
+    /// `loss = Σ y ⊙ r`.
+    fn compare(
+        x_shape: [usize; 4],
+        w_shape: [usize; 4],
+        ours: &dyn Fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>) -> Tensor<4>,
+        burns: &dyn Fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>) -> Tensor<4>,
+        bias_len: usize,
+    ) {
+        let device = Device::flex().autodiff();
+        let x =
+            Tensor::<4>::random(x_shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let w =
+            Tensor::<4>::random(w_shape, Distribution::Normal(0.0, 0.3), &device).require_grad();
+        let bias =
+            Tensor::<1>::random([bias_len], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        assert!(crate::fused::flex::applies(&[&x, &w]), "the Flex route");
+        let out_shape = burns(x.clone(), w.clone(), Some(bias.clone())).dims();
+        let r = Tensor::<4>::random(out_shape, Distribution::Normal(0.0, 1.0), &device);
+        let run = |f: &dyn Fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>) -> Tensor<4>| {
+            let y = f(x.clone(), w.clone(), Some(bias.clone()));
+            let g = (y.clone() * r.clone()).sum().backward();
+            vec![
+                values(y.inner()),
+                values(x.grad(&g).expect("dx")),
+                values(w.grad(&g).expect("dw")),
+                bias.grad(&g)
+                    .expect("db")
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .expect("f32"),
+            ]
+        };
+        let (a, b) = (run(ours), run(burns));
+        for (what, (a, b)) in ["y", "dx", "dw", "db"].iter().zip(a.iter().zip(&b)) {
+            let d = max_rel_diff(a, b);
+            assert!(d < 1e-5, "{what}: {d} for x {x_shape:?}, w {w_shape:?}");
+        }
+    }
+
+    #[test]
+    fn conv2d_matches_burns_op_in_value_and_every_gradient() {
+        // (x, w, stride, padding [(top, bottom), (left, right)])
+        let cases = [
+            ([2, 3, 9, 8], [4, 3, 3, 3], [1, 1], [(1, 1), (1, 1)]),
+            ([3, 2, 28, 28], [5, 2, 3, 3], [2, 2], [(1, 1), (1, 1)]),
+            ([2, 4, 14, 14], [6, 4, 4, 4], [2, 2], [(1, 1), (1, 1)]),
+            ([1, 1, 7, 9], [2, 1, 2, 3], [1, 2], [(0, 2), (1, 0)]),
+            ([2, 5, 6, 6], [3, 5, 1, 1], [1, 1], [(0, 0), (0, 0)]),
+            ([2, 2, 5, 5], [2, 2, 5, 5], [3, 3], [(2, 2), (2, 2)]),
+        ];
+        for (xs, ws, stride, padding) in cases {
+            let options = ConvOptions::new_with_padding(stride, padding, [1, 1], 1);
+            let o = options.clone();
+            compare(
+                xs,
+                ws,
+                &move |x, w, b| conv2d(x, w, b, o.clone()),
+                &move |x, w, b| module::conv2d(x, w, b, options.clone()),
+                ws[0],
+            );
+        }
+    }
+
+    #[test]
+    fn conv_transpose2d_matches_burns_op_in_value_and_every_gradient() {
+        // (x, w, stride, padding, padding_out)
+        let cases = [
+            ([2, 3, 7, 7], [3, 4, 4, 4], [2, 2], [1, 1], [0, 0]),
+            ([2, 4, 14, 14], [4, 1, 4, 4], [2, 2], [1, 1], [0, 0]),
+            ([1, 2, 5, 6], [2, 3, 3, 3], [1, 1], [1, 1], [0, 0]),
+            ([2, 2, 4, 3], [2, 2, 3, 2], [2, 3], [0, 1], [1, 2]),
+            ([3, 3, 3, 3], [3, 2, 1, 1], [1, 1], [0, 0], [0, 0]),
+        ];
+        for (xs, ws, stride, padding, padding_out) in cases {
+            let options = ConvTransposeOptions::new(stride, padding, padding_out, [1, 1], 1);
+            let o = options.clone();
+            compare(
+                xs,
+                ws,
+                &move |x, w, b| conv_transpose2d(x, w, b, o.clone()),
+                &move |x, w, b| module::conv_transpose2d(x, w, b, options.clone()),
+                ws[1],
+            );
+        }
+    }
+
+    #[test]
+    fn without_autodiff_and_with_a_frozen_weight() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random([2, 3, 10, 10], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<4>::random([4, 3, 3, 3], Distribution::Normal(0.0, 1.0), &device);
+        let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
+        let d = max_rel_diff(
+            &values(conv2d(x.clone(), w.clone(), None, options.clone())),
+            &values(module::conv2d(x, w, None, options)),
+        );
+        assert!(d < 1e-5, "{d}");
+        // Only the input tracked: the weight gradient is neither asked for nor returned.
+        let ad = Device::flex().autodiff();
+        let x =
+            Tensor::<4>::random([2, 3, 6, 6], Distribution::Normal(0.0, 1.0), &ad).require_grad();
+        let w = Tensor::<4>::random([3, 2, 4, 4], Distribution::Normal(0.0, 1.0), &ad);
+        let options = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
+        let g = conv_transpose2d(x.clone(), w.clone(), None, options.clone())
+            .sum()
+            .backward();
+        let reference = module::conv_transpose2d(x.clone(), w.clone(), None, options)
+            .sum()
+            .backward();
+        assert!(w.grad(&g).is_none());
+        let d = max_rel_diff(
+            &values(x.grad(&g).expect("dx")),
+            &values(x.grad(&reference).expect("dx")),
+        );
+        assert!(d < 1e-5, "{d}");
+    }
+}
