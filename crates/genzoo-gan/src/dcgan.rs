@@ -17,6 +17,7 @@ use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor};
 use genzoo_layers::GemmForward;
 use genzoo_layers::fused::leaky_relu;
+use genzoo_layers::norm::batch_norm;
 
 use crate::nets::{leaky_slope, with_labels};
 use crate::spectral::SpectralNorm;
@@ -226,8 +227,9 @@ impl DcganGenerator {
             self.fc
                 .forward(with_labels(z, labels))
                 .reshape([b, self.hidden, self.side, self.side]); // [B, 128, 7, 7]
-        let h = relu(self.bn0.forward(h));
-        let h = relu(self.bn1.forward(self.deconv1.forward_auto(h))); // [B, 64, 14, 14]
+        // BatchNorm's training pass as one custom operation on Flex (`genzoo_layers::norm`).
+        let h = relu(batch_norm(&self.bn0, h));
+        let h = relu(batch_norm(&self.bn1, self.deconv1.forward_auto(h))); // [B, 64, 14, 14]
         self.deconv2.forward_auto(h).tanh() // [B, 1, 28, 28]
     }
 }
@@ -267,7 +269,7 @@ impl DcganDiscriminator {
         let h = leaky_relu(self.conv(0, x), self.leak); // [B, 64, 14, 14]
         let h = self.conv(1, h); // [B, 128, 7, 7]
         let h = match &self.bn {
-            Some(bn) => bn.forward(h),
+            Some(bn) => batch_norm(bn, h),
             None => h,
         };
         let h = leaky_relu(h, self.leak).flatten(1, 3);

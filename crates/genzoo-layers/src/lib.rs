@@ -26,6 +26,7 @@ pub mod fused;
 pub mod im2col;
 pub mod lstm;
 pub mod masked;
+pub mod norm;
 pub mod skew;
 
 pub use conv::GemmForward;
