@@ -6,8 +6,10 @@
 //! PixelRNN paper; the convolutional LSTM step of PixelRNN's Row LSTM and Diagonal BiLSTM
 //! ([`lstm`]) and the skewing of feature maps that turns diagonals into columns ([`skew`]); and
 //! plain convolutions and transposed convolutions computed as one matrix product each ([`conv`]),
-//! whose gradients are far faster than burn's CPU path (`docs/performance.md`); and the gated
-//! and LSTM activations as single passes forward and backward ([`fused`]).
+//! whose gradients are far faster than burn's CPU path (`docs/performance.md`). On the Flex CPU
+//! backend, custom operations with hand-written backward passes replace compositions of burn's
+//! ops: the gated and LSTM activations and LeakyReLU ([`fused`]), convolutions as im2col + GEMM
+//! ([`im2col`]) and BatchNorm's training pass ([`norm`]); on other backends they are burn's ops.
 //! This crate knows nothing about datasets or training.
 //!
 //! ```
