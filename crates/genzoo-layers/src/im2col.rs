@@ -166,6 +166,8 @@ impl Geometry {
         images
             .par_chunks_mut(hw.max(1))
             .enumerate()
+            // About 16 Ki values per task: a 7×7 plane alone is too small a task.
+            .with_min_len((16 * 1024 / hw.max(1)).max(1))
             .for_each(|(nc, plane)| {
                 let (n, c) = (nc / g.c, nc % g.c);
                 for u in 0..g.kh {
