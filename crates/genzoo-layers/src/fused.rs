@@ -1,5 +1,7 @@
-//! Element-wise activations that the Gated PixelCNN and the PixelRNN LSTMs apply to blocks of
-//! channels, computed in one pass forward and one pass backward.
+//! Element-wise functions computed in one pass forward and one pass backward: the activations
+//! that the Gated PixelCNN and the PixelRNN LSTMs apply to blocks of channels ([`gated_tanh`],
+//! [`lstm_cell`], [`lstm_hidden`]), LeakyReLU ([`leaky_relu`]) and the Bernoulli log-likelihood
+//! ([`bernoulli_log_prob`]).
 //!
 //! Written with burn's ops, `tanh(x[:, :p]) ⊙ σ(x[:, p:])` is two `narrow`s, `tanh`, `sigmoid`
 //! and a product: five buffers forward, and backward each `narrow` scatters its gradient into a
@@ -150,6 +152,7 @@ pub mod composed {
 }
 
 /// The arithmetic of the kernels, on `f32` slices, free of any backend.
+#[cfg(any(feature = "flex", test))]
 mod math {
     /// `exp(x)` in `f32` by range reduction (`x = k·ln2 + r`, `|r| ≤ ln2/2`) and a degree-6
     /// polynomial for `exp(r)`: relative error below 3e-7, and written without calls or

@@ -73,6 +73,7 @@ pub fn conv_transpose2d(
     module::conv_transpose2d(x, weight, bias, options)
 }
 
+#[cfg(feature = "flex")]
 fn add_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
     match bias {
         Some(bias) => {
@@ -86,6 +87,7 @@ fn add_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
 /// The geometry shared by im2col and col2im: an image `[C, H, W]` seen through a `kh × kw`
 /// window at `Gh × Gw` grid positions; grid position `(i, j)`, tap `(u, v)` reads pixel
 /// `(s_h·i + u − p_top, s_w·j + v − p_left)`, zero outside the image.
+#[cfg(feature = "flex")]
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Geometry {
     c: usize,
@@ -101,6 +103,7 @@ struct Geometry {
     gw: usize,
 }
 
+#[cfg(feature = "flex")]
 impl Geometry {
     /// Rows of the column matrix: `C·kh·kw`.
     fn rows(&self) -> usize {
