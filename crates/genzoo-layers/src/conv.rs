@@ -336,7 +336,8 @@ impl GemmForward for ConvTranspose2d {
     }
 }
 
-fn add_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+/// `y + bias`, the bias broadcast over the batch and the pixels.
+pub(crate) fn add_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
     match bias {
         Some(bias) => {
             let [c] = bias.dims();

@@ -35,7 +35,7 @@ pub fn gated_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         "gated_tanh needs an even number of channels, got {dims:?}"
     );
     #[cfg(feature = "flex")]
-    if flex::applies(&[&x]) {
+    if crate::flex::applies(&[&x]) {
         return flex::gated_tanh(x);
     }
     composed::gated_tanh(x)
@@ -52,7 +52,7 @@ pub fn gated_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 pub fn lstm_cell<const D: usize>(gates: Tensor<D>, c_prev: Tensor<D>) -> Tensor<D> {
     check_lstm_shapes(&gates, &c_prev, "lstm_cell");
     #[cfg(feature = "flex")]
-    if flex::applies(&[&gates, &c_prev]) {
+    if crate::flex::applies(&[&gates, &c_prev]) {
         return flex::lstm_cell(gates, c_prev);
     }
     composed::lstm_cell(gates, c_prev)
@@ -69,7 +69,7 @@ pub fn lstm_cell<const D: usize>(gates: Tensor<D>, c_prev: Tensor<D>) -> Tensor<
 pub fn lstm_hidden<const D: usize>(gates: Tensor<D>, c: Tensor<D>) -> Tensor<D> {
     check_lstm_shapes(&gates, &c, "lstm_hidden");
     #[cfg(feature = "flex")]
-    if flex::applies(&[&gates, &c]) {
+    if crate::flex::applies(&[&gates, &c]) {
         return flex::lstm_hidden(gates, c);
     }
     composed::lstm_hidden(gates, c)
@@ -83,7 +83,7 @@ pub fn lstm_hidden<const D: usize>(gates: Tensor<D>, c: Tensor<D>) -> Tensor<D> 
 /// determines the sign of `x` only for `slope > 0`; other slopes take burn's op.
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if slope > 0.0 && slope.is_finite() && flex::applies(&[&x]) {
+    if slope > 0.0 && slope.is_finite() && crate::flex::applies(&[&x]) {
         return flex::leaky_relu(x, slope as f32);
     }
     burn::tensor::activation::leaky_relu(x, slope)
@@ -100,7 +100,7 @@ pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
 /// `logits`, `target`: the same shape (burn's ops, with broadcasting, otherwise)
 pub fn bernoulli_log_prob<const D: usize>(logits: Tensor<D>, target: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if logits.dims() == target.dims() && flex::applies(&[&logits, &target]) {
+    if logits.dims() == target.dims() && crate::flex::applies(&[&logits, &target]) {
         return flex::bernoulli_log_prob(logits, target);
     }
     composed::bernoulli_log_prob(logits, target)
@@ -212,8 +212,9 @@ mod math {
 
 /// The Flex kernels and their registration as a backend extension.
 #[cfg(feature = "flex")]
-pub(crate) mod flex {
+mod flex {
     use super::math;
+    use crate::flex::{contiguous, tensor, values};
     use burn::backend::autodiff::{
         Autodiff,
         checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -222,26 +223,14 @@ pub(crate) mod flex {
     };
     use burn::backend::flex::FlexTensor;
     use burn::backend::{
-        Backend, Dispatch, DispatchDevice, Flex, TensorMetadata, backend_extension,
-        tensor::FloatTensor,
+        Backend, Dispatch, Flex, TensorMetadata, backend_extension, tensor::FloatTensor,
     };
-    use burn::tensor::{DType, Tensor, TensorData};
+    use burn::tensor::Tensor;
     use rayon::prelude::*;
 
     /// Elements per parallel task: large enough to amortise rayon, small enough to split a
     /// batch item between threads.
     const CHUNK: usize = 16 * 1024;
-
-    /// Whether the Flex kernels can take these tensors: all on a Flex device (with or without
-    /// autodiff) and all `f32`.
-    pub(crate) fn applies<const D: usize>(tensors: &[&Tensor<D>]) -> bool {
-        tensors.iter().all(|t| {
-            matches!(
-                t.device().as_dispatch().clone().inner(),
-                DispatchDevice::Flex(_)
-            ) && t.dtype() == DType::F32
-        })
-    }
 
     #[backend_extension(Flex, Autodiff)]
     pub trait FusedOps: Backend {
@@ -284,20 +273,6 @@ pub(crate) mod flex {
         ))
     }
 
-    /// A contiguous `f32` view of a tensor: the tensor itself, or a contiguous copy.
-    pub(crate) fn contiguous(x: FlexTensor) -> FlexTensor {
-        if x.as_slice::<f32>().is_some() {
-            x
-        } else {
-            x.to_contiguous()
-        }
-    }
-
-    pub(crate) fn values(x: &FlexTensor) -> &[f32] {
-        x.as_slice::<f32>()
-            .expect("an f32 tensor made contiguous (checked by `applies`)")
-    }
-
     /// The layout of one operation: `items` batch items, each with blocks of `m` elements.
     #[derive(Clone, Copy)]
     struct Blocks {
@@ -322,10 +297,6 @@ pub(crate) mod flex {
             let start = (n * k + j) * self.m;
             &x[start..start + self.m]
         }
-    }
-
-    pub(crate) fn tensor(values: Vec<f32>, shape: burn::tensor::Shape) -> FlexTensor {
-        FlexTensor::from_data(TensorData::new(values, shape))
     }
 
     // ---- gated_tanh: x = [a | b] per item → tanh(a)·σ(b) ----
@@ -806,32 +777,18 @@ mod tests {
     #[cfg(feature = "flex")]
     mod flex_route {
         use super::*;
+        use crate::test_util::{max_diff, values};
         use burn::tensor::Distribution;
-
-        fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-            t.into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .expect("f32")
-        }
-
-        fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-            assert_eq!(a.len(), b.len());
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f32::max)
-        }
 
         /// The public functions take the Flex kernels here; `composed` is burn's ops.
         #[test]
         fn the_flex_route_is_taken_on_flex_only_for_f32() {
             let x = Tensor::<4>::zeros([1, 2, 1, 1], &Device::flex());
-            assert!(flex::applies(&[&x]));
+            assert!(crate::flex::applies(&[&x]));
             let tracked =
                 Tensor::<4>::zeros([1, 2, 1, 1], &Device::flex().autodiff()).require_grad();
-            assert!(flex::applies(&[&tracked]));
-            assert!(!flex::applies(&[&x.cast(burn::tensor::DType::F64)]));
+            assert!(crate::flex::applies(&[&tracked]));
+            assert!(!crate::flex::applies(&[&x.cast(burn::tensor::DType::F64)]));
         }
 
         /// Value and every input gradient of `fused` against `reference` under `loss = Σ y ⊙ r`.

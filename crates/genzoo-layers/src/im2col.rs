@@ -35,14 +35,11 @@ pub fn conv2d(
     options: ConvOptions<2>,
 ) -> Tensor<4> {
     #[cfg(feature = "flex")]
-    if options.dilation == [1, 1]
-        && options.groups == 1
-        && crate::fused::flex::applies(&[&x, &weight])
-    {
+    if options.dilation == [1, 1] && options.groups == 1 && crate::flex::applies(&[&x, &weight]) {
         let [(pt, pb), (pl, pr)] = options.padding;
         let [sh, sw] = options.stride;
         let y = flex::conv2d(x, weight, [sh, sw, pt, pb, pl, pr]);
-        return add_bias(y, bias);
+        return crate::conv::add_bias(y, bias);
     }
     module::conv2d(x, weight, bias, options)
 }
@@ -60,28 +57,14 @@ pub fn conv_transpose2d(
     options: ConvTransposeOptions<2>,
 ) -> Tensor<4> {
     #[cfg(feature = "flex")]
-    if options.dilation == [1, 1]
-        && options.groups == 1
-        && crate::fused::flex::applies(&[&x, &weight])
-    {
+    if options.dilation == [1, 1] && options.groups == 1 && crate::flex::applies(&[&x, &weight]) {
         let [sh, sw] = options.stride;
         let [ph, pw] = options.padding;
         let [oph, opw] = options.padding_out;
         let y = flex::conv_transpose2d(x, weight, [sh, sw, ph, pw, oph, opw]);
-        return add_bias(y, bias);
+        return crate::conv::add_bias(y, bias);
     }
     module::conv_transpose2d(x, weight, bias, options)
-}
-
-#[cfg(feature = "flex")]
-fn add_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
-    match bias {
-        Some(bias) => {
-            let [c] = bias.dims();
-            y + bias.reshape([1, c, 1, 1])
-        }
-        None => y,
-    }
 }
 
 /// The geometry shared by im2col and col2im: an image `[C, H, W]` seen through a `kh × kw`
@@ -205,7 +188,7 @@ impl Geometry {
 #[allow(clippy::too_many_arguments)]
 mod flex {
     use super::Geometry;
-    use crate::fused::flex::{contiguous, tensor, values};
+    use crate::flex::{contiguous, tensor, values};
     use burn::backend::autodiff::{
         Autodiff,
         checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -357,6 +340,8 @@ mod flex {
             tensor(g.col2im(values(&dcols), b), Shape::new(xd))
         });
         let dw = want[1].then(|| {
+            // The forward pass's columns again: keeping them (C·kh·kw / C times the input, up to
+            // 16× for a 4×4 kernel) for the backward pass would cost more memory than one pass.
             let cols = tensor(g.im2col(values(&x), b), Shape::new([g.rows(), b * l]));
             let dw = Flex::float_matmul(dy, Flex::float_swap_dims(cols, 0, 1)); // [C_out, K]
             Flex::float_reshape(dw, Shape::new(wd))
@@ -521,23 +506,12 @@ mod flex {
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
+    use crate::test_util::{max_diff, values};
     use burn::tensor::{Device, Distribution};
 
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32")
-    }
-
+    /// The largest difference relative to the reference `b`'s largest magnitude (at least 1).
     fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
-            / scale
+        max_diff(a, b) / b.iter().fold(1.0f32, |m, v| m.max(v.abs()))
     }
 
     /// Output, input gradient, weight gradient and bias gradient of `ours` against `burns` under
@@ -556,7 +530,7 @@ mod tests {
             Tensor::<4>::random(w_shape, Distribution::Normal(0.0, 0.3), &device).require_grad();
         let bias =
             Tensor::<1>::random([bias_len], Distribution::Normal(0.0, 1.0), &device).require_grad();
-        assert!(crate::fused::flex::applies(&[&x, &w]), "the Flex route");
+        assert!(crate::flex::applies(&[&x, &w]), "the Flex route");
         let out_shape = burns(x.clone(), w.clone(), Some(bias.clone())).dims();
         let r = Tensor::<4>::random(out_shape, Distribution::Normal(0.0, 1.0), &device);
         let run = |f: &dyn Fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>) -> Tensor<4>| {

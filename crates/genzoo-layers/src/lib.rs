@@ -24,6 +24,8 @@
 //! ```
 
 pub mod conv;
+#[cfg(feature = "flex")]
+mod flex;
 pub mod fused;
 pub mod im2col;
 pub mod lstm;
@@ -35,3 +37,26 @@ pub use conv::GemmForward;
 pub use lstm::{ConvLstmCell, ConvLstmCellConfig, LstmState, lstm_update};
 pub use masked::{MaskType, MaskedConv2d, MaskedConv2dConfig, causal_mask, channel_group};
 pub use skew::{skew, unskew};
+
+/// What the tests of the custom Flex operations share.
+#[cfg(all(test, feature = "flex"))]
+mod test_util {
+    use burn::tensor::Tensor;
+
+    /// A tensor's values as `f32`.
+    pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32")
+    }
+
+    /// The largest absolute difference of two equally long slices.
+    pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+}

@@ -24,8 +24,8 @@ pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     if D >= 2
         && x.device().is_autodiff()
         && bn.training.is_enabled()
-        && crate::fused::flex::applies(&[&x])
-        && crate::fused::flex::applies(&[&bn.gamma.val(), &bn.beta.val()])
+        && crate::flex::applies(&[&x])
+        && crate::flex::applies(&[&bn.gamma.val(), &bn.beta.val()])
     {
         return flex::train(bn, x);
     }
@@ -34,7 +34,7 @@ pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
 
 #[cfg(feature = "flex")]
 mod flex {
-    use crate::fused::flex::{contiguous, tensor, values};
+    use crate::flex::{contiguous, tensor, values};
     use burn::backend::autodiff::{
         Autodiff,
         checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -107,36 +107,31 @@ mod flex {
         (b, c, s)
     }
 
-    /// For each channel, `f(channel, [its B blocks of S values])` summed in `f64`.
-    fn per_channel<const K: usize>(
-        c: usize,
-        f: impl Fn(usize) -> [f64; K] + Sync + Send,
-    ) -> Vec<[f64; K]> {
-        (0..c).into_par_iter().map(f).collect()
-    }
-
     fn stats_forward(x: FlexTensor) -> FlexTensor {
         let x = contiguous(x);
         let (b, c, s) = layout(&x);
         let xs = values(&x);
         let n = (b * s) as f64;
-        let moments = per_channel(c, |ch| {
-            let blocks = (0..b).map(|i| &xs[(i * c + ch) * s..][..s]);
-            let sum: f64 = blocks
-                .clone()
-                .map(|v| v.iter().map(|&e| f64::from(e)).sum::<f64>())
-                .sum();
-            let mean = sum / n;
-            // Two passes: the variance from centred values, as burn computes it.
-            let sq: f64 = blocks
-                .map(|v| {
-                    v.iter()
-                        .map(|&e| (f64::from(e) - mean).powi(2))
-                        .sum::<f64>()
-                })
-                .sum();
-            [mean, sq / n]
-        });
+        let moments: Vec<[f64; 2]> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let blocks = (0..b).map(|i| &xs[(i * c + ch) * s..][..s]);
+                let sum: f64 = blocks
+                    .clone()
+                    .map(|v| v.iter().map(|&e| f64::from(e)).sum::<f64>())
+                    .sum();
+                let mean = sum / n;
+                // Two passes: the variance from centred values, as burn computes it.
+                let sq: f64 = blocks
+                    .map(|v| {
+                        v.iter()
+                            .map(|&e| (f64::from(e) - mean).powi(2))
+                            .sum::<f64>()
+                    })
+                    .sum();
+                [mean, sq / n]
+            })
+            .collect();
         let mut out = vec![0.0f32; 2 * c];
         for (ch, [mean, var]) in moments.into_iter().enumerate() {
             out[ch] = mean as f32;
@@ -205,22 +200,25 @@ mod flex {
         let (xs, gs, dys) = (values(&x), values(&gamma), values(&dy));
         let mi = mean_inv_std(values(&stats), c, epsilon);
         // Σ dy and Σ dy·x̂ per channel.
-        let sums = per_channel(c, |ch| {
-            let (mean, inv) = mi[ch];
-            let mut acc = [0.0f64; 2];
-            for i in 0..b {
-                let at = (i * c + ch) * s;
-                let (x, dy) = (&xs[at..][..s], &dys[at..][..s]);
-                let (mut sd, mut sdx) = (0.0f32, 0.0f32);
-                for (&x, &g) in x.iter().zip(dy) {
-                    sd += g;
-                    sdx += g * (x - mean) * inv;
+        let sums: Vec<[f64; 2]> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let (mean, inv) = mi[ch];
+                let mut acc = [0.0f64; 2];
+                for i in 0..b {
+                    let at = (i * c + ch) * s;
+                    let (x, dy) = (&xs[at..][..s], &dys[at..][..s]);
+                    let (mut sd, mut sdx) = (0.0f32, 0.0f32);
+                    for (&x, &g) in x.iter().zip(dy) {
+                        sd += g;
+                        sdx += g * (x - mean) * inv;
+                    }
+                    acc[0] += f64::from(sd);
+                    acc[1] += f64::from(sdx);
                 }
-                acc[0] += f64::from(sd);
-                acc[1] += f64::from(sdx);
-            }
-            acc
-        });
+                acc
+            })
+            .collect();
         let n = (b * s) as f32;
         let mut dx = vec![0.0f32; b * c * s];
         dx.par_chunks_mut(s.max(1))
@@ -329,24 +327,10 @@ mod flex {
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
+    use crate::test_util::{max_diff, values};
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
     use burn::tensor::{Device, Distribution};
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32")
-    }
-
-    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
-    }
 
     /// Two training steps' outputs, gradients and running statistics against burn's module.
     fn compare<const D: usize>(shape: [usize; D]) {
