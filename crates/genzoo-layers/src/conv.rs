@@ -154,7 +154,25 @@ pub fn conv2d_taps(
     };
     // Columns ordered tap-major (tap, channel), matching the stacked shifts below.
     let weight = weight.swap_dims(1, 2).reshape([1, c_out, t * c_in]);
-    let cols = if kh * kw == 1 && (pt, pb, pl, pr) == (0, 0, 0, 0) {
+    let plain = kh * kw == 1 && (pt, pb, pl, pr) == (0, 0, 0, 0);
+    // On Flex, the shifts are one im2col pass with a hand-written backward pass
+    // (`crate::im2col`), for kernels whose taps fit in a bit mask.
+    #[cfg(feature = "flex")]
+    if !plain
+        && kh * kw <= usize::BITS as usize
+        && taps.windows(2).all(|p| p[0] < p[1])
+        && crate::flex::applies(&[&x])
+        && crate::flex::applies(&[&weight])
+    {
+        let mask = taps.iter().fold(0usize, |m, &i| m | 1 << i);
+        let y = crate::im2col::conv2d_taps_batched(
+            x,
+            weight.reshape([c_out, t * c_in]),
+            [kh, kw, mask, pt, pb, pl, pr],
+        );
+        return add_bias(y, bias);
+    }
+    let cols = if plain {
         x.reshape([b, c_in, h * w])
     } else {
         let rows = taps.iter().map(|&i| i / kw);
@@ -522,7 +540,7 @@ mod tests {
             [usize; 4],
             Option<&'a [usize]>,
         );
-        let cases: [Case<'_>; 7] = [
+        let cases: [Case<'_>; 9] = [
             ([2, 3, 7, 6], 4, [2, 3], [1, 0, 1, 1], None), // Gated PixelCNN vertical stack
             ([2, 1, 6, 6], 3, [4, 7], [3, 0, 3, 3], None), // its first layer (7×7)
             (
@@ -536,6 +554,8 @@ mod tests {
             ([2, 4, 5, 6], 3, [1, 1], [0, 0, 0, 0], None), // 1×1
             ([2, 2, 6, 7], 3, [3, 5], [0, 2, 1, 0], Some(&[1, 7, 13])), // uneven, sparse
             ([1, 2, 5, 5], 2, [3, 3], [0, 0, 0, 0], Some(&[8])), // valid, one tap
+            ([2, 3, 4, 5], 2, [3, 3], [2, 0, 1, 3], Some(&[5, 0, 1])), // unordered: composed route
+            ([3, 2, 4, 4], 3, [1, 1], [1, 0, 0, 1], None), // 1×1 padded
         ];
         for (x_shape, c_out, [kh, kw], [pt, pb, pl, pr], taps) in cases {
             let all: Vec<usize> = (0..kh * kw).collect();

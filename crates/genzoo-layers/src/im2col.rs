@@ -67,6 +67,13 @@ pub fn conv_transpose2d(
     module::conv_transpose2d(x, weight, bias, options)
 }
 
+/// [`crate::conv::conv2d_taps`]'s Flex route: `weight: [C_out, T·C_in]` (tap-major columns),
+/// `p = [kh, kw, taps bit mask, p_top, p_bottom, p_left, p_right]` (see [`TapGeometry`]).
+#[cfg(feature = "flex")]
+pub(crate) fn conv2d_taps_batched(x: Tensor<4>, weight: Tensor<2>, p: [usize; 7]) -> Tensor<4> {
+    flex::conv2d_taps(x, weight, p)
+}
+
 /// The geometry shared by im2col and col2im: an image `[C, H, W]` seen through a `kh × kw`
 /// window at `Gh × Gw` grid positions; grid position `(i, j)`, tap `(u, v)` reads pixel
 /// `(s_h·i + u − p_top, s_w·j + v − p_left)`, zero outside the image.
@@ -182,12 +189,131 @@ impl Geometry {
     }
 }
 
+/// A stride-1 correlation over some taps of a `kh × kw` kernel in the *batch-major* layout of
+/// [`crate::conv::conv2d_taps`]: `cols[n, (t, c), i, j] = x[n, c, i + u_t − p_top, j + v_t − p_left]`
+/// for tap `t` at kernel position `(u_t, v_t)`, zero outside the image. With this layout the
+/// forward product and the input gradient's are batched GEMMs that read and write `[B, C, H·W]`
+/// tensors in place, so nothing is transposed (the channel-major [`Geometry`] needs a transpose
+/// of the output and of its gradient, which lost on the masked convolutions).
+#[cfg(feature = "flex")]
+#[derive(Clone, Debug, PartialEq)]
+struct TapGeometry {
+    c: usize,
+    h: usize,
+    w: usize,
+    ho: usize,
+    wo: usize,
+    pt: usize,
+    pl: usize,
+    /// `(u, v)` of each tap, in the order of the weight's columns.
+    taps: Vec<(usize, usize)>,
+}
+
+#[cfg(feature = "flex")]
+impl TapGeometry {
+    /// For input `[B, C, H, W]` and `p = [kh, kw, taps, p_top, p_bottom, p_left, p_right]`, where
+    /// bit `u·kw + v` of `taps` marks tap `(u, v)` (ascending order).
+    fn new(x: [usize; 4], p: [usize; 7]) -> Self {
+        let [_, c, h, w] = x;
+        let [kh, kw, mask, pt, pb, pl, pr] = p;
+        let taps = (0..kh * kw)
+            .filter(|&i| mask >> i & 1 == 1)
+            .map(|i| (i / kw, i % kw))
+            .collect();
+        Self {
+            c,
+            h,
+            w,
+            ho: h + pt + pb + 1 - kh,
+            wo: w + pl + pr + 1 - kw,
+            pt,
+            pl,
+            taps,
+        }
+    }
+
+    /// Rows of one image's column matrix: `T·C`.
+    fn rows(&self) -> usize {
+        self.taps.len() * self.c
+    }
+
+    /// Output pixels per image: `ho·wo`.
+    fn grid(&self) -> usize {
+        self.ho * self.wo
+    }
+
+    /// Tap `(u, v)`: the output rows and columns whose input pixel lies inside the image.
+    fn span(&self, (u, v): (usize, usize)) -> [std::ops::Range<usize>; 2] {
+        let rows = self.pt.saturating_sub(u)..(self.h + self.pt).saturating_sub(u).min(self.ho);
+        let cols = self.pl.saturating_sub(v)..(self.w + self.pl).saturating_sub(v).min(self.wo);
+        [
+            rows.start..rows.end.max(rows.start),
+            cols.start..cols.end.max(cols.start),
+        ]
+    }
+
+    /// About 16 Ki values per parallel task: one plane of a 28×28 image is too small a task.
+    fn min_planes(&self) -> usize {
+        (16 * 1024 / self.grid().max(1)).max(1)
+    }
+
+    /// `cols[n, (t, c), :, :]` from `x[n, c, :, :]` (`n < batch`).
+    fn im2col(&self, x: &[f32], batch: usize) -> Vec<f32> {
+        use rayon::prelude::*;
+        let (l, hw, c) = (self.grid(), self.h * self.w, self.c);
+        let mut cols = vec![0.0f32; batch * self.rows() * l];
+        cols.par_chunks_mut(l.max(1))
+            .with_min_len(self.min_planes())
+            .enumerate()
+            .for_each(|(r, plane)| {
+                let (n, tc) = (r / self.rows(), r % self.rows());
+                let tap = self.taps[tc / c];
+                let src = &x[(n * c + tc % c) * hw..][..hw];
+                let [rows, js] = self.span(tap);
+                let x0 = js.start + tap.1 - self.pl;
+                for i in rows {
+                    let y = i + tap.0 - self.pt;
+                    plane[i * self.wo..][js.clone()]
+                        .copy_from_slice(&src[y * self.w + x0..][..js.len()]);
+                }
+            });
+        cols
+    }
+
+    /// The adjoint of [`Self::im2col`]: `x[n, c, y, x] = Σ_t cols[n, (t, c), y − u_t + p_top,
+    /// x − v_t + p_left]`.
+    fn col2im(&self, cols: &[f32], batch: usize) -> Vec<f32> {
+        use rayon::prelude::*;
+        let (l, hw, c) = (self.grid(), self.h * self.w, self.c);
+        let mut x = vec![0.0f32; batch * c * hw];
+        x.par_chunks_mut(hw.max(1))
+            .with_min_len(self.min_planes())
+            .enumerate()
+            .for_each(|(nc, plane)| {
+                let (n, ch) = (nc / c, nc % c);
+                for (t, &tap) in self.taps.iter().enumerate() {
+                    let src = &cols[(n * self.rows() + t * c + ch) * l..][..l];
+                    let [rows, js] = self.span(tap);
+                    let x0 = js.start + tap.1 - self.pl;
+                    for i in rows {
+                        let y = i + tap.0 - self.pt;
+                        let dst = &mut plane[y * self.w + x0..][..js.len()];
+                        for (d, s) in dst.iter_mut().zip(&src[i * self.wo..][js.clone()]) {
+                            *d += s;
+                        }
+                    }
+                }
+            });
+        x
+    }
+}
+
 /// The Flex operations and their registration as a backend extension.
 #[cfg(feature = "flex")]
 // The extension trait's methods take the stride and padding as scalars, one argument each.
 #[allow(clippy::too_many_arguments)]
 mod flex {
-    use super::Geometry;
+    use super::{Geometry, TapGeometry};
     use crate::flex::{contiguous, tensor, values};
     use burn::backend::autodiff::{
         Autodiff,
@@ -226,6 +352,32 @@ mod flex {
             oph: usize,
             opw: usize,
         ) -> FloatTensor<Self>;
+        /// `weight: [C_out, T·C_in]`; bit `u·kw + v` of `taps` marks a tap.
+        fn conv2d_taps_batched(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            kh: usize,
+            kw: usize,
+            taps: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self>;
+    }
+
+    pub fn conv2d_taps(x: Tensor<4>, weight: Tensor<2>, p: [usize; 7]) -> Tensor<4> {
+        Tensor::from_dispatch(<Dispatch as ConvOps>::conv2d_taps_batched(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            p[4],
+            p[5],
+            p[6],
+        ))
     }
 
     pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, p: [usize; 6]) -> Tensor<4> {
@@ -388,6 +540,51 @@ mod flex {
         (dx, dw)
     }
 
+    fn taps_forward(x: FlexTensor, w: FlexTensor, p: [usize; 7]) -> FlexTensor {
+        let x = contiguous(x);
+        let xd = dims4(&x);
+        let g = TapGeometry::new(xd, p);
+        let (b, l) = (xd[0], g.grid());
+        let c_out = w.shape().dims::<2>()[0];
+        let cols = tensor(g.im2col(values(&x), b), Shape::new([b, g.rows(), l]));
+        let w = Flex::float_reshape(w, Shape::new([1, c_out, g.rows()]));
+        let y = Flex::float_matmul(w, cols); // [B, C_out, L], one GEMM per image
+        Flex::float_reshape(y, Shape::new([b, c_out, g.ho, g.wo]))
+    }
+
+    /// → (dx, dw), each only if asked for.
+    fn taps_backward(
+        x: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        p: [usize; 7],
+        want: [bool; 2],
+    ) -> (Option<FlexTensor>, Option<FlexTensor>) {
+        let x = contiguous(x);
+        let xd = dims4(&x);
+        let g = TapGeometry::new(xd, p);
+        let (b, l) = (xd[0], g.grid());
+        let c_out = w.shape().dims::<2>()[0];
+        let dy = Flex::float_reshape(contiguous(dy), Shape::new([b, c_out, l]));
+        let dx = want[0].then(|| {
+            let wt = Flex::float_swap_dims(
+                Flex::float_reshape(w, Shape::new([1, c_out, g.rows()])),
+                1,
+                2,
+            );
+            let dcols = contiguous(Flex::float_matmul(wt, dy.clone())); // [B, T·C, L]
+            tensor(g.col2im(values(&dcols), b), Shape::new(xd))
+        });
+        let dw = want[1].then(|| {
+            // The forward pass's columns again (T times the input; see `conv_backward`).
+            let cols = tensor(g.im2col(values(&x), b), Shape::new([b, g.rows(), l]));
+            let per_image = Flex::float_matmul(dy, Flex::float_swap_dims(cols, 1, 2)); // [B, C_out, T·C]
+            let dw = Flex::float_sum_dim(per_image, 0);
+            Flex::float_reshape(dw, Shape::new([c_out, g.rows()]))
+        });
+        (dx, dw)
+    }
+
     impl ConvOps for Flex {
         fn conv2d_im2col(
             x: FloatTensor<Self>,
@@ -414,24 +611,39 @@ mod flex {
         ) -> FloatTensor<Self> {
             transpose_forward(x, weight, [sh, sw, ph, pw, oph, opw])
         }
+
+        fn conv2d_taps_batched(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            kh: usize,
+            kw: usize,
+            taps: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self> {
+            taps_forward(x, weight, [kh, kw, taps, pt, pb, pl, pr])
+        }
     }
 
-    type BackwardKernel = fn(
+    type BackwardKernel<P> = fn(
         FlexTensor,
         FlexTensor,
         FlexTensor,
-        [usize; 6],
+        P,
         [bool; 2],
     ) -> (Option<FlexTensor>, Option<FlexTensor>);
 
-    /// The backward pass of either operation: inputs `x` and the weight, both kept.
+    /// The backward pass of any of the operations: inputs `x` and the weight, both kept; `P` are
+    /// the operation's geometry parameters.
     #[derive(Debug)]
-    struct ConvBackward {
-        params: [usize; 6],
-        kernel: BackwardKernel,
+    struct ConvBackward<P> {
+        params: P,
+        kernel: BackwardKernel<P>,
     }
 
-    impl Backward<Flex, 2> for ConvBackward {
+    impl<P: Copy + std::fmt::Debug + Send + 'static> Backward<Flex, 2> for ConvBackward<P> {
         type State = (FlexTensor, FlexTensor);
 
         fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -449,12 +661,12 @@ mod flex {
         }
     }
 
-    fn tracked<C: CheckpointStrategy>(
+    fn tracked<C: CheckpointStrategy, P: Copy + std::fmt::Debug + Send + 'static>(
         x: FloatTensor<Autodiff<Flex, C>>,
         w: FloatTensor<Autodiff<Flex, C>>,
-        params: [usize; 6],
-        forward: fn(FlexTensor, FlexTensor, [usize; 6]) -> FlexTensor,
-        kernel: BackwardKernel,
+        params: P,
+        forward: fn(FlexTensor, FlexTensor, P) -> FlexTensor,
+        kernel: BackwardKernel<P>,
     ) -> FloatTensor<Autodiff<Flex, C>> {
         match (ConvBackward { params, kernel })
             .prepare::<C>([x.node(), w.node()])
@@ -484,7 +696,7 @@ mod flex {
             pr: usize,
         ) -> FloatTensor<Self> {
             let p = [sh, sw, pt, pb, pl, pr];
-            tracked::<C>(x, weight, p, conv_forward, conv_backward)
+            tracked::<C, _>(x, weight, p, conv_forward, conv_backward)
         }
 
         fn conv_transpose2d_col2im(
@@ -498,7 +710,22 @@ mod flex {
             opw: usize,
         ) -> FloatTensor<Self> {
             let p = [sh, sw, ph, pw, oph, opw];
-            tracked::<C>(x, weight, p, transpose_forward, transpose_backward)
+            tracked::<C, _>(x, weight, p, transpose_forward, transpose_backward)
+        }
+
+        fn conv2d_taps_batched(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            kh: usize,
+            kw: usize,
+            taps: usize,
+            pt: usize,
+            pb: usize,
+            pl: usize,
+            pr: usize,
+        ) -> FloatTensor<Self> {
+            let p = [kh, kw, taps, pt, pb, pl, pr];
+            tracked::<C, _>(x, weight, p, taps_forward, taps_backward)
         }
     }
 }
