@@ -158,8 +158,7 @@ pub fn conv2d_taps(
     // On Flex, the shifts are one im2col pass with a hand-written backward pass
     // (`crate::im2col`), for kernels whose taps fit in a bit mask.
     #[cfg(feature = "flex")]
-    if !plain
-        && kh * kw <= usize::BITS as usize
+    if kh * kw <= usize::BITS as usize
         && taps.windows(2).all(|p| p[0] < p[1])
         && crate::flex::applies(&[&x])
         && crate::flex::applies(&[&weight])

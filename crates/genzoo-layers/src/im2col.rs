@@ -232,6 +232,11 @@ impl TapGeometry {
         }
     }
 
+    /// Whether the columns are the input itself: one tap that reads every pixel in place.
+    fn is_identity(&self) -> bool {
+        self.taps == [(self.pt, self.pl)] && (self.ho, self.wo) == (self.h, self.w)
+    }
+
     /// Rows of one image's column matrix: `T·C`.
     fn rows(&self) -> usize {
         self.taps.len() * self.c
@@ -315,6 +320,7 @@ impl TapGeometry {
 mod flex {
     use super::{Geometry, TapGeometry};
     use crate::flex::{contiguous, tensor, values};
+    use crate::gemm::{Mat, matmul, per_image, sum_over_images};
     use burn::backend::autodiff::{
         Autodiff,
         checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -541,15 +547,24 @@ mod flex {
     }
 
     fn taps_forward(x: FlexTensor, w: FlexTensor, p: [usize; 7]) -> FlexTensor {
-        let x = contiguous(x);
+        let (x, w) = (contiguous(x), contiguous(w));
         let xd = dims4(&x);
         let g = TapGeometry::new(xd, p);
-        let (b, l) = (xd[0], g.grid());
+        let (b, k, l) = (xd[0], g.rows(), g.grid());
         let c_out = w.shape().dims::<2>()[0];
-        let cols = tensor(g.im2col(values(&x), b), Shape::new([b, g.rows(), l]));
-        let w = Flex::float_reshape(w, Shape::new([1, c_out, g.rows()]));
-        let y = Flex::float_matmul(w, cols); // [B, C_out, L], one GEMM per image
-        Flex::float_reshape(y, Shape::new([b, c_out, g.ho, g.wo]))
+        let owned;
+        let cols = if g.is_identity() {
+            values(&x)
+        } else {
+            owned = g.im2col(values(&x), b);
+            &owned
+        };
+        let w = Mat::new(values(&w), c_out, k);
+        let mut y = vec![0.0f32; b * c_out * l];
+        per_image(&mut y, c_out * l, |n, out, parallel| {
+            matmul(out, w, Mat::new(&cols[n * k * l..], k, l), false, parallel)
+        });
+        tensor(y, Shape::new([b, c_out, g.ho, g.wo]))
     }
 
     /// → (dx, dw), each only if asked for.
@@ -560,27 +575,40 @@ mod flex {
         p: [usize; 7],
         want: [bool; 2],
     ) -> (Option<FlexTensor>, Option<FlexTensor>) {
-        let x = contiguous(x);
+        let (x, w, dy) = (contiguous(x), contiguous(w), contiguous(dy));
         let xd = dims4(&x);
         let g = TapGeometry::new(xd, p);
-        let (b, l) = (xd[0], g.grid());
+        let (b, k, l) = (xd[0], g.rows(), g.grid());
         let c_out = w.shape().dims::<2>()[0];
-        let dy = Flex::float_reshape(contiguous(dy), Shape::new([b, c_out, l]));
+        let dy_n = |n: usize| Mat::new(&values(&dy)[n * c_out * l..], c_out, l);
         let dx = want[0].then(|| {
-            let wt = Flex::float_swap_dims(
-                Flex::float_reshape(w, Shape::new([1, c_out, g.rows()])),
-                1,
-                2,
-            );
-            let dcols = contiguous(Flex::float_matmul(wt, dy.clone())); // [B, T·C, L]
-            tensor(g.col2im(values(&dcols), b), Shape::new(xd))
+            // dcols[n] = Wᵀ · dy[n]; for the identity layout they are the input gradient itself.
+            let wt = Mat::new(values(&w), c_out, k).t();
+            let mut dcols = vec![0.0f32; b * k * l];
+            per_image(&mut dcols, k * l, |n, out, parallel| {
+                matmul(out, wt, dy_n(n), false, parallel)
+            });
+            let dx = if g.is_identity() {
+                dcols
+            } else {
+                g.col2im(&dcols, b)
+            };
+            tensor(dx, Shape::new(xd))
         });
         let dw = want[1].then(|| {
             // The forward pass's columns again (T times the input; see `conv_backward`).
-            let cols = tensor(g.im2col(values(&x), b), Shape::new([b, g.rows(), l]));
-            let per_image = Flex::float_matmul(dy, Flex::float_swap_dims(cols, 1, 2)); // [B, C_out, T·C]
-            let dw = Flex::float_sum_dim(per_image, 0);
-            Flex::float_reshape(dw, Shape::new([c_out, g.rows()]))
+            let owned;
+            let cols = if g.is_identity() {
+                values(&x)
+            } else {
+                owned = g.im2col(values(&x), b);
+                &owned
+            };
+            let dw = sum_over_images(b, c_out * k, |n, acc, accumulate, parallel| {
+                let cols_t = Mat::new(&cols[n * k * l..], k, l).t();
+                matmul(acc, dy_n(n), cols_t, accumulate, parallel)
+            });
+            tensor(dw, Shape::new([c_out, k]))
         });
         (dx, dw)
     }

@@ -27,6 +27,8 @@ pub mod conv;
 #[cfg(feature = "flex")]
 mod flex;
 pub mod fused;
+#[cfg(feature = "flex")]
+mod gemm;
 pub mod im2col;
 pub mod lstm;
 pub mod masked;
