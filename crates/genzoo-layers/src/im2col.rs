@@ -328,7 +328,6 @@ mod flex {
         ops::{Backward, Ops, OpsKind},
     };
     use burn::backend::flex::FlexTensor;
-    use burn::backend::ops::FloatTensorOps;
     use burn::backend::{
         Backend, Dispatch, Flex, TensorMetadata, backend_extension, tensor::FloatTensor,
     };
@@ -416,10 +415,18 @@ mod flex {
         t.shape().dims::<4>()
     }
 
-    /// `[A, B, L] → [B, A, L]`, contiguous.
-    fn swap01(t: FlexTensor, a: usize, b: usize, l: usize) -> FlexTensor {
-        let t = Flex::float_reshape(t, Shape::new([a, b, l]));
-        contiguous(Flex::float_swap_dims(t, 0, 1))
+    /// `[A, B, L] → [B, A, L]`: between the batch-major tensors and the channel-major products.
+    fn swap01(t: &[f32], a: usize, b: usize, l: usize) -> Vec<f32> {
+        use rayon::prelude::*;
+        let mut out = vec![0.0f32; t.len()];
+        out.par_chunks_mut((a * l).max(1))
+            .enumerate()
+            .for_each(|(j, block)| {
+                for (i, row) in block.chunks_mut(l.max(1)).enumerate() {
+                    row.copy_from_slice(&t[(i * b + j) * l..][..l]);
+                }
+            });
+        out
     }
 
     /// The conv2d geometry over the input `[B, C_in, H, W]` for `weight: [C_out, C_in, kh, kw]`.
@@ -467,12 +474,12 @@ mod flex {
         let (x, w) = (contiguous(x), contiguous(w));
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = conv_geometry(xd, wd, p);
-        let (b, c_out, l) = (xd[0], wd[0], g.grid());
-        let cols = tensor(g.im2col(values(&x), b), Shape::new([g.rows(), b * l]));
-        let w2 = Flex::float_reshape(w, Shape::new([c_out, g.rows()]));
-        let y = Flex::float_matmul(w2, cols); // [C_out, B·L]
-        let y = swap01(y, c_out, b, l); // [B, C_out, L]
-        Flex::float_reshape(y, Shape::new([b, c_out, g.gh, g.gw]))
+        let (b, c_out, k, l) = (xd[0], wd[0], g.rows(), g.grid());
+        let cols = g.im2col(values(&x), b); // [K, B·L]
+        let mut y = vec![0.0f32; c_out * b * l];
+        let w = Mat::new(values(&w), c_out, k);
+        matmul(&mut y, w, Mat::new(&cols, k, b * l), false, true); // [C_out, B·L]
+        tensor(swap01(&y, c_out, b, l), Shape::new([b, c_out, g.gh, g.gw]))
     }
 
     /// → (dx, dw), each only if asked for.
@@ -483,26 +490,30 @@ mod flex {
         p: [usize; 6],
         want: [bool; 2],
     ) -> (Option<FlexTensor>, Option<FlexTensor>) {
-        let (x, w) = (contiguous(x), contiguous(w));
+        let (x, w, dy) = (contiguous(x), contiguous(w), contiguous(dy));
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = conv_geometry(xd, wd, p);
-        let (b, c_out, l) = (xd[0], wd[0], g.grid());
-        let dy = swap01(contiguous(dy), b, c_out, l); // [C_out, B, L]
-        let dy = Flex::float_reshape(dy, Shape::new([c_out, b * l]));
-        let w2 = Flex::float_reshape(w, Shape::new([c_out, g.rows()]));
+        let (b, c_out, k, l) = (xd[0], wd[0], g.rows(), g.grid());
+        let dy = swap01(values(&dy), b, c_out, l); // [C_out, B·L]
+        let dy = Mat::new(&dy, c_out, b * l);
         let dx = want[0].then(|| {
-            let dcols = contiguous(Flex::float_matmul(
-                Flex::float_swap_dims(w2, 0, 1),
-                dy.clone(),
-            )); // [K, B·L]
-            tensor(g.col2im(values(&dcols), b), Shape::new(xd))
+            let mut dcols = vec![0.0f32; k * b * l];
+            matmul(
+                &mut dcols,
+                Mat::new(values(&w), c_out, k).t(),
+                dy,
+                false,
+                true,
+            );
+            tensor(g.col2im(&dcols, b), Shape::new(xd))
         });
         let dw = want[1].then(|| {
             // The forward pass's columns again: keeping them (C·kh·kw / C times the input, up to
             // 16× for a 4×4 kernel) for the backward pass would cost more memory than one pass.
-            let cols = tensor(g.im2col(values(&x), b), Shape::new([g.rows(), b * l]));
-            let dw = Flex::float_matmul(dy, Flex::float_swap_dims(cols, 0, 1)); // [C_out, K]
-            Flex::float_reshape(dw, Shape::new(wd))
+            let cols = g.im2col(values(&x), b);
+            let mut dw = vec![0.0f32; c_out * k];
+            matmul(&mut dw, dy, Mat::new(&cols, k, b * l).t(), false, true);
+            tensor(dw, Shape::new(wd))
         });
         (dx, dw)
     }
@@ -511,12 +522,12 @@ mod flex {
         let (x, w) = (contiguous(x), contiguous(w));
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = transpose_geometry(xd, wd, p);
-        let (b, c_in, l) = (xd[0], xd[1], g.grid());
-        let x2 = swap01(x, b, c_in, l); // [C_in, B, L]
-        let x2 = Flex::float_reshape(x2, Shape::new([c_in, b * l]));
-        let w2 = Flex::float_reshape(w, Shape::new([c_in, g.rows()]));
-        let cols = contiguous(Flex::float_matmul(Flex::float_swap_dims(w2, 0, 1), x2)); // [K, B·L]
-        tensor(g.col2im(values(&cols), b), Shape::new([b, g.c, g.h, g.w]))
+        let (b, c_in, k, l) = (xd[0], xd[1], g.rows(), g.grid());
+        let x2 = swap01(values(&x), b, c_in, l); // [C_in, B·L]
+        let mut cols = vec![0.0f32; k * b * l];
+        let wt = Mat::new(values(&w), c_in, k).t();
+        matmul(&mut cols, wt, Mat::new(&x2, c_in, b * l), false, true); // [K, B·L]
+        tensor(g.col2im(&cols, b), Shape::new([b, g.c, g.h, g.w]))
     }
 
     fn transpose_backward(
@@ -529,19 +540,19 @@ mod flex {
         let (x, w, dy) = (contiguous(x), contiguous(w), contiguous(dy));
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = transpose_geometry(xd, wd, p);
-        let (b, c_in, l) = (xd[0], xd[1], g.grid());
-        let dcols = tensor(g.im2col(values(&dy), b), Shape::new([g.rows(), b * l])); // [K, B·L]
-        let w2 = Flex::float_reshape(w, Shape::new([c_in, g.rows()]));
+        let (b, c_in, k, l) = (xd[0], xd[1], g.rows(), g.grid());
+        let dcols = g.im2col(values(&dy), b); // [K, B·L]
+        let dcols = Mat::new(&dcols, k, b * l);
         let dx = want[0].then(|| {
-            let dx = Flex::float_matmul(w2, dcols.clone()); // [C_in, B·L]
-            let dx = swap01(dx, c_in, b, l);
-            Flex::float_reshape(dx, Shape::new(xd))
+            let mut dx = vec![0.0f32; c_in * b * l];
+            matmul(&mut dx, Mat::new(values(&w), c_in, k), dcols, false, true); // [C_in, B·L]
+            tensor(swap01(&dx, c_in, b, l), Shape::new(xd))
         });
         let dw = want[1].then(|| {
-            let x2 = swap01(x, b, c_in, l);
-            let x2 = Flex::float_reshape(x2, Shape::new([c_in, b * l]));
-            let dw = Flex::float_matmul(x2, Flex::float_swap_dims(dcols, 0, 1)); // [C_in, K]
-            Flex::float_reshape(dw, Shape::new(wd))
+            let x2 = swap01(values(&x), b, c_in, l); // [C_in, B·L]
+            let mut dw = vec![0.0f32; c_in * k];
+            matmul(&mut dw, Mat::new(&x2, c_in, b * l), dcols.t(), false, true);
+            tensor(dw, Shape::new(wd))
         });
         (dx, dw)
     }
