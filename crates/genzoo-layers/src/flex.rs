@@ -16,6 +16,12 @@ pub(crate) fn applies<const D: usize>(tensors: &[&Tensor<D>]) -> bool {
     })
 }
 
+/// How many parts of `len` values one parallel task takes: about 16 Ki values, so that small
+/// planes (a 7×7 map is 49 values) are not tasks of their own.
+pub(crate) fn min_parts(len: usize) -> usize {
+    (16 * 1024 / len.max(1)).max(1)
+}
+
 /// A contiguous `f32` view of a tensor: the tensor itself, or a contiguous copy.
 pub(crate) fn contiguous(x: FlexTensor) -> FlexTensor {
     if x.as_slice::<f32>().is_some() {

@@ -159,8 +159,7 @@ impl Geometry {
         images
             .par_chunks_mut(hw.max(1))
             .enumerate()
-            // About 16 Ki values per task: a 7×7 plane alone is too small a task.
-            .with_min_len((16 * 1024 / hw.max(1)).max(1))
+            .with_min_len(crate::flex::min_parts(hw))
             .for_each(|(nc, plane)| {
                 let (n, c) = (nc / g.c, nc % g.c);
                 for u in 0..g.kh {
@@ -249,17 +248,19 @@ impl TapGeometry {
 
     /// Tap `(u, v)`: the output rows and columns whose input pixel lies inside the image.
     fn span(&self, (u, v): (usize, usize)) -> [std::ops::Range<usize>; 2] {
-        let rows = self.pt.saturating_sub(u)..(self.h + self.pt).saturating_sub(u).min(self.ho);
-        let cols = self.pl.saturating_sub(v)..(self.w + self.pl).saturating_sub(v).min(self.wo);
         [
-            rows.start..rows.end.max(rows.start),
-            cols.start..cols.end.max(cols.start),
+            Geometry::valid(self.ho, 1, u, self.pt, self.h),
+            Geometry::valid(self.wo, 1, v, self.pl, self.w),
         ]
     }
 
-    /// About 16 Ki values per parallel task: one plane of a 28×28 image is too small a task.
-    fn min_planes(&self) -> usize {
-        (16 * 1024 / self.grid().max(1)).max(1)
+    /// The column matrices of `x`'s `batch` images: `x` itself for the identity layout.
+    fn columns<'a>(&self, x: &'a [f32], batch: usize) -> std::borrow::Cow<'a, [f32]> {
+        if self.is_identity() {
+            std::borrow::Cow::Borrowed(x)
+        } else {
+            std::borrow::Cow::Owned(self.im2col(x, batch))
+        }
     }
 
     /// `cols[n, (t, c), :, :]` from `x[n, c, :, :]` (`n < batch`).
@@ -268,7 +269,7 @@ impl TapGeometry {
         let (l, hw, c) = (self.grid(), self.h * self.w, self.c);
         let mut cols = vec![0.0f32; batch * self.rows() * l];
         cols.par_chunks_mut(l.max(1))
-            .with_min_len(self.min_planes())
+            .with_min_len(crate::flex::min_parts(self.grid()))
             .enumerate()
             .for_each(|(r, plane)| {
                 let (n, tc) = (r / self.rows(), r % self.rows());
@@ -292,7 +293,7 @@ impl TapGeometry {
         let (l, hw, c) = (self.grid(), self.h * self.w, self.c);
         let mut x = vec![0.0f32; batch * c * hw];
         x.par_chunks_mut(hw.max(1))
-            .with_min_len(self.min_planes())
+            .with_min_len(crate::flex::min_parts(self.grid()))
             .enumerate()
             .for_each(|(nc, plane)| {
                 let (n, ch) = (nc / c, nc % c);
@@ -563,13 +564,7 @@ mod flex {
         let g = TapGeometry::new(xd, p);
         let (b, k, l) = (xd[0], g.rows(), g.grid());
         let c_out = w.shape().dims::<2>()[0];
-        let owned;
-        let cols = if g.is_identity() {
-            values(&x)
-        } else {
-            owned = g.im2col(values(&x), b);
-            &owned
-        };
+        let cols = g.columns(values(&x), b);
         let w = Mat::new(values(&w), c_out, k);
         let mut y = vec![0.0f32; b * c_out * l];
         per_image(&mut y, c_out * l, |n, out, parallel| {
@@ -608,13 +603,7 @@ mod flex {
         });
         let dw = want[1].then(|| {
             // The forward pass's columns again (T times the input; see `conv_backward`).
-            let owned;
-            let cols = if g.is_identity() {
-                values(&x)
-            } else {
-                owned = g.im2col(values(&x), b);
-                &owned
-            };
+            let cols = g.columns(values(&x), b);
             let dw = sum_over_images(b, c_out * k, |n, acc, accumulate, parallel| {
                 let cols_t = Mat::new(&cols[n * k * l..], k, l).t();
                 matmul(acc, dy_n(n), cols_t, accumulate, parallel)

@@ -93,12 +93,6 @@ mod flex {
         y
     }
 
-    /// How many `(item, channel)` blocks of `s` values one parallel task takes: about 16 Ki values,
-    /// so that 7×7 maps are not 49-value tasks.
-    fn min_blocks(s: usize) -> usize {
-        (16 * 1024 / s.max(1)).max(1)
-    }
-
     /// `(batch, channels, spatial)` of `[B, C, …]`.
     fn layout(x: &FlexTensor) -> (usize, usize, usize) {
         let shape = x.shape();
@@ -170,7 +164,7 @@ mod flex {
         out.par_chunks_mut(s.max(1))
             .zip(xs.par_chunks(s.max(1)))
             .enumerate()
-            .with_min_len(min_blocks(s))
+            .with_min_len(crate::flex::min_parts(s))
             .for_each(|(bc, (y, x))| {
                 let ch = bc % c;
                 let (mean, inv) = mi[ch];
@@ -223,7 +217,7 @@ mod flex {
         let mut dx = vec![0.0f32; b * c * s];
         dx.par_chunks_mut(s.max(1))
             .enumerate()
-            .with_min_len(min_blocks(s))
+            .with_min_len(crate::flex::min_parts(s))
             .for_each(|(bc, out)| {
                 let ch = bc % c;
                 let (mean, inv) = mi[ch];
