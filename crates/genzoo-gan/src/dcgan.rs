@@ -16,7 +16,7 @@ use burn::tensor::module::{conv_transpose2d, linear};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor};
 use genzoo_layers::GemmForward;
-use genzoo_layers::fused::leaky_relu;
+use genzoo_layers::fused::{leaky_relu, tanh};
 use genzoo_layers::norm::batch_norm;
 
 use crate::nets::{leaky_slope, with_labels};
@@ -230,7 +230,7 @@ impl DcganGenerator {
         // BatchNorm's training pass as one custom operation on Flex (`genzoo_layers::norm`).
         let h = relu(batch_norm(&self.bn0, h));
         let h = relu(batch_norm(&self.bn1, self.deconv1.forward_auto(h))); // [B, 64, 14, 14]
-        self.deconv2.forward_auto(h).tanh() // [B, 1, 28, 28]
+        tanh(self.deconv2.forward_auto(h)) // [B, 1, 28, 28]
     }
 }
 

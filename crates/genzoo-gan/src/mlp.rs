@@ -6,7 +6,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
-use genzoo_layers::fused::leaky_relu;
+use genzoo_layers::fused::{leaky_relu, tanh};
 
 use crate::nets::{leaky_slope, with_labels};
 
@@ -105,7 +105,7 @@ impl MlpGenerator {
         let x = with_labels(z, labels);
         let x = leaky_relu(self.fc1.forward(x), self.leak);
         let x = leaky_relu(self.fc2.forward(x), self.leak);
-        self.out.forward(x).tanh().reshape([b, c, h, w])
+        tanh(self.out.forward(x)).reshape([b, c, h, w])
     }
 }
 

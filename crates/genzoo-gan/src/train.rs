@@ -4,9 +4,10 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, RmsPropConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
+use genzoo_layers::adam::AdamConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::clip::clip_weights;

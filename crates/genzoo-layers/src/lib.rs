@@ -23,6 +23,7 @@
 //! assert_eq!(conv.forward(x).dims(), [2, 16, 28, 28]);
 //! ```
 
+pub mod adam;
 pub mod conv;
 #[cfg(feature = "flex")]
 mod flex;

@@ -13,8 +13,9 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor};
+use genzoo_layers::adam::AdamConfig;
 use genzoo_pixel::sampling::{SampleOptions, complete_naive};
 use genzoo_pixel::{PixelCnnConfig, PixelRnnConfig};
 

@@ -149,8 +149,9 @@ impl Autoencoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::optim::GradientsParams;
     use burn::tensor::{Distribution, TensorData};
+    use genzoo_layers::adam::AdamConfig;
 
     #[test]
     fn shapes_follow_the_config() {

@@ -532,9 +532,10 @@ pub fn one_hot(labels: Tensor<1, Int>, num_classes: usize) -> Tensor<2> {
 mod tests {
     use super::*;
     use crate::sampling::standard_normal;
-    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::optim::GradientsParams;
     use burn::tensor::{Distribution, TensorData};
     use genzoo_datasets::rng::Rng;
+    use genzoo_layers::adam::AdamConfig;
 
     fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f64> {
         t.into_data()

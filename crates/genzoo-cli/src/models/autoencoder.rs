@@ -4,10 +4,11 @@ use std::path::Path;
 
 use crate::models::state;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use genzoo_datasets::rng::Rng;
 use genzoo_datasets::{Binarization, ImageSet};
+use genzoo_layers::adam::AdamConfig;
 use genzoo_train::{Batches, Checkpoint, Grid, Result, StepOutput, Task};
 use genzoo_vae::{Autoencoder, AutoencoderConfig};
 

@@ -6,10 +6,11 @@ use std::path::Path;
 
 use crate::models::state;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, ImageSet};
+use genzoo_layers::adam::AdamConfig;
 use genzoo_metrics::likelihood::bits_per_dim;
 use genzoo_pixel::sampling::{SampleOptions, complete_naive, sample_naive};
 use genzoo_pixel::{PixelCnn, PixelCnnConfig, cached};

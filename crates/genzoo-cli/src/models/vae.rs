@@ -10,10 +10,11 @@ use std::path::Path;
 
 use crate::models::state;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
+use genzoo_layers::adam::AdamConfig;
 use genzoo_train::svg::{group_by_label, scatter};
 use genzoo_train::{
     Batches, BoundOptions, Checkpoint, Error, Figure, Grid, Result, StepOutput, Task,
