@@ -322,6 +322,7 @@ mod flex {
     use super::{Geometry, TapGeometry};
     use crate::flex::{contiguous, tensor, values};
     use crate::gemm::{Mat, matmul, per_image, sum_over_images};
+    use crate::phase::Phases;
     use burn::backend::autodiff::{
         Autodiff,
         checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -416,6 +417,24 @@ mod flex {
         t.shape().dims::<4>()
     }
 
+    /// A strided layer's geometry for [`crate::phase`], which computes it without a column
+    /// matrix; `None` at stride 1 (whose columns are plain shifted copies) or for an empty output.
+    fn phases(g: &Geometry) -> Option<Phases> {
+        ((g.sh > 1 || g.sw > 1) && g.gh > 0 && g.gw > 0).then_some(Phases {
+            c: g.c,
+            h: g.h,
+            w: g.w,
+            kh: g.kh,
+            kw: g.kw,
+            sh: g.sh,
+            sw: g.sw,
+            pt: g.pt,
+            pl: g.pl,
+            ho: g.gh,
+            wo: g.gw,
+        })
+    }
+
     /// `[A, B, L] → [B, A, L]`: between the batch-major tensors and the channel-major products.
     fn swap01(t: &[f32], a: usize, b: usize, l: usize) -> Vec<f32> {
         use rayon::prelude::*;
@@ -476,6 +495,10 @@ mod flex {
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = conv_geometry(xd, wd, p);
         let (b, c_out, k, l) = (xd[0], wd[0], g.rows(), g.grid());
+        if let Some(ph) = phases(&g) {
+            let y = ph.forward(values(&x), values(&w), c_out, b);
+            return tensor(y, Shape::new([b, c_out, g.gh, g.gw]));
+        }
         let cols = g.im2col(values(&x), b); // [K, B·L]
         let mut y = vec![0.0f32; c_out * b * l];
         let w = Mat::new(values(&w), c_out, k);
@@ -495,6 +518,17 @@ mod flex {
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = conv_geometry(xd, wd, p);
         let (b, c_out, k, l) = (xd[0], wd[0], g.rows(), g.grid());
+        if let Some(ph) = phases(&g) {
+            let dx = want[0].then(|| {
+                let dx = ph.input_grad(values(&dy), values(&w), c_out, b);
+                tensor(dx, Shape::new(xd))
+            });
+            let dw = want[1].then(|| {
+                let dw = ph.weight_grad(values(&x), values(&dy), c_out, b);
+                tensor(dw, Shape::new(wd))
+            });
+            return (dx, dw);
+        }
         let dy = swap01(values(&dy), b, c_out, l); // [C_out, B·L]
         let dy = Mat::new(&dy, c_out, b * l);
         let dx = want[0].then(|| {
@@ -524,6 +558,11 @@ mod flex {
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = transpose_geometry(xd, wd, p);
         let (b, c_in, k, l) = (xd[0], xd[1], g.rows(), g.grid());
+        if let Some(ph) = phases(&g) {
+            // The input gradient of the convolution whose input has this layer's output shape.
+            let y = ph.input_grad(values(&x), values(&w), c_in, b);
+            return tensor(y, Shape::new([b, g.c, g.h, g.w]));
+        }
         let x2 = swap01(values(&x), b, c_in, l); // [C_in, B·L]
         let mut cols = vec![0.0f32; k * b * l];
         let wt = Mat::new(values(&w), c_in, k).t();
@@ -542,6 +581,18 @@ mod flex {
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = transpose_geometry(xd, wd, p);
         let (b, c_in, k, l) = (xd[0], xd[1], g.rows(), g.grid());
+        if let Some(ph) = phases(&g) {
+            // That convolution's forward pass and weight gradient, with `dy` as its input.
+            let dx = want[0].then(|| {
+                let dx = ph.forward(values(&dy), values(&w), c_in, b);
+                tensor(dx, Shape::new(xd))
+            });
+            let dw = want[1].then(|| {
+                let dw = ph.weight_grad(values(&dy), values(&x), c_in, b);
+                tensor(dw, Shape::new(wd))
+            });
+            return (dx, dw);
+        }
         let dcols = g.im2col(values(&dy), b); // [K, B·L]
         let dcols = Mat::new(&dcols, k, b * l);
         let dx = want[0].then(|| {

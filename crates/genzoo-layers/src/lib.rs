@@ -34,6 +34,8 @@ pub mod im2col;
 pub mod lstm;
 pub mod masked;
 pub mod norm;
+#[cfg(feature = "flex")]
+mod phase;
 pub mod skew;
 
 pub use conv::GemmForward;
