@@ -13,8 +13,12 @@
 //! | `conv2d` | `W · im2col(x)` | `col2im(Wᵀ · dy)` | `dy · im2col(x)ᵀ` |
 //! | `conv_transpose2d` | `col2im(Wᵀ · x)` | `W · im2col(dy)` | `x · im2col(dy)ᵀ` |
 //!
-//! Every product is one GEMM over the whole batch (burn-flex's `gemm`), with `k = B·Gh·Gw` for
-//! the weight gradients. On every other backend, and for dilation or groups ≠ 1 or non-`f32`
+//! Every product is one GEMM over the whole batch (through [`crate::gemm`]), with `k = B·Gh·Gw`
+//! for the weight gradients. That is the route at stride 1. A strided layer's column matrix holds
+//! `kh·kw / (s_h·s_w)` values per input value (4× for DCGAN's 4×4 kernels at stride 2), gathered
+//! with a stride, written and read back in every direction; strided layers take
+//! [`crate::phase`] instead, which computes them with no column matrix (same operations, same
+//! tests). On every other backend, and for dilation or groups ≠ 1 or non-`f32`
 //! tensors, the functions are burn's `conv2d` / `conv_transpose2d`. Tested against burn's ops in
 //! value and in every gradient (`tests` below).
 
@@ -107,15 +111,22 @@ impl Geometry {
 
     /// The grid indices `lo..hi` whose pixel `s·i + tap − pad` lies in `0..size`.
     fn valid(grid: usize, s: usize, tap: usize, pad: usize, size: usize) -> std::ops::Range<usize> {
-        // s·i + tap ≥ pad  and  s·i + tap < size + pad
-        let lo = pad.saturating_sub(tap).div_ceil(s);
-        let hi = (size + pad).saturating_sub(tap).div_ceil(s).min(grid);
-        lo..hi.max(lo)
+        crate::phase::valid(grid, s, tap, pad, size)
     }
 
-    /// `cols[(c, u, v), (n, i, j)]` from `images[n, c, :, :]` (`n < batch`).
+    /// Strided layers go through [`crate::phase`]; the column matrices here are stride 1's.
+    fn check_unit_stride(&self) {
+        assert!(
+            self.grid() == 0 || (self.sh, self.sw) == (1, 1),
+            "im2col: stride {:?} belongs to crate::phase",
+            (self.sh, self.sw)
+        );
+    }
+
+    /// `cols[(c, u, v), (n, i, j)]` from `images[n, c, :, :]` (`n < batch`), at stride 1.
     fn im2col(&self, images: &[f32], batch: usize) -> Vec<f32> {
         use rayon::prelude::*;
+        self.check_unit_stride();
         let g = *self;
         let (l, hw) = (g.grid(), g.h * g.w);
         let mut cols = vec![0.0f32; g.rows() * batch * l];
@@ -128,21 +139,14 @@ impl Geometry {
                 for (n, out) in row.chunks_mut(l.max(1)).enumerate() {
                     let plane = &images[(n * g.c + c) * hw..][..hw];
                     for i in rows.clone() {
-                        let y = g.sh * i + u - g.pt;
+                        let y = i + u - g.pt;
                         let src = &plane[y * g.w..][..g.w];
                         let dst = &mut out[i * g.gw..][..g.gw];
                         if js.is_empty() {
                             continue;
                         }
-                        let x0 = g.sw * js.start + v - g.pl;
-                        if g.sw == 1 {
-                            dst[js.clone()].copy_from_slice(&src[x0..x0 + js.len()]);
-                        } else {
-                            let taken = src[x0..].iter().step_by(g.sw);
-                            for (d, s) in dst[js.clone()].iter_mut().zip(taken) {
-                                *d = *s;
-                            }
-                        }
+                        let x0 = js.start + v - g.pl;
+                        dst[js.clone()].copy_from_slice(&src[x0..x0 + js.len()]);
                     }
                 }
             });
@@ -153,6 +157,7 @@ impl Geometry {
     /// the grid positions and taps that read pixel `(y, x)`.
     fn col2im(&self, cols: &[f32], batch: usize) -> Vec<f32> {
         use rayon::prelude::*;
+        self.check_unit_stride();
         let g = *self;
         let (l, hw) = (g.grid(), g.h * g.w);
         let mut images = vec![0.0f32; batch * g.c * hw];
@@ -169,15 +174,14 @@ impl Geometry {
                         let r = (c * g.kh + u) * g.kw + v;
                         let src = &cols[(r * batch + n) * l..][..l];
                         for i in rows.clone() {
-                            let y = g.sh * i + u - g.pt;
+                            let y = i + u - g.pt;
                             let dst = &mut plane[y * g.w..][..g.w];
                             let srow = &src[i * g.gw..][..g.gw];
                             if js.is_empty() {
                                 continue;
                             }
-                            let x0 = g.sw * js.start + v - g.pl;
-                            let hit = dst[x0..].iter_mut().step_by(g.sw);
-                            for (d, s) in hit.zip(&srow[js.clone()]) {
+                            let x0 = js.start + v - g.pl;
+                            for (d, s) in dst[x0..].iter_mut().zip(&srow[js.clone()]) {
                                 *d += s;
                             }
                         }

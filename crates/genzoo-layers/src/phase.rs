@@ -14,10 +14,10 @@
 //! copy. The grid's columns `j ≥ W_o` are not outputs; they cost `W_q / W_o` more arithmetic
 //! (8/7 for DCGAN's 7×7 layers) and are dropped when the output is written.
 //!
-//! The column matrix of [`crate::im2col`] holds `kh·kw` values per input pixel and output position
-//! (16× the input for a 4×4 kernel at stride 2), written, then read back by the product, in every
-//! direction of every strided layer; the folded image is the input's size plus a border, and stays
-//! in cache per image.
+//! The column matrix of [`crate::im2col`] holds `kh·kw` values per input channel and output
+//! position (4× the input for a 4×4 kernel at stride 2), gathered with a stride, written to memory
+//! and read back by the product, in every direction of every strided layer. The folded image is
+//! the input's size plus a border, built per image, and stays in cache.
 //!
 //! | | per image |
 //! |---|---|
@@ -59,7 +59,13 @@ struct Segment {
 }
 
 /// The grid indices `i < grid` whose pixel `s·i + p − pad` lies in `0..size`.
-fn valid(grid: usize, s: usize, p: usize, pad: usize, size: usize) -> std::ops::Range<usize> {
+pub(crate) fn valid(
+    grid: usize,
+    s: usize,
+    p: usize,
+    pad: usize,
+    size: usize,
+) -> std::ops::Range<usize> {
     let lo = pad.saturating_sub(p).div_ceil(s);
     let hi = (size + pad).saturating_sub(p).div_ceil(s).min(grid);
     lo..hi.max(lo)
@@ -432,6 +438,8 @@ mod tests {
             (2, 5, 5, 2, 2, 2, 2, 0, 0, 0, 0, 2),
             (2, 8, 6, 3, 4, 1, 3, 0, 2, 1, 0, 3),
             (1, 4, 4, 1, 1, 3, 3, 0, 0, 0, 0, 1),
+            // More folded channels per product (32) than gemm's 16-row tile.
+            (8, 6, 6, 4, 4, 2, 2, 1, 1, 1, 1, 3),
         ];
         for (c, h, w, kh, kw, sh, sw, pt, pb, pl, pr, o) in cases {
             let g = Phases {
