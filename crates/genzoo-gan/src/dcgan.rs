@@ -12,12 +12,13 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{conv_transpose2d, linear};
+use burn::tensor::module::conv_transpose2d;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor};
-use genzoo_layers::GemmForward;
 use genzoo_layers::fused::{leaky_relu, tanh};
+use genzoo_layers::im2col::linear;
 use genzoo_layers::norm::batch_norm;
+use genzoo_layers::{GemmForward, LinearGemm};
 
 use crate::nets::{leaky_slope, with_labels};
 use crate::spectral::SpectralNorm;
@@ -223,10 +224,12 @@ impl DcganGenerator {
     /// `z: [B, latent]`, `labels: [B, classes]` → `[B, C, 4·side, 4·side]` in [−1, 1]
     pub fn forward(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4> {
         let [b, _] = z.dims();
-        let h =
-            self.fc
-                .forward(with_labels(z, labels))
-                .reshape([b, self.hidden, self.side, self.side]); // [B, 128, 7, 7]
+        let h = self.fc.forward_gemm(with_labels(z, labels)).reshape([
+            b,
+            self.hidden,
+            self.side,
+            self.side,
+        ]); // [B, 128, 7, 7]
         // BatchNorm's training pass as one custom operation on Flex (`genzoo_layers::norm`).
         let h = relu(batch_norm(&self.bn0, h));
         let h = relu(batch_norm(&self.bn1, self.deconv1.forward_auto(h))); // [B, 64, 14, 14]
@@ -317,7 +320,7 @@ impl DcganDiscriminator {
 
     fn linear(&self, h: Tensor<2>) -> Tensor<2> {
         match &self.sn {
-            None => self.fc.forward(h),
+            None => self.fc.forward_gemm(h),
             Some(_) => linear(h, self.fc_weight(), self.fc.bias.as_ref().map(|b| b.val())),
         }
     }

@@ -355,6 +355,21 @@ impl GemmForward for ConvTranspose2d {
     }
 }
 
+/// A linear layer's forward pass through [`crate::im2col::linear`] (one product through
+/// [`crate::gemm`] each way on Flex): same parameters, same records, same result as the module's
+/// own `forward` for a batch of vectors.
+pub trait LinearGemm {
+    /// # Shapes
+    /// `x: [B, d_in]` → `[B, d_out]`
+    fn forward_gemm(&self, x: Tensor<2>) -> Tensor<2>;
+}
+
+impl LinearGemm for burn::nn::Linear {
+    fn forward_gemm(&self, x: Tensor<2>) -> Tensor<2> {
+        crate::im2col::linear(x, self.weight.val(), self.bias.as_ref().map(|b| b.val()))
+    }
+}
+
 /// `y + bias`, the bias broadcast over the batch and the pixels.
 pub(crate) fn add_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
     match bias {

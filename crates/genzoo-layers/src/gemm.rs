@@ -68,7 +68,8 @@ impl<'a> Mat<'a> {
 
 /// `dst = lhs · rhs`, or `dst += lhs · rhs` when `accumulate`; `dst` is row-major
 /// `lhs.rows × rhs.cols`. `parallel` lets `gemm` split the product over rayon's threads (for a
-/// single large product; products that already run in parallel tasks pass `false`).
+/// single large product; products that already run in parallel tasks pass `false`); products of
+/// fewer than 192³ multiply-adds run on one thread regardless.
 ///
 /// # Panics
 /// If the inner dimensions differ or `dst` has the wrong length.
@@ -91,7 +92,9 @@ pub(crate) fn matmul(
         }
         return;
     }
-    let parallelism = if parallel {
+    // Below ~7M multiply-adds rayon's hand-offs cost more than the second thread gives (burn-flex's
+    // threshold, 192³).
+    let parallelism = if parallel && m.saturating_mul(n).saturating_mul(k) >= 192 * 192 * 192 {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None

@@ -71,6 +71,25 @@ pub fn conv_transpose2d(
     module::conv_transpose2d(x, weight, bias, options)
 }
 
+/// `linear` with burn's signature and result for a batch of vectors: `x · weight + bias`, one
+/// product each way through [`crate::gemm`] on Flex, burn's op elsewhere. burn-flex allocates
+/// every product as a zeroed byte buffer and then copies it into an aligned one (`perf`: 9% of
+/// the MLP GAN's step); this product writes its output once.
+///
+/// # Shapes
+/// `x: [B, d_in]`, `weight: [d_in, d_out]`, `bias: [d_out]` → `[B, d_out]`
+pub fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    if x.dims()[1] == weight.dims()[0] && crate::flex::applies(&[&x, &weight]) {
+        let y = flex::linear_product(x, weight);
+        return match bias {
+            Some(bias) => y + bias.unsqueeze_dim(0),
+            None => y,
+        };
+    }
+    module::linear(x, weight, bias)
+}
+
 /// [`crate::conv::conv2d_taps`]'s Flex route: `weight: [C_out, T·C_in]` (tap-major columns),
 /// `p = [kh, kw, taps bit mask, p_top, p_bottom, p_left, p_right]` (see [`TapGeometry`]).
 #[cfg(feature = "flex")]
@@ -363,6 +382,8 @@ mod flex {
             oph: usize,
             opw: usize,
         ) -> FloatTensor<Self>;
+        /// `x · weight` for `x: [M, K]`, `weight: [K, N]`.
+        fn matmul_gemm(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
         /// `weight: [C_out, T·C_in]`; bit `u·kw + v` of `taps` marks a tap.
         fn conv2d_taps_batched(
             x: FloatTensor<Self>,
@@ -388,6 +409,13 @@ mod flex {
             p[4],
             p[5],
             p[6],
+        ))
+    }
+
+    pub fn linear_product(x: Tensor<2>, weight: Tensor<2>) -> Tensor<2> {
+        Tensor::from_dispatch(<Dispatch as ConvOps>::matmul_gemm(
+            x.into_dispatch(),
+            weight.into_dispatch(),
         ))
     }
 
@@ -668,6 +696,44 @@ mod flex {
         (dx, dw)
     }
 
+    fn matmul_forward(x: FlexTensor, w: FlexTensor, _: ()) -> FlexTensor {
+        let (x, w) = (contiguous(x), contiguous(w));
+        let ([m, k], [_, n]) = (x.shape().dims::<2>(), w.shape().dims::<2>());
+        let mut y = vec![0.0f32; m * n];
+        matmul(
+            &mut y,
+            Mat::new(values(&x), m, k),
+            Mat::new(values(&w), k, n),
+            false,
+            true,
+        );
+        tensor(y, Shape::new([m, n]))
+    }
+
+    /// → (dx, dw) = (dy · wᵀ, xᵀ · dy), each only if asked for.
+    fn matmul_backward(
+        x: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        _: (),
+        want: [bool; 2],
+    ) -> (Option<FlexTensor>, Option<FlexTensor>) {
+        let (x, w, dy) = (contiguous(x), contiguous(w), contiguous(dy));
+        let ([m, k], [_, n]) = (x.shape().dims::<2>(), w.shape().dims::<2>());
+        let dy = Mat::new(values(&dy), m, n);
+        let dx = want[0].then(|| {
+            let mut dx = vec![0.0f32; m * k];
+            matmul(&mut dx, dy, Mat::new(values(&w), k, n).t(), false, true);
+            tensor(dx, Shape::new([m, k]))
+        });
+        let dw = want[1].then(|| {
+            let mut dw = vec![0.0f32; k * n];
+            matmul(&mut dw, Mat::new(values(&x), m, k).t(), dy, false, true);
+            tensor(dw, Shape::new([k, n]))
+        });
+        (dx, dw)
+    }
+
     impl ConvOps for Flex {
         fn conv2d_im2col(
             x: FloatTensor<Self>,
@@ -707,6 +773,10 @@ mod flex {
             pr: usize,
         ) -> FloatTensor<Self> {
             taps_forward(x, weight, [kh, kw, taps, pt, pb, pl, pr])
+        }
+
+        fn matmul_gemm(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+            matmul_forward(x, weight, ())
         }
     }
 
@@ -810,6 +880,10 @@ mod flex {
             let p = [kh, kw, taps, pt, pb, pl, pr];
             tracked::<C, _>(x, weight, p, taps_forward, taps_backward)
         }
+
+        fn matmul_gemm(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+            tracked::<C, _>(x, weight, (), matmul_forward, matmul_backward)
+        }
     }
 }
 
@@ -909,6 +983,41 @@ mod tests {
                 ws[1],
             );
         }
+    }
+
+    #[test]
+    fn linear_matches_burns_op_in_value_and_every_gradient() {
+        let device = Device::flex().autodiff();
+        for (m, k, n) in [(64, 784, 512), (3, 5, 1), (1, 7, 9)] {
+            let x =
+                Tensor::<2>::random([m, k], Distribution::Normal(0.0, 1.0), &device).require_grad();
+            let w =
+                Tensor::<2>::random([k, n], Distribution::Normal(0.0, 0.1), &device).require_grad();
+            let b =
+                Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &device).require_grad();
+            let r = Tensor::<2>::random([m, n], Distribution::Normal(0.0, 1.0), &device);
+            let run = |ours: bool| {
+                let f = if ours { linear } else { module::linear };
+                let y = f(x.clone(), w.clone(), Some(b.clone()));
+                let g = (y.clone() * r.clone()).sum().backward();
+                [
+                    values(y.inner()),
+                    values(x.grad(&g).expect("dx")),
+                    values(w.grad(&g).expect("dw")),
+                    values(b.grad(&g).expect("db")),
+                ]
+            };
+            let (a, reference) = (run(true), run(false));
+            for (what, (a, b)) in ["y", "dx", "dw", "db"].iter().zip(a.iter().zip(&reference)) {
+                let d = max_rel_diff(a, b);
+                assert!(d < 1e-5, "{what}: {d} for {m}×{k}·{k}×{n}");
+            }
+        }
+        // Untracked, and without a bias.
+        let plain = Device::flex();
+        let x = Tensor::<2>::from_floats([[1.0, 2.0]], &plain);
+        let w = Tensor::<2>::from_floats([[3.0, 0.5], [-1.0, 2.0]], &plain);
+        assert_eq!(values(linear(x, w, None)), [1.0, 4.5]);
     }
 
     #[test]

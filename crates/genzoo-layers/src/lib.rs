@@ -38,7 +38,7 @@ pub mod norm;
 mod phase;
 pub mod skew;
 
-pub use conv::GemmForward;
+pub use conv::{GemmForward, LinearGemm};
 pub use lstm::{ConvLstmCell, ConvLstmCellConfig, LstmState, lstm_update};
 pub use masked::{MaskType, MaskedConv2d, MaskedConv2dConfig, causal_mask, channel_group};
 pub use skew::{skew, unskew};

@@ -16,7 +16,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Int, Tensor};
-use genzoo_layers::GemmForward;
+use genzoo_layers::{GemmForward, LinearGemm};
 use genzoo_metrics::likelihood::{bernoulli_log_prob, softplus};
 use serde::{Deserialize, Serialize};
 
@@ -397,8 +397,11 @@ impl Vae {
             h = relu(conv.forward_auto(h)); // [B, h1, H/2, W/2], then [B, h2, H/4, W/4]
         }
         let h = self.condition(h.flatten(1, 3), y);
-        let h = relu(self.enc_fc.forward(h)); // [B, hidden]
-        (self.enc_mean.forward(h.clone()), self.enc_logvar.forward(h))
+        let h = relu(self.enc_fc.forward_gemm(h)); // [B, hidden]
+        (
+            self.enc_mean.forward_gemm(h.clone()),
+            self.enc_logvar.forward_gemm(h),
+        )
     }
 
     /// The parameters of `p(x|z)` (logits for Bernoulli; means then log-scales for the
@@ -408,8 +411,8 @@ impl Vae {
     /// `z: [B, latent]`, `y: [B, num_classes]` → `[B, C · params_per_channel, H, W]`
     pub fn decode(&self, z: Tensor<2>, y: Option<&Tensor<2>>) -> Tensor<4> {
         let [b, _] = z.dims();
-        let h = relu(self.dec_fc.forward(self.condition(z, y))); // [B, hidden]
-        let h = self.dec_out.forward(h);
+        let h = relu(self.dec_fc.forward_gemm(self.condition(z, y))); // [B, hidden]
+        let h = self.dec_out.forward_gemm(h);
         if self.dec_deconvs.is_empty() {
             let c = self.channels * self.likelihood.params_per_channel();
             return h.reshape([b, c, self.image_size, self.image_size]);
