@@ -290,8 +290,8 @@ impl GemmForward for Conv2d {
         let [_, c_in, _, _] = self.weight.dims();
         self.groups == 1
             && self.dilation == [1, 1]
-            && (self.kernel_size == [1, 1] && self.stride == [1, 1]
-                || c_in == 1 && self.stride == [1, 1])
+            && self.stride == [1, 1]
+            && (self.kernel_size == [1, 1] || c_in == 1)
     }
 
     fn forward_burn(&self, x: Tensor<4>) -> Tensor<4> {

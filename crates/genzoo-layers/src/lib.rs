@@ -8,9 +8,11 @@
 //! plain convolutions and transposed convolutions computed as one matrix product each ([`conv`]),
 //! whose gradients are far faster than burn's CPU path (`docs/performance.md`). On the Flex CPU
 //! backend, custom operations with hand-written backward passes replace compositions of burn's
-//! ops: the gated and LSTM activations and LeakyReLU ([`fused`]), convolutions as im2col + GEMM
-//! ([`im2col`]) and BatchNorm's training pass ([`norm`]); on other backends they are burn's ops.
-//! This crate knows nothing about datasets or training.
+//! ops: the gated and LSTM activations, LeakyReLU and `tanh` ([`fused`]), convolutions as im2col +
+//! GEMM at stride 1 and folded into their stride phases otherwise, and linear layers ([`im2col`]),
+//! and BatchNorm's training pass ([`norm`]); on other backends they are burn's ops. [`adam`] is
+//! burn's Adam in one pass per parameter on Flex. This crate knows nothing about datasets or
+//! training.
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
