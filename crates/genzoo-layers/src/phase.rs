@@ -1,6 +1,8 @@
-//! Strided convolutions without a column matrix: each image is folded into its `s_h·s_w` phases
+//! Convolutions without a column matrix: each image is folded into its `s_h·s_w` phases
 //! (space-to-depth), and the stride-`s` convolution becomes a stride-1 one over the folded image,
-//! computed as a few matrix products that read the folded image in place ("implicit GEMM").
+//! computed as a few matrix products that read the folded image in place ("implicit GEMM"). At
+//! stride 1 the folded image is the padded image; [`crate::im2col`] sends every strided layer here
+//! and the stride-1 ones over 32 channels or more.
 //!
 //! For stride `s` and tap `u = s·a + p` (`p < s`), the input pixel `s·i + u − pad` is pixel
 //! `i + a` of phase `p`. So with the folded image `X'[(p, q, c), i', j'] = x[c, s_h·i' + p − p_top,
@@ -440,6 +442,8 @@ mod tests {
             (1, 4, 4, 1, 1, 3, 3, 0, 0, 0, 0, 1),
             // More folded channels per product (32) than gemm's 16-row tile.
             (8, 6, 6, 4, 4, 2, 2, 1, 1, 1, 1, 3),
+            // Stride 1 (no folding: the padded image), as `im2col` routes wide layers.
+            (32, 5, 6, 2, 3, 1, 1, 1, 0, 1, 1, 3),
         ];
         for (c, h, w, kh, kw, sh, sw, pt, pb, pl, pr, o) in cases {
             let g = Phases {
