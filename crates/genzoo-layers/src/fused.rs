@@ -501,7 +501,8 @@ mod flex {
 
     // ---- leaky_relu: y = x (x ≥ 0), slope·x (x < 0); backward from y (slope > 0) ----
 
-    fn leaky_forward(x: FlexTensor, slope: f32) -> FlexTensor {
+    /// `f(x)` elementwise, in parallel chunks, shaped like `x`.
+    fn map(x: FlexTensor, f: impl Fn(f32) -> f32 + Sync) -> FlexTensor {
         let x = contiguous(x);
         let xs = values(&x);
         let mut out = vec![0.0f32; xs.len()];
@@ -509,70 +510,49 @@ mod flex {
             .zip(xs.par_chunks(CHUNK))
             .for_each(|(y, x)| {
                 for (y, &x) in y.iter_mut().zip(x) {
-                    *y = if x < 0.0 { slope * x } else { x };
+                    *y = f(x);
                 }
             });
         tensor(out, x.shape())
     }
 
-    fn leaky_backward(y: FlexTensor, grad: FlexTensor, slope: f32) -> FlexTensor {
-        let (y, grad) = (contiguous(y), contiguous(grad));
-        let (ys, gs) = (values(&y), values(&grad));
-        let mut dx = vec![0.0f32; ys.len()];
-        dx.par_chunks_mut(CHUNK)
-            .zip(ys.par_chunks(CHUNK).zip(gs.par_chunks(CHUNK)))
-            .for_each(|(dx, (y, g))| {
-                for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
-                    *dx = if y < 0.0 { slope * g } else { g };
+    /// `f(a, b)` elementwise over two tensors of one shape, shaped like `a`.
+    fn zip_map(a: FlexTensor, b: FlexTensor, f: impl Fn(f32, f32) -> f32 + Sync) -> FlexTensor {
+        let (a, b) = (contiguous(a), contiguous(b));
+        let (xs, ys) = (values(&a), values(&b));
+        let mut out = vec![0.0f32; xs.len()];
+        out.par_chunks_mut(CHUNK)
+            .zip(xs.par_chunks(CHUNK).zip(ys.par_chunks(CHUNK)))
+            .for_each(|(o, (x, y))| {
+                for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
+                    *o = f(x, y);
                 }
             });
-        tensor(dx, y.shape())
+        tensor(out, a.shape())
+    }
+
+    fn leaky_forward(x: FlexTensor, slope: f32) -> FlexTensor {
+        map(x, |x| if x < 0.0 { slope * x } else { x })
+    }
+
+    fn leaky_backward(y: FlexTensor, grad: FlexTensor, slope: f32) -> FlexTensor {
+        zip_map(y, grad, |y, g| if y < 0.0 { slope * g } else { g })
     }
 
     // ---- tanh: y = tanh(x); backward from y: dx = g·(1 − y²) ----
 
     fn tanh_forward(x: FlexTensor) -> FlexTensor {
-        let x = contiguous(x);
-        let xs = values(&x);
-        let mut out = vec![0.0f32; xs.len()];
-        out.par_chunks_mut(CHUNK)
-            .zip(xs.par_chunks(CHUNK))
-            .for_each(|(y, x)| {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y = math::tanh(x);
-                }
-            });
-        tensor(out, x.shape())
+        map(x, math::tanh)
     }
 
     fn tanh_backward(y: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        let (y, grad) = (contiguous(y), contiguous(grad));
-        let (ys, gs) = (values(&y), values(&grad));
-        let mut dx = vec![0.0f32; ys.len()];
-        dx.par_chunks_mut(CHUNK)
-            .zip(ys.par_chunks(CHUNK).zip(gs.par_chunks(CHUNK)))
-            .for_each(|(dx, (y, g))| {
-                for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
-                    *dx = g * (1.0 - y * y);
-                }
-            });
-        tensor(dx, y.shape())
+        zip_map(y, grad, |y, g| g * (1.0 - y * y))
     }
 
     // ---- bernoulli_log_prob: t·l − softplus(l); d/dl = t − σ(l), d/dt = l ----
 
     fn bernoulli_forward(logits: FlexTensor, target: FlexTensor) -> FlexTensor {
-        let (logits, target) = (contiguous(logits), contiguous(target));
-        let (ls, ts) = (values(&logits), values(&target));
-        let mut out = vec![0.0f32; ls.len()];
-        out.par_chunks_mut(CHUNK)
-            .zip(ls.par_chunks(CHUNK).zip(ts.par_chunks(CHUNK)))
-            .for_each(|(y, (l, t))| {
-                for ((y, &l), &t) in y.iter_mut().zip(l).zip(t) {
-                    *y = t * l - math::softplus(l);
-                }
-            });
-        tensor(out, logits.shape())
+        zip_map(logits, target, |l, t| t * l - math::softplus(l))
     }
 
     /// → (d logits, d target).

@@ -103,18 +103,18 @@ pub(crate) fn conv2d_taps_batched(x: Tensor<4>, weight: Tensor<2>, p: [usize; 7]
 /// `(s_h·i + u − p_top, s_w·j + v − p_left)`, zero outside the image.
 #[cfg(feature = "flex")]
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Geometry {
-    c: usize,
-    h: usize,
-    w: usize,
-    kh: usize,
-    kw: usize,
-    sh: usize,
-    sw: usize,
-    pt: usize,
-    pl: usize,
-    gh: usize,
-    gw: usize,
+pub(crate) struct Geometry {
+    pub(crate) c: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) sh: usize,
+    pub(crate) sw: usize,
+    pub(crate) pt: usize,
+    pub(crate) pl: usize,
+    pub(crate) gh: usize,
+    pub(crate) gw: usize,
 }
 
 #[cfg(feature = "flex")]
@@ -346,7 +346,6 @@ mod flex {
     use super::{Geometry, TapGeometry};
     use crate::flex::{contiguous, tensor, values};
     use crate::gemm::{Mat, matmul, per_image, sum_over_images};
-    use crate::phase::Phases;
     use burn::backend::autodiff::{
         Autodiff,
         checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
@@ -450,26 +449,14 @@ mod flex {
         t.shape().dims::<4>()
     }
 
-    /// The layer's geometry for [`crate::phase`], which computes it without a column matrix: every
+    /// Whether the layer takes [`crate::phase`], which computes it without a column matrix: every
     /// strided layer, and stride-1 layers with a kernel larger than 1×1 over at least
-    /// [`PHASE_MIN_CHANNELS`] input channels. `None` otherwise (and for an empty output), for
-    /// `im2col`'s column matrix.
-    fn phases(g: &Geometry) -> Option<Phases> {
+    /// [`PHASE_MIN_CHANNELS`] input channels; not for an empty output. Otherwise `im2col`'s column
+    /// matrix.
+    fn folds(g: &Geometry) -> bool {
         let strided = g.sh > 1 || g.sw > 1;
         let wide = g.c >= PHASE_MIN_CHANNELS && g.kh * g.kw > 1;
-        ((strided || wide) && g.gh > 0 && g.gw > 0).then_some(Phases {
-            c: g.c,
-            h: g.h,
-            w: g.w,
-            kh: g.kh,
-            kw: g.kw,
-            sh: g.sh,
-            sw: g.sw,
-            pt: g.pt,
-            pl: g.pl,
-            ho: g.gh,
-            wo: g.gw,
-        })
+        (strided || wide) && g.gh > 0 && g.gw > 0
     }
 
     /// Input channels from which a stride-1 layer takes [`crate::phase`]: there each tap is one
@@ -538,8 +525,8 @@ mod flex {
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = conv_geometry(xd, wd, p);
         let (b, c_out, k, l) = (xd[0], wd[0], g.rows(), g.grid());
-        if let Some(ph) = phases(&g) {
-            let y = ph.forward(values(&x), values(&w), c_out, b);
+        if folds(&g) {
+            let y = g.folded_forward(values(&x), values(&w), c_out, b);
             return tensor(y, Shape::new([b, c_out, g.gh, g.gw]));
         }
         let cols = g.im2col(values(&x), b); // [K, B·L]
@@ -561,13 +548,13 @@ mod flex {
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = conv_geometry(xd, wd, p);
         let (b, c_out, k, l) = (xd[0], wd[0], g.rows(), g.grid());
-        if let Some(ph) = phases(&g) {
+        if folds(&g) {
             let dx = want[0].then(|| {
-                let dx = ph.input_grad(values(&dy), values(&w), c_out, b);
+                let dx = g.folded_input_grad(values(&dy), values(&w), c_out, b);
                 tensor(dx, Shape::new(xd))
             });
             let dw = want[1].then(|| {
-                let dw = ph.weight_grad(values(&x), values(&dy), c_out, b);
+                let dw = g.folded_weight_grad(values(&x), values(&dy), c_out, b);
                 tensor(dw, Shape::new(wd))
             });
             return (dx, dw);
@@ -601,9 +588,9 @@ mod flex {
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = transpose_geometry(xd, wd, p);
         let (b, c_in, k, l) = (xd[0], xd[1], g.rows(), g.grid());
-        if let Some(ph) = phases(&g) {
+        if folds(&g) {
             // The input gradient of the convolution whose input has this layer's output shape.
-            let y = ph.input_grad(values(&x), values(&w), c_in, b);
+            let y = g.folded_input_grad(values(&x), values(&w), c_in, b);
             return tensor(y, Shape::new([b, g.c, g.h, g.w]));
         }
         let x2 = swap01(values(&x), b, c_in, l); // [C_in, B·L]
@@ -624,14 +611,14 @@ mod flex {
         let (xd, wd) = (dims4(&x), dims4(&w));
         let g = transpose_geometry(xd, wd, p);
         let (b, c_in, k, l) = (xd[0], xd[1], g.rows(), g.grid());
-        if let Some(ph) = phases(&g) {
+        if folds(&g) {
             // That convolution's forward pass and weight gradient, with `dy` as its input.
             let dx = want[0].then(|| {
-                let dx = ph.forward(values(&dy), values(&w), c_in, b);
+                let dx = g.folded_forward(values(&dy), values(&w), c_in, b);
                 tensor(dx, Shape::new(xd))
             });
             let dw = want[1].then(|| {
-                let dw = ph.weight_grad(values(&dy), values(&x), c_in, b);
+                let dw = g.folded_weight_grad(values(&dy), values(&x), c_in, b);
                 tensor(dw, Shape::new(wd))
             });
             return (dx, dw);

@@ -30,24 +30,7 @@
 //! where `dy` is the output gradient on the `H_o × W_q` grid, with zeros in the extra columns.
 
 use crate::gemm::{Mat, matmul, per_image, sum_over_images};
-
-/// A convolution's geometry: input `[C, H, W]`, kernel `kh × kw`, stride `s_h × s_w`, top and left
-/// padding, output `H_o × W_o`. Output pixel `(i, j)`, tap `(u, v)` reads input pixel
-/// `(s_h·i + u − p_top, s_w·j + v − p_left)`, zero outside the image.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Phases {
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub sh: usize,
-    pub sw: usize,
-    pub pt: usize,
-    pub pl: usize,
-    pub ho: usize,
-    pub wo: usize,
-}
+use crate::im2col::Geometry;
 
 /// One product of the folded convolution: folded channels `k0..k0 + index.len()` of tap `tap`,
 /// whose `[O, index.len()]` kernel block starts at `start` in the regrouped kernel; `index[k]` is
@@ -73,7 +56,8 @@ pub(crate) fn valid(
     lo..hi.max(lo)
 }
 
-impl Phases {
+/// The phase route of [`Geometry`] (`gh × gw` is the output grid `H_o × W_o`).
+impl Geometry {
     /// Kernel rows and columns of the folded convolution: `⌈kh / s_h⌉ × ⌈kw / s_w⌉`.
     fn ka(&self) -> usize {
         self.kh.div_ceil(self.sh)
@@ -86,11 +70,11 @@ impl Phases {
     /// Rows and columns of a folded plane: `H_o + ka` rows (one spare, so that every view of the
     /// last channel stays inside it) and `W_q = W_o + kb − 1` columns.
     fn hq(&self) -> usize {
-        self.ho + self.ka()
+        self.gh + self.ka()
     }
 
     fn wq(&self) -> usize {
-        self.wo + self.kb() - 1
+        self.gw + self.kb() - 1
     }
 
     fn plane(&self) -> usize {
@@ -104,7 +88,7 @@ impl Phases {
 
     /// Columns of the products: the `H_o × W_q` grid.
     fn cols(&self) -> usize {
-        self.ho * self.wq()
+        self.gh * self.wq()
     }
 
     fn taps(&self) -> usize {
@@ -259,13 +243,27 @@ impl Phases {
         out
     }
 
+    /// Image `n` of `x[B, C, H, W]`, folded.
+    fn fold_image(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let mut xq = vec![0.0f32; self.folded() * self.plane()];
+        self.fold(&x[n * self.input_len()..][..self.input_len()], &mut xq);
+        xq
+    }
+
+    /// Image `n` of the output gradient `dy[B, O, H_o, W_o]` on the `H_o × W_q` grid, zero in the
+    /// extra columns.
+    fn widen_image(&self, dy: &[f32], n: usize, o: usize) -> Vec<f32> {
+        let len = o * self.gh * self.gw;
+        self.widen(&dy[n * len..][..len], o)
+    }
+
     /// One image's output gradient `[O, H_o, W_o]` on the `H_o × W_q` grid, zero in the extra
     /// columns.
     fn widen(&self, dy: &[f32], o: usize) -> Vec<f32> {
         let wq = self.wq();
         let mut out = vec![0.0f32; o * self.cols()];
-        for (dst, src) in out.chunks_mut(wq).zip(dy.chunks(self.wo)) {
-            dst[..self.wo].copy_from_slice(src);
+        for (dst, src) in out.chunks_mut(wq).zip(dy.chunks(self.gw)) {
+            dst[..self.gw].copy_from_slice(src);
         }
         out
     }
@@ -280,15 +278,14 @@ impl Phases {
     }
 
     /// `y[B, O, H_o, W_o]` from `x[B, C, H, W]` and `w[O, C, kh, kw]`.
-    pub(crate) fn forward(&self, x: &[f32], w: &[f32], o: usize, batch: usize) -> Vec<f32> {
-        let (cf, wq) = (self.folded(), self.wq());
+    pub(crate) fn folded_forward(&self, x: &[f32], w: &[f32], o: usize, batch: usize) -> Vec<f32> {
+        let wq = self.wq();
         let layout = self.layout(o);
         let kernel = self.kernel(w, &layout, o);
-        let out_len = o * self.ho * self.wo;
+        let out_len = o * self.gh * self.gw;
         let mut y = vec![0.0f32; batch * out_len];
         per_image(&mut y, out_len, |n, out, parallel| {
-            let mut xq = vec![0.0f32; cf * self.plane()];
-            self.fold(&x[n * self.input_len()..][..self.input_len()], &mut xq);
+            let xq = self.fold_image(x, n);
             let mut wide = vec![0.0f32; o * self.cols()];
             for (
                 i,
@@ -304,22 +301,27 @@ impl Phases {
                 let rhs = self.view(&xq, *tap, *k0, index.len());
                 matmul(&mut wide, lhs, rhs, i > 0, parallel);
             }
-            for (dst, src) in out.chunks_mut(self.wo).zip(wide.chunks(wq)) {
-                dst.copy_from_slice(&src[..self.wo]);
+            for (dst, src) in out.chunks_mut(self.gw).zip(wide.chunks(wq)) {
+                dst.copy_from_slice(&src[..self.gw]);
             }
         });
         y
     }
 
     /// `dx[B, C, H, W]` from the output gradient `dy[B, O, H_o, W_o]` and `w[O, C, kh, kw]`.
-    pub(crate) fn input_grad(&self, dy: &[f32], w: &[f32], o: usize, batch: usize) -> Vec<f32> {
+    pub(crate) fn folded_input_grad(
+        &self,
+        dy: &[f32],
+        w: &[f32],
+        o: usize,
+        batch: usize,
+    ) -> Vec<f32> {
         let (cf, plane, cols) = (self.folded(), self.plane(), self.cols());
         let layout = self.layout(o);
         let kernel = self.kernel(w, &layout, o);
-        let out_len = o * self.ho * self.wo;
         let mut dx = vec![0.0f32; batch * self.input_len()];
         per_image(&mut dx, self.input_len(), |n, out, parallel| {
-            let dy = self.widen(&dy[n * out_len..][..out_len], o);
+            let dy = self.widen_image(dy, n, o);
             let dy = Mat::new(&dy, o, cols);
             let mut dxq = vec![0.0f32; cf * plane];
             let mut part = vec![0.0f32; cf * cols];
@@ -352,15 +354,19 @@ impl Phases {
     }
 
     /// `dw[O, C, kh, kw]` from `x[B, C, H, W]` and the output gradient `dy[B, O, H_o, W_o]`.
-    pub(crate) fn weight_grad(&self, x: &[f32], dy: &[f32], o: usize, batch: usize) -> Vec<f32> {
-        let (cf, cols) = (self.folded(), self.cols());
+    pub(crate) fn folded_weight_grad(
+        &self,
+        x: &[f32],
+        dy: &[f32],
+        o: usize,
+        batch: usize,
+    ) -> Vec<f32> {
+        let cols = self.cols();
         let layout = self.layout(o);
-        let out_len = o * self.ho * self.wo;
         let total = o * self.c * self.kh * self.kw;
         let blocks = sum_over_images(batch, total, |n, acc, accumulate, parallel| {
-            let mut xq = vec![0.0f32; cf * self.plane()];
-            self.fold(&x[n * self.input_len()..][..self.input_len()], &mut xq);
-            let dy = self.widen(&dy[n * out_len..][..out_len], o);
+            let xq = self.fold_image(x, n);
+            let dy = self.widen_image(dy, n, o);
             let dy = Mat::new(&dy, o, cols);
             for Segment {
                 tap,
@@ -383,12 +389,12 @@ mod tests {
     use super::*;
 
     /// The direct definition: `y[n, o, i, j] = Σ_{c,u,v} w[o, c, u, v] · x[n, c, s·i + u − p, …]`.
-    fn direct(g: &Phases, x: &[f32], w: &[f32], o: usize, batch: usize) -> Vec<f64> {
-        let mut y = vec![0.0f64; batch * o * g.ho * g.wo];
+    fn direct(g: &Geometry, x: &[f32], w: &[f32], o: usize, batch: usize) -> Vec<f64> {
+        let mut y = vec![0.0f64; batch * o * g.gh * g.gw];
         for n in 0..batch {
             for oc in 0..o {
-                for i in 0..g.ho {
-                    for j in 0..g.wo {
+                for i in 0..g.gh {
+                    for j in 0..g.gw {
                         let mut s = 0.0f64;
                         for c in 0..g.c {
                             for u in 0..g.kh {
@@ -407,7 +413,7 @@ mod tests {
                                 }
                             }
                         }
-                        y[((n * o + oc) * g.ho + i) * g.wo + j] = s;
+                        y[((n * o + oc) * g.gh + i) * g.gw + j] = s;
                     }
                 }
             }
@@ -446,7 +452,7 @@ mod tests {
             (32, 5, 6, 2, 3, 1, 1, 1, 0, 1, 1, 3),
         ];
         for (c, h, w, kh, kw, sh, sw, pt, pb, pl, pr, o) in cases {
-            let g = Phases {
+            let g = Geometry {
                 c,
                 h,
                 w,
@@ -456,20 +462,20 @@ mod tests {
                 sw,
                 pt,
                 pl,
-                ho: (h + pt + pb - kh) / sh + 1,
-                wo: (w + pl + pr - kw) / sw + 1,
+                gh: (h + pt + pb - kh) / sh + 1,
+                gw: (w + pl + pr - kw) / sw + 1,
             };
             for batch in [1, 5] {
                 let x = pseudo(batch * c * h * w, 1);
                 let wt = pseudo(o * c * kh * kw, 2);
-                let y = g.forward(&x, &wt, o, batch);
+                let y = g.folded_forward(&x, &wt, o, batch);
                 let expected = direct(&g, &x, &wt, o, batch);
                 for (a, b) in y.iter().zip(&expected) {
                     assert!((f64::from(*a) - b).abs() < 1e-4, "{g:?}: {a} vs {b}");
                 }
                 let r = pseudo(y.len(), 3);
-                let dx = g.input_grad(&r, &wt, o, batch);
-                let dw = g.weight_grad(&x, &r, o, batch);
+                let dx = g.folded_input_grad(&r, &wt, o, batch);
+                let dw = g.folded_weight_grad(&x, &r, o, batch);
                 let (lhs, scale) = (dot(&y, &r), dot(&r, &r).sqrt());
                 assert!(
                     (lhs - dot(&x, &dx)).abs() < 1e-4 * scale.max(1.0),
