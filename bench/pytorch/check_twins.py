@@ -17,7 +17,7 @@ diagonal-bilstm):
     python3 bench/pytorch/check_twins.py --ckpt cond-pixelcnn=RUN/checkpoints/last.ckpt \\
         --data /work/shared/datasets/mnist --images 64                    # 1, 2 and 3
 
-Reads genzoo's checkpoint (GZCKPT01 + JSON header + burnpack sections: magic, version, CBOR metadata,
+Reads genzoo's checkpoint (GZCKPT02 + header hash + JSON header + burnpack sections: magic, version, CBOR metadata,
 256-aligned f32 data) with the small CBOR reader below; needs only torch and the standard library.
 """
 
@@ -90,11 +90,15 @@ def cbor(buf, i=0):
 def read_checkpoint(path, section="model"):
     """The tensors of one section of a genzoo checkpoint: {name: float32 tensor}."""
     b = Path(path).read_bytes()
-    if b[:8] != b"GZCKPT01":
+    if b[:8] == b"GZCKPT02":
+        start = 48  # magic, header length, the header's SHA-256
+    elif b[:8] == b"GZCKPT01":
+        start = 16
+    else:
         raise ValueError(f"{path}: not a genzoo checkpoint")
     hlen = struct.unpack("<Q", b[8:16])[0]
-    header = json.loads(b[16:16 + hlen])
-    off = 16 + hlen
+    header = json.loads(b[start:start + hlen])
+    off = start + hlen
     for s in header["sections"]:
         if s["name"] == section:
             pack = b[off:off + s["len"]]

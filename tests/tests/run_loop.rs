@@ -209,6 +209,8 @@ struct NanAt {
     done: u64,
     last: Option<PathBuf>,
     at_evaluation: Option<u64>,
+    /// Evaluations after this many steps report an infinite score.
+    eval_inf_after: u64,
 }
 
 impl NanAt {
@@ -218,6 +220,7 @@ impl NanAt {
             done: 0,
             last: None,
             at_evaluation: None,
+            eval_inf_after: u64::MAX,
         }
     }
 }
@@ -244,7 +247,12 @@ impl Task for NanAt {
         if let Some(last) = &self.last {
             self.at_evaluation = Checkpoint::load(last).ok().map(|c| c.meta.step);
         }
-        vec![("score".into(), 1.0)]
+        let score = if self.done > self.eval_inf_after {
+            f64::INFINITY
+        } else {
+            1.0
+        };
+        vec![("score".into(), score)]
     }
     fn selection_metric(&self) -> &str {
         "score"
@@ -265,7 +273,7 @@ impl Task for NanAt {
 #[test]
 fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let run = RunDir::create(&tmp.path().join("run"), false).expect("run dir");
+    let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
     run.write_config("model = \"nan-at\"\n").expect("config");
     let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
         .expect("mini");
@@ -288,23 +296,66 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
             step, checkpoint, ..
         } => {
             assert_eq!(*step, 5);
-            assert!(checkpoint.ends_with("last.ckpt"), "{checkpoint}");
+            assert!(checkpoint.ends_with("last.ckpt, step 2"), "{checkpoint}");
         }
         other => panic!("expected NonFiniteLoss, got {other}"),
     }
     assert!(err.to_string().contains("step 5"), "{err}");
     let kept = Checkpoint::load(&run.checkpoint_path("last")).expect("last good checkpoint");
+    // Step 4's checkpoint is not written: step 5's loss, computed from its weights, was NaN.
+    // Step 2's was vouched for by step 3's finite loss.
     assert_eq!(
-        kept.meta.step, 4,
-        "the checkpoint must predate the NaN step"
+        kept.meta.step, 2,
+        "the kept checkpoint's weights must have given a finite loss"
     );
     assert_eq!(task.done, 5, "the loop must stop right at the NaN step");
 }
 
 #[test]
+fn a_non_finite_evaluation_stops_the_run_and_restores_the_last_good_checkpoint() {
+    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
+        .expect("mini");
+    let device = burn::tensor::Device::flex();
+    // Checkpoint every 2 steps; the final evaluation (after step 5) is infinite.
+    for (checkpoint_every, kept_step) in [(2, Some(4)), (100, None)] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
+        let opts = TrainOptions {
+            seed: 1,
+            batch_size: 16,
+            budget: Budget::Steps(5),
+            log_every: 1,
+            sample_every: 100,
+            checkpoint_every,
+            progress: false,
+            time_limit: None,
+        };
+        let mut task = NanAt {
+            eval_inf_after: 4,
+            ..NanAt::new(u64::MAX)
+        };
+        let err = genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None)
+            .expect_err("infinite score");
+        assert!(matches!(err, Error::NonFinite { step: 5, .. }), "{err}");
+        assert!(err.to_string().contains("score is inf"), "{err}");
+        let last = run.checkpoint_path("last");
+        assert_eq!(
+            Checkpoint::load(&last).ok().map(|c| c.meta.step),
+            kept_step,
+            "last.ckpt holds the last good state, or nothing when there is none"
+        );
+        assert!(!run.checkpoint_path("best").exists(), "never saved as best");
+        assert!(
+            !run.root().join("summary.json").exists(),
+            "no summary reports the infinite score as a result"
+        );
+    }
+}
+
+#[test]
 fn the_trained_state_is_saved_before_the_final_evaluation() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let run = RunDir::create(&tmp.path().join("run"), false).expect("run dir");
+    let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
     run.write_config("model = \"nan-at\"\n").expect("config");
     let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
         .expect("mini");
@@ -335,7 +386,7 @@ fn the_trained_state_is_saved_before_the_final_evaluation() {
 #[test]
 fn a_time_limit_ends_the_run_like_a_spent_budget() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let run = RunDir::create(&tmp.path().join("run"), false).expect("run dir");
+    let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
     run.write_config("model = \"nan-at\"\n").expect("config");
     let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
         .expect("mini");

@@ -223,7 +223,8 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
     if let Ok(classic) = toml::from_str::<models::classic::ClassicConfig>(&text) {
         // Classic fits have no checkpoint or sampler: their metrics were computed at fit time.
         return Err(Error::Config(format!(
-            "{} is a classic fit ({}): it reports its metrics in {} when it is fitted;              `eval`, `sample` and `figures` work on trained generative models",
+            "{} is a classic fit ({}): it reports its metrics in {} when it is fitted; \
+             `eval`, `sample` and `figures` work on trained generative models",
             dir.display(),
             classic.model,
             run.root().join("summary.json").display()
@@ -372,6 +373,15 @@ fn parse_metrics(list: Option<&str>) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Refuses `n` generated images of `kind` that cannot fit in memory: the samples as a tensor, as
+/// host values and as the picture or features made of them (three copies).
+fn check_images_fit(n: usize, kind: DatasetKind, flag: &str) -> Result<()> {
+    genzoo_train::memory::check_fits(
+        &format!("{flag} {n} ({n} generated images)"),
+        genzoo_train::memory::images_bytes(n, kind.shape()).saturating_mul(3),
+    )
+}
+
 /// `genzoo eval`: the run's metrics on the test split, written into `summary.json` under `eval`
 /// and into the report; returns them.
 pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
@@ -384,6 +394,7 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
     }
     let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
     let kind: DatasetKind = loaded.config.dataset.parse()?;
+    check_images_fit(args.n, kind, "--n")?;
     let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
     let num = genzoo_train::run::num;
     let mut out = Map::new();
@@ -445,9 +456,9 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
         let explicit = args.metrics.is_some();
         class_accuracy(&mut loaded, args, kind, test.shape(), explicit, &mut out)?;
     }
-    let mut summary = loaded.run.read_summary()?;
-    summary.insert("eval".into(), Value::Object(out.clone()));
-    loaded.run.write_summary(&summary)?;
+    loaded.run.update_summary(|summary| {
+        summary.insert("eval".into(), Value::Object(out.clone()));
+    })?;
     genzoo_train::report::write_report(loaded.run.root()).map_err(|source| Error::Io {
         path: loaded.run.root().join("report.html"),
         source,
@@ -599,6 +610,7 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
         return Err(Error::Config("--n must be at least 1".into()));
     }
     let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
+    check_images_fit(args.n, loaded.config.dataset.parse()?, "--n")?;
     if let Some(label) = args.label {
         let classes = loaded.task.num_classes();
         if classes == 0 {

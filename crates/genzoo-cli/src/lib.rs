@@ -51,7 +51,9 @@ pub enum Command {
 }
 
 /// `genzoo train` flags. Unset flags fall back to `--config`, then to the model's defaults.
+/// A negative number is read as a value (and refused as one: `--steps -1` names the flag).
 #[derive(Debug, Args, Default)]
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// Model to train (see `genzoo models`); default: the autoencoder.
     pub model: Option<String>,
@@ -338,10 +340,81 @@ fn data_options(args: &TrainArgs) -> DataOptions {
     }
 }
 
+/// Flags a resumed run takes: its budget, backend and cadence may change. Everything else decides
+/// what the run is (its data, batches, seed, learning rate) and is refused with `--resume`.
+const RESUME_APPLIES: &str =
+    "--epochs, --steps, --backend, --log-every, --sample-every, --checkpoint-every, --max-minutes";
+
+/// The configuration of `--resume DIR`, with the flags that may change applied; refuses the flags
+/// that cannot change, naming them.
+fn resume_config(args: &TrainArgs, run: &RunDir) -> Result<RunConfig> {
+    let origin = run.config_path().display().to_string();
+    let mut cfg = RunConfig::from_toml(&origin, &run.read_config()?)?;
+    if let Some(m) = args.model.as_ref().filter(|m| **m != cfg.model) {
+        return Err(Error::Config(format!(
+            "{origin} is a '{}' run, not '{m}'",
+            cfg.model
+        )));
+    }
+    let mut refused = Vec::new();
+    let mut differs = |flag: &str, changed: bool| {
+        if changed {
+            refused.push(flag.to_string());
+        }
+    };
+    differs("--lr", args.lr.is_some_and(|lr| lr != cfg.lr));
+    differs(
+        "--batch-size",
+        args.batch_size.is_some_and(|b| b != cfg.batch_size),
+    );
+    differs("--seed", args.seed.is_some_and(|s| s != cfg.seed));
+    differs(
+        "--dataset",
+        args.dataset.as_ref().is_some_and(|d| *d != cfg.dataset),
+    );
+    differs("--k", args.k.is_some());
+    if !refused.is_empty() {
+        return Err(Error::Config(format!(
+            "{} cannot change on --resume (the run was made with {}); only {RESUME_APPLIES} apply to a resumed run",
+            refused.join(", "),
+            run.config_path().display()
+        )));
+    }
+    if args.epochs.is_some() || args.steps.is_some() {
+        cfg.epochs = args.epochs;
+        cfg.steps = args.steps;
+    }
+    if let Some(b) = &args.backend {
+        cfg.backend = b.parse::<Backend>()?.to_string();
+    }
+    let keep = |flag: Option<u64>, current: u64| flag.unwrap_or(current);
+    cfg.log_every = keep(args.log_every, cfg.log_every);
+    cfg.sample_every = keep(args.sample_every, cfg.sample_every);
+    cfg.checkpoint_every = keep(args.checkpoint_every, cfg.checkpoint_every);
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// `--max-minutes` as a duration, refused unless a positive number.
+fn time_limit(args: &TrainArgs) -> Result<Option<std::time::Duration>> {
+    args.max_minutes
+        .map(|m| {
+            if m.is_finite() && m > 0.0 && m < 1e9 {
+                Ok(std::time::Duration::from_secs_f64(m * 60.0))
+            } else {
+                Err(Error::Config(format!(
+                    "--max-minutes must be a positive number of minutes, got {m}"
+                )))
+            }
+        })
+        .transpose()
+}
+
 /// `genzoo train`: returns the run directory and the summary.
 ///
-/// Everything that can be checked before training (configuration, backend, model, data) is checked
-/// before the run directory is created, so bad input never leaves a directory behind.
+/// Everything that can be checked before training (flags, configuration, backend, model, data,
+/// batch size against the data, memory) is checked before the run directory is created or
+/// touched, so bad input never leaves a directory behind nor changes an old one.
 pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     if args
         .model
@@ -350,26 +423,17 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     {
         return models::classic::fit(args);
     }
+    if args.k.is_some() && args.resume.is_none() {
+        return Err(Error::Config(format!(
+            "--k does not apply to '{}' (it sets k-means k and PCA / GMM components)",
+            args.model.as_deref().unwrap_or(DEFAULT_MODEL)
+        )));
+    }
+    let time_limit = time_limit(args)?;
     let (mut cfg, resume_dir) = match &args.resume {
         Some(dir) => {
             let run = RunDir::open(dir)?;
-            let origin = run.config_path().display().to_string();
-            let mut cfg = RunConfig::from_toml(&origin, &run.read_config()?)?;
-            if let Some(m) = args.model.as_ref().filter(|m| **m != cfg.model) {
-                return Err(Error::Config(format!(
-                    "{origin} is a '{}' run, not '{m}'",
-                    cfg.model
-                )));
-            }
-            // A resumed run may get a longer budget or move to another backend; nothing else.
-            if args.epochs.is_some() || args.steps.is_some() {
-                cfg.epochs = args.epochs;
-                cfg.steps = args.steps;
-            }
-            if let Some(b) = &args.backend {
-                cfg.backend = b.parse::<Backend>()?.to_string();
-            }
-            (cfg, Some(run))
+            (resume_config(args, &run)?, Some(dir.clone()))
         }
         None => (resolve_config(args)?, None),
     };
@@ -390,7 +454,7 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
 
     let kind: DatasetKind = cfg.dataset.parse()?;
     let opts = data_options(args);
-    if kind != DatasetKind::MnistMini && !kind.is_toy() {
+    if resume_dir.is_none() && kind != DatasetKind::MnistMini && !kind.is_toy() {
         cfg.provenance.data_dir = genzoo_datasets::data_root(opts.data_dir.as_deref())
             .map(|p| p.display().to_string())
             .unwrap_or_default();
@@ -398,24 +462,6 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     tracing::info!(model = %cfg.model, dataset = %cfg.dataset, backend = %cfg.backend, "loading data");
     let train_set = genzoo_datasets::load(kind, Split::Train, &opts)?;
     let test_set = genzoo_datasets::load(kind, Split::Test, &opts)?;
-
-    let (run, resume) = match resume_dir {
-        Some(run) => {
-            let ckpt = Checkpoint::load(&run.checkpoint_path("last"))?;
-            (run, Some(ckpt))
-        }
-        None => {
-            let root = args.out.clone().unwrap_or_else(|| {
-                Path::new("runs").join(format!(
-                    "{}-{}-{}",
-                    cfg.model, cfg.dataset, cfg.provenance.created_utc
-                ))
-            });
-            let run = RunDir::create(&root, args.overwrite)?;
-            run.write_config(&cfg.to_toml()?)?;
-            (run, None)
-        }
-    };
     let train_opts = TrainOptions {
         seed: cfg.seed,
         batch_size: cfg.batch_size,
@@ -428,18 +474,32 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         sample_every: cfg.sample_every,
         checkpoint_every: cfg.checkpoint_every,
         progress: !args.no_progress,
-        time_limit: args
-            .max_minutes
-            .map(|m| {
-                if m.is_finite() && m > 0.0 {
-                    Ok(std::time::Duration::from_secs_f64(m * 60.0))
-                } else {
-                    Err(Error::Config(format!(
-                        "--max-minutes must be a positive number, got {m}"
-                    )))
-                }
-            })
-            .transpose()?,
+        time_limit,
+    };
+    train_opts.check(train_set.len())?;
+
+    let (run, resume) = match resume_dir {
+        Some(dir) => {
+            let run = RunDir::resume(&dir)?;
+            let ckpt = Checkpoint::load(&run.checkpoint_path("last"))?;
+            train_opts.check_not_spent(run.root(), &ckpt.meta, train_set.len())?;
+            // The flags a resumed run took are written down, so the next resume sees them.
+            let origin = run.config_path().display().to_string();
+            if RunConfig::from_toml(&origin, &run.read_config()?)? != cfg {
+                run.write_config(&cfg.to_toml()?)?;
+            }
+            (run, Some(ckpt))
+        }
+        None => {
+            let root = args.out.clone().unwrap_or_else(|| {
+                Path::new("runs").join(format!(
+                    "{}-{}-{}",
+                    cfg.model, cfg.dataset, cfg.provenance.created_utc
+                ))
+            });
+            let run = RunDir::create(&root, args.overwrite, &cfg.to_toml()?)?;
+            (run, None)
+        }
     };
     tracing::info!(run_dir = %run.root().display(), train = train_set.len(), test = test_set.len(), "training");
     let summary = genzoo_train::train(

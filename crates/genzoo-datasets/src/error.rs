@@ -182,6 +182,12 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A dataset file's name is taken by something that is not a file (a directory).
+    #[error("{path} is a directory, not a data file; move it away or point --data-dir elsewhere")]
+    NotAFile {
+        /// The path that should be a file.
+        path: PathBuf,
+    },
     /// Dataset files are missing and downloading was not requested.
     #[error(
         "{dataset}: {file} not found in {dir} (data root taken from {root_source}). \

@@ -343,8 +343,8 @@ fn obtain_idx_file(
 ) -> Result<(String, Vec<u8>)> {
     let canonical = dir.join(&file.name);
     let plain = dir.join(file.name.trim_end_matches(".gz"));
-    let found = [&canonical, &plain].into_iter().find(|p| p.is_file());
-    if let Some(path) = found {
+    let found = first_file([canonical.clone(), plain])?;
+    if let Some(path) = &found {
         let name = path.display().to_string();
         match read_checked(path, file).and_then(|d| check(&name, &d).map(|()| d)) {
             Ok(d) => return Ok((name, d)),
@@ -484,10 +484,20 @@ fn load_cifar(spec: &CifarSpec, split: Split, opts: &DataOptions) -> Result<Imag
     load_cifar_at(spec, split, opts, &root, source)
 }
 
-fn cifar_file_path(dir: &Path, name: &str) -> Option<PathBuf> {
-    let plain = dir.join(name);
-    let gz = dir.join(format!("{name}.gz"));
-    [plain, gz].into_iter().find(|p| p.is_file())
+fn cifar_file_path(dir: &Path, name: &str) -> Result<Option<PathBuf>> {
+    first_file([dir.join(name), dir.join(format!("{name}.gz"))])
+}
+
+/// The first of `candidates` that is a file; `None` when none exists, and an error naming the
+/// path when one exists but is not a file (a directory named like the data file is no "missing file").
+fn first_file<const N: usize>(candidates: [PathBuf; N]) -> Result<Option<PathBuf>> {
+    if let Some(file) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(Some(file.clone()));
+    }
+    match candidates.into_iter().find(|p| p.exists()) {
+        Some(path) => Err(Error::NotAFile { path }),
+        None => Ok(None),
+    }
 }
 
 fn read_cifar_file(path: &Path, records: usize) -> Result<(Vec<u8>, Vec<u8>)> {
@@ -525,7 +535,13 @@ pub(crate) fn load_cifar_at(
         Split::Train => CIFAR_TRAIN.to_vec(),
         Split::Test => vec![CIFAR_TEST],
     };
-    if let Some(m) = names.iter().find(|n| cifar_file_path(&dir, n).is_none()) {
+    let mut missing = None;
+    for n in &names {
+        if cifar_file_path(&dir, n)?.is_none() {
+            missing = missing.or(Some(*n));
+        }
+    }
+    if let Some(m) = missing {
         if !opts.download {
             return Err(Error::Missing {
                 dataset: "CIFAR-10".into(),
@@ -540,7 +556,7 @@ pub(crate) fn load_cifar_at(
     let mut images = Vec::new();
     let mut labels = Vec::new();
     for n in names {
-        let path = cifar_file_path(&dir, n).ok_or_else(|| Error::Missing {
+        let path = cifar_file_path(&dir, n)?.ok_or_else(|| Error::Missing {
             dataset: "CIFAR-10".into(),
             file: n.into(),
             dir: dir.clone(),
@@ -743,6 +759,32 @@ mod tests {
             Some(PathBuf::from("/c/genzoo"))
         );
         assert_eq!(resolve_root(None, None, None), None);
+    }
+
+    #[test]
+    fn a_directory_named_like_a_data_file_is_named_as_such() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = DataOptions {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        for (kind, path) in [
+            (DatasetKind::Mnist, "mnist/t10k-images-idx3-ubyte"),
+            (
+                DatasetKind::Cifar10,
+                "cifar10/cifar-10-batches-bin/test_batch.bin.gz",
+            ),
+        ] {
+            let taken = dir.path().join(path);
+            fs::create_dir_all(&taken).expect("mkdir");
+            let e = load(kind, Split::Test, &opts).expect_err("a directory");
+            assert!(matches!(e, Error::NotAFile { .. }), "{e:?}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&taken.display().to_string()) && !msg.contains("not found"),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

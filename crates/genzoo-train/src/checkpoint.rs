@@ -6,13 +6,15 @@
 //!
 //! Layout (all integers little-endian):
 //! ```text
-//! 0   8 bytes   magic "GZCKPT01"
+//! 0   8 bytes   magic "GZCKPT02"
 //! 8   u64       header length H
-//! 16  H bytes   JSON header: CheckpointMeta + [{name, len, sha256}] per section
+//! 16  32 bytes  SHA-256 of the header
+//! 48  H bytes   JSON header: CheckpointMeta + [{name, len, sha256}] per section
 //! ..  sections, concatenated in header order (burnpack bytes from burn's records)
 //! ```
-//! Every section carries its SHA-256, so a flipped bit or a truncated copy is a named error
-//! rather than silently wrong weights.
+//! The header and every section carry their SHA-256, so a flipped bit anywhere (a step count, the
+//! RNG state, a weight) or a truncated copy is a named error rather than a silently wrong resume.
+//! Files of the first layout (`GZCKPT01`: no header hash, the header at offset 16) still load.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +24,10 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::write_atomic;
 
-const MAGIC: &[u8; 8] = b"GZCKPT01";
+const MAGIC: &[u8; 8] = b"GZCKPT02";
+/// The first layout, without the header's hash; read, never written.
+const MAGIC_V1: &[u8; 8] = b"GZCKPT01";
+const HASH_LEN: usize = 32;
 /// Headers are small JSON objects; anything larger is corruption, not data.
 const MAX_HEADER: u64 = 16 << 20;
 
@@ -106,10 +111,14 @@ impl Checkpoint {
                 .collect(),
         };
         let header = serde_json::to_vec(&header).expect("checkpoint header serializes");
-        let total = 16 + header.len() + self.sections.iter().map(|(_, b)| b.len()).sum::<usize>();
+        let total = 16
+            + HASH_LEN
+            + header.len()
+            + self.sections.iter().map(|(_, b)| b.len()).sum::<usize>();
         let mut out = Vec::with_capacity(total);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(&Sha256::digest(&header));
         out.extend_from_slice(&header);
         for (_, bytes) in &self.sections {
             out.extend_from_slice(bytes);
@@ -129,23 +138,44 @@ impl Checkpoint {
                 bytes.len()
             )));
         }
-        if &bytes[..8] != MAGIC {
+        let hashed = match &bytes[..8] {
+            m if m == MAGIC => true,
+            m if m == MAGIC_V1 => false,
+            m => {
+                return Err(corrupt(format!(
+                    "bad magic at offset 0: expected {:?}, found {:?}",
+                    String::from_utf8_lossy(MAGIC),
+                    String::from_utf8_lossy(m)
+                )));
+            }
+        };
+        let header_start = if hashed { 16 + HASH_LEN } else { 16 };
+        if bytes.len() < header_start {
             return Err(corrupt(format!(
-                "bad magic at offset 0: expected {:?}, found {:?}",
-                String::from_utf8_lossy(MAGIC),
-                String::from_utf8_lossy(&bytes[..8])
+                "file is {} bytes, shorter than the {header_start}-byte preamble",
+                bytes.len()
             )));
         }
         let header_len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
-        let available = bytes.len() as u64 - 16;
+        let available = (bytes.len() - header_start) as u64;
         if header_len > MAX_HEADER || header_len > available {
             return Err(corrupt(format!(
                 "header length at offset 8 is {header_len}, but only {available} bytes follow"
             )));
         }
-        let body_start = 16 + header_len as usize;
-        let header: Header = serde_json::from_slice(&bytes[16..body_start])
-            .map_err(|e| corrupt(format!("header at offset 16 is not valid: {e}")))?;
+        let body_start = header_start + header_len as usize;
+        let header_bytes = &bytes[header_start..body_start];
+        if hashed {
+            let expected = hex(&bytes[16..header_start]);
+            let found = hex(&Sha256::digest(header_bytes));
+            if found != expected {
+                return Err(corrupt(format!(
+                    "header at offset {header_start}: SHA-256 expected {expected}, found {found} (step, epoch or RNG state damaged)"
+                )));
+            }
+        }
+        let header: Header = serde_json::from_slice(header_bytes)
+            .map_err(|e| corrupt(format!("header at offset {header_start} is not valid: {e}")))?;
         let mut offset = body_start;
         let mut sections = Vec::with_capacity(header.sections.len());
         for entry in header.sections {
@@ -275,6 +305,51 @@ mod tests {
         );
         let err = c.section(p, "generator").expect_err("missing");
         assert!(err.to_string().contains("model, optim"), "{err}");
+    }
+
+    #[test]
+    fn a_flipped_bit_anywhere_in_the_header_is_caught() {
+        let bytes = sample().to_bytes();
+        let header_len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+        for pos in 8..16 + HASH_LEN + header_len {
+            for bit in [0u8, 3, 7] {
+                let mut b = bytes.clone();
+                b[pos] ^= 1 << bit;
+                let err = Checkpoint::from_bytes(Path::new("x.ckpt"), &b)
+                    .expect_err("a damaged header must not load");
+                assert!(
+                    matches!(err, Error::CorruptCheckpoint { .. }),
+                    "byte {pos}: {err}"
+                );
+            }
+        }
+        // The issue the hash closes: `"step":12` turned into `"step":13` by one bit.
+        let at = find(&bytes, b"\"step\":12").expect("step in header") + 8;
+        let mut b = bytes.clone();
+        b[at] ^= 1;
+        let msg = Checkpoint::from_bytes(Path::new("x.ckpt"), &b)
+            .expect_err("step changed")
+            .to_string();
+        assert!(msg.contains("header") && msg.contains("SHA-256"), "{msg}");
+    }
+
+    #[test]
+    fn files_of_the_first_layout_still_load() {
+        let current = sample().to_bytes();
+        let header_len = u64::from_le_bytes(current[8..16].try_into().expect("8 bytes")) as usize;
+        let mut v1 = MAGIC_V1.to_vec();
+        v1.extend_from_slice(&current[8..16]);
+        v1.extend_from_slice(&current[16 + HASH_LEN..]);
+        assert_eq!(v1.len(), current.len() - HASH_LEN);
+        assert_eq!(
+            Checkpoint::from_bytes(Path::new("x.ckpt"), &v1).expect("v1 loads"),
+            sample()
+        );
+        assert!(header_len > 0);
+    }
+
+    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
     }
 
     proptest! {

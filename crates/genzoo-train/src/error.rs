@@ -19,6 +19,19 @@ pub enum Error {
         "run directory {0} already exists; pass --resume {0} to continue it, --overwrite to replace it, or --out to pick another"
     )]
     RunDirExists(PathBuf),
+    /// Another process holds the run directory's lock.
+    #[error(
+        "run directory {0} is in use by another genzoo process (it holds {0}/.lock); wait for it to finish or stop it"
+    )]
+    RunDirInUse(PathBuf),
+    /// `--overwrite` was asked of something that must not be deleted.
+    #[error("refusing to overwrite {path}: {reason}")]
+    RefuseOverwrite {
+        /// The directory given to `--out`.
+        path: PathBuf,
+        /// Why it is not replaced.
+        reason: String,
+    },
     /// A checkpoint file is malformed (truncated, bad magic, bad hash, ...).
     #[error("checkpoint {path}: {message}")]
     CorruptCheckpoint {
@@ -44,6 +57,18 @@ pub enum Error {
         step: u64,
         /// The loss value.
         loss: f64,
+        /// The checkpoint left in place.
+        checkpoint: String,
+    },
+    /// An evaluation metric or the weights became NaN or infinite.
+    #[error(
+        "{what} at step {step}; stopped. The last good checkpoint ({checkpoint}) is kept; lower the learning rate or check the data"
+    )]
+    NonFinite {
+        /// What was not finite, with its value (`test_mse is NaN`).
+        what: String,
+        /// The step it was found at.
+        step: u64,
         /// The checkpoint left in place.
         checkpoint: String,
     },

@@ -23,6 +23,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod fsutil;
 pub mod image;
+pub mod memory;
 pub mod report;
 pub mod run;
 pub mod signal;

@@ -263,11 +263,65 @@ pub struct TrainOptions {
     pub time_limit: Option<std::time::Duration>,
 }
 
+impl TrainOptions {
+    /// Checks the options against the training set, before anything is written: a batch size
+    /// between 1 and the set's size.
+    pub fn check(&self, train_len: usize) -> Result<()> {
+        if self.batch_size == 0 || self.batch_size > train_len {
+            return Err(Error::Config(format!(
+                "batch size {} must be between 1 and the training set size {train_len}",
+                self.batch_size
+            )));
+        }
+        if self.log_every == 0 || self.sample_every == 0 || self.checkpoint_every == 0 {
+            return Err(Error::Config(
+                "log_every, sample_every and checkpoint_every must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a run standing at `meta` has spent this budget on a training set of `train_len`
+    /// images (so resuming it would have nothing to do).
+    pub fn is_spent(&self, meta: &CheckpointMeta, train_len: usize) -> bool {
+        let per_epoch = (train_len / self.batch_size.max(1)).max(1) as u64;
+        match self.budget {
+            Budget::Steps(n) => meta.step >= n,
+            Budget::Epochs(n) => meta.epoch + u64::from(meta.batch_in_epoch >= per_epoch) >= n,
+        }
+    }
+
+    /// The error of resuming a run whose budget is spent, or `Ok` when there is work left.
+    pub fn check_not_spent(
+        &self,
+        run: &std::path::Path,
+        meta: &CheckpointMeta,
+        train_len: usize,
+    ) -> Result<()> {
+        if !self.is_spent(meta, train_len) {
+            return Ok(());
+        }
+        let per_epoch = (train_len / self.batch_size.max(1)).max(1) as u64;
+        let epochs = meta.epoch + u64::from(meta.batch_in_epoch >= per_epoch);
+        Err(Error::Config(format!(
+            "{} has already completed its budget (step {}, {epochs} epochs); give --steps or --epochs beyond it to train further",
+            run.display(),
+            meta.step
+        )))
+    }
+}
+
 /// Trains `task` in `run`, starting fresh or from `resume` (a checkpoint of this run).
 ///
 /// `best.ckpt` is written whenever the selection metric improves.
-/// Returns the summary written to `summary.json`. Errors: I/O, a non-finite loss (the last good
-/// checkpoint is kept), or an interruption (after `last` is saved).
+/// Returns the summary written to `summary.json`. Errors: I/O, a non-finite loss or evaluation
+/// metric (the last good checkpoint is kept), a resumed run that has nothing left to do, or an
+/// interruption (after `last` is saved).
+///
+/// Only weights known to be good reach `last.ckpt` and `best.ckpt`: a periodic checkpoint is
+/// written once the next step's loss, computed from those weights, is finite; an evaluation's
+/// metrics must all be finite before its state is saved. When the final evaluation is not finite,
+/// `last.ckpt` is put back to the last good state (or removed when there is none).
 pub fn train(
     task: &mut dyn Task,
     run: &RunDir,
@@ -277,13 +331,7 @@ pub fn train(
     opts: &TrainOptions,
     resume: Option<Checkpoint>,
 ) -> Result<Map<String, Value>> {
-    if opts.batch_size == 0 || opts.batch_size > train_set.len() {
-        return Err(Error::Config(format!(
-            "batch size {} must be between 1 and the training set size {}",
-            opts.batch_size,
-            train_set.len()
-        )));
-    }
+    opts.check(train_set.len())?;
     signal::install();
     let mut meta = CheckpointMeta {
         model: task.name().to_string(),
@@ -307,7 +355,6 @@ pub fn train(
             path.display()
         );
     }
-    let mut log = run.metrics_log(resume.as_ref().map(|c| c.meta.step))?;
     let mut rng = Rng::from_state(meta.rng);
     let mut batches = Batches::new(
         train_set,
@@ -331,18 +378,34 @@ pub fn train(
         Budget::Epochs(n) => completed(b) >= n,
     };
 
+    if resume.is_some() {
+        opts.check_not_spent(run.root(), &meta, train_set.len())?;
+    }
+    let mut log = run.metrics_log(resume.as_ref().map(|c| c.meta.step))?;
+
     let bar = progress_bar(opts.progress, total_steps, meta.step);
     let started = Instant::now();
     let mut window = Window::default();
     let mut train_images = 0usize;
     let mut train_time = 0.0f64;
     let mut last_loss = f64::NAN;
-    let save = |task: &dyn Task, meta: &CheckpointMeta, name: &str| -> Result<()> {
-        let ckpt = Checkpoint {
+    let snapshot = |task: &dyn Task, meta: &CheckpointMeta| -> Result<Checkpoint> {
+        Ok(Checkpoint {
             meta: meta.clone(),
             sections: task.save()?,
-        };
-        ckpt.save(&run.checkpoint_path(name))
+        })
+    };
+    // `good`: the state last written to `last.ckpt` and known to be good. `pending`: a periodic
+    // checkpoint, written once the next step's loss (computed from its weights) is finite.
+    let mut good: Option<Checkpoint> = None;
+    let mut pending: Option<Checkpoint> = None;
+    let kept = |good: &Option<Checkpoint>| -> String {
+        let path = run.checkpoint_path("last");
+        match good {
+            Some(c) => format!("{}, step {}", path.display(), c.meta.step),
+            None if path.exists() => path.display().to_string(),
+            None => "none yet".into(),
+        }
     };
 
     let first_step = meta.step;
@@ -362,16 +425,15 @@ pub fn train(
         if !out.loss.is_finite() {
             bar.abandon();
             let _ = write_report(run.root());
-            let kept = run.checkpoint_path("last");
             return Err(Error::NonFiniteLoss {
                 step,
                 loss: out.loss,
-                checkpoint: if kept.exists() {
-                    kept.display().to_string()
-                } else {
-                    "none yet".into()
-                },
+                checkpoint: kept(&good),
             });
+        }
+        if let Some(ckpt) = pending.take() {
+            ckpt.save(&run.checkpoint_path("last"))?;
+            good = Some(ckpt);
         }
         meta.step = step;
         meta.epoch = batches.epoch();
@@ -409,27 +471,41 @@ pub fn train(
 
         let epoch_ended = completed(&batches) > completed_before;
         if epoch_ended {
-            if evaluate(
+            let improved = evaluate(
                 task,
                 test_set,
                 &mut log,
                 &mut meta,
                 &mut summary,
                 epoch_before,
-            )? {
-                save(task, &meta, "best")?;
+            );
+            let improved = match improved {
+                Ok(improved) => improved,
+                Err(e) => {
+                    bar.abandon();
+                    let _ = write_report(run.root());
+                    return Err(with_kept(e, kept(&good)));
+                }
+            };
+            let ckpt = snapshot(task, &meta)?;
+            if improved {
+                ckpt.save(&run.checkpoint_path("best"))?;
             }
-            save(task, &meta, "last")?;
+            ckpt.save(&run.checkpoint_path("last"))?;
+            good = Some(ckpt);
+            pending = None;
         } else if step.is_multiple_of(opts.checkpoint_every) {
-            save(task, &meta, "last")?;
+            pending = Some(snapshot(task, &meta)?);
         }
 
         if signal::requested() {
             bar.abandon();
             let path = run.checkpoint_path("last");
-            save(task, &meta, "last")?;
+            // The state after this step: resuming from it is exact. (Its weights are checked by
+            // the resumed run's first step, as every state is.)
+            snapshot(task, &meta)?.save(&path)?;
             summary.insert("interrupted_at_step".into(), Value::from(step));
-            run.write_summary(&summary)?;
+            write_summary(run, &summary)?;
             let _ = write_report(run.root());
             return Err(Error::Interrupted {
                 step,
@@ -442,16 +518,33 @@ pub fn train(
 
     // A final evaluation unless the last step already ended an epoch and evaluated. The trained
     // state is saved first: an evaluation can take minutes, and a second Ctrl-C during it exits at
-    // once — without this, losing every step since the last periodic checkpoint.
+    // once — without this, losing every step since the last periodic checkpoint. Should the
+    // evaluation find it not finite, `last` goes back to the last good state.
     let evaluated_now = summary.get("evaluated_at_step") == Some(&Value::from(meta.step));
     if !evaluated_now {
-        save(task, &meta, "last")?;
+        snapshot(task, &meta)?.save(&run.checkpoint_path("last"))?;
         let epoch = meta.epoch;
-        if evaluate(task, test_set, &mut log, &mut meta, &mut summary, epoch)? {
-            save(task, &meta, "best")?;
+        match evaluate(task, test_set, &mut log, &mut meta, &mut summary, epoch) {
+            Ok(improved) => {
+                if improved {
+                    snapshot(task, &meta)?.save(&run.checkpoint_path("best"))?;
+                }
+            }
+            Err(e) => {
+                let path = run.checkpoint_path("last");
+                match &good {
+                    Some(ckpt) => ckpt.save(&path)?,
+                    None => std::fs::remove_file(&path).map_err(|source| Error::Io {
+                        path: path.clone(),
+                        source,
+                    })?,
+                }
+                let _ = write_report(run.root());
+                return Err(with_kept(e, kept(&good)));
+            }
         }
     }
-    save(task, &meta, "last")?;
+    snapshot(task, &meta)?.save(&run.checkpoint_path("last"))?;
     save_grid(task, run, test_set, &format!("step-{}", meta.step))?;
     for (name, figure) in task.figures(test_set) {
         write_figure(run, &name, &figure)?;
@@ -472,7 +565,7 @@ pub fn train(
         num(train_images as f64 / train_time.max(1e-9)),
     );
     summary.insert("wall_time_s".into(), num(started.elapsed().as_secs_f64()));
-    run.write_summary(&summary)?;
+    write_summary(run, &summary)?;
     write_report(run.root()).map_err(|source| Error::Io {
         path: run.root().join("report.html"),
         source,
@@ -501,6 +594,13 @@ fn evaluate(
         tracing::info!(step = meta.step, epoch, "{k} = {v:.6}");
     }
     log.write(&rec)?;
+    if let Some((k, v)) = metrics.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            what: format!("evaluation metric {k} is {v}"),
+            step: meta.step,
+            checkpoint: String::new(),
+        });
+    }
     summary.insert("evaluated_at_step".into(), Value::from(meta.step));
     let key = task.selection_metric().to_string();
     let improved = metrics
@@ -514,6 +614,35 @@ fn evaluate(
         summary.insert(format!("best_{key}"), num(v));
     }
     Ok(improved.is_some())
+}
+
+/// `e` with the checkpoint that is kept named in it.
+fn with_kept(e: Error, kept: String) -> Error {
+    match e {
+        Error::NonFinite { what, step, .. } => Error::NonFinite {
+            what,
+            step,
+            checkpoint: kept,
+        },
+        e => e,
+    }
+}
+
+/// Writes the run loop's entries into `summary.json`, leaving the entries `genzoo eval` wrote
+/// meanwhile (`eval`) as they are on disk.
+fn write_summary(run: &RunDir, summary: &Map<String, Value>) -> Result<()> {
+    run.update_summary(|disk| {
+        let eval = disk.remove("eval");
+        *disk = summary.clone();
+        match eval {
+            Some(e) => {
+                disk.insert("eval".into(), e);
+            }
+            None => {
+                disk.remove("eval");
+            }
+        }
+    })
 }
 
 /// Writes `figures/<name>.png` (grids) or `figures/<name>.svg` atomically.

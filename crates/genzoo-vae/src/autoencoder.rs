@@ -46,6 +46,48 @@ impl AutoencoderConfig {
             .with_latent(128)
     }
 
+    /// Checks the values the model cannot be built with, naming the field: every size positive,
+    /// `image_size` a multiple of 4 (the two stride-2 stages).
+    pub fn validate(&self) -> crate::error::Result<()> {
+        let bad = |m: String| Err(crate::error::VaeError::InvalidAutoencoder(m));
+        if self.channels == 0 || self.latent == 0 || self.hidden.contains(&0) {
+            return bad(format!(
+                "channels, hidden and latent must be positive, got channels = {}, hidden = {:?}, latent = {}",
+                self.channels, self.hidden, self.latent
+            ));
+        }
+        if self.image_size == 0 || !self.image_size.is_multiple_of(4) {
+            return bad(format!(
+                "image_size must be a positive multiple of 4, got {}",
+                self.image_size
+            ));
+        }
+        Ok(())
+    }
+
+    /// Trainable parameters of the model this configuration builds, computed from the sizes
+    /// alone (no allocation), saturating instead of overflowing, so a memory check can refuse a
+    /// model before it is built.
+    pub fn num_params(&self) -> u64 {
+        let [c, h1, h2, z] =
+            [self.channels, self.hidden[0], self.hidden[1], self.latent].map(|v| v as u64);
+        let side = (self.image_size / 4) as u64;
+        let flat = h2.saturating_mul(side * side);
+        let conv =
+            |i: u64, o: u64, k: u64| i.saturating_mul(o).saturating_mul(k * k).saturating_add(o);
+        let linear = |i: u64, o: u64| i.saturating_mul(o).saturating_add(o);
+        [
+            conv(c, h1, 3),
+            conv(h1, h2, 3),
+            linear(flat, z),
+            linear(z, flat),
+            conv(h2, h1, 4),
+            conv(h1, c, 4),
+        ]
+        .into_iter()
+        .fold(0u64, u64::saturating_add)
+    }
+
     /// Builds the model with freshly initialised weights on `device`.
     ///
     /// # Panics
@@ -181,6 +223,47 @@ mod tests {
         // + linear 3136→32 (100,384) + linear 32→3136 (103,488) + convT 64→32 (32,800) + convT 32→1 (513).
         let model = AutoencoderConfig::mnist().init(&Device::flex());
         assert_eq!(model.num_params(), 256_001);
+        assert_eq!(AutoencoderConfig::mnist().num_params(), 256_001);
+    }
+
+    #[test]
+    fn the_config_counts_the_parameters_the_model_has() {
+        let device = Device::flex();
+        for cfg in [
+            AutoencoderConfig::cifar10(),
+            AutoencoderConfig::mnist()
+                .with_hidden([3, 5])
+                .with_latent(7),
+            AutoencoderConfig::mnist()
+                .with_image_size(8)
+                .with_channels(2),
+        ] {
+            assert_eq!(
+                cfg.num_params(),
+                cfg.init(&device).num_params() as u64,
+                "{cfg:?}"
+            );
+        }
+        // Absurd sizes saturate instead of overflowing.
+        let huge = AutoencoderConfig::mnist().with_latent(usize::MAX);
+        assert_eq!(huge.num_params(), u64::MAX);
+    }
+
+    #[test]
+    fn invalid_sizes_are_named_errors() {
+        for (cfg, field) in [
+            (AutoencoderConfig::mnist().with_latent(0), "latent"),
+            (AutoencoderConfig::mnist().with_channels(0), "channels"),
+            (AutoencoderConfig::mnist().with_hidden([0, 64]), "hidden"),
+            (AutoencoderConfig::mnist().with_image_size(30), "image_size"),
+            (AutoencoderConfig::mnist().with_image_size(0), "image_size"),
+        ] {
+            let err = cfg.validate().expect_err("invalid").to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+        AutoencoderConfig::cifar10()
+            .validate()
+            .expect("the presets are valid");
     }
 
     #[test]

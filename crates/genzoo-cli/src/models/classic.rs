@@ -466,14 +466,18 @@ pub fn fit(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     job.check()?;
     tracing::info!(model = %model, dataset = %cfg.dataset, "loading data");
     let (train, test, shape) = load_rows(data, &opts, cfg.seed)?;
+    job.check_rows(train.n, train.d)?;
     let root = args.out.clone().unwrap_or_else(|| {
         Path::new("runs").join(format!(
             "{}-{}-{}",
             cfg.model, cfg.dataset, cfg.provenance.created_utc
         ))
     });
-    let run = RunDir::create(&root, args.overwrite)?;
-    run.write_config(&toml::to_string_pretty(&cfg).map_err(cfg_err)?)?;
+    let run = RunDir::create(
+        &root,
+        args.overwrite,
+        &toml::to_string_pretty(&cfg).map_err(cfg_err)?,
+    )?;
     let ctx = Ctx {
         run: &run,
         device: &device,
@@ -533,6 +537,58 @@ impl Job {
             Job::KMeans(_) | Job::MiniBatch(_) => {}
         }
         Ok(())
+    }
+
+    /// Checks the sizes against the `n` training rows of dimension `d`, before anything is
+    /// written: clusters and components between 1 and what the data has.
+    fn check_rows(&self, n: usize, d: usize) -> Result<()> {
+        let within = |what: &str, value: usize, max: usize, of: &str| {
+            if value == 0 || value > max {
+                Err(Error::Config(format!(
+                    "{what} = {value} must be between 1 and {max} ({of})"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        let rows = format!("the {n} training rows");
+        match self {
+            Job::KMeans(p) => within("k (--k)", p.k, n, &rows),
+            Job::MiniBatch(p) => {
+                within("k (--k)", p.k, n, &rows)?;
+                within("batch_size", p.batch_size, n, &rows)
+            }
+            Job::Pca(p) => within(
+                "n_components (--k)",
+                p.n_components,
+                n.min(d),
+                &format!("the smaller of {n} rows and {d} dimensions"),
+            ),
+            Job::Gmm(p) => {
+                within("n_components (--k)", p.n_components, n, &rows)?;
+                if p.pca_components > 0 {
+                    within(
+                        "pca_components",
+                        p.pca_components,
+                        n.min(d),
+                        "rows and dimensions",
+                    )?;
+                }
+                Ok(())
+            }
+            Job::Kde(p) => {
+                if p.pca_components > 0 {
+                    within(
+                        "pca_components",
+                        p.pca_components,
+                        n.min(d),
+                        "rows and dimensions",
+                    )?;
+                }
+                Ok(())
+            }
+            Job::Probe(_) => Ok(()),
+        }
     }
 }
 

@@ -45,11 +45,60 @@ fn to_table<T: serde::Serialize>(value: &T) -> Result<toml::Table> {
     toml::Table::try_from(value).map_err(|e| genzoo_train::Error::Config(e.to_string()))
 }
 
-fn from_table<T: serde::de::DeserializeOwned>(model: &str, table: &toml::Table) -> Result<T> {
-    table
+/// `[model_config]` as the model's configuration type; a key the type does not have is an error
+/// naming it and the keys there are (burn's `Config` derive cannot deny unknown fields itself).
+pub fn from_table<T: serde::de::DeserializeOwned + serde::Serialize>(
+    model: &str,
+    table: &toml::Table,
+) -> Result<T> {
+    let cfg: T = table
         .clone()
         .try_into()
-        .map_err(|e| genzoo_train::Error::Config(format!("[model_config] of '{model}': {e}")))
+        .map_err(|e| genzoo_train::Error::Config(format!("[model_config] of '{model}': {e}")))?;
+    let known = to_table(&cfg)?;
+    unknown_keys(model, "[model_config]", table, &known)?;
+    Ok(cfg)
+}
+
+/// Refuses the keys of `given` (recursively) that `known`, the parsed-and-reserialized
+/// configuration, does not have.
+fn unknown_keys(model: &str, path: &str, given: &toml::Table, known: &toml::Table) -> Result<()> {
+    for (key, value) in given {
+        match (known.get(key), value) {
+            (None, _) => {
+                let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
+                names.sort_unstable();
+                return Err(genzoo_train::Error::Config(format!(
+                    "unknown key '{key}' in {path} of '{model}'; its keys are: {}",
+                    names.join(", ")
+                )));
+            }
+            (Some(toml::Value::Table(k)), toml::Value::Table(g)) => {
+                unknown_keys(model, &format!("{path}.{key}"), g, k)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a model whose images are not the dataset's (`channels`, `image_size`).
+pub fn check_image_shape(channels: usize, image_size: usize, kind: DatasetKind) -> Result<()> {
+    let [c, h, w] = kind.shape();
+    if (channels, image_size, image_size) != (c, h, w) {
+        return Err(genzoo_train::Error::Config(format!(
+            "[model_config] channels = {channels}, image_size = {image_size} do not fit {kind} ({c}×{h}×{w} images)"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a model of `params` trained parameters that cannot fit in memory.
+pub fn check_params(what: &str, params: u64) -> Result<()> {
+    genzoo_train::memory::check_fits(
+        &format!("{what} with {params} parameters (weights, gradients, Adam moments)"),
+        params.saturating_mul(genzoo_train::memory::TRAINED_PARAM_BYTES),
+    )
 }
 
 /// A GAN registry entry: the preset comes from [`gan::GanModelConfig::preset`].
@@ -108,12 +157,11 @@ pub fn registry() -> Vec<ModelSpec> {
             },
             build: |run, device| {
                 let cfg: genzoo_vae::AutoencoderConfig = from_table(&run.model, &run.model_config)?;
-                if !cfg.image_size.is_multiple_of(4) || cfg.image_size == 0 {
-                    return Err(genzoo_train::Error::Config(format!(
-                        "[model_config] image_size must be a positive multiple of 4, got {}",
-                        cfg.image_size
-                    )));
-                }
+                cfg.validate()
+                    .map_err(|e| genzoo_train::Error::Config(format!("[model_config]: {e}")))?;
+                let kind: DatasetKind = run.dataset.parse()?;
+                check_image_shape(cfg.channels, cfg.image_size, kind)?;
+                check_params("the autoencoder", cfg.num_params())?;
                 Ok(Box::new(autoencoder::AutoencoderTask::new(
                     &cfg, run.lr, device,
                 )))

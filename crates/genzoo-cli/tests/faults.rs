@@ -1,0 +1,1230 @@
+//! Fault injection on the real `genzoo` binary: each class of user fault is tried and must end in a
+//! clear one-line error, a non-zero exit, no panic, no new directory and the files already there
+//! unchanged.
+//!
+//! The promises, one a line:
+//! 1. `--overwrite` never deletes what is not a run directory, nor the current directory or a parent of it.
+//! 2. An `--overwrite` whose later checks fail leaves the old run byte-identical; one that succeeds keeps the user's files.
+//! 3. Invalid flags never create a directory.
+//! 4. Every model's `[model_config]`: a zero size, a shape the data does not have, an unknown key or a model too big for memory is refused before anything is made.
+//! 5. A run directory in use by a training process is refused to every other writer, and the lock dies with its process.
+//! 6. A corrupt checkpoint (a flipped bit anywhere, a truncated or empty file) is a named error, and resuming from it changes no file.
+//! 7. A training killed at any moment leaves a checkpoint that loads, resumes, and leaves no temporary file behind.
+//! 8. `--resume` cannot change what determines a run, and refuses to continue a run whose budget is spent.
+//! 9. A training whose loss stops being finite says so, and leaves a loadable checkpoint and no null metric.
+//! 10. A request too big for memory is refused with the estimated need; a command that does not apply says so in one plain line.
+//! 11. A data file that is a directory is named as such, not reported missing.
+//!
+//! Conventions: every child runs with `RUST_LOG=error`, so its stderr holds only the final error
+//! line; a needle is a case-sensitive substring of that line, `|` separating alternatives that are
+//! all acceptable. Exit code 1 is the program's own refusal (`error: ...`), 2 clap's argument errors.
+//! All data is the embedded `mnist-mini`, and every training is a few steps of batch 8.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use genzoo_train::Checkpoint;
+
+const BIN: &str = env!("CARGO_BIN_EXE_genzoo");
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+/// Exit codes a case accepts: the program's refusal, clap's usage error, or either.
+const REFUSED: &[i32] = &[1];
+const USAGE: &[i32] = &[2];
+const EITHER: &[i32] = &[1, 2];
+
+/// Address-space cap (KiB) of the children asked for something too big: a binary that does not
+/// refuse up front then fails an allocation instead of taking the machine's memory.
+const MEMORY_CAP_KIB: u64 = 8 << 20;
+
+/// How long a spawned training may take to reach the state a test waits for.
+const WAIT_CAP: Duration = Duration::from_secs(120);
+
+fn configure(c: &mut Command) -> &mut Command {
+    c.env_remove("GENZOO_DATA_DIR")
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    configure(&mut c);
+    c
+}
+
+/// Runs `genzoo ARGS` to completion.
+fn genzoo(args: &[&str]) -> Output {
+    command(args).output().expect("genzoo runs")
+}
+
+/// Runs `genzoo ARGS` with `dir` as its current directory.
+fn genzoo_in(dir: &Path, args: &[&str]) -> Output {
+    command(args)
+        .current_dir(dir)
+        .output()
+        .expect("genzoo runs")
+}
+
+/// Runs `genzoo ARGS` under an address-space limit of [`MEMORY_CAP_KIB`].
+fn genzoo_capped(args: &[&str]) -> Output {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(format!("ulimit -v {MEMORY_CAP_KIB} && exec \"$0\" \"$@\""))
+        .arg(BIN)
+        .args(args);
+    configure(&mut c).output().expect("sh runs genzoo")
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Status, stderr and the end of stdout, for assertion messages.
+fn describe(o: &Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout);
+    let tail: String = out
+        .chars()
+        .rev()
+        .take(2000)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!(
+        "{}\n--- stderr\n{}--- stdout (end)\n{tail}",
+        o.status,
+        stderr(o)
+    )
+}
+
+fn assert_ok(o: &Output, ctx: &str) {
+    assert!(
+        o.status.success(),
+        "{ctx}: expected success, got {}",
+        describe(o)
+    );
+}
+
+/// A refusal: exit code in `codes`, no panic, exactly one stderr line, mentioning `needle` (one of
+/// its `|`-separated alternatives), and starting with `error: ` for exit code 1. Returns the line.
+fn assert_refused(o: &Output, codes: &[i32], needle: &str, ctx: &str) -> String {
+    let err = stderr(o);
+    let code = o.status.code();
+    assert!(
+        code.is_some_and(|c| codes.contains(&c)),
+        "{ctx}: exit {:?}, expected one of {codes:?}; {}",
+        code,
+        describe(o)
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{ctx}: the binary panicked:\n{err}"
+    );
+    let lines: Vec<&str> = err.trim().lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{ctx}: expected exactly one stderr line, got {}:\n{err}",
+        lines.len()
+    );
+    let line = lines[0];
+    assert!(
+        needle.split('|').any(|n| line.contains(n)),
+        "{ctx}: the error does not mention {needle:?}: {line}"
+    );
+    if code == Some(1) {
+        assert!(
+            line.starts_with("error: "),
+            "{ctx}: not an `error: ` line: {line}"
+        );
+    }
+    line.to_string()
+}
+
+/// Every file and directory below `dir`, by relative path (dotfiles included): file bytes, or
+/// [`DIRECTORY`] for a directory, so an emptied or removed directory shows too.
+type Snapshot = BTreeMap<PathBuf, Vec<u8>>;
+const DIRECTORY: &[u8] = b"<directory>";
+
+fn snapshot(dir: &Path) -> Snapshot {
+    fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
+        for entry in fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("dir entry").path();
+            let rel = path.strip_prefix(root).expect("below root").to_path_buf();
+            if fs::symlink_metadata(&path).expect("metadata").is_dir() {
+                out.insert(rel, DIRECTORY.to_vec());
+                walk(root, &path, out);
+            } else {
+                out.insert(rel, fs::read(&path).expect("read file"));
+            }
+        }
+    }
+    let mut out = Snapshot::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Asserts two snapshots are equal, naming every path added, removed or changed.
+fn assert_same(before: &Snapshot, after: &Snapshot, ctx: &str) {
+    let mut diffs = Vec::new();
+    for (path, bytes) in before {
+        match after.get(path) {
+            None => diffs.push(format!("removed {}", path.display())),
+            Some(now) if now != bytes => diffs.push(format!("changed {}", path.display())),
+            Some(_) => {}
+        }
+    }
+    for path in after.keys().filter(|p| !before.contains_key(*p)) {
+        diffs.push(format!("added {}", path.display()));
+    }
+    assert!(
+        diffs.is_empty(),
+        "{ctx}: files changed:\n  {}",
+        diffs.join("\n  ")
+    );
+}
+
+/// `extra` plus what keeps a training tiny: `--steps 2` unless it sets `--steps` or `--epochs`,
+/// `--batch-size 8` unless it sets `--batch-size`.
+fn tiny<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let has = |flag: &str| {
+        extra
+            .iter()
+            .any(|a| *a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    let mut v = extra.to_vec();
+    if !has("--steps") && !has("--epochs") {
+        v.extend(["--steps", "2"]);
+    }
+    if !has("--batch-size") {
+        v.extend(["--batch-size", "8"]);
+    }
+    v
+}
+
+/// `genzoo train MODEL` on mnist-mini into `out`, kept [`tiny`].
+fn fresh<'a>(model: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "train",
+        model,
+        "--dataset",
+        "mnist-mini",
+        "--no-progress",
+        "--out",
+        out,
+    ];
+    v.extend(tiny(extra));
+    v
+}
+
+/// `genzoo train MODEL` for a classic fit (no steps or batches) on mnist-mini into `out`.
+fn classic<'a>(model: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "train",
+        model,
+        "--dataset",
+        "mnist-mini",
+        "--no-progress",
+        "--out",
+        out,
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Trains the small valid "old run" (autoencoder, 4 steps of 8, a checkpoint every 2) into `dir`.
+fn train_small_run(dir: &Path) -> PathBuf {
+    let o = genzoo(&[
+        "train",
+        "autoencoder",
+        "--dataset",
+        "mnist-mini",
+        "--no-progress",
+        "--steps",
+        "4",
+        "--batch-size",
+        "8",
+        "--checkpoint-every",
+        "2",
+        "--out",
+        s(dir),
+    ]);
+    assert_ok(&o, "training the old run");
+    Checkpoint::load(&dir.join("checkpoints/last.ckpt")).expect("the old run's last.ckpt loads");
+    dir.to_path_buf()
+}
+
+/// A valid k-means fit (k = 3) into `dir`.
+fn fit_small_kmeans(dir: &Path) -> PathBuf {
+    let o = genzoo(&classic("kmeans", s(dir), &["--k", "3"]));
+    assert_ok(&o, "fitting the old k-means run");
+    dir.to_path_buf()
+}
+
+fn metrics_lines(run: &Path) -> usize {
+    fs::read_to_string(run.join("metrics.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Paths below `dir` whose name contains `.tmp-` (what an interrupted atomic write leaves).
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    snapshot(dir)
+        .into_keys()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(".tmp-"))
+        })
+        .collect()
+}
+
+/// A spawned `genzoo` that is killed (SIGKILL) and reaped when dropped, so a failing test never
+/// leaves a training behind. Its stderr goes to `log`.
+struct Running {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    fn spawn(args: &[&str], log: &Path) -> Self {
+        let file = fs::File::create(log).expect("create log");
+        let child = command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .spawn()
+            .expect("spawn genzoo");
+        Self {
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
+    fn still_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// `kill -9` and wait, so the process is gone (and its pid reaped) on return.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Polls `ready` until it holds; fails if the process exits first or [`WAIT_CAP`] passes.
+    fn wait_until(&mut self, what: &str, mut ready: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !ready() {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!(
+                    "genzoo exited ({status}) before {what}:\n{}",
+                    fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            assert!(
+                start.elapsed() < WAIT_CAP,
+                "{what}: not within {WAIT_CAP:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. --overwrite never deletes what is not a run
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn overwrite_never_deletes_what_is_not_a_run_nor_the_current_directory() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    let user = tmp.path().join("mine");
+    let user_sub = user.join("sub");
+    fs::create_dir_all(&user_sub).expect("mkdir");
+    fs::write(user.join("notes.txt"), "my notes").expect("write");
+    fs::write(user_sub.join("x"), "x").expect("write");
+    fs::write(user.join(".hidden"), "dot").expect("write");
+    let notes = user.join("notes.txt");
+    let run = train_small_run(&tmp.path().join("run"));
+    let run_samples = run.join("samples");
+    let user_before = snapshot(&user);
+    let run_before = snapshot(&run);
+
+    // (current directory of the child, --out, the directory that must stay as it is, needle)
+    let not_run = "not a genzoo run directory";
+    let either = "not a genzoo run directory|current directory";
+    let table: &[(Option<&Path>, &str, &Path, &Snapshot, &str)] = &[
+        (None, s(&user), &user, &user_before, not_run),
+        (
+            None,
+            s(&notes),
+            &user,
+            &user_before,
+            "file|not a genzoo run directory",
+        ),
+        (Some(&user), ".", &user, &user_before, either),
+        (Some(&user_sub), "..", &user, &user_before, either),
+        (Some(&run), ".", &run, &run_before, "current directory"),
+        (Some(&run), s(&run), &run, &run_before, "current directory"),
+        (
+            Some(&run_samples),
+            s(&run),
+            &run,
+            &run_before,
+            "current directory",
+        ),
+        (
+            Some(&run_samples),
+            "..",
+            &run,
+            &run_before,
+            "current directory",
+        ),
+    ];
+    for (cwd, out, watched, before, needle) in table {
+        let args = fresh("autoencoder", out, &["--overwrite"]);
+        let o = match cwd {
+            Some(dir) => genzoo_in(dir, &args),
+            None => genzoo(&args),
+        };
+        let ctx = format!("--out {out} --overwrite from {cwd:?}");
+        assert_refused(&o, REFUSED, needle, &ctx);
+        assert_same(before, &snapshot(watched), &ctx);
+        cases += 1;
+    }
+
+    // An empty directory holds nothing to lose: it is trained into.
+    let empty = tmp.path().join("empty");
+    fs::create_dir(&empty).expect("mkdir");
+    let o = genzoo(&fresh("autoencoder", s(&empty), &["--overwrite"]));
+    assert_ok(&o, "--overwrite of an empty directory");
+    assert!(empty.join("config.toml").is_file());
+    cases += 1;
+    eprintln!("overwrite_never_deletes_what_is_not_a_run: {cases} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. A failed --overwrite leaves the old run byte-identical
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_failed_overwrite_leaves_the_old_run_byte_identical() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    let run = train_small_run(&tmp.path().join("run"));
+    // A file of the user's inside the run: every refusal keeps it, and so does a real overwrite.
+    fs::write(run.join("notes.txt"), "mine").expect("write");
+    let latent0 = tmp.path().join("latent0.toml");
+    fs::write(&latent0, "[model_config]\nlatent = 0\n").expect("write");
+    let before = snapshot(&run);
+
+    let table: &[(&[&str], &str)] = &[
+        (&["--batch-size", "100000000"], "batch size"),
+        (&["--max-minutes", "0"], "--max-minutes"),
+        (&["--max-minutes", "nan"], "--max-minutes"),
+        (&["--max-minutes=-1"], "--max-minutes"),
+        (&["--config", s(&latent0)], "latent"),
+    ];
+    for (extra, needle) in table {
+        let mut flags = vec!["--overwrite"];
+        flags.extend_from_slice(extra);
+        let o = genzoo(&fresh("autoencoder", s(&run), &flags));
+        let ctx = format!("--overwrite {extra:?}");
+        assert_refused(&o, REFUSED, needle, &ctx);
+        assert_same(&before, &snapshot(&run), &ctx);
+        cases += 1;
+    }
+
+    // A classic fit whose parameters fail only when fitting.
+    let km = fit_small_kmeans(&tmp.path().join("km"));
+    let km_before = snapshot(&km);
+    let table: &[(&[&str], &str)] = &[(&["--k", "0"], "k"), (&["--k", "100000"], "k")];
+    for (extra, needle) in table {
+        let mut flags = vec!["--overwrite"];
+        flags.extend_from_slice(extra);
+        let o = genzoo(&classic("kmeans", s(&km), &flags));
+        let ctx = format!("kmeans --overwrite {extra:?}");
+        assert_refused(&o, REFUSED, needle, &ctx);
+        assert_same(&km_before, &snapshot(&km), &ctx);
+        cases += 1;
+    }
+
+    // A valid --overwrite replaces the run and keeps the user's file.
+    let o = genzoo(&fresh(
+        "autoencoder",
+        s(&run),
+        &["--overwrite", "--seed", "5"],
+    ));
+    assert_ok(&o, "a valid --overwrite");
+    assert_eq!(
+        fs::read_to_string(run.join("notes.txt")).expect("notes.txt kept"),
+        "mine"
+    );
+    let config = fs::read_to_string(run.join("config.toml")).expect("config");
+    assert!(config.contains("seed = 5"), "not replaced:\n{config}");
+    Checkpoint::load(&run.join("checkpoints/last.ckpt")).expect("the new run's checkpoint loads");
+    cases += 1;
+    eprintln!("a_failed_overwrite_leaves_the_old_run_byte_identical: {cases} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Invalid input never creates a directory
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn invalid_flags_never_create_a_directory() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    let out = tmp.path().join("new");
+    // (model, flags, accepted exit codes, needle)
+    let table: &[(&str, &[&str], &[i32], &str)] = &[
+        ("autoencoder", &["--batch-size", "0"], REFUSED, "batch"),
+        (
+            "autoencoder",
+            &["--batch-size", "100000000"],
+            REFUSED,
+            "batch",
+        ),
+        ("autoencoder", &["--steps", "0"], REFUSED, "steps"),
+        ("autoencoder", &["--epochs", "0"], REFUSED, "epochs"),
+        // clap's error, naming the value (not "unexpected argument '-1'").
+        ("autoencoder", &["--steps", "-1"], USAGE, "-1"),
+        ("autoencoder", &["--lr", "0"], REFUSED, "lr"),
+        ("autoencoder", &["--lr=-1"], REFUSED, "lr"),
+        // A negative number after a space: clap's error or the program's, naming the value.
+        ("autoencoder", &["--lr", "-1"], EITHER, "-1"),
+        ("autoencoder", &["--lr", "nan"], REFUSED, "lr"),
+        ("autoencoder", &["--lr", "inf"], REFUSED, "lr"),
+        (
+            "autoencoder",
+            &["--max-minutes", "0"],
+            REFUSED,
+            "--max-minutes",
+        ),
+        (
+            "autoencoder",
+            &["--max-minutes", "nan"],
+            REFUSED,
+            "--max-minutes",
+        ),
+        (
+            "autoencoder",
+            &["--max-minutes=-1"],
+            REFUSED,
+            "--max-minutes",
+        ),
+        (
+            "autoencoder",
+            &["--log-every", "0"],
+            REFUSED,
+            "log_every|--log-every",
+        ),
+        (
+            "autoencoder",
+            &["--checkpoint-every", "0"],
+            REFUSED,
+            "checkpoint_every|--checkpoint-every",
+        ),
+        (
+            "autoencoder",
+            &["--sample-every", "0"],
+            REFUSED,
+            "sample_every|--sample-every",
+        ),
+        ("kmeans", &["--k", "0"], REFUSED, "k"),
+        ("kmeans", &["--k", "10001"], REFUSED, "k"),
+        ("kmeans", &["--k", "100000"], REFUSED, "k"),
+        ("autoencoder", &["--k", "5"], REFUSED, "--k"),
+        ("gan", &["--d-steps", "0"], REFUSED, "d_steps|--d-steps"),
+        ("autoencoder", &["--d-steps", "2"], REFUSED, "--d-steps"),
+        ("autoencoder", &["--loss", "ns"], REFUSED, "--loss"),
+        ("gan", &["--loss", "bogus"], REFUSED, "--loss"),
+    ];
+    for (model, extra, codes, needle) in table {
+        let args = if *model == "kmeans" {
+            classic(model, s(&out), extra)
+        } else {
+            fresh(model, s(&out), extra)
+        };
+        let o = genzoo(&args);
+        let ctx = format!("train {model} {extra:?}");
+        let line = assert_refused(&o, codes, needle, &ctx);
+        assert!(
+            !line.contains("unexpected argument"),
+            "{ctx}: a value taken for a flag: {line}"
+        );
+        assert!(!out.exists(), "{ctx}: created {}", out.display());
+        cases += 1;
+    }
+    eprintln!("invalid_flags_never_create_a_directory: {cases} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Every model's [model_config]
+// ---------------------------------------------------------------------------------------------
+
+const AE: &[&str] = &["autoencoder"];
+const VAES: &[&str] = &["vae", "vae-conv", "beta-vae", "cvae", "vae-2d", "iwae"];
+const PIXELCNN: &[&str] = &["pixelcnn"];
+const GATED: &[&str] = &["gated-pixelcnn", "cond-pixelcnn"];
+const RNNS: &[&str] = &["row-lstm", "diagonal-bilstm"];
+const MLP_GAN: &[&str] = &["gan"];
+const DCGANS: &[&str] = &["dcgan", "wgan", "wgan-gp", "lsgan", "cgan", "acgan"];
+const GANS: &[&str] = &["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan", "acgan"];
+
+/// (models, TOML table, `key = value` line, needle). Sizes set to 0 name their field; fields whose 0
+/// is meaningful are left out: `residual_blocks` (PixelCNN without blocks), PixelRNN `layers`,
+/// `eval_images` and `grid_samples` (0 = all / none), `classes` / `num_classes` of unconditional
+/// or optionally conditional models, `beta` and `kl_warmup_steps`, `conv_channels` of the MLP VAEs
+/// and `row_kernel` of the Diagonal BiLSTM (both unused there).
+///
+/// A case that turns out to be a valid configuration is to be removed from this table, not
+/// weakened (no accepting exit 0).
+const MODEL_CONFIG_CASES: &[(&[&str], &str, &str, &str)] = &[
+    (AE, "model_config", "channels = 0", "channels"),
+    (AE, "model_config", "image_size = 0", "image_size"),
+    (AE, "model_config", "hidden = [0, 64]", "hidden"),
+    (AE, "model_config", "hidden = [32, 0]", "hidden"),
+    (AE, "model_config", "latent = 0", "latent"),
+    (AE, "model_config", "channels = 3", "channels"),
+    (AE, "model_config", "image_size = 32", "image_size"),
+    // Refused before allocating, stating the estimated need (run under an address-space cap).
+    (AE, "model_config", "latent = 100000000", "memory|GiB"),
+    (AE, "model_config", "latnet = 16", "unknown"),
+    (VAES, "model_config", "channels = 0", "channels"),
+    (VAES, "model_config", "image_size = 0", "image_size"),
+    (VAES, "model_config", "hidden = 0", "hidden"),
+    (VAES, "model_config", "latent = 0", "latent"),
+    (VAES, "model_config", "iwae_k = 0", "iwae_k"),
+    (VAES, "model_config", "channels = 3", "channels"),
+    (VAES, "model_config", "latnet = 16", "unknown"),
+    (
+        &["vae-conv"],
+        "model_config",
+        "conv_channels = [0, 64]",
+        "conv_channels",
+    ),
+    (PIXELCNN, "model_config", "channels = 0", "channels"),
+    (PIXELCNN, "model_config", "image_size = 0", "image_size"),
+    (PIXELCNN, "model_config", "hidden = 0", "hidden"),
+    (PIXELCNN, "model_config", "first_kernel = 0", "first_kernel"),
+    (PIXELCNN, "model_config", "block_kernel = 0", "block_kernel"),
+    (PIXELCNN, "model_config", "head_hidden = 0", "head_hidden"),
+    (PIXELCNN, "model_config", "levels = 0", "levels"),
+    (PIXELCNN, "model_config", "hiden = 128", "unknown"),
+    (GATED, "model_config", "channels = 0", "channels"),
+    (GATED, "model_config", "image_size = 0", "image_size"),
+    (GATED, "model_config", "hidden = 0", "hidden"),
+    (GATED, "model_config", "layers = 0", "layers"),
+    (GATED, "model_config", "first_kernel = 0", "first_kernel"),
+    (GATED, "model_config", "kernel = 0", "kernel"),
+    (GATED, "model_config", "head_hidden = 0", "head_hidden"),
+    (GATED, "model_config", "levels = 0", "levels"),
+    (GATED, "model_config", "hiden = 64", "unknown"),
+    (&["cond-pixelcnn"], "model_config", "classes = 0", "classes"),
+    (RNNS, "model_config", "channels = 0", "channels"),
+    (RNNS, "model_config", "image_size = 0", "image_size"),
+    (RNNS, "model_config", "hidden = 0", "hidden"),
+    (RNNS, "model_config", "first_kernel = 0", "first_kernel"),
+    (RNNS, "model_config", "head_hidden = 0", "head_hidden"),
+    (RNNS, "model_config", "levels = 0", "levels"),
+    (RNNS, "model_config", "hiden = 16", "unknown"),
+    (
+        &["row-lstm"],
+        "model_config",
+        "row_kernel = 0",
+        "row_kernel",
+    ),
+    (
+        MLP_GAN,
+        "model_config.network.mlp",
+        "channels = 0",
+        "channels",
+    ),
+    (
+        MLP_GAN,
+        "model_config.network.mlp",
+        "image_size = 0",
+        "image_size",
+    ),
+    (MLP_GAN, "model_config.network.mlp", "latent = 0", "latent"),
+    (
+        MLP_GAN,
+        "model_config.network.mlp",
+        "g_hidden = [0, 512]",
+        "g_hidden",
+    ),
+    (
+        MLP_GAN,
+        "model_config.network.mlp",
+        "d_hidden = [0, 256]",
+        "d_hidden",
+    ),
+    (
+        MLP_GAN,
+        "model_config.network.mlp",
+        "latnet = 100",
+        "unknown",
+    ),
+    (MLP_GAN, "model_config", "eval_imgaes = 100", "unknown"),
+    (
+        DCGANS,
+        "model_config.network.dcgan",
+        "channels = 0",
+        "channels",
+    ),
+    (
+        DCGANS,
+        "model_config.network.dcgan",
+        "image_size = 0",
+        "image_size",
+    ),
+    (DCGANS, "model_config.network.dcgan", "latent = 0", "latent"),
+    (
+        DCGANS,
+        "model_config.network.dcgan",
+        "g_hidden = [0, 64]",
+        "g_hidden",
+    ),
+    (
+        DCGANS,
+        "model_config.network.dcgan",
+        "d_hidden = [0, 128]",
+        "d_hidden",
+    ),
+    (
+        DCGANS,
+        "model_config.network.dcgan",
+        "latnet = 100",
+        "unknown",
+    ),
+    (
+        &["acgan"],
+        "model_config.network.dcgan",
+        "classes = 0",
+        "classes",
+    ),
+    (GANS, "model_config.training", "d_steps = 0", "d_steps"),
+];
+
+#[test]
+fn every_model_config_fault_is_refused_before_anything_is_made() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    let out = tmp.path().join("new");
+    for (models, table, line, needle) in MODEL_CONFIG_CASES {
+        for model in *models {
+            let cfg = tmp.path().join(format!("case-{cases}.toml"));
+            fs::write(&cfg, format!("[{table}]\n{line}\n")).expect("write config");
+            let args = fresh(model, s(&out), &["--config", s(&cfg), "--steps", "1"]);
+            let o = if line.contains("100000000") {
+                genzoo_capped(&args)
+            } else {
+                genzoo(&args)
+            };
+            let ctx = format!("{model}: [{table}] {line}");
+            assert_refused(&o, REFUSED, needle, &ctx);
+            assert!(!out.exists(), "{ctx}: created {}", out.display());
+            cases += 1;
+        }
+    }
+    eprintln!("every_model_config_fault_is_refused_before_anything_is_made: {cases} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Concurrent use
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_run_in_use_is_refused_to_every_other_writer_and_the_lock_dies_with_its_process() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    let d = tmp.path().join("run");
+    let ds = s(&d);
+    let last = d.join("checkpoints/last.ckpt");
+    let mut first = Running::spawn(
+        &[
+            "train",
+            "autoencoder",
+            "--dataset",
+            "mnist-mini",
+            "--no-progress",
+            "--steps",
+            "100000",
+            "--batch-size",
+            "8",
+            "--log-every",
+            "1",
+            "--checkpoint-every",
+            "5",
+            "--out",
+            ds,
+        ],
+        &tmp.path().join("first.log"),
+    );
+    first.wait_until("two logged steps and a checkpoint", || {
+        metrics_lines(&d) >= 2 && last.is_file()
+    });
+    let config = fs::read(d.join("config.toml")).expect("config");
+
+    let mut second = fresh("autoencoder", ds, &[]);
+    let mut overwrite = second.clone();
+    overwrite.push("--overwrite");
+    second.shrink_to_fit();
+    let table: Vec<(Vec<&str>, &str)> = vec![
+        (second, "in use"),
+        (vec!["train", "--resume", ds, "--no-progress"], "in use"),
+        (overwrite, "in use"),
+    ];
+    for (args, needle) in &table {
+        let o = genzoo(args);
+        let ctx = format!("{args:?} while another process trains into it");
+        assert_refused(&o, REFUSED, needle, &ctx);
+        assert!(first.still_running(), "{ctx}: the first training stopped");
+        assert_eq!(
+            fs::read(d.join("config.toml")).expect("config"),
+            config,
+            "{ctx}: config.toml changed"
+        );
+        cases += 1;
+    }
+
+    first.kill();
+    let stopped = Checkpoint::load(&last)
+        .expect("last.ckpt loads after kill -9")
+        .meta
+        .step;
+    let target = (stopped + 2).to_string();
+    let o = genzoo(&["train", "--resume", ds, "--steps", &target, "--no-progress"]);
+    assert_ok(&o, "resume after the lock holder died");
+    assert_eq!(
+        Checkpoint::load(&last)
+            .expect("resumed last.ckpt")
+            .meta
+            .step,
+        stopped + 2
+    );
+    let left = temporaries(&d);
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    cases += 1;
+    eprintln!("a_run_in_use_is_refused_to_every_other_writer: {cases} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Corrupt checkpoints
+// ---------------------------------------------------------------------------------------------
+
+/// Offset of the first occurrence of `needle` in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The offset of the `}` closing the JSON object opened at `start` (quotes and escapes respected).
+fn matching_brace(bytes: &[u8], start: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in bytes.iter().enumerate().skip(start) {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The JSON header of a checkpoint as `(first, last)` offsets, inclusive: the first `{` after the
+/// 16-byte preamble whose matching `}` closes a JSON object, so a header hash that may sit between
+/// the preamble and the header does not move it. Cross-checked with the length field at 8..16
+/// where the header follows the preamble directly.
+fn header_span(bytes: &[u8]) -> (usize, usize) {
+    let search_end = bytes.len().min(16 + 512);
+    for start in (16..search_end).filter(|&i| bytes[i] == b'{') {
+        let Some(end) = matching_brace(bytes, start) else {
+            continue;
+        };
+        let parsed = serde_json::from_slice::<serde_json::Value>(&bytes[start..=end]);
+        if parsed.is_ok_and(|v| v.is_object()) {
+            if start == 16 {
+                let len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
+                assert_eq!(len as usize, end + 1 - start, "header length field");
+            }
+            return (start, end);
+        }
+    }
+    panic!("no JSON header found in the checkpoint");
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_a_named_error_and_changes_nothing() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    let run = train_small_run(&tmp.path().join("run"));
+    let path = run.join("checkpoints/last.ckpt");
+    let original = fs::read(&path).expect("read checkpoint");
+    let (hs, he) = header_span(&original);
+    let header = &original[hs..=he];
+    let len = original.len();
+
+    // (offset, bit mask, what)
+    let mut flips: Vec<(usize, u8, String)> = vec![
+        (0, 0x01, "magic, first byte".into()),
+        (7, 0x01, "magic, last byte".into()),
+        (8, 0x01, "header length, low bit".into()),
+        (15, 0x80, "header length, top bit".into()),
+    ];
+    if hs > 16 {
+        flips.push((16, 0x01, "between preamble and header, first byte".into()));
+        flips.push((
+            hs - 1,
+            0x01,
+            "between preamble and header, last byte".into(),
+        ));
+    }
+    flips.extend([
+        (hs, 0x01, "header: opening brace".into()),
+        (hs + 2, 0x01, "header: first key".into()),
+        ((hs + he) / 2, 0x01, "header: middle".into()),
+        (he, 0x01, "header: closing brace".into()),
+    ]);
+    // Bits that leave valid JSON: a digit of the step ('4' becomes '5'), a letter of the model
+    // name, a hex digit of a section hash. Only a checked header catches the first two.
+    for (key, what) in [
+        (&b"\"step\":"[..], "header: a digit of the step"),
+        (&b"\"model\":\""[..], "header: a letter of the model name"),
+        (
+            &b"\"sha256\":\""[..],
+            "header: a hex digit of a section hash",
+        ),
+    ] {
+        let at = find(header, key).unwrap_or_else(|| panic!("no {what} in the header"));
+        flips.push((hs + at + key.len(), 0x01, what.into()));
+    }
+    flips.extend([
+        (he + 1, 0x01, "body: first byte".into()),
+        ((he + 1 + len) / 2, 0x10, "body: middle".into()),
+        (len - 1, 0x01, "body: last byte".into()),
+    ]);
+
+    let mut corruptions: Vec<(Vec<u8>, String)> = flips
+        .into_iter()
+        .map(|(at, mask, what)| {
+            let mut bytes = original.clone();
+            bytes[at] ^= mask;
+            (bytes, format!("bit {mask:#04x} of byte {at} ({what})"))
+        })
+        .collect();
+    corruptions.push((original[..len / 2].to_vec(), "truncated to half".into()));
+    corruptions.push((Vec::new(), "empty file".into()));
+
+    for (bytes, what) in &corruptions {
+        fs::write(&path, bytes).expect("write corrupt checkpoint");
+        let before = snapshot(&run);
+        for cmd in [
+            vec![
+                "train",
+                "--resume",
+                s(&run),
+                "--steps",
+                "10",
+                "--no-progress",
+            ],
+            vec!["eval", s(&run), "--checkpoint", "last"],
+        ] {
+            let o = genzoo(&cmd);
+            let ctx = format!("{} with last.ckpt {what}", cmd[0]);
+            assert_refused(&o, REFUSED, "checkpoint", &ctx);
+            assert_same(&before, &snapshot(&run), &ctx);
+            cases += 1;
+        }
+        fs::write(&path, &original).expect("restore checkpoint");
+    }
+    eprintln!("a_corrupt_checkpoint_is_a_named_error_and_changes_nothing: {cases} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Crashes during writes
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_training_killed_at_any_moment_resumes_from_a_checkpoint_that_loads() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    // (logged lines to wait for, then a delay before kill -9, to land at different moments)
+    let table: &[(usize, u64)] = &[(1, 0), (3, 7), (6, 23)];
+    for (i, (lines, delay_ms)) in table.iter().enumerate() {
+        let d = tmp.path().join(format!("run{i}"));
+        let ds = s(&d);
+        let last = d.join("checkpoints/last.ckpt");
+        let mut child = Running::spawn(
+            &[
+                "train",
+                "autoencoder",
+                "--dataset",
+                "mnist-mini",
+                "--no-progress",
+                "--steps",
+                "100000",
+                "--batch-size",
+                "8",
+                "--checkpoint-every",
+                "1",
+                "--log-every",
+                "1",
+                "--out",
+                ds,
+            ],
+            &tmp.path().join(format!("run{i}.log")),
+        );
+        child.wait_until(&format!("{lines} logged steps and a checkpoint"), || {
+            metrics_lines(&d) >= *lines && last.is_file()
+        });
+        std::thread::sleep(Duration::from_millis(*delay_ms));
+        child.kill();
+        let ctx = format!("killed after {lines} logged lines + {delay_ms} ms");
+        let stopped = Checkpoint::load(&last)
+            .unwrap_or_else(|e| panic!("{ctx}: last.ckpt does not load: {e}"))
+            .meta
+            .step;
+        let target = (stopped + 2).to_string();
+        let o = genzoo(&["train", "--resume", ds, "--steps", &target, "--no-progress"]);
+        assert_ok(&o, &ctx);
+        let resumed = Checkpoint::load(&last)
+            .unwrap_or_else(|e| panic!("{ctx}: resumed last.ckpt does not load: {e}"));
+        assert_eq!(resumed.meta.step, stopped + 2, "{ctx}");
+        let left = temporaries(&d);
+        assert!(left.is_empty(), "{ctx}: temporary files left: {left:?}");
+        cases += 1;
+    }
+    eprintln!("a_training_killed_at_any_moment_resumes: {cases} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Resume
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn resume_cannot_change_the_run_nor_continue_a_finished_one() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    let run = train_small_run(&tmp.path().join("run"));
+    let no_data = tmp.path().join("no-data");
+    fs::create_dir(&no_data).expect("mkdir");
+    let before = snapshot(&run);
+    // Each change comes with a longer budget, so only the change can be the reason to refuse.
+    let table: &[(&[&str], &str)] = &[
+        (&["--lr", "0.5", "--steps", "8"], "cannot change"),
+        (&["--batch-size", "4", "--steps", "8"], "cannot change"),
+        (&["--seed", "9", "--steps", "8"], "cannot change"),
+        (
+            &[
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                s(&no_data),
+                "--steps",
+                "8",
+            ],
+            "cannot change",
+        ),
+        // The run trained its 4 steps: nothing is left to do.
+        (&[], "already"),
+        (&["--steps", "4"], "already"),
+    ];
+    for (extra, needle) in table {
+        let mut args = vec!["train", "--resume", s(&run), "--no-progress"];
+        args.extend_from_slice(extra);
+        let o = genzoo(&args);
+        let ctx = format!("--resume {extra:?}");
+        assert_refused(&o, REFUSED, needle, &ctx);
+        assert_same(&before, &snapshot(&run), &ctx);
+        cases += 1;
+    }
+    // What does not change the run's results may change.
+    let o = genzoo(&[
+        "train",
+        "--resume",
+        s(&run),
+        "--checkpoint-every",
+        "3",
+        "--steps",
+        "8",
+        "--no-progress",
+    ]);
+    assert_ok(&o, "--resume --checkpoint-every 3 --steps 8");
+    let last = Checkpoint::load(&run.join("checkpoints/last.ckpt")).expect("resumed checkpoint");
+    assert_eq!(last.meta.step, 8);
+    cases += 1;
+    eprintln!("resume_cannot_change_the_run_nor_continue_a_finished_one: {cases} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Non-finite training
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_loss_that_stops_being_finite_is_said_and_leaves_no_null_metric() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    // A learning rate of 1e12 overflows the weights within a step or two.
+    let table: &[&str] = &["autoencoder", "vae"];
+    for model in table {
+        let d = tmp.path().join(format!("{model}-run"));
+        let o = genzoo(&fresh(
+            model,
+            s(&d),
+            &["--steps", "3", "--lr", "1e12", "--checkpoint-every", "1"],
+        ));
+        let ctx = format!("{model} at lr 1e12");
+        assert_refused(&o, REFUSED, "not finite|NaN|inf", &ctx);
+        let last = d.join("checkpoints/last.ckpt");
+        if last.exists() {
+            Checkpoint::load(&last)
+                .unwrap_or_else(|e| panic!("{ctx}: the kept checkpoint does not load: {e}"));
+        }
+        let summary = d.join("summary.json");
+        if summary.exists() {
+            let text = fs::read_to_string(&summary).expect("read summary");
+            let value: serde_json::Value = serde_json::from_str(&text).expect("summary is JSON");
+            assert!(
+                !value
+                    .get("test_mse")
+                    .is_some_and(serde_json::Value::is_null)
+                    && !text.contains("\"test_mse\": null"),
+                "{ctx}: summary.json records a null test_mse:\n{text}"
+            );
+        }
+        cases += 1;
+    }
+    eprintln!("a_loss_that_stops_being_finite_is_said: {cases} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Requests too big, commands that do not apply
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_request_too_big_is_refused_and_a_command_that_does_not_apply_says_so_plainly() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    let vae = tmp.path().join("vae");
+    assert_ok(&genzoo(&fresh("vae", s(&vae), &[])), "training the vae");
+    let before = snapshot(&vae);
+    let table: &[(&[&str], &str)] = &[(&["--n", "10000000"], "memory|GiB")];
+    for (extra, needle) in table {
+        let mut args = vec!["sample", s(&vae)];
+        args.extend_from_slice(extra);
+        let o = genzoo_capped(&args);
+        let ctx = format!("sample {extra:?}");
+        assert_refused(&o, REFUSED, needle, &ctx);
+        assert_same(&before, &snapshot(&vae), &ctx);
+        cases += 1;
+    }
+
+    let km = fit_small_kmeans(&tmp.path().join("km"));
+    let km_before = snapshot(&km);
+    for cmd in ["eval", "sample", "figures"] {
+        let o = genzoo(&[cmd, s(&km)]);
+        let line = assert_refused(&o, REFUSED, "kmeans", &format!("{cmd} on a k-means fit"));
+        assert!(
+            !line.contains("     "),
+            "{cmd}: a run of spaces in the message: {line:?}"
+        );
+        assert_same(&km_before, &snapshot(&km), cmd);
+        cases += 1;
+    }
+    eprintln!("a_request_too_big_is_refused: {cases} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. Data
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_data_file_that_is_a_directory_is_named_not_reported_missing() {
+    let tmp = tempdir();
+    let mut cases = 0;
+    let out = tmp.path().join("new");
+    let gz = "train-images-idx3-ubyte.gz";
+    let plain = "train-images-idx3-ubyte";
+    // (model, entries of <data>/mnist/ made directories)
+    let table: &[(&str, &[&str])] = &[
+        ("autoencoder", &[gz]),
+        ("autoencoder", &[plain]),
+        ("autoencoder", &[gz, plain]),
+        ("kmeans", &[gz]),
+    ];
+    for (i, (model, dirs)) in table.iter().enumerate() {
+        let data = tmp.path().join(format!("data{i}"));
+        let mut names = Vec::new();
+        for name in *dirs {
+            let bad = data.join("mnist").join(name);
+            fs::create_dir_all(&bad).expect("mkdir");
+            names.push(bad.display().to_string());
+            names.push(
+                fs::canonicalize(&bad)
+                    .expect("canonicalize")
+                    .display()
+                    .to_string(),
+            );
+        }
+        let needle = names.join("|");
+        let mut args = vec![
+            "train",
+            model,
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            s(&data),
+            "--no-progress",
+            "--out",
+            s(&out),
+        ];
+        if *model != "kmeans" {
+            args.extend(["--steps", "2", "--batch-size", "8"]);
+        }
+        let o = genzoo(&args);
+        let ctx = format!("{model} with {dirs:?} as directories");
+        let line = assert_refused(&o, REFUSED, &needle, &ctx);
+        assert!(
+            !line.contains("not found"),
+            "{ctx}: a directory reported as missing: {line}"
+        );
+        assert!(!out.exists(), "{ctx}: created {}", out.display());
+        cases += 1;
+    }
+    eprintln!("a_data_file_that_is_a_directory_is_named: {cases} cases");
+}

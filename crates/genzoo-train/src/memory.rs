@@ -1,0 +1,95 @@
+//! Memory a request needs against memory the machine has, checked before anything is allocated,
+//! so that an absurd size is a one-line refusal with both numbers instead of an allocation abort
+//! or the kernel's out-of-memory killer.
+
+use crate::error::{Error, Result};
+
+/// Bytes per trained `f32` parameter: the weight, its gradient and Adam's two moments.
+pub const TRAINED_PARAM_BYTES: u64 = 4 * 4;
+
+/// Memory available to this process in bytes: `MemAvailable` of `/proc/meminfo` (Linux), or
+/// `None` where it cannot be read (the check is then skipped).
+pub fn available_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_meminfo(&text)
+}
+
+/// `MemAvailable` in bytes from the text of `/proc/meminfo`.
+pub fn parse_meminfo(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let mut parts = line.split_whitespace().skip(1);
+    let value: u64 = parts.next()?.parse().ok()?;
+    match parts.next() {
+        Some("kB") | None => value.checked_mul(1024),
+        Some(_) => None,
+    }
+}
+
+/// `bytes` in GiB with two decimals.
+fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+/// Refuses `what` when it needs more than `available` bytes.
+pub fn check_fits_in(what: &str, needed: u64, available: u64) -> Result<()> {
+    if needed > available {
+        return Err(Error::Config(format!(
+            "{what} needs about {} of memory, but {} is available; use smaller sizes",
+            gib(needed),
+            gib(available)
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses `what` when it needs more than this machine's available memory.
+pub fn check_fits(what: &str, needed: u64) -> Result<()> {
+    match available_bytes() {
+        Some(available) => check_fits_in(what, needed, available),
+        None => Ok(()),
+    }
+}
+
+/// Bytes of `n` images of `shape` as `f32`, saturating.
+pub fn images_bytes(n: usize, shape: [usize; 3]) -> u64 {
+    shape
+        .iter()
+        .fold(n as u64, |acc, &d| acc.saturating_mul(d as u64))
+        .saturating_mul(4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_mem_available_in_kib() {
+        let text = "MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   20000000 kB\n";
+        assert_eq!(parse_meminfo(text), Some(20_000_000 * 1024));
+        assert_eq!(parse_meminfo("MemTotal: 5 kB\n"), None);
+        assert_eq!(parse_meminfo("MemAvailable: x kB\n"), None);
+    }
+
+    #[test]
+    fn this_machine_reports_some_memory() {
+        if std::path::Path::new("/proc/meminfo").exists() {
+            assert!(available_bytes().is_some_and(|b| b > 1 << 20));
+        }
+    }
+
+    #[test]
+    fn refusals_name_both_numbers() {
+        check_fits_in("x", 10, 10).expect("fits exactly");
+        let err = check_fits_in("a model of 3 parameters", 3 << 30, 1 << 30)
+            .expect_err("too big")
+            .to_string();
+        assert!(
+            err.contains("a model of 3 parameters")
+                && err.contains("3.00 GiB")
+                && err.contains("1.00 GiB"),
+            "{err}"
+        );
+        assert_eq!(images_bytes(10, [1, 28, 28]), 10 * 784 * 4);
+        assert_eq!(images_bytes(usize::MAX, [3, 32, 32]), u64::MAX);
+    }
+}
