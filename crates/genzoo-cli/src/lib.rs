@@ -440,18 +440,6 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     let backend: Backend = cfg.backend.parse()?;
     let device = backend.device()?.autodiff();
     let spec = models::find(&cfg.model)?;
-    // burn's device RNG is shared by every thread of the process: seeding it and drawing the
-    // initial weights must not interleave with another training started on another thread, or
-    // the same seed gives other weights.
-    let mut task = {
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INIT
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        device.seed(cfg.seed);
-        (spec.build)(&cfg, &device)?
-    };
-
     let kind: DatasetKind = cfg.dataset.parse()?;
     let opts = data_options(args);
     if resume_dir.is_none() && kind != DatasetKind::MnistMini && !kind.is_toy() {
@@ -477,6 +465,18 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         time_limit,
     };
     train_opts.check(train_set.len())?;
+    // Built once the batch size is known to fit the data: the model's memory check counts it.
+    // burn's device RNG is shared by every thread of the process: seeding it and drawing the
+    // initial weights must not interleave with another training started on another thread, or
+    // the same seed gives other weights.
+    let mut task = {
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        device.seed(cfg.seed);
+        (spec.build)(&cfg, &device)?
+    };
 
     let (run, resume) = match resume_dir {
         Some(dir) => {

@@ -105,14 +105,15 @@ impl DcganConfig {
                 self.image_size
             ));
         }
-        if self.channels == 0
-            || self.latent == 0
-            || self.g_hidden.contains(&0)
-            || self.d_hidden.contains(&0)
-        {
-            return Err("DCGAN channels, latent and hidden widths must be positive".into());
-        }
-        Ok(())
+        crate::nets::positive_sizes(
+            "DCGAN",
+            &[
+                ("channels", &[self.channels]),
+                ("latent", &[self.latent]),
+                ("g_hidden", &self.g_hidden),
+                ("d_hidden", &self.d_hidden),
+            ],
+        )
     }
 
     fn init(&self) -> Initializer {

@@ -91,18 +91,31 @@ impl Architecture {
 
     /// Checks sizes; the message says what is wrong.
     pub fn validate(&self) -> Result<(), String> {
+        let (leak, init_std) = match self {
+            Architecture::Mlp(c) => (c.leak, c.init_std),
+            Architecture::Dcgan(c) => (c.leak, c.init_std),
+        };
+        if !(0.0..1.0).contains(&leak) {
+            return Err(format!(
+                "leak (LeakyReLU's negative slope) must be in [0, 1), got {leak}"
+            ));
+        }
+        if !(init_std > 0.0 && init_std.is_finite()) {
+            return Err(format!(
+                "init_std must be a positive number, got {init_std}"
+            ));
+        }
         match self {
-            Architecture::Mlp(c) => {
-                if c.data_dim() == 0
-                    || c.latent == 0
-                    || c.g_hidden.contains(&0)
-                    || c.d_hidden.contains(&0)
-                {
-                    Err("MLP GAN sizes must be positive".into())
-                } else {
-                    Ok(())
-                }
-            }
+            Architecture::Mlp(c) => positive_sizes(
+                "MLP GAN",
+                &[
+                    ("channels", &[c.channels]),
+                    ("image_size", &[c.image_size]),
+                    ("latent", &[c.latent]),
+                    ("g_hidden", &c.g_hidden),
+                    ("d_hidden", &c.d_hidden),
+                ],
+            ),
             Architecture::Dcgan(c) => c.validate(),
         }
     }
@@ -121,6 +134,21 @@ impl Architecture {
             Architecture::Mlp(c) => Discriminator::Mlp(c.init_discriminator(device)),
             Architecture::Dcgan(c) => Discriminator::Dcgan(c.init_discriminator(device)),
         }
+    }
+}
+
+/// The first of the named size fields that holds a zero, as a message naming it and its value.
+pub(crate) fn positive_sizes(what: &str, fields: &[(&str, &[usize])]) -> Result<(), String> {
+    match fields.iter().find(|(_, v)| v.contains(&0)) {
+        Some((name, v)) => Err(format!(
+            "{what} sizes must be positive, got {name} = {}",
+            if v.len() == 1 {
+                v[0].to_string()
+            } else {
+                format!("{v:?}")
+            }
+        )),
+        None => Ok(()),
     }
 }
 

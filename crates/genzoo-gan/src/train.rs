@@ -91,6 +91,11 @@ impl GanTrainConfig {
         if self.d_steps == 0 {
             return Err("d_steps (the k of the lecture) must be at least 1".into());
         }
+        for (name, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(format!("Adam's {name} must be in [0, 1), got {beta}"));
+            }
+        }
         let w = self.class_loss_weight();
         if !(w >= 0.0 && w.is_finite()) {
             return Err(format!("aux_weight must be ≥ 0, got {w}"));

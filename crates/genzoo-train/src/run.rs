@@ -93,6 +93,16 @@ impl RunDir {
                 reason: "it is the current directory or one of its parents; pass --out a run directory below it".into(),
             });
         }
+        // Refused before the lock is taken, so that a refusal does not even add a `.lock` to the
+        // user's directory; checked again below, under the lock.
+        if existed {
+            // A run another process trains is "in use" before it is anything else.
+            if root.join(LOCK_FILE).is_file() {
+                drop(lock(root)?);
+            }
+            Self::check_replaceable(root, overwrite)?;
+        }
+        let lock_existed = root.join(LOCK_FILE).exists();
         fs::create_dir_all(root).at(root)?;
         let lock = match lock(root) {
             Ok(lock) => lock,
@@ -108,17 +118,7 @@ impl RunDir {
             lock: Some(Arc::new(lock)),
         };
         let result = (|| {
-            let entries = run.user_entries()?;
-            if existed && !entries.is_empty() {
-                if !overwrite {
-                    return Err(Error::RunDirExists(root.to_path_buf()));
-                }
-                if !root.join("config.toml").is_file() {
-                    return Err(Error::RefuseOverwrite {
-                        path: root.to_path_buf(),
-                        reason: "it is not a genzoo run directory (no config.toml); only run directories are replaced".into(),
-                    });
-                }
+            if existed && Self::check_replaceable(root, overwrite)? {
                 run.remove_run_entries()?;
             }
             for sub in ["samples", "checkpoints"] {
@@ -132,10 +132,35 @@ impl RunDir {
             Err(e) => {
                 if !existed {
                     let _ = fs::remove_dir_all(root);
+                } else if !lock_existed {
+                    let _ = fs::remove_file(root.join(LOCK_FILE));
                 }
                 Err(e)
             }
         }
+    }
+
+    /// Whether the existing directory `root` may receive a new run: `Ok(false)` when it is empty,
+    /// `Ok(true)` when it is a run directory to replace (`overwrite`), else the refusal.
+    fn check_replaceable(root: &Path, overwrite: bool) -> Result<bool> {
+        let mut entries = fs::read_dir(root).at(root)?;
+        let non_empty = entries.any(|e| {
+            e.map(|e| e.file_name() != LOCK_FILE && e.file_name() != SUMMARY_LOCK_FILE)
+                .unwrap_or(true)
+        });
+        if !non_empty {
+            return Ok(false);
+        }
+        if !overwrite {
+            return Err(Error::RunDirExists(root.to_path_buf()));
+        }
+        if !root.join("config.toml").is_file() {
+            return Err(Error::RefuseOverwrite {
+                path: root.to_path_buf(),
+                reason: "it is not a genzoo run directory (no config.toml); only run directories are replaced".into(),
+            });
+        }
+        Ok(true)
     }
 
     /// Reopens an existing run directory to continue training it: locks it, and removes the
@@ -471,6 +496,9 @@ mod tests {
         );
         assert_eq!(fs::read_to_string(root.join("sub/x")).expect("kept"), "b");
         assert!(!root.join("config.toml").exists());
+        assert!(!root.join(LOCK_FILE).exists(), "a refusal adds nothing");
+        RunDir::create(&root, false, "a = 1\n").expect_err("exists");
+        assert!(!root.join(LOCK_FILE).exists(), "a refusal adds nothing");
         // A file given as the run directory is named as such.
         let file = root.join("notes.txt");
         let err = RunDir::create(&file, true, "a = 1\n").expect_err("a file");
@@ -496,6 +524,7 @@ mod tests {
         for err in [
             RunDir::resume(&root).expect_err("in use"),
             RunDir::create(&root, true, "a = 2\n").expect_err("in use"),
+            RunDir::create(&root, false, "a = 2\n").expect_err("in use"),
         ] {
             assert!(matches!(err, Error::RunDirInUse(_)), "{err}");
             assert!(err.to_string().contains("in use"), "{err}");

@@ -50,11 +50,17 @@ impl AutoencoderConfig {
     /// `image_size` a multiple of 4 (the two stride-2 stages).
     pub fn validate(&self) -> crate::error::Result<()> {
         let bad = |m: String| Err(crate::error::VaeError::InvalidAutoencoder(m));
-        if self.channels == 0 || self.latent == 0 || self.hidden.contains(&0) {
+        if self.channels == 0 {
+            return bad("channels must be positive, got 0".into());
+        }
+        if self.hidden.contains(&0) {
             return bad(format!(
-                "channels, hidden and latent must be positive, got channels = {}, hidden = {:?}, latent = {}",
-                self.channels, self.hidden, self.latent
+                "hidden widths must be positive, got {:?}",
+                self.hidden
             ));
+        }
+        if self.latent == 0 {
+            return bad("latent must be positive, got 0".into());
         }
         if self.image_size == 0 || !self.image_size.is_multiple_of(4) {
             return bad(format!(

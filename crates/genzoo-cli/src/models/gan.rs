@@ -138,6 +138,11 @@ impl GanModelConfig {
 
     /// Checks the combination before anything is built.
     pub fn validate(&self) -> Result<()> {
+        if self.eval_images == 0 {
+            return Err(Error::Config(
+                "[model_config]: eval_images must be at least 1".into(),
+            ));
+        }
         self.network
             .validate()
             .and_then(|_| self.training.validate(&self.network))

@@ -7,6 +7,7 @@ pub mod gated_pixelcnn;
 pub mod pixelcnn;
 pub mod pixelrnn;
 pub mod probe;
+pub mod size;
 pub mod state;
 pub mod vae;
 
@@ -93,14 +94,6 @@ pub fn check_image_shape(channels: usize, image_size: usize, kind: DatasetKind) 
     Ok(())
 }
 
-/// Refuses a model of `params` trained parameters that cannot fit in memory.
-pub fn check_params(what: &str, params: u64) -> Result<()> {
-    genzoo_train::memory::check_fits(
-        &format!("{what} with {params} parameters (weights, gradients, Adam moments)"),
-        params.saturating_mul(genzoo_train::memory::TRAINED_PARAM_BYTES),
-    )
-}
-
 /// A GAN registry entry: the preset comes from [`gan::GanModelConfig::preset`].
 fn gan_spec(name: &'static str, summary: &'static str, lr: f64) -> ModelSpec {
     ModelSpec {
@@ -124,6 +117,8 @@ fn gan_spec(name: &'static str, summary: &'static str, lr: f64) -> ModelSpec {
             let cfg: gan::GanModelConfig = from_table(&run.model, &run.model_config)?;
             cfg.validate()?;
             cfg.check_dataset(run.dataset.parse()?)?;
+            size::gan(&cfg.network)
+                .check(&format!("the {} networks", run.model), run.batch_size)?;
             let name = GAN_MODELS
                 .iter()
                 .find(|n| **n == run.model)
@@ -161,7 +156,11 @@ pub fn registry() -> Vec<ModelSpec> {
                     .map_err(|e| genzoo_train::Error::Config(format!("[model_config]: {e}")))?;
                 let kind: DatasetKind = run.dataset.parse()?;
                 check_image_shape(cfg.channels, cfg.image_size, kind)?;
-                check_params("the autoencoder", cfg.num_params())?;
+                size::Size {
+                    params: cfg.num_params(),
+                    activations: size::autoencoder_activations(&cfg),
+                }
+                .check("the autoencoder", run.batch_size)?;
                 Ok(Box::new(autoencoder::AutoencoderTask::new(
                     &cfg, run.lr, device,
                 )))
@@ -202,6 +201,7 @@ pub fn registry() -> Vec<ModelSpec> {
                         cfg.channels, cfg.image_size, cfg.image_size, run.dataset
                     )));
                 }
+                size::pixelcnn(&cfg).check("the PixelCNN", run.batch_size)?;
                 Ok(Box::new(pixelcnn::PixelCnnTask::new(&cfg, run.lr, device)))
             },
         },
@@ -342,6 +342,7 @@ fn pixelrnn_spec(name: &'static str, summary: &'static str) -> ModelSpec {
                     cfg.channels, cfg.image_size, cfg.image_size, run.dataset
                 )));
             }
+            size::pixelrnn(cfg).check(&format!("the {name}"), run.batch_size)?;
             Ok(Box::new(pixelrnn::PixelRnnTask::new(
                 name, &run_cfg, run.lr, device,
             )))
@@ -375,6 +376,7 @@ fn build_gated(
             cfg.classes
         )));
     }
+    size::gated(&cfg).check(&format!("the {name}"), run.batch_size)?;
     Ok(Box::new(gated_pixelcnn::GatedPixelCnnTask::new(
         name, &cfg, run.lr, device,
     )))

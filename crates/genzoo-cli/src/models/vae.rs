@@ -713,34 +713,6 @@ pub fn preset(name: &str, dataset: DatasetKind) -> VaeConfig {
     }
 }
 
-/// The VAE's parameters from its sizes, to within the small layers (biases, the conv stacks'
-/// kernels), saturating: what the memory check needs before the model is built.
-pub fn estimated_params(cfg: &VaeConfig) -> u64 {
-    let mul = |a: u64, b: u64| a.saturating_mul(b);
-    let [c, s, h, z, y] = [
-        cfg.channels,
-        cfg.image_size,
-        cfg.hidden,
-        cfg.latent,
-        cfg.num_classes,
-    ]
-    .map(|v| v as u64);
-    // Up to two decoder outputs per pixel (the discretized logistic's mean and scale).
-    let pixels = mul(mul(c, s), s);
-    let flat = match cfg.architecture {
-        genzoo_vae::Architecture::Mlp => pixels,
-        genzoo_vae::Architecture::Conv => mul(cfg.conv_channels[1] as u64, mul(s / 4, s / 4)),
-    };
-    [
-        mul(flat.saturating_add(y), h),
-        mul(h, mul(2, z)),
-        mul(z.saturating_add(y), h),
-        mul(h, mul(2, flat)),
-    ]
-    .into_iter()
-    .fold(0, u64::saturating_add)
-}
-
 fn build(name: &'static str, run: &RunConfig, device: &Device) -> Result<Box<dyn Task>> {
     // A field added after a run was made (e.g. `iwae_k`) takes its default, which is the
     // behaviour the run had, so older run directories still resume.
@@ -748,7 +720,7 @@ fn build(name: &'static str, run: &RunConfig, device: &Device) -> Result<Box<dyn
     table.extend(run.model_config.clone());
     let cfg: VaeConfig = from_table(&run.model, &table)?;
     check_config(&cfg, &run.dataset)?;
-    super::check_params("the VAE", estimated_params(&cfg))?;
+    super::size::vae(&cfg).check(&format!("the {name}"), run.batch_size)?;
     Ok(Box::new(VaeTask::new(name, &cfg, run.lr, run.seed, device)))
 }
 
