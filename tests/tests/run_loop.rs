@@ -201,6 +201,54 @@ fn resuming_a_run_of_another_model_is_refused() {
     assert!(err.to_string().contains("is a 'autoencoder' run"), "{err}");
 }
 
+#[test]
+fn a_run_stopped_at_its_last_step_is_finished_by_resume_and_a_finished_one_is_refused() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("run");
+    genzoo_cli::train(&args(&dir, 3)).expect("trains");
+    let run = RunDir::open(&dir).expect("open");
+    // What an `eval` wrote into the summary survives the run's later summaries.
+    run.update_summary(|s| {
+        s.insert("eval".into(), Value::from("kept"));
+    })
+    .expect("eval entry");
+    let summary = read_json(dir.join("summary.json"));
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).expect("metrics");
+    let err = genzoo_cli::train(&resume_args(&dir, 3)).expect_err("nothing to do");
+    assert!(err.to_string().contains("already completed"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("metrics.jsonl")).expect("metrics"),
+        metrics,
+        "a refused resume appends nothing"
+    );
+    // A run that was stopped at its last step (as by Ctrl-C) still lacks its final summary.
+    let mut stopped = summary.clone();
+    stopped.insert("interrupted_at_step".into(), Value::from(3));
+    run.update_summary(|s| *s = stopped.clone())
+        .expect("mark stopped");
+    let (_, finished) = genzoo_cli::train(&resume_args(&dir, 3)).expect("finishes the run");
+    assert!(!finished.contains_key("interrupted_at_step"));
+    assert_eq!(finished["eval"], Value::from("kept"));
+    for key in ["final_train_loss", "train_images_per_sec"] {
+        assert_eq!(
+            finished[key], summary[key],
+            "{key}: an invocation that trained no step keeps the numbers it found"
+        );
+    }
+    let tests = std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .expect("metrics")
+        .lines()
+        .filter(|l| l.contains("\"split\":\"test\""))
+        .count();
+    assert_eq!(tests, 1, "one test record per evaluated step");
+    genzoo_cli::train(&resume_args(&dir, 5)).expect("a longer budget trains on");
+    assert_eq!(
+        read_json(dir.join("summary.json"))["eval"],
+        Value::from("kept")
+    );
+}
+
 /// A task whose loss turns NaN at a chosen step, to test the guard without relying on a model
 /// to diverge. With `last` set, it also records which step that checkpoint holds when an
 /// evaluation starts.

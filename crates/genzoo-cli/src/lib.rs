@@ -482,7 +482,7 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         Some(dir) => {
             let run = RunDir::resume(&dir)?;
             let ckpt = Checkpoint::load(&run.checkpoint_path("last"))?;
-            train_opts.check_not_spent(run.root(), &ckpt.meta, train_set.len())?;
+            train_opts.check_not_spent(&run, &ckpt.meta, train_set.len())?;
             // The flags a resumed run took are written down, so the next resume sees them.
             let origin = run.config_path().display().to_string();
             if RunConfig::from_toml(&origin, &run.read_config()?)? != cfg {

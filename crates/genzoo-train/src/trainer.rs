@@ -282,7 +282,7 @@ impl TrainOptions {
     }
 
     /// Whether a run standing at `meta` has spent this budget on a training set of `train_len`
-    /// images (so resuming it would have nothing to do).
+    /// images: no step is left to train.
     pub fn is_spent(&self, meta: &CheckpointMeta, train_len: usize) -> bool {
         let per_epoch = (train_len / self.batch_size.max(1)).max(1) as u64;
         match self.budget {
@@ -291,21 +291,29 @@ impl TrainOptions {
         }
     }
 
-    /// The error of resuming a run whose budget is spent, or `Ok` when there is work left.
+    /// Refuses to resume the run `run` standing at `meta` when it has nothing left to do: its
+    /// budget is spent and its final summary is written. A run stopped by a signal or a crash at
+    /// the last step of its budget is not finished: resuming it runs the final evaluation.
     pub fn check_not_spent(
         &self,
-        run: &std::path::Path,
+        run: &RunDir,
         meta: &CheckpointMeta,
         train_len: usize,
     ) -> Result<()> {
         if !self.is_spent(meta, train_len) {
             return Ok(());
         }
+        let summary = run.read_summary()?;
+        let finished = summary.get("steps") == Some(&Value::from(meta.step))
+            && !summary.contains_key("interrupted_at_step");
+        if !finished {
+            return Ok(());
+        }
         let per_epoch = (train_len / self.batch_size.max(1)).max(1) as u64;
         let epochs = meta.epoch + u64::from(meta.batch_in_epoch >= per_epoch);
         Err(Error::Config(format!(
             "{} has already completed its budget (step {}, {epochs} epochs); give --steps or --epochs beyond it to train further",
-            run.display(),
+            run.root().display(),
             meta.step
         )))
     }
@@ -379,7 +387,7 @@ pub fn train(
     };
 
     if resume.is_some() {
-        opts.check_not_spent(run.root(), &meta, train_set.len())?;
+        opts.check_not_spent(run, &meta, train_set.len())?;
     }
     let mut log = run.metrics_log(resume.as_ref().map(|c| c.meta.step))?;
 
@@ -558,13 +566,16 @@ pub fn train(
         "epochs_completed".into(),
         num(meta.step as f64 / steps_per_epoch as f64),
     );
-    summary.insert("final_train_loss".into(), num(last_loss));
-    // Throughput of this invocation only: a resumed run measures its own part.
-    summary.insert(
-        "train_images_per_sec".into(),
-        num(train_images as f64 / train_time.max(1e-9)),
-    );
-    summary.insert("wall_time_s".into(), num(started.elapsed().as_secs_f64()));
+    // Throughput of this invocation only: a resumed run measures its own part. An invocation that
+    // trained no step (it finished a run stopped at its last step) keeps the numbers it found.
+    if meta.step > first_step {
+        summary.insert("final_train_loss".into(), num(last_loss));
+        summary.insert(
+            "train_images_per_sec".into(),
+            num(train_images as f64 / train_time.max(1e-9)),
+        );
+        summary.insert("wall_time_s".into(), num(started.elapsed().as_secs_f64()));
+    }
     write_summary(run, &summary)?;
     write_report(run.root()).map_err(|source| Error::Io {
         path: run.root().join("report.html"),
