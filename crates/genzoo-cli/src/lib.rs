@@ -481,7 +481,16 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     let (run, resume) = match resume_dir {
         Some(dir) => {
             let run = RunDir::resume(&dir)?;
-            let ckpt = Checkpoint::load(&run.checkpoint_path("last"))?;
+            let last = run.checkpoint_path("last");
+            if !last.exists() {
+                return Err(Error::Config(format!(
+                    "{} has no checkpoint to resume from ({} is missing: the run stopped before its first one); start it again with --out {} --overwrite",
+                    dir.display(),
+                    last.display(),
+                    dir.display()
+                )));
+            }
+            let ckpt = Checkpoint::load(&last)?;
             train_opts.check_not_spent(&run, &ckpt.meta, train_set.len())?;
             // The flags a resumed run took are written down, so the next resume sees them.
             let origin = run.config_path().display().to_string();

@@ -9,11 +9,12 @@
 //! 4. Every model's `[model_config]`: a zero size, a shape the data does not have, an unknown key or a model too big for memory is refused before anything is made.
 //! 5. A run directory in use by a training process is refused to every other writer, and the lock dies with its process.
 //! 6. A corrupt checkpoint (a flipped bit anywhere, a truncated or empty file) is a named error, and resuming from it changes no file.
-//! 7. A training killed at any moment leaves a checkpoint that loads, resumes, and leaves no temporary file behind.
+//! 7. A training killed at any moment (kill -9, or SIGTERM: exit 130) leaves a checkpoint that loads, resumes, and leaves no temporary file behind.
 //! 8. `--resume` cannot change what determines a run, and refuses to continue a run whose budget is spent.
 //! 9. A training whose loss stops being finite says so, and leaves a loadable checkpoint and no null metric.
 //! 10. A request too big for memory is refused with the estimated need; a command that does not apply says so in one plain line.
 //! 11. A data file that is a directory is named as such, not reported missing.
+//! 12. A full disk fails the write in progress with the file's name and loses nothing: a failed start leaves no directory, a failed resume no changed file.
 //!
 //! Conventions: every child runs with `RUST_LOG=error`, so its stderr holds only the final error
 //! line; a needle is a case-sensitive substring of that line, `|` separating alternatives that are
@@ -1112,6 +1113,52 @@ fn a_training_killed_at_any_moment_resumes_from_a_checkpoint_that_loads() {
         });
         cases += 1;
     }
+    // SIGTERM (what a scheduler or `docker stop` sends): the step finishes, `last` is saved, 130.
+    let d = tmp.path().join("term");
+    case(&mut failures, "SIGTERM", || {
+        let ds = s(&d);
+        let mut child = Running::spawn(
+            &fresh(
+                "autoencoder",
+                ds,
+                &[
+                    "--steps",
+                    "100000",
+                    "--log-every",
+                    "1",
+                    "--checkpoint-every",
+                    "1000",
+                ],
+            ),
+            &tmp.path().join("term.log"),
+        );
+        child.wait_until("two logged steps", || metrics_lines(&d) >= 2);
+        let pid = child.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let status = child.child.wait().expect("wait");
+        let log = fs::read_to_string(tmp.path().join("term.log")).expect("log");
+        assert_eq!(status.code(), Some(130), "{log}");
+        assert!(
+            log.trim()
+                .lines()
+                .last()
+                .is_some_and(|l| l.contains("interrupted at step")),
+            "{log}"
+        );
+        let stopped = Checkpoint::load(&d.join("checkpoints/last.ckpt"))
+            .expect("last saved on SIGTERM")
+            .meta
+            .step;
+        let target = (stopped + 2).to_string();
+        let o = genzoo(&["train", "--resume", ds, "--steps", &target, "--no-progress"]);
+        assert_ok(&o, "resume after SIGTERM");
+        assert!(temporaries(&d).is_empty());
+    });
+    cases += 1;
     finish("a_training_killed_at_any_moment_resumes", cases, &failures);
 }
 
@@ -1335,4 +1382,195 @@ fn a_data_file_that_is_a_directory_is_named_not_reported_missing() {
         cases += 1;
     }
     finish("a_data_file_that_is_a_directory_is_named", cases, &failures);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. A full disk
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `genzoo ARGS` in a new user and mount namespace (`unshare -rm`) whose `mnt` (below
+/// `work`) is a tmpfs of `kib` KiB: first filled with a copy of `preload/` (if given), then, with
+/// `fill`, with a file that takes every byte left. Once genzoo exits, the file is removed and what
+/// the tmpfs holds is copied to `work/after/`, since the mount dies with the namespace. Returns
+/// genzoo's exit code and stderr, or `None` where namespaces cannot be made (an error under
+/// `CI=true`, where every case must run).
+fn on_small_disk(
+    work: &Path,
+    kib: u64,
+    preload: Option<&Path>,
+    fill: bool,
+    args: &[&str],
+) -> Option<(Option<i32>, String)> {
+    let can = Command::new("unshare")
+        .args(["-rm", "true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !can {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "unshare -rm (user and mount namespaces) is needed for the full-disk cases"
+        );
+        eprintln!("unshare -rm is not available here: full-disk cases not run (CI runs them)");
+        return None;
+    }
+    let mnt = work.join("mnt");
+    let after = work.join("after");
+    fs::create_dir_all(&mnt).expect("mkdir mnt");
+    fs::create_dir_all(&after).expect("mkdir after");
+    let script = r#"
+        set -e
+        mount -t tmpfs -o size="$KIB"k tmpfs "$MNT"
+        if [ -n "$PRELOAD" ]; then cp -a "$PRELOAD" "$MNT/run"; fi
+        if [ "$FILL" = 1 ]; then dd if=/dev/zero of="$MNT/fill" bs=1024 2>/dev/null || true; fi
+        set +e
+        "$BIN" "$@" 2> "$WORK/stderr"
+        echo $? > "$WORK/rc"
+        rm -f "$MNT/fill"
+        cp -a "$MNT/." "$WORK/after/"
+    "#;
+    let mut c = Command::new("unshare");
+    c.args(["-rm", "sh", "-c", script, "sh"])
+        .args(args)
+        .env("KIB", kib.to_string())
+        .env("MNT", &mnt)
+        .env("WORK", work)
+        .env("BIN", BIN)
+        .env("PRELOAD", preload.map(Path::as_os_str).unwrap_or_default())
+        .env("FILL", if fill { "1" } else { "0" });
+    let o = configure(&mut c).output().expect("unshare runs");
+    assert!(
+        o.status.success(),
+        "the namespace script failed: {}",
+        describe(&o)
+    );
+    let rc = fs::read_to_string(work.join("rc"))
+        .expect("rc written")
+        .trim()
+        .parse()
+        .ok();
+    Some((
+        rc,
+        fs::read_to_string(work.join("stderr")).expect("stderr written"),
+    ))
+}
+
+/// The checks of a refusal on the output of [`on_small_disk`].
+fn assert_disk_refusal(rc: Option<i32>, err: &str, needle: &str, ctx: &str) {
+    assert_eq!(rc, Some(1), "{ctx}: exit code; stderr:\n{err}");
+    assert!(
+        !err.contains("panicked"),
+        "{ctx}: the binary panicked:\n{err}"
+    );
+    let lines: Vec<&str> = err.trim().lines().collect();
+    assert_eq!(lines.len(), 1, "{ctx}: expected one stderr line:\n{err}");
+    assert!(
+        lines[0].starts_with("error: ") && needle.split('|').all(|n| lines[0].contains(n)),
+        "{ctx}: the error does not name {needle:?}: {}",
+        lines[0]
+    );
+}
+
+#[test]
+fn a_full_disk_fails_the_write_names_the_file_and_loses_nothing() {
+    let tmp = tempdir();
+    let (mut cases, mut failures) = (0, Vec::new());
+    let old = train_small_run(&tmp.path().join("old"));
+    let mnt_run = |work: &Path| work.join("mnt/run");
+
+    // Nothing fits: not even config.toml. The run directory made for it is removed again.
+    let work = tmp.path().join("nothing-fits");
+    let out = mnt_run(&work);
+    case(&mut failures, "a fresh run on a full disk", || {
+        let Some((rc, err)) =
+            on_small_disk(&work, 64, None, true, &fresh("autoencoder", s(&out), &[]))
+        else {
+            return;
+        };
+        assert_disk_refusal(rc, &err, "No space left", "a fresh run on a full disk");
+        let left: Vec<PathBuf> = snapshot(&work.join("after")).into_keys().collect();
+        assert!(left.is_empty(), "a failed start left {left:?}");
+    });
+    cases += 1;
+
+    // The first checkpoint does not fit: the error names it, no temporary file stays, and every
+    // line of metrics.jsonl is whole.
+    let work = tmp.path().join("checkpoint-does-not-fit");
+    let out = mnt_run(&work);
+    case(&mut failures, "a checkpoint larger than the disk", || {
+        let args = fresh(
+            "autoencoder",
+            s(&out),
+            &[
+                "--steps",
+                "4",
+                "--checkpoint-every",
+                "2",
+                "--log-every",
+                "1",
+            ],
+        );
+        let Some((rc, err)) = on_small_disk(&work, 256, None, false, &args) else {
+            return;
+        };
+        assert_disk_refusal(
+            rc,
+            &err,
+            "No space left|.ckpt",
+            "a checkpoint larger than the disk",
+        );
+        let run = work.join("after/run");
+        assert!(
+            temporaries(&run).is_empty(),
+            "temporary files left: {:?}",
+            temporaries(&run)
+        );
+        let metrics = fs::read_to_string(run.join("metrics.jsonl")).expect("metrics.jsonl");
+        for line in metrics.lines() {
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("a torn metrics line {line:?}: {e}"));
+        }
+        assert!(
+            metrics.lines().count() >= 2,
+            "the steps before the failure are logged"
+        );
+        // The run stopped before its first checkpoint: a resume says so, and what to do.
+        let o = genzoo(&["train", "--resume", s(&run), "--no-progress"]);
+        assert_refused(
+            &o,
+            REFUSED,
+            "no checkpoint to resume from",
+            "resume without a checkpoint",
+        );
+    });
+    cases += 1;
+
+    // Resuming an old run on a disk with no byte left: it fails and the old run is byte-identical.
+    let work = tmp.path().join("resume-on-full-disk");
+    let resumed = mnt_run(&work);
+    case(&mut failures, "a resume on a full disk", || {
+        let used: u64 = snapshot(&old)
+            .values()
+            .map(|b| b.len() as u64 / 1024 + 8)
+            .sum();
+        let args = [
+            "train",
+            "--resume",
+            s(&resumed),
+            "--steps",
+            "8",
+            "--no-progress",
+        ];
+        let Some((rc, err)) = on_small_disk(&work, used + 256, Some(&old), true, &args) else {
+            return;
+        };
+        assert_disk_refusal(rc, &err, "No space left", "a resume on a full disk");
+        assert_same(
+            &snapshot(&old),
+            &snapshot(&work.join("after/run")),
+            "a resume on a full disk",
+        );
+    });
+    cases += 1;
+    finish("a_full_disk_fails_the_write", cases, &failures);
 }
