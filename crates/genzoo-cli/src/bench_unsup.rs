@@ -1,4 +1,4 @@
-//! `genzoo bench unsupervised` (`cargo xtask bench unsupervised`, issue 5): the reference classic fits on
+//! `genzoo bench unsupervised` (`cargo xtask bench unsupervised`): the reference classic fits on
 //! full MNIST (60,000 × 784 pixels in [0, 1]) — k-means k = 10 (n_init = 1, at most 100 iterations),
 //! mini-batch k-means k = 10, PCA to 50 components (exact and randomized), and a 10-component diagonal
 //! GMM on the PCA-50 features — with the wall time of each fit and its quality number (inertia,

@@ -816,23 +816,18 @@ fn a_run_in_use_is_refused_to_every_other_writer_and_the_lock_dies_with_its_proc
     let ds = s(&d);
     let last = d.join("checkpoints/last.ckpt");
     let mut first = Running::spawn(
-        &[
-            "train",
+        &fresh(
             "autoencoder",
-            "--dataset",
-            "mnist-mini",
-            "--no-progress",
-            "--steps",
-            "100000",
-            "--batch-size",
-            "8",
-            "--log-every",
-            "1",
-            "--checkpoint-every",
-            "5",
-            "--out",
             ds,
-        ],
+            &[
+                "--steps",
+                "100000",
+                "--log-every",
+                "1",
+                "--checkpoint-every",
+                "5",
+            ],
+        ),
         &tmp.path().join("first.log"),
     );
     first.wait_until("two logged steps and a checkpoint", || {
@@ -1074,23 +1069,18 @@ fn a_training_killed_at_any_moment_resumes_from_a_checkpoint_that_loads() {
             let ds = s(&d);
             let last = d.join("checkpoints/last.ckpt");
             let mut child = Running::spawn(
-                &[
-                    "train",
+                &fresh(
                     "autoencoder",
-                    "--dataset",
-                    "mnist-mini",
-                    "--no-progress",
-                    "--steps",
-                    "100000",
-                    "--batch-size",
-                    "8",
-                    "--checkpoint-every",
-                    "1",
-                    "--log-every",
-                    "1",
-                    "--out",
                     ds,
-                ],
+                    &[
+                        "--steps",
+                        "100000",
+                        "--checkpoint-every",
+                        "1",
+                        "--log-every",
+                        "1",
+                    ],
+                ),
                 &log,
             );
             child.wait_until(&format!("{lines} logged steps and a checkpoint"), || {

@@ -68,7 +68,7 @@ pub struct DcganConfig {
 }
 
 impl DcganConfig {
-    /// The reference MNIST preset of issue 8. G: z ∈ R¹⁰⁰ → Linear → 128×7×7, BN, ReLU →
+    /// The reference MNIST preset. G: z ∈ R¹⁰⁰ → Linear → 128×7×7, BN, ReLU →
     /// ConvT(128→64, 4, s2, p1), BN, ReLU → ConvT(64→1, 4, s2, p1), tanh. D: Conv(1→64, 4, s2, p1),
     /// LeakyReLU 0.2 → Conv(64→128, 4, s2, p1), BN, LeakyReLU 0.2 → Linear(128·7·7 → 1).
     pub fn mnist() -> Self {

@@ -110,8 +110,8 @@ pub fn conv_transpose2d(
 /// This is the layout of the masked convolutions' tap path ([`crate::MaskedConv2d`]): unlike
 /// [`conv2d`]'s channel-major GEMM it needs no transposes of the input or the output. It measured
 /// fastest for 1×1 kernels and single-channel inputs (the Gated PixelCNN's links and first
-/// vertical convolution), while burn's `conv2d` stays faster for a 2×3 kernel over 64 channels
-/// (`docs/performance.md`). With every tap it equals burn's `conv2d` with stride 1 and `padding`
+/// vertical convolution); a 2×3 kernel over 64 channels is faster through [`crate::im2col::conv2d`]
+/// (the phase engine's implicit GEMM; `docs/performance.md`). With every tap it equals burn's `conv2d` with stride 1 and `padding`
 /// (tested in value and every gradient); with no tap the output is the bias.
 ///
 /// # Panics

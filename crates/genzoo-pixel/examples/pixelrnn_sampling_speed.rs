@@ -1,4 +1,4 @@
-//! Naive vs cached sampling time for 16 samples of the PixelRNN MNIST presets (issue 9).
+//! Naive vs cached sampling time for 16 samples of the PixelRNN MNIST presets.
 //!
 //! `cargo build --release --workspace --examples && $CARGO_TARGET_DIR/release/examples/pixelrnn_sampling_speed [ROWS] [MODELS]`
 //!

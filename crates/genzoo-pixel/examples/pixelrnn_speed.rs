@@ -1,5 +1,5 @@
 //! Training and sampling speed of PixelRNN (Row LSTM, Diagonal BiLSTM) next to PixelCNN, MNIST
-//! presets, on the same machine in the same process (issue 9).
+//! presets, on the same machine in the same process.
 //!
 //! `cargo build --release --workspace --examples && $CARGO_TARGET_DIR/release/examples/pixelrnn_speed [STEPS] [BATCH]`
 //!

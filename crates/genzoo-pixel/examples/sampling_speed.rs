@@ -1,4 +1,4 @@
-//! Naive vs cached sampling time for 16 samples of the PixelCNN MNIST preset (issue 7).
+//! Naive vs cached sampling time for 16 samples of the PixelCNN MNIST preset.
 //!
 //! `cargo build --release --workspace --examples && $CARGO_TARGET_DIR/release/examples/sampling_speed [ROWS]`
 //!

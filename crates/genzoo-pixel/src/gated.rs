@@ -233,8 +233,8 @@ impl GatedLayer {
 /// the first layer's single-channel vertical convolution go through
 /// [`genzoo_layers::conv::conv2d_taps`] (one batched matrix product, the masked convolutions'
 /// layout: 2.7× and 1.8× faster than burn's `conv2d` for them, forward and backward), the
-/// other vertical-stack convolutions through burn's `conv2d`, which measured faster for 64
-/// input channels (`docs/performance.md`).
+/// other vertical-stack convolutions (2×3 over 64 channels) through [`genzoo_layers::im2col::conv2d`],
+/// whose stride-1 route is the phase engine's implicit GEMM (`docs/performance.md`).
 fn pair_conv2d(a: &Conv2d, b: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let weight = Tensor::cat(vec![a.weight.val(), b.weight.val()], 0);
     let bias = match (&a.bias, &b.bias) {

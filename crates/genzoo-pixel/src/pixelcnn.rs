@@ -49,7 +49,7 @@ pub struct PixelCnnConfig {
 }
 
 impl PixelCnnConfig {
-    /// The reference preset for binarized MNIST (issue 7): 7×7 mask A to 128 channels, 7 residual
+    /// The reference preset for binarized MNIST: 7×7 mask A to 128 channels, 7 residual
     /// blocks 128→64→64→128, 1×1 mask-B head 128→128, one Bernoulli logit per pixel.
     pub fn mnist() -> Self {
         Self::new()

@@ -304,12 +304,7 @@ impl RunDir {
     /// that a training run and an `eval` of it never undo each other's entries.
     pub fn update_summary(&self, change: impl FnOnce(&mut Map<String, Value>)) -> Result<()> {
         let lock_path = self.root.join(SUMMARY_LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .at(&lock_path)?;
+        let lock = open_lock_file(&lock_path)?;
         lock.lock().at(&lock_path)?;
         let mut summary = self.read_summary()?;
         change(&mut summary);
@@ -379,17 +374,22 @@ impl MetricsLog {
 /// Takes the exclusive lock of the run directory `root` (creating `.lock`), or says who has it.
 fn lock(root: &Path) -> Result<File> {
     let path = root.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .at(&path)?;
+    let file = open_lock_file(&path)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(fs::TryLockError::WouldBlock) => Err(Error::RunDirInUse(root.to_path_buf())),
         Err(fs::TryLockError::Error(e)) => Err(e).at(path),
     }
+}
+
+/// Opens (creating, never truncating) a file that is only ever locked, not read.
+fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .at(path)
 }
 
 /// Removes `root` if nothing but the lock file is in it (a directory this process just made).

@@ -1,5 +1,5 @@
 //! Times k-means (k = 10), PCA-50 and a 10-component diagonal GMM on PCA-50 features on full MNIST
-//! (60,000 × 784 pixels in [0, 1]), the reference fits of issue 5.
+//! (60,000 × 784 pixels in [0, 1]), the reference fits.
 //!
 //! ```text
 //! GENZOO_DATA_DIR=/path/with/mnist cargo run --release --example mnist_fits -- [mnist|mnist-mini]

@@ -64,7 +64,7 @@ pub struct GaussianMixtureConfig {
 }
 
 impl GaussianMixtureConfig {
-    /// The reference MNIST configuration of issue 5: 10 diagonal components (on PCA-50 features).
+    /// The reference MNIST configuration: 10 diagonal components (on PCA-50 features).
     pub fn mnist_pca() -> Self {
         Self::new(10).with_covariance_type(CovarianceType::Diag)
     }

@@ -34,7 +34,7 @@ pub struct KMeansConfig {
 }
 
 impl KMeansConfig {
-    /// The reference MNIST configuration of issue 5: k = 10, one restart, at most 100 iterations.
+    /// The reference MNIST configuration: k = 10, one restart, at most 100 iterations.
     pub fn mnist() -> Self {
         Self::new(10).with_n_init(1).with_max_iter(100)
     }

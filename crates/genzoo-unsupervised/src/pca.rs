@@ -62,7 +62,7 @@ pub struct PcaConfig {
 }
 
 impl PcaConfig {
-    /// The reference MNIST configuration of issue 5: 50 components, no whitening.
+    /// The reference MNIST configuration: 50 components, no whitening.
     pub fn mnist() -> Self {
         Self::new(50)
     }

@@ -552,6 +552,11 @@ impl Job {
             }
         };
         let rows = format!("the {n} training rows");
+        // 0 = no PCA step.
+        let optional_pca = |k: usize| match k {
+            0 => Ok(()),
+            k => within("pca_components", k, n.min(d), "rows and dimensions"),
+        };
         match self {
             Job::KMeans(p) => within("k (--k)", p.k, n, &rows),
             Job::MiniBatch(p) => {
@@ -566,27 +571,9 @@ impl Job {
             ),
             Job::Gmm(p) => {
                 within("n_components (--k)", p.n_components, n, &rows)?;
-                if p.pca_components > 0 {
-                    within(
-                        "pca_components",
-                        p.pca_components,
-                        n.min(d),
-                        "rows and dimensions",
-                    )?;
-                }
-                Ok(())
+                optional_pca(p.pca_components)
             }
-            Job::Kde(p) => {
-                if p.pca_components > 0 {
-                    within(
-                        "pca_components",
-                        p.pca_components,
-                        n.min(d),
-                        "rows and dimensions",
-                    )?;
-                }
-                Ok(())
-            }
+            Job::Kde(p) => optional_pca(p.pca_components),
             Job::Probe(_) => Ok(()),
         }
     }
