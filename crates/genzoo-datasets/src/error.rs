@@ -182,6 +182,28 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A text data file (`.amat`) holds something other than what its format allows.
+    #[error("{file}: line {line}, column {column}: expected {expected}, found {found}")]
+    BadText {
+        /// File name or path.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based byte column.
+        column: usize,
+        /// What the format allows there.
+        expected: String,
+        /// What the file holds.
+        found: String,
+    },
+    /// The dataset has no such split (only the fixed binarized MNIST has a validation split).
+    #[error("{dataset} has no {split} split")]
+    NoSplit {
+        /// The dataset's CLI name.
+        dataset: String,
+        /// The split asked for.
+        split: String,
+    },
     /// A dataset file's name is taken by something that is not a file (a directory).
     #[error("{path} is a directory, not a data file; move it away or point --data-dir elsewhere")]
     NotAFile {

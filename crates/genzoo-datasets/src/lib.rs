@@ -26,6 +26,7 @@
 //! # Ok::<(), genzoo_datasets::Error>(())
 //! ```
 
+pub mod amat;
 pub mod binarize;
 pub mod cifar;
 pub mod download;

@@ -7,6 +7,7 @@
 //!              t10k-images-idx3-ubyte.gz    t10k-labels-idx1-ubyte.gz
 //! <root>/fashion-mnist/  (the same four names)
 //! <root>/cifar10/cifar-10-batches-bin/data_batch_1.bin … data_batch_5.bin, test_batch.bin
+//! <root>/binarized-mnist/binarized_mnist_{train,valid,test}.amat   (or .amat.gz)
 //! ```
 //!
 //! Each IDX file may also be stored decompressed (the name without `.gz`); any file may be gzipped.
@@ -20,6 +21,8 @@
 //! - Fashion-MNIST: no SHA-256 of the decompressed files is known to this crate, so files found on disk are
 //!   only checked structurally (header, counts, 28×28, labels in 0..10). Downloads are checked against the
 //!   MD5 sums the dataset authors publish for the `.gz` files (also pinned by torchvision).
+//! - The fixed binarized MNIST: SHA-256 of each file's decompressed content (the published `.amat` text),
+//!   then the strict [`crate::amat`] parser; it is the only dataset with a validation split.
 //! - CIFAR-10: files on disk are checked structurally (10,000 records each, labels in 0..10); the
 //!   downloaded archive is checked against the authors' published MD5 `c32a1d4ab5d03f1284b67883e8d87530`.
 
@@ -46,6 +49,10 @@ pub enum DatasetKind {
     Cifar10,
     /// `mnist-mini`: the first 10,000 training and 2,000 test MNIST images, embedded in this crate.
     MnistMini,
+    /// `binarized-mnist`: the fixed binarized MNIST of Salakhutdinov & Murray 2008 (as published by
+    /// Larochelle), 50,000 + 10,000 validation + 10,000 test images 1×28×28 of pixels 0 or 255, no
+    /// labels: the benchmark of the likelihood literature.
+    BinarizedMnist,
     /// `toy-ring8`: 2-D points of [`crate::toy::ring8`], as `4×1×1` "images" (see
     /// [`crate::toy::points_image_set`]); labels are the mixture components.
     ToyRing8,
@@ -55,11 +62,12 @@ pub enum DatasetKind {
 
 impl DatasetKind {
     /// Every kind, in CLI order.
-    pub const ALL: [DatasetKind; 6] = [
+    pub const ALL: [DatasetKind; 7] = [
         DatasetKind::Mnist,
         DatasetKind::FashionMnist,
         DatasetKind::Cifar10,
         DatasetKind::MnistMini,
+        DatasetKind::BinarizedMnist,
         DatasetKind::ToyRing8,
         DatasetKind::ToyGrid25,
     ];
@@ -71,6 +79,7 @@ impl DatasetKind {
             DatasetKind::FashionMnist => "fashion-mnist",
             DatasetKind::Cifar10 => "cifar10",
             DatasetKind::MnistMini => "mnist-mini",
+            DatasetKind::BinarizedMnist => "binarized-mnist",
             DatasetKind::ToyRing8 => "toy-ring8",
             DatasetKind::ToyGrid25 => "toy-grid25",
         }
@@ -83,6 +92,11 @@ impl DatasetKind {
             DatasetKind::ToyGrid25 => Some(crate::toy::ToyKind::Grid25),
             _ => None,
         }
+    }
+
+    /// Whether the dataset has a validation split ([`Split::Valid`]).
+    pub fn has_validation(self) -> bool {
+        self == DatasetKind::BinarizedMnist
     }
 
     /// Whether this is a 2-D point set rather than images.
@@ -99,9 +113,10 @@ impl DatasetKind {
         }
     }
 
-    /// Number of classes.
+    /// Number of classes; 0 for a dataset without labels (`binarized-mnist`).
     pub fn classes(self) -> usize {
         match self {
+            DatasetKind::BinarizedMnist => 0,
             DatasetKind::ToyRing8 => 8,
             DatasetKind::ToyGrid25 => 25,
             _ => 10,
@@ -129,6 +144,19 @@ pub enum Split {
     Train,
     /// The test set.
     Test,
+    /// The validation set, where the dataset has one ([`DatasetKind::has_validation`]).
+    Valid,
+}
+
+impl Split {
+    /// `train`, `test` or `valid`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+            Split::Valid => "valid",
+        }
+    }
 }
 
 /// Where to find data and whether to fetch it.
@@ -291,7 +319,14 @@ fn fashion_spec() -> IdxSpec {
 /// Loads a split of a dataset: from memory for [`DatasetKind::MnistMini`], else from the data root,
 /// verified, downloading first if `opts.download` and a file is missing or fails verification.
 pub fn load(kind: DatasetKind, split: Split, opts: &DataOptions) -> Result<ImageSet> {
+    if split == Split::Valid && !kind.has_validation() {
+        return Err(Error::NoSplit {
+            dataset: kind.name().into(),
+            split: split.name().into(),
+        });
+    }
     match kind {
+        DatasetKind::BinarizedMnist => load_binarized(&BinarizedSpec::canonical(), split, opts),
         DatasetKind::MnistMini => crate::mini::load(split),
         DatasetKind::Mnist => load_idx(&mnist_spec(), split, opts),
         DatasetKind::FashionMnist => load_idx(&fashion_spec(), split, opts),
@@ -299,6 +334,127 @@ pub fn load(kind: DatasetKind, split: Split, opts: &DataOptions) -> Result<Image
         DatasetKind::ToyRing8 => crate::toy::points_image_set(crate::toy::ToyKind::Ring8, split),
         DatasetKind::ToyGrid25 => crate::toy::points_image_set(crate::toy::ToyKind::Grid25, split),
     }
+}
+
+/// The error for a split a dataset does not have.
+pub(crate) fn no_split(dataset: &str, split: Split) -> Error {
+    Error::NoSplit {
+        dataset: dataset.into(),
+        split: split.name().into(),
+    }
+}
+
+/// SHA-256 of the decompressed `binarized_mnist_{train,valid,test}.amat`.
+pub const BINARIZED_MNIST_SHA256: [&str; 3] = [
+    "ad693b29f94c14277b095f5238ddefbbdaaae0939789dd2f4f0205278cee3e4d",
+    "1de3d397c40fe8eeb33dafd4099a1f665ec01e96d9be234aaeeac8a34930e2e2",
+    "e6687bfea3f820c174f33b7865140b2a2dd2930ef786f35d45795fc193b5ab2c",
+];
+/// Where the fixed binarized MNIST is published (Hugo Larochelle's dataset page).
+pub const BINARIZED_MNIST_MIRRORS: [&str; 1] =
+    ["http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/"];
+
+/// The fixed binarized MNIST: folder, mirrors, and per split the file and its image count.
+#[derive(Clone, Debug)]
+pub(crate) struct BinarizedSpec {
+    pub folder: &'static str,
+    pub mirrors: Vec<String>,
+    pub side: usize,
+    /// `(file, images)` of train, valid, test.
+    pub splits: [(FileSpec, usize); 3],
+}
+
+impl BinarizedSpec {
+    fn canonical() -> Self {
+        let file = |split: &str, images: usize, sha: &str| {
+            (
+                fs_(
+                    &format!("binarized_mnist_{split}.amat"),
+                    Some(sha),
+                    None,
+                    // 784 one-byte values, 783 spaces and a newline per image.
+                    (images * 2 * 784) as u64,
+                ),
+                images,
+            )
+        };
+        let [train, valid, test] = BINARIZED_MNIST_SHA256;
+        Self {
+            folder: "binarized-mnist",
+            mirrors: BINARIZED_MNIST_MIRRORS.map(String::from).to_vec(),
+            side: 28,
+            splits: [
+                file("train", 50_000, train),
+                file("valid", 10_000, valid),
+                file("test", 10_000, test),
+            ],
+        }
+    }
+}
+
+fn load_binarized(spec: &BinarizedSpec, split: Split, opts: &DataOptions) -> Result<ImageSet> {
+    let (root, source) = root_and_source(opts.data_dir.as_deref())?;
+    load_binarized_at(spec, split, opts, &root, source)
+}
+
+/// Finds (or downloads), verifies and parses one split of the fixed binarized MNIST under `root`.
+/// The images come with label 0: the dataset has none.
+pub(crate) fn load_binarized_at(
+    spec: &BinarizedSpec,
+    split: Split,
+    opts: &DataOptions,
+    root: &Path,
+    source: &'static str,
+) -> Result<ImageSet> {
+    let (file, images) = match split {
+        Split::Train => &spec.splits[0],
+        Split::Valid => &spec.splits[1],
+        Split::Test => &spec.splits[2],
+    };
+    let values = spec.side * spec.side;
+    let dir = root.join(spec.folder);
+    let plain = dir.join(&file.name);
+    let parse = |name: &str, text: &[u8]| crate::amat::parse(name, text, values, *images);
+    let found = first_file([plain.clone(), dir.join(format!("{}.gz", file.name))])?;
+    let pixels = match found {
+        Some(path) => {
+            let name = path.display().to_string();
+            match read_checked(&path, file).and_then(|text| parse(&name, &text)) {
+                Ok(pixels) => Some(pixels),
+                Err(e) if !opts.download => return Err(e),
+                Err(_) => None, // a corrupt copy and --download: fetch a good one over it
+            }
+        }
+        None if !opts.download => {
+            return Err(Error::Missing {
+                dataset: "binarized MNIST".into(),
+                file: file.name.clone(),
+                dir,
+                folder: spec.folder,
+                root_source: source,
+            });
+        }
+        None => None,
+    };
+    let pixels = match pixels {
+        Some(p) => p,
+        None => {
+            let verify = |part: &Path| -> Result<()> {
+                let text = read_checked(part, file)?;
+                parse(&part.display().to_string(), &text).map(|_| ())
+            };
+            download(
+                &download_options(&spec.mirrors, opts),
+                &file.name,
+                &plain,
+                file.len + (1 << 20),
+                &verify,
+            )?;
+            let text = read_checked(&plain, file)?;
+            parse(&plain.display().to_string(), &text)?
+        }
+    };
+    ImageSet::new(pixels, vec![0; *images], [1, spec.side, spec.side])
 }
 
 fn download_options(default: &[String], opts: &DataOptions) -> DownloadOptions {
@@ -396,6 +552,7 @@ pub(crate) fn load_idx_at(
     let (img_spec, lbl_spec, count) = match split {
         Split::Train => &spec.train,
         Split::Test => &spec.test,
+        Split::Valid => return Err(no_split(spec.folder, split)),
     };
     let (rows, cols, count) = (spec.rows, spec.cols, *count);
     let check_images = |name: &str, d: &[u8]| -> Result<()> {
@@ -534,6 +691,7 @@ pub(crate) fn load_cifar_at(
     let names: Vec<&str> = match split {
         Split::Train => CIFAR_TRAIN.to_vec(),
         Split::Test => vec![CIFAR_TEST],
+        Split::Valid => return Err(no_split(CIFAR_FOLDER, split)),
     };
     let mut missing = None;
     for n in &names {
@@ -685,6 +843,124 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
         e.write_all(data).expect("in-memory");
         e.finish().expect("in-memory")
+    }
+
+    /// A tiny fixed-binarized dataset (2×2 images: 3 train, 1 valid, 2 test), its `.amat` texts
+    /// by file name, and the pixels each split must give.
+    fn tiny_binarized(mirrors: Vec<String>) -> (BinarizedSpec, HashMap<String, Vec<u8>>) {
+        let splits = [
+            ("train", "0 1 1 0\n1 1 1 1\n0 0 0 1\n"),
+            ("valid", "1 0 0 0\n"),
+            ("test", "0 0 1 1\n1 0 1 0\n"),
+        ];
+        let mut files = HashMap::new();
+        let specs = splits.map(|(split, text)| {
+            let name = format!("binarized_mnist_{split}.amat");
+            files.insert(name.clone(), text.as_bytes().to_vec());
+            (
+                FileSpec {
+                    name,
+                    sha256: Some(verify::sha256_hex(text.as_bytes())),
+                    md5: None,
+                    len: text.len() as u64,
+                },
+                text.lines().count(),
+            )
+        });
+        (
+            BinarizedSpec {
+                folder: "bin",
+                mirrors,
+                side: 2,
+                splits: specs,
+            },
+            files,
+        )
+    }
+
+    #[test]
+    fn binarized_splits_load_from_amat_or_amat_gz_and_are_verified() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (spec, files) = tiny_binarized(vec![]);
+        let folder = dir.path().join("bin");
+        fs::create_dir_all(&folder).expect("mkdir");
+        for (name, text) in &files {
+            if name.contains("train") {
+                fs::write(folder.join(format!("{name}.gz")), gz(text)).expect("write");
+            } else {
+                fs::write(folder.join(name), text).expect("write");
+            }
+        }
+        let opts = DataOptions::default();
+        let load = |split| load_binarized_at(&spec, split, &opts, dir.path(), "--data-dir");
+        let train = load(Split::Train).expect("train from .amat.gz");
+        assert_eq!((train.len(), train.shape()), (3, [1, 2, 2]));
+        assert_eq!(train.image(0), &[0, 255, 255, 0]);
+        assert_eq!(train.image(2), &[0, 0, 0, 255]);
+        assert_eq!(load(Split::Valid).expect("valid").image(0), &[255, 0, 0, 0]);
+        assert_eq!(load(Split::Test).expect("test").len(), 2);
+        // A flipped value fails the checksum, with the file named.
+        fs::write(
+            folder.join("binarized_mnist_test.amat"),
+            "0 0 1 1\n1 0 1 1\n",
+        )
+        .expect("write");
+        let err = load(Split::Test).expect_err("checksum").to_string();
+        assert!(
+            err.contains("binarized_mnist_test.amat") && err.contains("SHA-256"),
+            "{err}"
+        );
+        // A malformed file is named with its line and column (the checksum is the parser's guard
+        // only when one is pinned; this spec pins none for it).
+        let mut unpinned = spec.clone();
+        unpinned.splits[2].0.sha256 = None;
+        fs::write(
+            folder.join("binarized_mnist_test.amat"),
+            "0 0 1 1\n1 0 2 0\n",
+        )
+        .expect("write");
+        let err = load_binarized_at(&unpinned, Split::Test, &opts, dir.path(), "--data-dir")
+            .expect_err("bad token")
+            .to_string();
+        assert!(err.contains("line 2, column 5"), "{err}");
+        // A missing file says where it was looked for and how to get it.
+        fs::remove_file(folder.join("binarized_mnist_test.amat")).expect("rm");
+        let err = load(Split::Test).expect_err("missing");
+        assert!(matches!(err, Error::Missing { .. }), "{err}");
+        assert!(err.to_string().contains("--download"), "{err}");
+    }
+
+    #[test]
+    fn binarized_files_download_from_a_local_mirror() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_, files) = tiny_binarized(vec![]);
+        let server = start(files, Mode::Normal);
+        let (spec, _) = tiny_binarized(vec![server.base.clone()]);
+        let opts = DataOptions {
+            download: true,
+            ..Default::default()
+        };
+        let set = load_binarized_at(&spec, Split::Valid, &opts, dir.path(), "--data-dir")
+            .expect("downloaded");
+        assert_eq!(set.image(0), &[255, 0, 0, 0]);
+        assert!(dir.path().join("bin/binarized_mnist_valid.amat").is_file());
+    }
+
+    #[test]
+    fn only_the_binarized_mnist_has_a_validation_split() {
+        assert!(DatasetKind::BinarizedMnist.has_validation());
+        assert_eq!(DatasetKind::BinarizedMnist.classes(), 0);
+        let err = load(
+            DatasetKind::MnistMini,
+            Split::Valid,
+            &DataOptions::default(),
+        )
+        .expect_err("no valid split");
+        assert_eq!(err.to_string(), "mnist-mini has no valid split");
+        assert_eq!(
+            "binarized-mnist".parse::<DatasetKind>().expect("a name"),
+            DatasetKind::BinarizedMnist
+        );
     }
 
     /// A tiny IDX dataset (3 train and 2 test 4×5 images), with or without checksums.

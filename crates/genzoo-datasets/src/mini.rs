@@ -47,6 +47,7 @@ pub fn load(split: Split) -> Result<ImageSet> {
     let (first, n) = match split {
         Split::Train => (0, TRAIN_LEN),
         Split::Test => (2, TEST_LEN),
+        Split::Valid => return Err(crate::load::no_split("mnist-mini", split)),
     };
     let (img_name, img) = decompress(first, 16 + 784 * n as u64)?;
     let (lbl_name, lbl) = decompress(first + 1, 8 + n as u64)?;

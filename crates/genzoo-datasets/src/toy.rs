@@ -241,6 +241,7 @@ pub fn points_image_set(kind: ToyKind, split: crate::Split) -> crate::Result<cra
     let (n, seed) = match split {
         crate::Split::Train => (TOY_TRAIN_POINTS, 0x70_7921),
         crate::Split::Test => (TOY_TEST_POINTS, 0x70_7e57),
+        crate::Split::Valid => return Err(crate::load::no_split(kind.name(), split)),
     };
     let sample = kind.sample(n, &mut Rng::seed_from_u64(seed));
     let range = kind.range();
