@@ -359,6 +359,114 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
     assert_eq!(task.done, 5, "the loop must stop right at the NaN step");
 }
 
+/// A task whose evaluation is the set's size plus the distance of its step count from 4, so the
+/// step that evaluates best is known, and which split was measured can be read off the value.
+struct Dip {
+    done: u64,
+}
+
+impl Task for Dip {
+    fn name(&self) -> &str {
+        "dip"
+    }
+    fn step(&mut self, batches: &mut Batches<'_>, _rng: &mut Rng) -> StepOutput {
+        let batch = batches.next_batch();
+        self.done += 1;
+        StepOutput {
+            loss: 1.0,
+            parts: vec![],
+            images: batch.images.dims()[0],
+        }
+    }
+    fn evaluate(&mut self, set: &ImageSet) -> Vec<(String, f64)> {
+        vec![(
+            "test_score".into(),
+            set.len() as f64 + (self.done as f64 - 4.0).abs(),
+        )]
+    }
+    fn selection_metric(&self) -> &str {
+        "test_score"
+    }
+    fn sample_grid(&mut self, _test: &ImageSet) -> Option<Grid> {
+        None
+    }
+    fn save(&self) -> genzoo_train::Result<Vec<(String, Vec<u8>)>> {
+        Ok(vec![("done".into(), self.done.to_le_bytes().to_vec())])
+    }
+    fn load(&mut self, c: &Checkpoint, p: &Path) -> genzoo_train::Result<()> {
+        let b = c.section(p, "done")?;
+        self.done = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        Ok(())
+    }
+}
+
+#[test]
+fn with_a_validation_split_it_picks_best_and_the_test_split_is_measured_there_once() {
+    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
+        .expect("mini");
+    let subset = |n: usize| {
+        ImageSet::new(
+            data.images()[..n * 784].to_vec(),
+            data.labels()[..n].to_vec(),
+            [1, 28, 28],
+        )
+        .expect("subset")
+    };
+    let (train, valid, test) = (subset(32), subset(20), subset(7));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
+    let opts = TrainOptions {
+        seed: 1,
+        // Two steps an epoch: evaluations after steps 2, 4 and 6.
+        batch_size: 16,
+        budget: Budget::Steps(6),
+        log_every: 1,
+        sample_every: 100,
+        checkpoint_every: 100,
+        progress: false,
+        time_limit: None,
+    };
+    let device = burn::tensor::Device::flex();
+    let summary = genzoo_train::train_with_validation(
+        &mut Dip { done: 0 },
+        &run,
+        &train,
+        Some(&valid),
+        &test,
+        &device,
+        &opts,
+        None,
+    )
+    .expect("trains");
+    assert_eq!(summary["best_step"], 4);
+    assert_eq!(
+        summary["best_valid_score"], 20.0,
+        "picked on the validation split"
+    );
+    assert_eq!(summary["valid_score"], 22.0, "the last validation (step 6)");
+    assert_eq!(
+        summary["test_score"], 7.0,
+        "the test split, at the best step"
+    );
+    assert_eq!(summary["test_at_step"], 4);
+    let log = std::fs::read_to_string(run.root().join("metrics.jsonl")).expect("log");
+    let splits: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .filter(|r| r["split"] != "train")
+        .map(|r| format!("{}@{}", r["split"].as_str().expect("split"), r["step"]))
+        .collect();
+    assert_eq!(splits, ["valid@2", "valid@4", "valid@6", "test@4"]);
+    assert_eq!(
+        genzoo_train::validation_name("test_nll_nats"),
+        "valid_nll_nats"
+    );
+    assert_eq!(
+        genzoo_train::validation_name("modes_missed"),
+        "valid_modes_missed"
+    );
+}
+
 #[test]
 fn a_non_finite_evaluation_stops_the_run_and_restores_the_last_good_checkpoint() {
     let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())

@@ -57,8 +57,9 @@ pub enum Command {
 pub struct TrainArgs {
     /// Model to train (see `genzoo models`); default: the autoencoder.
     pub model: Option<String>,
-    /// Dataset: mnist, fashion-mnist, cifar10, mnist-mini (embedded, no download), or the 2-D
-    /// point sets toy-ring8 / toy-grid25 (GAN models only).
+    /// Dataset: mnist, fashion-mnist, cifar10, mnist-mini (embedded, no download),
+    /// binarized-mnist (the likelihood papers' fixed binarization; its validation split picks
+    /// `best`), or the 2-D point sets toy-ring8 / toy-grid25 (GAN models only).
     #[arg(long)]
     pub dataset: Option<String>,
     /// Backend: flex, ndarray, wgpu or cuda (must be compiled in).
@@ -261,6 +262,7 @@ pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
         .or_else(|| file_str("dataset"))
         .unwrap_or_else(|| "mnist-mini".into());
     let kind: DatasetKind = dataset.parse()?;
+    models::check_labels(model, kind)?;
     let backend = match args.backend.clone().or_else(|| file_str("backend")) {
         Some(b) => b.parse::<Backend>()?,
         None => Backend::default_compiled()?,
@@ -450,6 +452,13 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     tracing::info!(model = %cfg.model, dataset = %cfg.dataset, backend = %cfg.backend, "loading data");
     let train_set = genzoo_datasets::load(kind, Split::Train, &opts)?;
     let test_set = genzoo_datasets::load(kind, Split::Test, &opts)?;
+    // Where the dataset has a validation split, it picks `best` and the test split is measured
+    // once, at that checkpoint (the papers' protocol).
+    let valid_set = if kind.has_validation() {
+        Some(genzoo_datasets::load(kind, Split::Valid, &opts)?)
+    } else {
+        None
+    };
     let train_opts = TrainOptions {
         seed: cfg.seed,
         batch_size: cfg.batch_size,
@@ -511,10 +520,11 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         }
     };
     tracing::info!(run_dir = %run.root().display(), train = train_set.len(), test = test_set.len(), "training");
-    let summary = genzoo_train::train(
+    let summary = genzoo_train::train_with_validation(
         task.as_mut(),
         &run,
         &train_set,
+        valid_set.as_ref(),
         &test_set,
         &device,
         &train_opts,

@@ -605,6 +605,25 @@ fn invalid_flags_never_create_a_directory() {
         let _ = fs::remove_dir_all(&out);
         cases += 1;
     }
+    // A model that learns from labels, on the one dataset without them.
+    for model in ["cvae", "cond-pixelcnn", "cgan", "acgan", "ae-probe"] {
+        let ctx = format!("train {model} --dataset binarized-mnist");
+        case(&mut failures, &ctx, || {
+            let o = genzoo(&[
+                "train",
+                model,
+                "--dataset",
+                "binarized-mnist",
+                "--no-progress",
+                "--out",
+                s(&out),
+            ]);
+            assert_refused(&o, REFUSED, "has none", &ctx);
+            assert!(!out.exists(), "{ctx}: created {}", out.display());
+        });
+        let _ = fs::remove_dir_all(&out);
+        cases += 1;
+    }
     finish("invalid_flags_never_create_a_directory", cases, &failures);
 }
 

@@ -1,5 +1,5 @@
-//! Datasets for genzoo: MNIST, Fashion-MNIST and CIFAR-10 parsed by hand from their original binary
-//! formats, verified and optionally downloaded; an embedded `mnist-mini` subset; toy 2-D distributions; a
+//! Datasets for genzoo: MNIST, Fashion-MNIST, CIFAR-10 and the fixed binarized MNIST (train / valid /
+//! test) parsed by hand from their original formats, verified and optionally downloaded; an embedded `mnist-mini` subset; toy 2-D distributions; a
 //! seeded RNG shared by the whole project; and conversion to burn tensors with optional binarization.
 //!
 //! - [`load()`] turns a [`DatasetKind`] and [`Split`] into an in-memory [`ImageSet`] (see [`load`'s module

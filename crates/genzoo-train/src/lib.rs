@@ -36,4 +36,5 @@ pub use error::{Error, Result};
 pub use run::RunDir;
 pub use trainer::{
     Batches, BoundOptions, Budget, Figure, Grid, StepOutput, Task, TrainOptions, train,
+    train_with_validation, validation_name,
 };

@@ -339,6 +339,38 @@ pub fn train(
     opts: &TrainOptions,
     resume: Option<Checkpoint>,
 ) -> Result<Map<String, Value>> {
+    train_with_validation(task, run, train_set, None, test_set, device, opts, resume)
+}
+
+/// The name a task's test metric has when it is measured on the validation split:
+/// `test_nll_nats` → `valid_nll_nats` (a name without the `test_` prefix gets `valid_` in front).
+pub fn validation_name(test_name: &str) -> String {
+    match test_name.strip_prefix("test_") {
+        Some(rest) => format!("valid_{rest}"),
+        None => format!("valid_{test_name}"),
+    }
+}
+
+/// [`train`] with a validation split, the papers' protocol for likelihood models: every
+/// evaluation during training is on `valid` (its metrics named by [`validation_name`], logged with
+/// `"split": "valid"`) and picks `best.ckpt`; once training ends, the `best` state is evaluated
+/// on `test_set`, whose metrics (and `test_at_step`) go into the summary. Without `valid` this is
+/// [`train`]: evaluations on `test_set`.
+#[allow(clippy::too_many_arguments)]
+pub fn train_with_validation(
+    task: &mut dyn Task,
+    run: &RunDir,
+    train_set: &ImageSet,
+    valid: Option<&ImageSet>,
+    test_set: &ImageSet,
+    device: &Device,
+    opts: &TrainOptions,
+    resume: Option<Checkpoint>,
+) -> Result<Map<String, Value>> {
+    let eval = Eval {
+        set: valid.unwrap_or(test_set),
+        validation: valid.is_some(),
+    };
     opts.check(train_set.len())?;
     signal::install();
     let mut meta = CheckpointMeta {
@@ -479,14 +511,7 @@ pub fn train(
 
         let epoch_ended = completed(&batches) > completed_before;
         if epoch_ended {
-            let improved = evaluate(
-                task,
-                test_set,
-                &mut log,
-                &mut meta,
-                &mut summary,
-                epoch_before,
-            );
+            let improved = evaluate(task, &eval, &mut log, &mut meta, &mut summary, epoch_before);
             let improved = match improved {
                 Ok(improved) => improved,
                 Err(e) => {
@@ -532,7 +557,7 @@ pub fn train(
     if !evaluated_now {
         snapshot(task, &meta)?.save(&run.checkpoint_path("last"))?;
         let epoch = meta.epoch;
-        match evaluate(task, test_set, &mut log, &mut meta, &mut summary, epoch) {
+        match evaluate(task, &eval, &mut log, &mut meta, &mut summary, epoch) {
             Ok(improved) => {
                 if improved {
                     snapshot(task, &meta)?.save(&run.checkpoint_path("best"))?;
@@ -556,6 +581,18 @@ pub fn train(
     save_grid(task, run, test_set, &format!("step-{}", meta.step))?;
     for (name, figure) in task.figures(test_set) {
         write_figure(run, &name, &figure)?;
+    }
+    if eval.validation {
+        // The papers' number: the test metrics of the state the validation split picked.
+        let best_path = run.checkpoint_path("best");
+        let step = if best_path.exists() {
+            let best = Checkpoint::load(&best_path)?;
+            task.load(&best, &best_path)?;
+            best.meta.step
+        } else {
+            meta.step
+        };
+        evaluate_test(task, test_set, &mut log, step, &mut summary)?;
     }
 
     summary.remove("interrupted_at_step");
@@ -585,19 +622,70 @@ pub fn train(
     Ok(summary)
 }
 
-fn evaluate(
+/// The split the loop's evaluations run on.
+struct Eval<'a> {
+    set: &'a ImageSet,
+    /// `set` is the validation split: metric names are [`validation_name`]s.
+    validation: bool,
+}
+
+impl Eval<'_> {
+    fn name(&self, test_name: &str) -> String {
+        if self.validation {
+            validation_name(test_name)
+        } else {
+            test_name.to_string()
+        }
+    }
+}
+
+/// Evaluates the task on the test set and writes the metrics into the log and the summary.
+fn evaluate_test(
     task: &mut dyn Task,
     test_set: &ImageSet,
+    log: &mut crate::run::MetricsLog,
+    step: u64,
+    summary: &mut Map<String, Value>,
+) -> Result<()> {
+    let metrics = task.evaluate(test_set);
+    let mut rec = record([("step", Value::from(step)), ("split", Value::from("test"))]);
+    for (k, v) in &metrics {
+        rec.insert(k.clone(), num(*v));
+        summary.insert(k.clone(), num(*v));
+        tracing::info!(step, "{k} = {v:.6} (test, at the best validation step)");
+    }
+    log.write(&rec)?;
+    summary.insert("test_at_step".into(), Value::from(step));
+    match metrics.iter().find(|(_, v)| !v.is_finite()) {
+        Some((k, v)) => Err(Error::NonFinite {
+            what: format!("test metric {k} is {v}"),
+            step,
+            checkpoint: String::new(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn evaluate(
+    task: &mut dyn Task,
+    eval: &Eval<'_>,
     log: &mut crate::run::MetricsLog,
     meta: &mut CheckpointMeta,
     summary: &mut Map<String, Value>,
     epoch: u64,
 ) -> Result<bool> {
-    let metrics = task.evaluate(test_set);
+    let metrics: Vec<(String, f64)> = task
+        .evaluate(eval.set)
+        .into_iter()
+        .map(|(k, v)| (eval.name(&k), v))
+        .collect();
     let mut rec = record([
         ("step", Value::from(meta.step)),
         ("epoch", Value::from(epoch)),
-        ("split", Value::from("test")),
+        (
+            "split",
+            Value::from(if eval.validation { "valid" } else { "test" }),
+        ),
     ]);
     for (k, v) in &metrics {
         rec.insert(k.clone(), num(*v));
@@ -613,7 +701,7 @@ fn evaluate(
         });
     }
     summary.insert("evaluated_at_step".into(), Value::from(meta.step));
-    let key = task.selection_metric().to_string();
+    let key = eval.name(task.selection_metric());
     let improved = metrics
         .iter()
         .find(|(k, _)| *k == key)

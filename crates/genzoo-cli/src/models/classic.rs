@@ -437,6 +437,9 @@ fn floats(t: Tensor<2>) -> Vec<f32> {
 pub fn fit(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     let mut cfg = resolve(args)?;
     let data = ClassicData::parse(&cfg.dataset)?;
+    if let ClassicData::Images(kind) = data {
+        super::check_labels(&cfg.model, kind)?;
+    }
     let backend: Backend = cfg.backend.parse()?;
     let device = backend.device()?;
     let opts = DataOptions {
@@ -486,6 +489,7 @@ pub fn fit(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         train: &train,
         test: &test,
         data_opts: &opts,
+        labelled: data.classes() > 0,
     };
     let mut summary = match &job {
         Job::KMeans(p) => fit_kmeans(&ctx, p)?,
@@ -628,6 +632,8 @@ pub struct Ctx<'a> {
     pub train: &'a Rows,
     /// Test rows.
     pub test: &'a Rows,
+    /// Whether the rows carry real labels (`binarized-mnist` has none: no label-based metric).
+    pub labelled: bool,
     /// Where the dataset files are.
     pub data_opts: &'a DataOptions,
 }
@@ -705,17 +711,19 @@ fn kmeans_outputs(ctx: &Ctx<'_>, fit: &un::KMeans, seconds: f64) -> Result<Map<S
     );
     s.insert("n_iter".into(), Value::from(fit.n_iter()));
     s.insert("converged".into(), Value::from(fit.converged()));
-    s.insert(
-        "test_cluster_accuracy".into(),
-        num(cluster_accuracy(
-            fit.labels(),
-            &ctx.train.labels,
-            &test_clusters,
-            &ctx.test.labels,
-            fit.k(),
-            classes,
-        )),
-    );
+    if ctx.labelled {
+        s.insert(
+            "test_cluster_accuracy".into(),
+            num(cluster_accuracy(
+                fit.labels(),
+                &ctx.train.labels,
+                &test_clusters,
+                &ctx.test.labels,
+                fit.k(),
+                classes,
+            )),
+        );
+    }
     let centers: Vec<f32> = fit.centers().iter().map(|&v| v as f32).collect();
     match ctx.shape {
         Some(shape) => {

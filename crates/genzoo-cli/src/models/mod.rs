@@ -83,6 +83,19 @@ fn unknown_keys(model: &str, path: &str, given: &toml::Table, known: &toml::Tabl
     Ok(())
 }
 
+/// The models that learn from labels (class-conditional ones, the linear probe).
+pub const NEEDS_LABELS: [&str; 5] = ["cvae", "cond-pixelcnn", "cgan", "acgan", "ae-probe"];
+
+/// Refuses a model that needs labels on a dataset that has none (`binarized-mnist`).
+pub fn check_labels(model: &str, kind: DatasetKind) -> Result<()> {
+    if kind.classes() == 0 && NEEDS_LABELS.contains(&model) {
+        return Err(genzoo_train::Error::Config(format!(
+            "'{model}' learns from labels and {kind} has none; train it on mnist (or fashion-mnist)"
+        )));
+    }
+    Ok(())
+}
+
 /// Refuses a model whose images are not the dataset's (`channels`, `image_size`).
 pub fn check_image_shape(channels: usize, image_size: usize, kind: DatasetKind) -> Result<()> {
     let [c, h, w] = kind.shape();
@@ -368,7 +381,7 @@ fn build_gated(
             cfg.channels, cfg.image_size, cfg.image_size, run.dataset
         )));
     }
-    if conditional && (cfg.classes == 0 || cfg.classes > kind.classes()) {
+    if cfg.classes > kind.classes() || (conditional && cfg.classes == 0) {
         return Err(bad(format!(
             "classes must be between 1 and the {} classes of '{}', got {}",
             kind.classes(),

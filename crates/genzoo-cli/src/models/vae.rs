@@ -89,10 +89,11 @@ pub fn check_config(config: &VaeConfig, dataset: &str) -> Result<()> {
                 .into(),
         ));
     }
-    if config.num_classes > 0 && config.num_classes < 10 {
+    if config.num_classes > 0 && config.num_classes != kind.classes() {
         return Err(Error::Config(format!(
-            "[model_config] num_classes = {} but {dataset} has 10 classes",
-            config.num_classes
+            "[model_config] num_classes = {} but {dataset} has {} classes",
+            config.num_classes,
+            kind.classes()
         )));
     }
     Ok(())
