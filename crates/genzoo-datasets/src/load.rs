@@ -18,8 +18,7 @@
 //! # Verification
 //!
 //! - MNIST: SHA-256 of each file's decompressed content, so re-compressed copies are accepted.
-//! - Fashion-MNIST: no SHA-256 of the decompressed files is known to this crate, so files found on disk are
-//!   only checked structurally (header, counts, 28×28, labels in 0..10). Downloads are checked against the
+//! - Fashion-MNIST: SHA-256 of each file's decompressed content; downloads are also checked against the
 //!   MD5 sums the dataset authors publish for the `.gz` files (also pinned by torchvision).
 //! - The fixed binarized MNIST: SHA-256 of each file's decompressed content (the published `.amat` text),
 //!   then the strict [`crate::amat`] parser; it is the only dataset with a validation split.
@@ -268,6 +267,15 @@ pub const MNIST_SHA256: [&str; 4] = [
     "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 ];
 
+/// SHA-256 of the decompressed Fashion-MNIST files (train images, train labels, test images, test
+/// labels), so a copy re-compressed by a package manager is accepted and any other is not.
+pub const FASHION_MNIST_SHA256: [&str; 4] = [
+    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+];
+
 /// MD5 of the canonical Fashion-MNIST `.gz` files, as published by Zalando Research and pinned by torchvision.
 pub const FASHION_MNIST_GZ_MD5: [&str; 4] = [
     "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
@@ -304,7 +312,10 @@ fn mnist_spec() -> IdxSpec {
 }
 
 fn fashion_spec() -> IdxSpec {
-    let (train, test) = idx_files([None; 4], FASHION_MNIST_GZ_MD5.map(Some));
+    let (train, test) = idx_files(
+        FASHION_MNIST_SHA256.map(Some),
+        FASHION_MNIST_GZ_MD5.map(Some),
+    );
     IdxSpec {
         dataset: "Fashion-MNIST",
         folder: "fashion-mnist",
@@ -1014,7 +1025,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown dataset \"cifar\": expected one of mnist, fashion-mnist, cifar10, mnist-mini, \
-             toy-ring8, toy-grid25"
+             binarized-mnist, toy-ring8, toy-grid25"
         );
     }
 

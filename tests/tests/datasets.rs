@@ -1,7 +1,8 @@
-//! The fixed binarized MNIST on the real files (under `GENZOO_DATA_DIR`, which CI sets; without
-//! it the check fails under `CI=true` and is skipped, saying so, elsewhere).
+//! The datasets on the real files (under `GENZOO_DATA_DIR`, which CI sets; without it the checks
+//! fail under `CI=true` and are skipped, saying so, elsewhere).
 //!
-//! The published test rows are MNIST's test images stably sorted by label, then binarized by
+//! Fashion-MNIST's two splits hold each of the ten classes exactly 6,000 and 1,000 times (as its
+//! authors publish). The fixed binarized MNIST's published test rows are MNIST's test images stably sorted by label, then binarized by
 //! drawing each pixel from Bernoulli(intensity / 255). So, independently of how the parser reads
 //! the text: a `1` never falls on a pixel whose MNIST intensity is 0, and the share of ones is the
 //! mean intensity / 255 to within the sampling noise.
@@ -72,4 +73,25 @@ fn the_fixed_binarized_mnist_is_mnist_test_sorted_by_label_and_binarized() {
         (share - mean).abs() < 2e-3,
         "share of ones {share} against mean intensity {mean}"
     );
+}
+
+#[test]
+fn fashion_mnist_loads_verified_with_every_class_equally_often() {
+    let Some(root) = data_dir() else {
+        return;
+    };
+    let opts = DataOptions {
+        data_dir: Some(root),
+        ..DataOptions::default()
+    };
+    for (split, n) in [(Split::Train, 60_000), (Split::Test, 10_000)] {
+        let set =
+            load(DatasetKind::FashionMnist, split, &opts).expect("Fashion-MNIST, SHA-256 checked");
+        assert_eq!((set.len(), set.shape()), (n, [1, 28, 28]), "{split:?}");
+        let mut counts = [0usize; 10];
+        for &l in set.labels() {
+            counts[usize::from(l)] += 1;
+        }
+        assert_eq!(counts, [n / 10; 10], "{split:?}");
+    }
 }
