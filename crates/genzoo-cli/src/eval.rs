@@ -253,8 +253,8 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
     })
 }
 
-/// The feature extractor for images of `shape`: a user's file, else the shipped MNIST LeNet for
-/// 1×28×28 images, else an error that says what to do.
+/// The feature extractor for images of `shape`: a user's file, else the shipped LeNet of MNIST
+/// (also for the binarized MNIST) or Fashion-MNIST, else an error that says what to do.
 pub fn feature_extractor(
     file: Option<&Path>,
     dataset: DatasetKind,
@@ -265,8 +265,12 @@ pub fn feature_extractor(
         return DomainClassifier::from_file(path, device).map_err(metric_err);
     }
     match (dataset, shape) {
-        (DatasetKind::Mnist | DatasetKind::MnistMini, [1, 28, 28]) => {
-            DomainClassifier::mnist(device).map_err(metric_err)
+        (
+            DatasetKind::Mnist | DatasetKind::MnistMini | DatasetKind::BinarizedMnist,
+            [1, 28, 28],
+        ) => DomainClassifier::mnist(device).map_err(metric_err),
+        (DatasetKind::FashionMnist, [1, 28, 28]) => {
+            DomainClassifier::fashion_mnist(device).map_err(metric_err)
         }
         _ => Err(Error::Metric(format!(
             "no shipped feature extractor for {dataset} images {shape:?}: train one with \
@@ -781,6 +785,11 @@ pub fn figures(args: &FiguresArgs) -> Result<Vec<String>> {
 /// safetensors file and its `.sha256`. Returns the accuracy.
 pub fn classifier(args: &ClassifierArgs) -> Result<f64> {
     let kind: DatasetKind = args.dataset.parse()?;
+    if kind.classes() == 0 {
+        return Err(Error::Config(format!(
+            "{kind} has no labels to train a classifier on; its images are MNIST digits, which the shipped genzoo-LeNet-MNIST reads"
+        )));
+    }
     let backend = pick_backend(args.backend.as_deref(), None)?;
     let device = backend.device()?;
     let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
@@ -882,6 +891,11 @@ fn blurred(set: &ImageSet) -> Result<ImageSet> {
 /// train vs test (the floor), test vs pixel-shuffled test and test vs blurred test.
 pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>)>> {
     let kind: DatasetKind = args.dataset.parse()?;
+    if kind.classes() == 0 {
+        return Err(Error::Config(format!(
+            "{kind} has no labels to train a classifier on; its images are MNIST digits, which the shipped genzoo-LeNet-MNIST reads"
+        )));
+    }
     let backend = pick_backend(args.backend.as_deref(), None)?;
     let device = backend.device()?;
     let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
