@@ -555,10 +555,27 @@ mod tests {
         }
     }
 
-    /// Input gradient of the logit at `(py, px)` of a 2-layer 8×8 model (3×3 first layer).
+    /// Input gradient of the logit at `(py, px)` of a 2-layer 8×8 model (3×3 first layer),
+    /// summed in absolute value over three models and inputs: a pixel the architecture reaches
+    /// can still get an exactly zero gradient from one draw (every head unit inactive there), and
+    /// burn's device RNG is shared with the tests running beside this one, so one seed does not
+    /// pin the draw. A pixel the architecture cannot reach is zero in every draw.
     fn reach(kind: RnnKind, py: usize, px: usize) -> Vec<f32> {
+        let mut total: Vec<f32> = reach_once(kind, py, px, 7)
+            .iter()
+            .map(|g| g.abs())
+            .collect();
+        for seed in [8, 9] {
+            for (t, g) in total.iter_mut().zip(reach_once(kind, py, px, seed)) {
+                *t += g.abs();
+            }
+        }
+        total
+    }
+
+    fn reach_once(kind: RnnKind, py: usize, px: usize, seed: u64) -> Vec<f32> {
         let device = device().autodiff();
-        device.seed(7);
+        device.seed(seed);
         let size = 8;
         // A wide head: with few ReLU units, all may be inactive at a pixel, and the gradient of
         // its logit would be zero everywhere.
