@@ -9,8 +9,8 @@ use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use genzoo_cli::TrainArgs;
-use genzoo_cli::models::gan::GanModelConfig;
 use genzoo_datasets::DatasetKind;
+use genzoo_gan::task::GanModelConfig;
 use genzoo_train::{Checkpoint, Error};
 use serde_json::Value;
 
@@ -229,7 +229,7 @@ fn a_gan_checkpoint_from_another_config_is_a_clear_error() {
 
 #[test]
 fn generate_is_seeded_batched_and_in_the_unit_interval() {
-    use genzoo_cli::models::gan::GanTask;
+    use genzoo_gan::task::GanTask;
     use genzoo_train::Task;
     let _serial = serial();
     let device = burn::tensor::Device::flex().autodiff();
@@ -245,9 +245,24 @@ fn generate_is_seeded_batched_and_in_the_unit_interval() {
         t.into_data().try_to_vec().expect("f32")
     };
     // 503 = one full generation batch of 500 and a remainder of 3.
-    let a = flat(task.generate(503, 9).expect("samples"));
-    let b = flat(task.generate(503, 9).expect("samples"));
-    let c = flat(task.generate(503, 10).expect("samples"));
+    let a = flat(
+        task.generator()
+            .expect("generates")
+            .generate(503, 9)
+            .expect("samples"),
+    );
+    let b = flat(
+        task.generator()
+            .expect("generates")
+            .generate(503, 9)
+            .expect("samples"),
+    );
+    let c = flat(
+        task.generator()
+            .expect("generates")
+            .generate(503, 10)
+            .expect("samples"),
+    );
     assert_eq!(a, b, "same seed, same samples");
     assert_ne!(a, c, "another seed, other samples");
     assert!(a.iter().all(|v| (0.0..=1.0).contains(v)));

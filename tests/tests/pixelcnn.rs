@@ -77,7 +77,8 @@ fn generate_is_seeded_binary_and_batched() {
         .with_hidden(8)
         .with_residual_blocks(1)
         .with_head_hidden(8);
-    let mut task = genzoo_cli::models::pixelcnn::PixelCnnTask::new(&cfg, 1e-3, &device);
+    let mut task = genzoo_pixel::train::PixelTask::pixelcnn(&cfg, 1e-3, &device);
+    let task = task.generator().expect("generates");
     let a = task.generate(70, 3).expect("samples");
     assert_eq!(a.dims(), [70, 1, 28, 28]);
     let a: Vec<f32> = a.into_data().try_to_vec::<f32>().expect("f32");

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use genzoo_cli::TrainArgs;
-use genzoo_cli::models::vae::TEST_BINARIZATION_SEED;
 use genzoo_datasets::{Binarization, DataOptions, DatasetKind, Split};
+use genzoo_train::protocol::TEST_BINARIZATION_SEED;
 use genzoo_train::{Error, Task};
 use serde_json::Value;
 
@@ -116,6 +116,7 @@ fn the_conditional_grid_has_one_row_per_class_with_shared_codes() {
 fn generate_is_seeded_shaped_and_in_the_unit_interval() {
     for model in ["vae", "cvae"] {
         let mut t = task(model);
+        let t = t.generator().expect("generates");
         let a = t.generate(7, 1).expect("generates");
         assert_eq!(a.dims(), [7, 1, 28, 28]);
         let va: Vec<f32> = a.into_data().try_to_vec().expect("f32");
@@ -257,7 +258,8 @@ fn a_run_made_before_a_config_field_existed_still_resumes() {
 
 #[test]
 fn the_cvae_draws_a_requested_class_and_the_plain_vae_has_none() {
-    let mut cvae = task("cvae");
+    let mut cvae_task = task("cvae");
+    let cvae = cvae_task.conditional().expect("conditional");
     assert_eq!(cvae.num_classes(), 10);
     let a = cvae.generate_class(5, 3, 7).expect("class 7");
     assert_eq!(a.dims(), [5, 1, 28, 28]);
@@ -268,10 +270,14 @@ fn the_cvae_draws_a_requested_class_and_the_plain_vae_has_none() {
     let d = cvae.generate_class(5, 3, 7).expect("class 7");
     let diff = (c - d).abs().sum().into_scalar::<f32>();
     assert!(diff > 0.0);
-    assert!(cvae.generate_class(1, 0, 10).is_none());
+    let err = cvae.generate_class(1, 0, 10).expect_err("class 10 of 10");
+    assert!(err.to_string().contains("class 10 out of range"), "{err}");
     let mut vae = task("vae");
-    assert_eq!(vae.num_classes(), 0);
-    assert!(vae.generate_class(1, 0, 0).is_none());
+    assert!(
+        vae.conditional().is_none(),
+        "the plain VAE is not conditional"
+    );
+    assert!(vae.generator().is_some(), "but it generates");
 }
 
 #[test]

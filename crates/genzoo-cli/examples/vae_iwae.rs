@@ -16,10 +16,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use genzoo_cli::config::RunConfig;
-use genzoo_cli::models::vae::{check_config, load_model, test_scores};
 use genzoo_datasets::{DataOptions, DatasetKind, Split};
 use genzoo_train::{Backend, Checkpoint, RunDir};
 use genzoo_vae::VaeConfig;
+use genzoo_vae::train::{check_config, load_model, test_scores};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -57,7 +57,7 @@ fn main() -> Result<()> {
     let vae: VaeConfig = table
         .try_into()
         .context("[model_config] is not a VAE configuration")?;
-    check_config(&vae, &cfg.dataset)?;
+    check_config(&vae, cfg.dataset.parse()?)?;
     let device = cfg.backend.parse::<Backend>()?.device()?;
     let path = run.checkpoint_path(&which);
     let ckpt = Checkpoint::load(&path)?;

@@ -377,7 +377,8 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
     }
     if args.samples > 0 {
         let t0 = Instant::now();
-        if task.generate(args.samples, 0).is_some() {
+        if let Some(g) = task.generator() {
+            g.generate(args.samples, 0)?;
             out.insert("sample_n".into(), Value::from(args.samples));
             out.insert("sample_s".into(), num(t0.elapsed().as_secs_f64()));
         }

@@ -28,10 +28,6 @@ pub const SAMPLE_METRICS: [&str; 4] = ["fid", "kid", "is", "pr"];
 /// The likelihood bounds of latent-variable models `genzoo eval` knows (asked for by name only).
 pub const BOUND_METRICS: [&str; 2] = ["elbo", "iwae"];
 
-/// Seed of the one binarization of the test images `genzoo sample --complete` starts from (the
-/// training runs' own test binarization seed).
-const COMPLETION_BINARIZATION_SEED: u64 = 0x7E57;
-
 fn metric_err(e: genzoo_metrics::Error) -> Error {
     Error::Metric(e.to_string())
 }
@@ -426,7 +422,11 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
         .collect();
     if !sample.is_empty() {
         let t0 = Instant::now();
-        match loaded.task.generate(args.n, args.seed) {
+        let drawn = match loaded.task.generator() {
+            Some(g) => Some(g.generate(args.n, args.seed)?),
+            None => None,
+        };
+        match drawn {
             None => {
                 let msg = format!(
                     "'{}' does not generate samples; sample metrics skipped",
@@ -498,13 +498,17 @@ fn likelihood_bound(
         );
     }
     let t0 = Instant::now();
-    let values = loaded.task.likelihood_bounds(test, &opts).ok_or_else(|| {
-        Error::Config(format!(
-            "metric '{metric}' needs a model with a variational bound (vae, vae-conv, beta-vae, \
-             cvae, vae-2d, iwae); '{}' has none — use --metrics nll for its own test metrics",
-            loaded.config.model
-        ))
-    })?;
+    let values = loaded
+        .task
+        .likelihood()
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "metric '{metric}' needs a model with a variational bound (vae, vae-conv, beta-vae, \
+                 cvae, vae-2d, iwae); '{}' has none — use --metrics nll for its own test metrics",
+                loaded.config.model
+            ))
+        })?
+        .likelihood_bounds(test, &opts)?;
     let seconds = t0.elapsed().as_secs_f64();
     let num = genzoo_train::run::num;
     let mut out = Map::new();
@@ -539,7 +543,7 @@ fn class_accuracy(
     explicit: bool,
     out: &mut Map<String, Value>,
 ) -> Result<()> {
-    let classes = loaded.task.num_classes();
+    let classes = loaded.task.conditional().map_or(0, |c| c.num_classes());
     if classes == 0 {
         if explicit {
             return Err(Error::Config(format!(
@@ -555,15 +559,11 @@ fn class_accuracy(
     let t0 = Instant::now();
     let mut total = 0.0;
     for c in 0..classes {
-        let Some(images) = loaded
+        let images = loaded
             .task
-            .generate_class(per, args.seed.wrapping_add(c as u64), c)
-        else {
-            return Err(Error::Metric(format!(
-                "'{}' generated nothing for class {c}",
-                loaded.config.model
-            )));
-        };
+            .conditional()
+            .ok_or_else(|| Error::Metric(format!("'{}' lost its classes", loaded.config.model)))?
+            .generate_class(per, args.seed.wrapping_add(c as u64), c)?;
         let images = images.to_device(&device);
         let (_, probs) =
             extract(&extractor, per, |s, l| images.clone().narrow(0, s, l)).map_err(metric_err)?;
@@ -616,7 +616,7 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
     let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
     check_images_fit(args.n, loaded.config.dataset.parse()?, "--n")?;
     if let Some(label) = args.label {
-        let classes = loaded.task.num_classes();
+        let classes = loaded.task.conditional().map_or(0, |c| c.num_classes());
         if classes == 0 {
             return Err(Error::Config(format!(
                 "'{}' is not class-conditional: --label does not apply",
@@ -630,7 +630,11 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
             )));
         }
     }
-    if !loaded.task.set_fast_sampling(args.fast) {
+    let chosen = loaded
+        .task
+        .generator()
+        .is_some_and(|g| g.set_fast_sampling(args.fast));
+    if !chosen {
         if args.fast {
             return Err(Error::Config(format!(
                 "'{}' has no cached sampler: --fast applies to pixelcnn, gated-pixelcnn, \
@@ -652,16 +656,19 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
         }
         return completion(&mut loaded, args);
     }
-    let drawn = match args.label {
-        Some(label) => loaded.task.generate_class(args.n, args.seed, label),
-        None => loaded.task.generate(args.n, args.seed),
+    let model = &loaded.config.model;
+    let images = match args.label {
+        Some(label) => loaded
+            .task
+            .conditional()
+            .ok_or_else(|| Error::Config(format!("'{model}' is not class-conditional")))?
+            .generate_class(args.n, args.seed, label)?,
+        None => loaded
+            .task
+            .generator()
+            .ok_or_else(|| Error::Config(format!("'{model}' does not generate samples")))?
+            .generate(args.n, args.seed)?,
     };
-    let images = drawn.ok_or_else(|| {
-        Error::Config(format!(
-            "'{}' does not generate samples",
-            loaded.config.model
-        ))
-    })?;
     let [n, c, h, w] = images.dims();
     let values: Vec<f32> = images
         .into_data()
@@ -704,14 +711,9 @@ fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
         .map(|&i| usize::from(test.label(i)))
         .collect();
     let device = loaded.device.clone().inner();
-    let x = test
-        .batch(
-            &indices,
-            loaded.task.binarization(),
-            COMPLETION_BINARIZATION_SEED,
-            &device,
-        )
-        .images;
+    let x =
+        genzoo_train::protocol::test_batch(&test, &indices, loaded.task.binarization(), &device)
+            .images;
     let [_, c, h, w] = x.dims();
     let known = (h / 2) * w;
     // The given top half, with the unknown bottom half grey.
@@ -725,14 +727,15 @@ fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
         let seed = args.seed.wrapping_add(r as u64);
         let done = loaded
             .task
-            .complete(x.clone(), &labels, known, seed)
+            .completer()
             .ok_or_else(|| {
                 Error::Config(format!(
                     "'{}' cannot complete images: --complete applies to pixelcnn, \
                      gated-pixelcnn, cond-pixelcnn, row-lstm and diagonal-bilstm",
                     loaded.config.model
                 ))
-            })?;
+            })?
+            .complete(x.clone(), &labels, known, seed)?;
         parts.push(done.to_device(&device));
     }
     let images = Tensor::cat(parts, 0);

@@ -38,6 +38,8 @@ pub mod mlp;
 pub mod nets;
 pub mod penalty;
 pub mod spectral;
+#[cfg(feature = "train")]
+pub mod task;
 pub mod toy;
 pub mod train;
 

@@ -37,6 +37,8 @@ pub mod gated;
 pub mod pixelcnn;
 pub mod pixelrnn;
 pub mod sampling;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use error::{Error, Result};
 pub use gated::{GatedPixelCnn, GatedPixelCnnConfig};

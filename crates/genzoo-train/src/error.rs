@@ -85,6 +85,9 @@ pub enum Error {
     /// A metric that could not be computed (too few samples, NaN samples, unusable weights).
     #[error("metric: {0}")]
     Metric(String),
+    /// A model could not do what it was asked (sample, complete, score).
+    #[error("{0}")]
+    Model(String),
     /// A configuration value is invalid or a config file cannot be parsed.
     #[error("config: {0}")]
     Config(String),

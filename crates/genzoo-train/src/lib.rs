@@ -19,22 +19,26 @@
 //! ```
 
 pub mod backend;
+pub mod capability;
 pub mod checkpoint;
 pub mod error;
 pub mod fsutil;
 pub mod image;
 pub mod memory;
+pub mod protocol;
 pub mod report;
 pub mod run;
 pub mod signal;
+pub mod state;
 pub mod svg;
 pub mod trainer;
 
 pub use backend::Backend;
+pub use capability::{BoundOptions, Complete, Generate, GenerateClass, LikelihoodBounds};
 pub use checkpoint::{Checkpoint, CheckpointMeta};
 pub use error::{Error, Result};
 pub use run::RunDir;
 pub use trainer::{
-    Batches, BoundOptions, Budget, Figure, Grid, StepOutput, Task, TrainOptions, train,
-    train_with_validation, validation_name,
+    Batches, Budget, Figure, Grid, StepOutput, Task, TrainOptions, train, train_with_validation,
+    validation_name,
 };

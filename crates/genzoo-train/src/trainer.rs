@@ -8,11 +8,12 @@
 
 use std::time::Instant;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, ImageBatch, ImageSet};
 use serde_json::{Map, Value};
 
+use crate::capability::{Complete, Generate, GenerateClass, LikelihoodBounds};
 use crate::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::error::{Error, Result};
 use crate::image::{GridOptions, write_grid_png};
@@ -35,6 +36,52 @@ pub struct Grid {
     pub width: usize,
     /// Images per row of the grid.
     pub cols: usize,
+}
+
+impl Grid {
+    /// The images of `images` (`[n, channels, height, width]`, values in [0, 1]), `cols` a row.
+    pub fn from_tensor(images: Tensor<4>, cols: usize) -> Result<Self> {
+        let [n, channels, height, width] = images.dims();
+        Ok(Self {
+            images: host_f32(images)?,
+            n,
+            channels,
+            height,
+            width,
+            cols,
+        })
+    }
+
+    /// `inputs` and `outputs` (the same shape) in pairs of rows: `cols` inputs, then their
+    /// `cols` outputs below them (reconstructions under their originals).
+    pub fn pairs(inputs: Tensor<4>, outputs: Tensor<4>, cols: usize) -> Result<Self> {
+        let [n, channels, height, width] = inputs.dims();
+        let per = channels * height * width;
+        let (xin, xout) = (host_f32(inputs)?, host_f32(outputs)?);
+        let cols = cols.max(1);
+        let mut images = Vec::with_capacity(2 * n * per);
+        for start in (0..n).step_by(cols) {
+            let end = (start + cols).min(n);
+            images.extend_from_slice(&xin[start * per..end * per]);
+            images.extend_from_slice(&xout[start * per..end * per]);
+        }
+        Ok(Self {
+            images,
+            n: 2 * n,
+            channels,
+            height,
+            width,
+            cols: cols.min(n),
+        })
+    }
+}
+
+/// A tensor's values as `f32` on the host.
+fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Model(format!("reading a tensor: {e:?}")))
 }
 
 /// A picture a model family draws of itself at the end of training (a 2-D latent manifold,
@@ -147,47 +194,11 @@ pub trait Task {
     /// A grid to save as `samples/step-N.png`: samples, or reconstructions for an autoencoder.
     /// It must not advance `rng`-dependent training state: fixed noise or fixed inputs.
     fn sample_grid(&mut self, test: &ImageSet) -> Option<Grid>;
-    /// `n` fresh samples in [0, 1], shaped `[n, channels, height, width]` on a non-autodiff
-    /// device, drawn from `seed` (the same seed gives the same samples), for the sample-quality
-    /// metrics of `genzoo eval` (FID, KID, ...). Models that cannot generate (the autoencoder)
-    /// return `None`. Implementations batch internally so any `n` fits in memory.
-    fn generate(&mut self, n: usize, seed: u64) -> Option<burn::tensor::Tensor<4>> {
-        let _ = (n, seed);
-        None
-    }
-    /// Classes a conditional model generates from (0, the default, for unconditional models).
-    fn num_classes(&self) -> usize {
-        0
-    }
-    /// Like [`Task::generate`], every sample of class `label`; `None` for unconditional models or
-    /// a label out of range.
-    fn generate_class(
-        &mut self,
-        n: usize,
-        seed: u64,
-        label: usize,
-    ) -> Option<burn::tensor::Tensor<4>> {
-        let _ = (n, seed, label);
-        None
-    }
     /// Figures to write into the run's `figures/` folder once training ends, as
     /// `(file stem, figure)`; the report shows them. Default: none.
     fn figures(&mut self, test: &ImageSet) -> Vec<(String, Figure)> {
         let _ = test;
         Vec::new()
-    }
-    /// Bounds on the test log-likelihood of a latent-variable model, in nats per image, over the
-    /// first `opts.images` test images: the `−ELBO` with its reconstruction and KL parts
-    /// (`test_nelbo`, `test_recon`, `test_kl`) and, for `opts.k > 0`, the importance-weighted
-    /// `−L_k` of Burda et al. 2015 (`test_iwae<k>_nll`, `test_iwae<k>_se`). `None` (the default):
-    /// the model has no such bound. Implementations batch so any `k` fits in memory.
-    fn likelihood_bounds(
-        &mut self,
-        test: &ImageSet,
-        opts: &BoundOptions,
-    ) -> Option<Vec<(String, f64)>> {
-        let _ = (test, opts);
-        None
     }
     /// Extra records for `genzoo bench` (e.g. IWAE evaluation time, both samplers' time for
     /// `samples` images), measured on `test`. Default: none.
@@ -195,40 +206,29 @@ pub trait Task {
         let _ = (test, samples);
         Vec::new()
     }
-    /// Chooses the autoregressive sampler used by [`Task::generate`] (and `generate_class`):
-    /// `true` for the cached one. Returns `false` when the model has no such choice (the default).
-    fn set_fast_sampling(&mut self, fast: bool) -> bool {
-        let _ = fast;
-        false
+    /// The model as a generator of new images; `None` (the default) for a model that cannot
+    /// generate (the autoencoder).
+    fn generator(&mut self) -> Option<&mut dyn Generate> {
+        None
     }
-    /// For an autoregressive model: each of `images` (test images as the model sees them, with
-    /// their `labels`) with its first `known` pixels (raster order) kept and the rest sampled
-    /// from `seed`; `None` for models that cannot complete images (the default).
-    fn complete(
-        &mut self,
-        images: burn::tensor::Tensor<4>,
-        labels: &[usize],
-        known: usize,
-        seed: u64,
-    ) -> Option<burn::tensor::Tensor<4>> {
-        let _ = (images, labels, known, seed);
+    /// The model as a class-conditional generator; `None` (the default) for an unconditional one.
+    fn conditional(&mut self) -> Option<&mut dyn GenerateClass> {
+        None
+    }
+    /// The model as a completer of partly known images; `None` (the default) for a model that
+    /// is not autoregressive.
+    fn completer(&mut self) -> Option<&mut dyn Complete> {
+        None
+    }
+    /// The model's bounds on the test log-likelihood; `None` (the default) for a model without
+    /// latent variables.
+    fn likelihood(&mut self) -> Option<&mut dyn LikelihoodBounds> {
         None
     }
     /// The task's state as named byte sections (model, optimizer, ...).
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>>;
     /// Restores the state written by [`Task::save`]; `path` is for error messages.
     fn load(&mut self, checkpoint: &Checkpoint, path: &std::path::Path) -> Result<()>;
-}
-
-/// What [`Task::likelihood_bounds`] computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BoundOptions {
-    /// Importance samples per image for `−L_k`; 0 for the `−ELBO` only.
-    pub k: usize,
-    /// Test images scored (the first ones of the test set).
-    pub images: usize,
-    /// Seed of the posterior noise (the same seed gives the same numbers).
-    pub seed: u64,
 }
 
 /// How long to train.

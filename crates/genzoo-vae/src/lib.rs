@@ -46,6 +46,8 @@ pub mod autoencoder;
 pub mod error;
 pub mod iwae;
 pub mod sampling;
+#[cfg(feature = "train")]
+pub mod train;
 pub mod vae;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderOutput};

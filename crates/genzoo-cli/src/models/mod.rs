@@ -1,18 +1,15 @@
 //! The model registry: every model `genzoo train` knows, with its defaults and how to build it.
 
-pub mod autoencoder;
 pub mod classic;
 pub mod gan;
-pub mod gated_pixelcnn;
-pub mod pixelcnn;
-pub mod pixelrnn;
 pub mod probe;
 pub mod size;
-pub mod state;
 pub mod vae;
 
 use burn::tensor::Device;
 use genzoo_datasets::DatasetKind;
+use genzoo_gan::task::{GanModelConfig, GanTask};
+use genzoo_pixel::train::{PixelRnnRunConfig, PixelTask};
 use genzoo_train::{Result, Task};
 
 use crate::config::RunConfig;
@@ -42,7 +39,7 @@ pub struct ModelSpec {
     pub build: fn(&RunConfig, &Device) -> Result<Box<dyn Task>>,
 }
 
-fn to_table<T: serde::Serialize>(value: &T) -> Result<toml::Table> {
+pub(crate) fn to_table<T: serde::Serialize>(value: &T) -> Result<toml::Table> {
     toml::Table::try_from(value).map_err(|e| genzoo_train::Error::Config(e.to_string()))
 }
 
@@ -118,16 +115,16 @@ fn gan_spec(name: &'static str, summary: &'static str, lr: f64) -> ModelSpec {
             lr,
         },
         preset: match name {
-            "gan" => |d| to_table(&gan::GanModelConfig::preset("gan", d)?),
-            "dcgan" => |d| to_table(&gan::GanModelConfig::preset("dcgan", d)?),
-            "wgan" => |d| to_table(&gan::GanModelConfig::preset("wgan", d)?),
-            "wgan-gp" => |d| to_table(&gan::GanModelConfig::preset("wgan-gp", d)?),
-            "lsgan" => |d| to_table(&gan::GanModelConfig::preset("lsgan", d)?),
-            "cgan" => |d| to_table(&gan::GanModelConfig::preset("cgan", d)?),
-            _ => |d| to_table(&gan::GanModelConfig::preset("acgan", d)?),
+            "gan" => |d| to_table(&GanModelConfig::preset("gan", d)?),
+            "dcgan" => |d| to_table(&GanModelConfig::preset("dcgan", d)?),
+            "wgan" => |d| to_table(&GanModelConfig::preset("wgan", d)?),
+            "wgan-gp" => |d| to_table(&GanModelConfig::preset("wgan-gp", d)?),
+            "lsgan" => |d| to_table(&GanModelConfig::preset("lsgan", d)?),
+            "cgan" => |d| to_table(&GanModelConfig::preset("cgan", d)?),
+            _ => |d| to_table(&GanModelConfig::preset("acgan", d)?),
         },
         build: |run, device| {
-            let cfg: gan::GanModelConfig = from_table(&run.model, &run.model_config)?;
+            let cfg: GanModelConfig = from_table(&run.model, &run.model_config)?;
             cfg.validate()?;
             cfg.check_dataset(run.dataset.parse()?)?;
             size::gan(&cfg.network)
@@ -137,7 +134,7 @@ fn gan_spec(name: &'static str, summary: &'static str, lr: f64) -> ModelSpec {
                 .find(|n| **n == run.model)
                 .copied()
                 .unwrap_or("gan");
-            Ok(Box::new(gan::GanTask::new(name, &cfg, run.lr, device)))
+            Ok(Box::new(GanTask::new(name, &cfg, run.lr, device)))
         },
     }
 }
@@ -174,7 +171,7 @@ pub fn registry() -> Vec<ModelSpec> {
                     activations: size::autoencoder_activations(&cfg),
                 }
                 .check("the autoencoder", run.batch_size)?;
-                Ok(Box::new(autoencoder::AutoencoderTask::new(
+                Ok(Box::new(genzoo_vae::train::AutoencoderTask::new(
                     &cfg, run.lr, device,
                 )))
             },
@@ -215,7 +212,7 @@ pub fn registry() -> Vec<ModelSpec> {
                     )));
                 }
                 size::pixelcnn(&cfg).check("the PixelCNN", run.batch_size)?;
-                Ok(Box::new(pixelcnn::PixelCnnTask::new(&cfg, run.lr, device)))
+                Ok(Box::new(PixelTask::pixelcnn(&cfg, run.lr, device)))
             },
         },
         ModelSpec {
@@ -301,7 +298,6 @@ pub fn registry() -> Vec<ModelSpec> {
 /// A PixelRNN registry entry: `row-lstm` or `diagonal-bilstm`.
 fn pixelrnn_spec(name: &'static str, summary: &'static str) -> ModelSpec {
     use genzoo_pixel::{PixelRnnConfig, RnnKind};
-    use pixelrnn::PixelRnnRunConfig;
     ModelSpec {
         name,
         summary,
@@ -356,9 +352,7 @@ fn pixelrnn_spec(name: &'static str, summary: &'static str) -> ModelSpec {
                 )));
             }
             size::pixelrnn(cfg).check(&format!("the {name}"), run.batch_size)?;
-            Ok(Box::new(pixelrnn::PixelRnnTask::new(
-                name, &run_cfg, run.lr, device,
-            )))
+            Ok(Box::new(run_cfg.task(run.lr, device)))
         },
     }
 }
@@ -390,8 +384,11 @@ fn build_gated(
         )));
     }
     size::gated(&cfg).check(&format!("the {name}"), run.batch_size)?;
-    Ok(Box::new(gated_pixelcnn::GatedPixelCnnTask::new(
-        name, &cfg, run.lr, device,
+    Ok(Box::new(PixelTask::new(
+        name,
+        cfg.init(device),
+        run.lr,
+        device,
     )))
 }
 

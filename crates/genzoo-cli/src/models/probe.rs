@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::RunConfig;
-use crate::models::autoencoder::{AutoencoderTask, test_mse};
 use crate::models::classic::{Ctx, Rows};
+use genzoo_vae::train::{AutoencoderTask, test_mse};
 
 /// Parameters of the probe (`[model_config]` of `ae-probe`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,585 @@
+//! Training the pixel models with `genzoo-train` (feature `train`): one task, [`PixelTask`], for
+//! PixelCNN, Gated PixelCNN (unconditional or class-conditional) and both PixelRNNs.
+//!
+//! Every one of them is trained by its exact NLL and Adam; evaluated by the exact test NLL in
+//! nats and bits per dimension (on the test-time view of [`genzoo_train::protocol`]); samples and
+//! completes images with its cached sampler (the naive one, which draws the same images, after
+//! `set_fast_sampling(false)`); and draws test images completed from their top half as its figure.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor};
+use genzoo_datasets::rng::{Rng, derive_seed};
+use genzoo_datasets::{Binarization, ImageSet};
+use genzoo_layers::adam::AdamConfig;
+use genzoo_metrics::likelihood::bits_per_dim;
+use genzoo_train::protocol::{test_batch, test_indices};
+use genzoo_train::state::Optimized;
+use genzoo_train::{
+    Batches, Checkpoint, Complete, Error, Figure, Generate, GenerateClass, Grid, Result,
+    StepOutput, Task,
+};
+
+use crate::sampling::{Autoregressive, SampleOptions, complete_naive, sample_naive};
+use crate::{
+    GatedPixelCnn, GatedPixelCnnConfig, PixelCnn, PixelCnnConfig, PixelRnn, PixelRnnConfig,
+    RnnKind, cached, cached_gated, cached_rnn,
+};
+
+/// Seed of the progress grids and figures (fixed, so grids of successive steps compare).
+const GRID_SEED: u64 = 0x5EED;
+const GRID_COLS: usize = 8;
+/// Samples in the progress grid of an unconditional model.
+pub const GRID_SAMPLES: usize = 16;
+/// Samples per class (one row per class) in the progress grid of a conditional model.
+const PER_CLASS: usize = 4;
+/// Test images completed in the end-of-training figure, and completions drawn per image.
+const COMPLETE_IMAGES: usize = 8;
+const COMPLETIONS: usize = 2;
+/// Evaluation batch.
+const EVAL_BATCH: usize = 250;
+/// Samples drawn per batch by `generate`.
+const GENERATE_BATCH: usize = 64;
+
+/// What the task needs of a pixel model besides its network: the likelihood given labels
+/// (ignored by unconditional models) and both samplers.
+pub trait PixelModel: Module + Autoregressive {
+    /// Classes it is conditioned on (0: unconditional).
+    fn classes(&self) -> usize {
+        0
+    }
+    /// Exact `log p(x | labels)` per image in nats.
+    ///
+    /// # Shapes
+    /// `x: [B, C, H, W]`, `labels: [B]` → `[B]`
+    fn log_prob_given(&self, x: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<1>;
+    /// One sample per label, with the cached sampler (`fast`) or the naive one.
+    fn sample_labels(
+        &self,
+        labels: &[usize],
+        opts: &SampleOptions,
+        fast: bool,
+        device: &Device,
+    ) -> crate::Result<Tensor<4>>;
+    /// Completions of `images` given their `labels`, with the cached sampler (`fast`) or the
+    /// naive one.
+    fn complete_labels(
+        &self,
+        images: Tensor<4>,
+        labels: &[usize],
+        known: usize,
+        opts: &SampleOptions,
+        fast: bool,
+        device: &Device,
+    ) -> crate::Result<Tensor<4>>;
+}
+
+impl PixelModel for PixelCnn {
+    fn log_prob_given(&self, x: Tensor<4>, _labels: Tensor<1, Int>) -> Tensor<1> {
+        self.log_prob(x)
+    }
+
+    fn sample_labels(
+        &self,
+        labels: &[usize],
+        opts: &SampleOptions,
+        fast: bool,
+        device: &Device,
+    ) -> crate::Result<Tensor<4>> {
+        if fast {
+            cached::sample_cached(self, labels.len(), opts, device)
+        } else {
+            sample_naive(self, labels.len(), opts, device)
+        }
+    }
+
+    fn complete_labels(
+        &self,
+        images: Tensor<4>,
+        _labels: &[usize],
+        known: usize,
+        opts: &SampleOptions,
+        fast: bool,
+        device: &Device,
+    ) -> crate::Result<Tensor<4>> {
+        if fast {
+            cached::complete_cached(self, images, known, opts, device)
+        } else {
+            complete_naive(self, images, known, opts, device)
+        }
+    }
+}
+
+impl PixelModel for PixelRnn {
+    fn log_prob_given(&self, x: Tensor<4>, _labels: Tensor<1, Int>) -> Tensor<1> {
+        self.log_prob(x)
+    }
+
+    fn sample_labels(
+        &self,
+        labels: &[usize],
+        opts: &SampleOptions,
+        fast: bool,
+        device: &Device,
+    ) -> crate::Result<Tensor<4>> {
+        if fast {
+            cached_rnn::sample_cached(self, labels.len(), opts, device)
+        } else {
+            sample_naive(self, labels.len(), opts, device)
+        }
+    }
+
+    fn complete_labels(
+        &self,
+        images: Tensor<4>,
+        _labels: &[usize],
+        known: usize,
+        opts: &SampleOptions,
+        fast: bool,
+        device: &Device,
+    ) -> crate::Result<Tensor<4>> {
+        if fast {
+            cached_rnn::complete_cached(self, images, known, opts, device)
+        } else {
+            complete_naive(self, images, known, opts, device)
+        }
+    }
+}
+
+impl PixelModel for GatedPixelCnn {
+    fn classes(&self) -> usize {
+        GatedPixelCnn::classes(self)
+    }
+
+    fn log_prob_given(&self, x: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<1> {
+        self.log_prob(x, Some(labels))
+    }
+
+    fn sample_labels(
+        &self,
+        labels: &[usize],
+        opts: &SampleOptions,
+        fast: bool,
+        device: &Device,
+    ) -> crate::Result<Tensor<4>> {
+        let cond = self.conditioned(labels, device)?;
+        if fast {
+            cached_gated::sample_cached_gated(&cond, opts, device)
+        } else {
+            sample_naive(&cond, labels.len(), opts, device)
+        }
+    }
+
+    fn complete_labels(
+        &self,
+        images: Tensor<4>,
+        labels: &[usize],
+        known: usize,
+        opts: &SampleOptions,
+        fast: bool,
+        device: &Device,
+    ) -> crate::Result<Tensor<4>> {
+        // An unconditional model takes any labels (they are not used).
+        let labels: Vec<usize> = labels
+            .iter()
+            .map(|&l| l.min(self.classes().max(1) - 1))
+            .collect();
+        let cond = self.conditioned(&labels, device)?;
+        if fast {
+            cached_gated::complete_cached_gated(&cond, images, known, opts, device)
+        } else {
+            complete_naive(&cond, images, known, opts, device)
+        }
+    }
+}
+
+fn sampling_error(e: crate::Error) -> Error {
+    Error::Model(format!("sampling: {e}"))
+}
+
+/// A pixel model, its Adam optimizer and learning rate, and what its evaluation reads.
+pub struct PixelTask<M> {
+    name: &'static str,
+    net: Optimized<M>,
+    device: Device,
+    /// Test images of each evaluation (0: all).
+    eval_images: usize,
+    /// Samples in the progress grid of an unconditional model (0: no grid).
+    grid_samples: usize,
+    /// Cached sampler (the default) or naive sampler; both draw the same images.
+    fast: bool,
+}
+
+impl PixelTask<PixelCnn> {
+    /// `pixelcnn`: a fresh PixelCNN on `device` (an autodiff device). The config must pass
+    /// [`PixelCnnConfig::check`].
+    pub fn pixelcnn(config: &PixelCnnConfig, lr: f64, device: &Device) -> Self {
+        Self::new("pixelcnn", config.init(device), lr, device)
+    }
+}
+
+impl PixelTask<GatedPixelCnn> {
+    /// `gated-pixelcnn`, or `cond-pixelcnn` when the config has classes: a fresh Gated
+    /// PixelCNN. The config must pass [`GatedPixelCnnConfig::check`].
+    pub fn gated(config: &GatedPixelCnnConfig, lr: f64, device: &Device) -> Self {
+        let name = if config.classes > 0 {
+            "cond-pixelcnn"
+        } else {
+            "gated-pixelcnn"
+        };
+        Self::new(name, config.init(device), lr, device)
+    }
+}
+
+impl PixelTask<PixelRnn> {
+    /// `row-lstm` or `diagonal-bilstm` by the config's kind: a fresh PixelRNN. The config must
+    /// pass [`PixelRnnConfig::check`].
+    pub fn pixelrnn(config: &PixelRnnConfig, lr: f64, device: &Device) -> Self {
+        let name = match config.kind {
+            RnnKind::RowLstm => "row-lstm",
+            RnnKind::DiagonalBiLstm => "diagonal-bilstm",
+        };
+        Self::new(name, config.init(device), lr, device)
+    }
+}
+
+impl<M: PixelModel> PixelTask<M> {
+    /// `model` (on the autodiff `device`) trained by Adam at `lr`, under the registry `name`.
+    pub fn new(name: &'static str, model: M, lr: f64, device: &Device) -> Self {
+        Self {
+            name,
+            net: Optimized::new(model, AdamConfig::new().init(), lr),
+            device: device.clone(),
+            eval_images: 0,
+            grid_samples: GRID_SAMPLES,
+            fast: true,
+        }
+    }
+
+    /// Evaluates on the first `n` test images only (0: all), for models slow to evaluate.
+    pub fn with_eval_images(mut self, n: usize) -> Self {
+        self.eval_images = n;
+        self
+    }
+
+    /// Draws `n` samples in each progress grid of an unconditional model (0: no grid).
+    pub fn with_grid_samples(mut self, n: usize) -> Self {
+        self.grid_samples = n;
+        self
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &M {
+        self.net.model()
+    }
+
+    fn binarize(&self) -> Binarization {
+        if self.net.model().levels() == 2 {
+            Binarization::Dynamic
+        } else {
+            Binarization::None
+        }
+    }
+
+    fn dims(&self) -> usize {
+        self.net.model().image_shape().iter().product()
+    }
+
+    fn classes(&self) -> usize {
+        self.net.model().classes()
+    }
+
+    /// Labels of `n` samples: the classes in turn (all 0 for an unconditional model).
+    fn labels_for(&self, n: usize) -> Vec<usize> {
+        (0..n).map(|i| i % self.classes().max(1)).collect()
+    }
+
+    /// One sample per label, `GENERATE_BATCH` at a time, batch `k` drawn from `(seed, k)`.
+    fn sample_batched(&self, labels: &[usize], seed: u64) -> Result<Tensor<4>> {
+        let model = self.net.model().valid();
+        let device = self.device.clone().inner();
+        let chunks: Vec<Tensor<4>> = labels
+            .chunks(GENERATE_BATCH)
+            .enumerate()
+            .map(|(k, l)| {
+                let opts = SampleOptions::new(derive_seed(seed, &[k as u64]));
+                model
+                    .sample_labels(l, &opts, self.fast, &device)
+                    .map_err(sampling_error)
+            })
+            .collect::<Result<_>>()?;
+        if chunks.is_empty() {
+            return Err(Error::Model("no samples asked for".into()));
+        }
+        Ok(Tensor::cat(chunks, 0))
+    }
+}
+
+/// Test NLL per image in nats, the mean over the first `limit` test images (all for 0), on a
+/// non-autodiff copy of `model`.
+pub fn test_nll<M: PixelModel>(model: &M, test: &ImageSet, limit: usize, device: &Device) -> f64 {
+    let model = model.valid();
+    let device = device.clone().inner();
+    let binarization = if model.levels() == 2 {
+        Binarization::Dynamic
+    } else {
+        Binarization::None
+    };
+    let indices = test_indices(test, limit);
+    let mut sum = 0.0;
+    for chunk in indices.chunks(EVAL_BATCH) {
+        let batch = test_batch(test, chunk, binarization, &device);
+        let log_p = model.log_prob_given(batch.images, batch.labels).sum();
+        sum -= f64::from(log_p.into_scalar::<f32>());
+    }
+    sum / indices.len().max(1) as f64
+}
+
+/// Bench records of both samplers for `samples` images: `sample_cached_s` (a full cached run) and
+/// `sample_naive_s`. The naive sampler costs one full forward pass per sub-pixel whichever pixel
+/// it draws, so it is timed on the last row only (a completion of the cached samples' other rows)
+/// and scaled by the number of rows (`sample_naive_timed_rows` = 1).
+fn sampler_times<M: PixelModel>(
+    model: &M,
+    labels: &[usize],
+    device: &Device,
+) -> Result<Vec<(String, f64)>> {
+    if labels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let opts = SampleOptions::new(0);
+    let t0 = std::time::Instant::now();
+    let images = model
+        .sample_labels(labels, &opts, true, device)
+        .map_err(sampling_error)?;
+    let cached_s = t0.elapsed().as_secs_f64();
+    let [_, _, h, w] = images.dims();
+    let t0 = std::time::Instant::now();
+    model
+        .complete_labels(images, labels, (h - 1) * w, &opts, false, device)
+        .map_err(sampling_error)?;
+    let naive_s = t0.elapsed().as_secs_f64() * h as f64;
+    Ok(vec![
+        ("sample_cached_s".into(), cached_s),
+        ("sample_naive_s".into(), naive_s),
+        ("sample_naive_timed_rows".into(), 1.0),
+        ("sampler_speedup".into(), naive_s / cached_s.max(1e-9)),
+    ])
+}
+
+impl<M: PixelModel> Task for PixelTask<M> {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn binarization(&self) -> Binarization {
+        self.binarize()
+    }
+
+    fn step(&mut self, batches: &mut Batches<'_>, _rng: &mut Rng) -> StepOutput {
+        let batch = batches.next_batch();
+        let images = batch.images.dims()[0];
+        let loss = self
+            .net
+            .model()
+            .log_prob_given(batch.images, batch.labels)
+            .mean()
+            .neg();
+        let value = self.net.step(loss);
+        StepOutput {
+            loss: value,
+            parts: vec![("bits_per_dim", bits_per_dim(value, self.dims()))],
+            images,
+        }
+    }
+
+    fn evaluate(&mut self, test: &ImageSet) -> Vec<(String, f64)> {
+        let nll = test_nll(self.net.model(), test, self.eval_images, &self.device);
+        vec![
+            ("test_nll_nats".into(), nll),
+            ("test_bits_per_dim".into(), bits_per_dim(nll, self.dims())),
+        ]
+    }
+
+    fn selection_metric(&self) -> &str {
+        "test_nll_nats"
+    }
+
+    fn sample_grid(&mut self, _test: &ImageSet) -> Option<Grid> {
+        let classes = self.classes();
+        let (labels, cols): (Vec<usize>, usize) = if classes > 0 {
+            // One row per class.
+            let labels = (0..classes)
+                .flat_map(|c| std::iter::repeat_n(c, PER_CLASS))
+                .collect();
+            (labels, PER_CLASS)
+        } else if self.grid_samples > 0 {
+            (vec![0; self.grid_samples], GRID_COLS.min(self.grid_samples))
+        } else {
+            return None;
+        };
+        let model = self.net.model().valid();
+        let device = self.device.clone().inner();
+        let opts = SampleOptions::new(GRID_SEED);
+        match model.sample_labels(&labels, &opts, self.fast, &device) {
+            Ok(images) => Grid::from_tensor(images, cols).ok(),
+            Err(e) => {
+                tracing::warn!("progress grid: {e}");
+                None
+            }
+        }
+    }
+
+    fn figures(&mut self, test: &ImageSet) -> Vec<(String, Figure)> {
+        let n = COMPLETE_IMAGES.min(test.len());
+        if n == 0 {
+            return Vec::new();
+        }
+        let model = self.net.model().valid();
+        let device = self.device.clone().inner();
+        let indices: Vec<usize> = (0..n).collect();
+        let labels: Vec<usize> = indices
+            .iter()
+            .map(|&i| usize::from(test.label(i)))
+            .collect();
+        let x = test_batch(test, &indices, self.binarize(), &device).images;
+        let [_, c, h, w] = x.dims();
+        let known = (h / 2) * w;
+        // Row 1: the test images; row 2: what the model is shown (bottom half grey);
+        // rows 3..: completions with different seeds.
+        let mut rows = vec![x.clone()];
+        let mask =
+            Tensor::<4>::ones([n, c, h, w], &device).slice_fill([0..n, 0..c, h / 2..h, 0..w], 0.0);
+        rows.push(x.clone() * mask.clone() + (mask.neg() + 1.0) * 0.5);
+        for k in 0..COMPLETIONS {
+            let opts = SampleOptions::new(derive_seed(GRID_SEED, &[k as u64, 0xC0]));
+            match model.complete_labels(x.clone(), &labels, known, &opts, self.fast, &device) {
+                Ok(done) => rows.push(done),
+                Err(e) => {
+                    tracing::warn!("completion figure: {e}");
+                    return Vec::new();
+                }
+            }
+        }
+        match Grid::from_tensor(Tensor::cat(rows, 0), n) {
+            Ok(grid) => vec![("completions".into(), Figure::Grid(grid))],
+            Err(e) => {
+                tracing::warn!("completion figure: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn bench_extras(&mut self, _test: &ImageSet, samples: usize) -> Vec<(String, f64)> {
+        let model = self.net.model().valid();
+        let device = self.device.clone().inner();
+        sampler_times(&model, &self.labels_for(samples), &device).unwrap_or_else(|e| {
+            tracing::warn!("sampler timing: {e}");
+            Vec::new()
+        })
+    }
+
+    fn generator(&mut self) -> Option<&mut dyn Generate> {
+        Some(self)
+    }
+
+    fn conditional(&mut self) -> Option<&mut dyn GenerateClass> {
+        if self.classes() > 0 { Some(self) } else { None }
+    }
+
+    fn completer(&mut self) -> Option<&mut dyn Complete> {
+        Some(self)
+    }
+
+    fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.net.sections()
+    }
+
+    fn load(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
+        self.net.load(checkpoint, path)
+    }
+}
+
+impl<M: PixelModel> Generate for PixelTask<M> {
+    fn generate(&mut self, n: usize, seed: u64) -> Result<Tensor<4>> {
+        self.sample_batched(&self.labels_for(n), seed)
+    }
+
+    fn set_fast_sampling(&mut self, fast: bool) -> bool {
+        self.fast = fast;
+        true
+    }
+}
+
+impl<M: PixelModel> GenerateClass for PixelTask<M> {
+    fn num_classes(&self) -> usize {
+        self.classes()
+    }
+
+    fn generate_class(&mut self, n: usize, seed: u64, label: usize) -> Result<Tensor<4>> {
+        if label >= self.classes() {
+            return Err(Error::Model(format!(
+                "class {label} out of range for a model of {} classes",
+                self.classes()
+            )));
+        }
+        self.sample_batched(&vec![label; n], seed)
+    }
+}
+
+impl<M: PixelModel> Complete for PixelTask<M> {
+    fn complete(
+        &mut self,
+        images: Tensor<4>,
+        labels: &[usize],
+        known: usize,
+        seed: u64,
+    ) -> Result<Tensor<4>> {
+        let model = self.net.model().valid();
+        let device = self.device.clone().inner();
+        let images = images.to_device(&device);
+        let opts = SampleOptions::new(seed);
+        model
+            .complete_labels(images, labels, known, &opts, self.fast, &device)
+            .map_err(sampling_error)
+    }
+}
+
+/// The `[model_config]` of a PixelRNN run: the network's configuration and what its evaluation
+/// and progress grids draw.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PixelRnnRunConfig {
+    /// The network.
+    #[serde(flatten)]
+    pub model: PixelRnnConfig,
+    /// Test images of each evaluation, the first ones of the split; 0 = the whole test set.
+    /// The recurrent models evaluate slowly on a CPU, so a budget run may evaluate a prefix.
+    #[serde(default)]
+    pub eval_images: usize,
+    /// Samples in each progress grid (cached sampler); 0 = no grid.
+    #[serde(default = "default_grid_samples")]
+    pub grid_samples: usize,
+}
+
+fn default_grid_samples() -> usize {
+    GRID_SAMPLES
+}
+
+impl PixelRnnRunConfig {
+    /// `model` evaluated on the whole test set.
+    pub fn new(model: PixelRnnConfig) -> Self {
+        Self {
+            model,
+            eval_images: 0,
+            grid_samples: GRID_SAMPLES,
+        }
+    }
+
+    /// The task of this configuration (its config must pass [`PixelRnnConfig::check`]).
+    pub fn task(&self, lr: f64, device: &Device) -> PixelTask<PixelRnn> {
+        PixelTask::pixelrnn(&self.model, lr, device)
+            .with_eval_images(self.eval_images)
+            .with_grid_samples(self.grid_samples)
+    }
+}

@@ -1,0 +1,140 @@
+//! A task's state in a checkpoint: burn module records and optimizer states as named byte sections,
+//! loaded back with errors that name the checkpoint and the section; and [`Optimized`], a model
+//! with its one optimizer, which every model trained by one loss and one optimizer is built on.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::store::{ModuleRecord, RecordError};
+use burn::tensor::{Bytes, Tensor};
+
+use crate::checkpoint::Checkpoint;
+use crate::error::{Error, Result};
+
+fn serialize_err(e: RecordError) -> Error {
+    Error::Config(format!("serializing state: {e}"))
+}
+
+fn mismatch(path: &Path, what: &str, e: RecordError) -> Error {
+    Error::CheckpointMismatch {
+        path: path.to_path_buf(),
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// The section `(name, bytes)` of a module's record.
+pub fn module_section<M: Module>(name: &str, module: &M) -> Result<(String, Vec<u8>)> {
+    let bytes = module
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(serialize_err)?;
+    Ok((name.to_string(), bytes.to_vec()))
+}
+
+/// The section `(name, bytes)` of an optimizer's state.
+pub fn optim_section(name: &str, optim: &ModuleOptimizer) -> Result<(String, Vec<u8>)> {
+    Ok((
+        name.to_string(),
+        optim.into_bytes().map_err(serialize_err)?.to_vec(),
+    ))
+}
+
+/// `module` with the weights of section `name`; a record of another shape is a
+/// [`Error::CheckpointMismatch`].
+pub fn load_module<M: Module>(
+    module: &M,
+    checkpoint: &Checkpoint,
+    path: &Path,
+    name: &str,
+) -> Result<M> {
+    let bytes = Bytes::from_bytes_vec(checkpoint.section(path, name)?.to_vec());
+    let record = ModuleRecord::from_bytes(bytes).map_err(|e| mismatch(path, name, e))?;
+    module
+        .clone()
+        .try_load_record(record)
+        .map_err(|e| mismatch(path, name, e))
+}
+
+/// `optim` with the state of section `name`.
+pub fn load_optim(
+    optim: &ModuleOptimizer,
+    checkpoint: &Checkpoint,
+    path: &Path,
+    name: &str,
+) -> Result<ModuleOptimizer> {
+    let bytes = Bytes::from_bytes_vec(checkpoint.section(path, name)?.to_vec());
+    optim
+        .clone()
+        .from_bytes(bytes)
+        .map_err(|e| mismatch(path, name, e))
+}
+
+/// A model on an autodiff device with its optimizer and learning rate: one gradient step from a
+/// loss, saved as the checkpoint sections `model` and `optim`.
+///
+/// ```
+/// use burn::module::Module;
+/// use burn::nn::{Linear, LinearConfig};
+/// use burn::optim::SgdConfig;
+/// use burn::tensor::{Device, Tensor};
+/// use genzoo_train::state::Optimized;
+///
+/// let device = Device::flex().autodiff();
+/// let mut net = Optimized::new(LinearConfig::new(2, 1).init(&device), SgdConfig::new().init(), 0.1);
+/// let x = Tensor::<2>::from_floats([[1.0, 2.0]], &device);
+/// let before = net.step(net.model().forward(x.clone()).powf_scalar(2.0).mean());
+/// let after = net.step(net.model().forward(x).powf_scalar(2.0).mean());
+/// assert!(after < before);
+/// ```
+#[derive(Clone)]
+pub struct Optimized<M> {
+    model: M,
+    optim: ModuleOptimizer,
+    lr: f64,
+}
+
+impl<M: Module> Optimized<M> {
+    /// `model` trained by `optim` at learning rate `lr`.
+    pub fn new(model: M, optim: ModuleOptimizer, lr: f64) -> Self {
+        Self { model, optim, lr }
+    }
+
+    /// The model as trained so far.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// One optimizer step down `loss` (a scalar computed from [`Optimized::model`]); returns its
+    /// value.
+    pub fn step(&mut self, loss: Tensor<1>) -> f64 {
+        let value = f64::from(loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optim.step(self.lr, self.model.clone(), grads);
+        value
+    }
+
+    /// The sections `model` and `optim`.
+    pub fn sections(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(vec![
+            module_section("model", &self.model)?,
+            optim_section("optim", &self.optim)?,
+        ])
+    }
+
+    /// Restores both sections; on an error nothing changes.
+    pub fn load(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
+        let model = load_module(&self.model, checkpoint, path, "model")?;
+        self.load_with(model, checkpoint, path)
+    }
+
+    /// Restores the optimizer's section with `model` already loaded (by a caller that checks
+    /// more than the weights' shapes); on an error nothing changes.
+    pub fn load_with(&mut self, model: M, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
+        let optim = load_optim(&self.optim, checkpoint, path, "optim")?;
+        self.model = model;
+        self.optim = optim;
+        Ok(())
+    }
+}
