@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::toy::ToyKind;
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
+use genzoo_train::memory::{Size, prod, sum};
 use genzoo_train::state::{load_module, load_optim, module_section, optim_section};
 use genzoo_train::{
     Batches, Checkpoint, Error, Figure, Generate, GenerateClass, Grid, Result, StepOutput, Task,
@@ -150,6 +151,51 @@ impl GanModelConfig {
             .validate()
             .and_then(|_| self.training.validate(&self.network))
             .map_err(|e| Error::Config(format!("[model_config]: {e}")))
+    }
+
+    /// Parameters and activations per image of the generator and the discriminator.
+    pub fn size(&self) -> Size {
+        match &self.network {
+            Architecture::Mlp(c) => {
+                let d = c.data_dim();
+                let [g0, g1] = c.g_hidden;
+                let [d0, d1] = c.d_hidden;
+                Size {
+                    params: sum(&[
+                        prod(&[c.latent + c.classes, g0]),
+                        prod(&[g0, g1]),
+                        prod(&[g1, d]),
+                        prod(&[d + c.classes, d0]),
+                        prod(&[d0, d1]),
+                        d1 as u64,
+                    ]),
+                    activations: sum(&[prod(&[g0 + g1 + d, 1]), prod(&[d + d0 + d1, 2])]),
+                }
+            }
+            Architecture::Dcgan(c) => {
+                let s = c.image_size / 4;
+                let half = c.image_size / 2;
+                let [g0, g1] = c.g_hidden;
+                let [d0, d1] = c.d_hidden;
+                Size {
+                    params: sum(&[
+                        prod(&[c.latent + c.classes, g0, s, s]),
+                        prod(&[g0, g1, 4, 4]),
+                        prod(&[g1, c.channels, 4, 4]),
+                        prod(&[c.channels + c.classes, d0, 4, 4]),
+                        prod(&[d0, d1, 4, 4]),
+                        prod(&[d1, s, s, 1 + c.classes]),
+                    ]),
+                    activations: sum(&[
+                        prod(&[g0, s, s]),
+                        prod(&[g1, half, half]),
+                        prod(&[c.channels, c.image_size, c.image_size, 3]),
+                        prod(&[d0 + c.classes, half, half, 2]),
+                        prod(&[d1, s, s, 2]),
+                    ]),
+                }
+            }
+        }
     }
 
     /// Checks that the networks fit the run's dataset (images of its shape, or 2-D points).
@@ -691,4 +737,27 @@ fn unit_points(x: Tensor<4>, range: f32) -> Vec<[f32; 2]> {
     v.chunks_exact(2)
         .map(|p| [p[0] * range, p[1] * range])
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Module;
+
+    #[test]
+    fn size_estimates_are_near_the_built_models() {
+        let device = Device::flex();
+        for model in ["gan", "dcgan", "acgan"] {
+            let cfg = GanModelConfig::preset(model, DatasetKind::Mnist).expect("preset");
+            let a = &cfg.network;
+            let actual =
+                (a.init_generator(&device).num_params() + a.init_discriminator(&device).num_params())
+                    as u64;
+            let estimate = cfg.size().params;
+            assert!(
+                estimate * 2 >= actual && estimate <= actual * 2,
+                "{model}: estimate {estimate}, model {actual}"
+            );
+        }
+    }
 }

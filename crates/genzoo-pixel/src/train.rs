@@ -11,9 +11,10 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
-use genzoo_datasets::{Binarization, ImageSet};
+use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_layers::adam::AdamConfig;
 use genzoo_metrics::likelihood::bits_per_dim;
+use genzoo_train::memory::{Size, prod, sum};
 use genzoo_train::protocol::{test_batch, test_indices};
 use genzoo_train::state::Optimized;
 use genzoo_train::{
@@ -581,5 +582,241 @@ impl PixelRnnRunConfig {
         PixelTask::pixelrnn(&self.model, lr, device)
             .with_eval_images(self.eval_images)
             .with_grid_samples(self.grid_samples)
+    }
+}
+
+/// Refuses a model of `[channels, size, size]` images for a dataset of another shape.
+fn check_shape(model: [usize; 3], kind: DatasetKind) -> std::result::Result<(), String> {
+    let [c, h, w] = kind.shape();
+    if model != [c, h, w] {
+        return Err(format!(
+            "the model is for {}×{}×{} images but dataset '{kind}' has {c}×{h}×{w}",
+            model[0], model[1], model[2]
+        ));
+    }
+    Ok(())
+}
+
+impl PixelCnnConfig {
+    /// The reference configuration for a dataset.
+    pub fn for_dataset(kind: DatasetKind) -> Self {
+        match kind {
+            DatasetKind::Cifar10 => Self::cifar10(),
+            _ => Self::mnist(),
+        }
+    }
+
+    /// [`PixelCnnConfig::check`], and images of the dataset's shape.
+    pub fn check_dataset(&self, kind: DatasetKind) -> std::result::Result<(), String> {
+        self.check()?;
+        check_shape([self.channels, self.image_size, self.image_size], kind)
+    }
+
+    /// Parameters and activations per image: a 7×7-style first layer, residual blocks of
+    /// 1×1 → k×k → 1×1 at half width, a two-layer 1×1 head.
+    pub fn size(&self) -> Size {
+        let c = self;
+        let (h, half) = (c.hidden, c.hidden / 2);
+        let fk = c.first_kernel;
+        let bk = c.block_kernel;
+        let block = sum(&[
+            prod(&[h, half]),
+            prod(&[half, half, bk, bk]),
+            prod(&[half, h]),
+        ]);
+        let pixels = prod(&[c.image_size, c.image_size]);
+        Size {
+            params: sum(&[
+                prod(&[c.channels, h, fk, fk]),
+                block.saturating_mul(c.residual_blocks as u64),
+                prod(&[h, c.head_hidden]),
+                prod(&[c.head_hidden, c.channels, c.levels]),
+            ]),
+            activations: pixels.saturating_mul(sum(&[
+                prod(&[h, 2 * c.residual_blocks + 2]),
+                c.head_hidden as u64,
+                prod(&[c.channels, c.levels]),
+            ])),
+        }
+    }
+}
+
+impl GatedPixelCnnConfig {
+    /// The reference configuration for a dataset, class-conditional or not.
+    pub fn for_dataset(kind: DatasetKind, conditional: bool) -> Self {
+        match (kind, conditional) {
+            (DatasetKind::Cifar10, false) => Self::cifar10(),
+            (DatasetKind::Cifar10, true) => Self::cifar10().with_classes(10),
+            (_, false) => Self::mnist(),
+            (_, true) => Self::mnist_conditional(),
+        }
+    }
+
+    /// [`GatedPixelCnnConfig::check`], images of the dataset's shape, and at most its classes
+    /// (at least one for a `conditional` model).
+    pub fn check_dataset(
+        &self,
+        kind: DatasetKind,
+        conditional: bool,
+    ) -> std::result::Result<(), String> {
+        self.check()?;
+        check_shape([self.channels, self.image_size, self.image_size], kind)?;
+        if self.classes > kind.classes() || (conditional && self.classes == 0) {
+            return Err(format!(
+                "classes must be between 1 and the {} classes of '{kind}', got {}",
+                kind.classes(),
+                self.classes
+            ));
+        }
+        Ok(())
+    }
+
+    /// Parameters and activations per image: per layer a vertical k×k and a horizontal 1×k
+    /// gated convolution (2h outputs each), the vertical-to-horizontal and output 1×1 links, and
+    /// per-class biases.
+    pub fn size(&self) -> Size {
+        let c = self;
+        let h = c.hidden;
+        let k = c.kernel;
+        let fk = c.first_kernel;
+        let layer = sum(&[
+            prod(&[2 * h, h, k, k]),
+            prod(&[2 * h, h, k]),
+            prod(&[3 * h, h]),
+            prod(&[c.classes, 4 * h]),
+        ]);
+        let pixels = prod(&[c.image_size, c.image_size]);
+        Size {
+            params: sum(&[
+                prod(&[c.channels, 4 * h, fk, fk]),
+                layer.saturating_mul(c.layers as u64),
+                prod(&[h, c.head_hidden]),
+                prod(&[c.head_hidden, c.channels, c.levels]),
+            ]),
+            activations: pixels.saturating_mul(sum(&[
+                prod(&[6 * h, c.layers + 1]),
+                c.head_hidden as u64,
+                prod(&[c.channels, c.levels]),
+            ])),
+        }
+    }
+}
+
+impl PixelRnnConfig {
+    /// The reference configuration of a kind for a dataset.
+    pub fn for_dataset(kind: DatasetKind, rnn: RnnKind) -> Self {
+        match (kind, rnn) {
+            (DatasetKind::Cifar10, RnnKind::RowLstm) => Self::cifar10_row_lstm(),
+            (DatasetKind::Cifar10, RnnKind::DiagonalBiLstm) => Self::cifar10(),
+            (_, RnnKind::RowLstm) => Self::mnist_row_lstm(),
+            (_, RnnKind::DiagonalBiLstm) => Self::mnist(),
+        }
+    }
+
+    /// [`PixelRnnConfig::check`], the kind `want`, and images of the dataset's shape.
+    pub fn check_dataset(
+        &self,
+        kind: DatasetKind,
+        want: RnnKind,
+    ) -> std::result::Result<(), String> {
+        self.check()?;
+        if self.kind != want {
+            let name = match want {
+                RnnKind::RowLstm => "row-lstm",
+                RnnKind::DiagonalBiLstm => "diagonal-bilstm",
+            };
+            return Err(format!(
+                "kind is {:?} but model '{name}' is {want:?}",
+                self.kind
+            ));
+        }
+        check_shape([self.channels, self.image_size, self.image_size], kind)
+    }
+
+    /// Parameters and activations per image: per layer the input-to-state and state-to-state
+    /// convolutions of the four LSTM gates (both directions for the Diagonal BiLSTM), a
+    /// two-layer head.
+    pub fn size(&self) -> Size {
+        let c = self;
+        let h = c.hidden;
+        let directions = match c.kind {
+            RnnKind::DiagonalBiLstm => 2,
+            RnnKind::RowLstm => 1,
+        };
+        let fk = c.first_kernel;
+        let layer = prod(&[directions, 2, 4 * h, h, c.row_kernel.max(2)]);
+        let pixels = prod(&[c.image_size, c.image_size]);
+        Size {
+            params: sum(&[
+                prod(&[c.channels, 2 * h, fk, fk]),
+                layer.saturating_mul(c.layers as u64),
+                prod(&[h, c.head_hidden]),
+                prod(&[c.head_hidden, c.channels, c.levels]),
+            ]),
+            activations: pixels.saturating_mul(sum(&[
+                prod(&[directions, 6 * h, c.layers]),
+                c.head_hidden as u64,
+                prod(&[c.channels, c.levels]),
+            ])),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Module;
+
+    /// Within a factor of 2 of the built model's parameter count: the estimate is for refusing
+    /// what cannot fit, and must not refuse what does.
+    fn close(estimate: u64, actual: usize, what: &str) {
+        let actual = actual as u64;
+        assert!(
+            estimate * 2 >= actual && estimate <= actual * 2,
+            "{what}: estimate {estimate}, model {actual}"
+        );
+    }
+
+    #[test]
+    fn size_estimates_are_near_the_built_models() {
+        let device = Device::flex();
+        let c = PixelCnnConfig::mnist();
+        close(c.size().params, c.init(&device).num_params(), "pixelcnn");
+        for c in [
+            GatedPixelCnnConfig::mnist(),
+            GatedPixelCnnConfig::mnist_conditional(),
+        ] {
+            close(c.size().params, c.init(&device).num_params(), "gated");
+        }
+        for c in [PixelRnnConfig::mnist_row_lstm(), PixelRnnConfig::mnist()] {
+            close(c.size().params, c.init(&device).num_params(), "pixelrnn");
+        }
+        let absurd = PixelCnnConfig::mnist().with_hidden(usize::MAX / 2).size();
+        assert_eq!(absurd.params, u64::MAX);
+        assert!(absurd.check("the PixelCNN", 32).is_err());
+        assert!(PixelCnnConfig::mnist().size().check("the PixelCNN", 32).is_ok());
+    }
+
+    #[test]
+    fn dataset_checks_name_the_mismatch() {
+        assert!(PixelCnnConfig::mnist().check_dataset(DatasetKind::Mnist).is_ok());
+        let err = PixelCnnConfig::mnist()
+            .check_dataset(DatasetKind::Cifar10)
+            .expect_err("grey model, colour data");
+        assert!(err.contains("1×28×28") && err.contains("3×32×32"), "{err}");
+        let err = GatedPixelCnnConfig::mnist()
+            .check_dataset(DatasetKind::Mnist, true)
+            .expect_err("a conditional model needs classes");
+        assert!(err.contains("classes must be between 1 and the 10"), "{err}");
+        assert!(
+            GatedPixelCnnConfig::for_dataset(DatasetKind::Mnist, true)
+                .check_dataset(DatasetKind::BinarizedMnist, true)
+                .is_err(),
+            "binarized MNIST has no labels"
+        );
+        let err = PixelRnnConfig::mnist()
+            .check_dataset(DatasetKind::Mnist, RnnKind::RowLstm)
+            .expect_err("a diagonal BiLSTM is not a row LSTM");
+        assert!(err.contains("model 'row-lstm'"), "{err}");
     }
 }

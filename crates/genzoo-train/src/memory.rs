@@ -50,6 +50,56 @@ pub fn check_fits(what: &str, needed: u64) -> Result<()> {
     }
 }
 
+/// Bytes per activation value kept for the backward pass: the value and its gradient.
+pub const ACTIVATION_BYTES: u64 = 2 * 4;
+
+/// What a model needs in memory, estimated from its configuration alone, so that a configuration
+/// too large for the machine is refused with the estimate before a single weight is allocated.
+///
+/// Estimates count the large terms only (weight matrices and kernels, the activations kept for
+/// the backward pass); biases and norms are small beside them. They are meant to refuse sizes
+/// that cannot fit, not to predict the peak: a training step needs more than this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    /// Trained parameters.
+    pub params: u64,
+    /// Activation values one training image keeps for the backward pass.
+    pub activations: u64,
+}
+
+impl Size {
+    /// Refuses the model `what` trained with batches of `batch` images when it cannot fit.
+    pub fn check(self, what: &str, batch: usize) -> Result<()> {
+        let bytes = self
+            .params
+            .saturating_mul(TRAINED_PARAM_BYTES)
+            .saturating_add(
+                self.activations
+                    .saturating_mul(batch as u64)
+                    .saturating_mul(ACTIVATION_BYTES),
+            );
+        check_fits(
+            &format!(
+                "{what} ({} parameters, batches of {batch} images)",
+                self.params
+            ),
+            bytes,
+        )
+    }
+}
+
+/// Saturating product of sizes.
+pub fn prod(sizes: &[usize]) -> u64 {
+    sizes
+        .iter()
+        .fold(1u64, |acc, &v| acc.saturating_mul(v as u64))
+}
+
+/// Saturating sum.
+pub fn sum(terms: &[u64]) -> u64 {
+    terms.iter().fold(0u64, |acc, &v| acc.saturating_add(v))
+}
+
 /// Bytes of `n` images of `shape` as `f32`, saturating.
 pub fn images_bytes(n: usize, shape: [usize; 3]) -> u64 {
     shape
@@ -91,5 +141,22 @@ mod tests {
         );
         assert_eq!(images_bytes(10, [1, 28, 28]), 10 * 784 * 4);
         assert_eq!(images_bytes(usize::MAX, [3, 32, 32]), u64::MAX);
+    }
+
+    #[test]
+    fn absurd_sizes_saturate_and_are_refused() {
+        assert_eq!(prod(&[usize::MAX, 3]), u64::MAX);
+        assert_eq!(sum(&[u64::MAX, 1]), u64::MAX);
+        let huge = Size {
+            params: prod(&[usize::MAX / 2, 4]),
+            activations: 1,
+        };
+        let err = huge.check("a model", 32).expect_err("cannot fit");
+        assert!(err.to_string().contains("GiB"), "{err}");
+        let small = Size {
+            params: 1000,
+            activations: 1000,
+        };
+        assert!(small.check("a small model", 32).is_ok());
     }
 }

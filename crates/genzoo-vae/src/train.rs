@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_layers::adam::AdamConfig;
+use genzoo_train::memory::{Size, prod, sum};
 use genzoo_train::protocol::{test_batch, test_indices};
 use genzoo_train::state::{Optimized, load_module};
 use genzoo_train::svg::{group_by_label, scatter};
@@ -779,5 +780,105 @@ pub fn preset(name: &str, dataset: DatasetKind) -> VaeConfig {
         ("vae-2d", true) => cifar(VaeConfig::mnist_2d()),
         (_, false) => VaeConfig::mnist_mlp(),
         (_, true) => cifar(VaeConfig::mnist_mlp()),
+    }
+}
+
+impl AutoencoderConfig {
+    /// The reference configuration for a dataset.
+    pub fn for_dataset(kind: DatasetKind) -> Self {
+        match kind {
+            DatasetKind::Cifar10 => Self::cifar10(),
+            _ => Self::mnist(),
+        }
+    }
+
+    /// [`AutoencoderConfig::validate`], and images of the dataset's shape.
+    pub fn check_dataset(&self, kind: DatasetKind) -> Result<()> {
+        self.validate()
+            .map_err(|e| Error::Config(format!("[model_config]: {e}")))?;
+        let [c, h, w] = kind.shape();
+        if (self.channels, self.image_size, self.image_size) != (c, h, w) {
+            return Err(Error::Config(format!(
+                "[model_config] channels = {}, image_size = {} do not fit {kind} ({c}×{h}×{w} images)",
+                self.channels, self.image_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Parameters (exact) and activations per image.
+    pub fn size(&self) -> Size {
+        let c = self;
+        let (half, quarter) = (c.image_size / 2, c.image_size / 4);
+        Size {
+            params: c.num_params(),
+            activations: sum(&[
+                prod(&[c.hidden[0], half, half, 2]),
+                prod(&[c.hidden[1], quarter, quarter, 2]),
+                prod(&[c.latent, 1]),
+                prod(&[c.channels, c.image_size, c.image_size, 2]),
+            ]),
+        }
+    }
+}
+
+impl VaeConfig {
+    /// Parameters and activations per image of the VAE (MLP or convolutional encoder and
+    /// decoder), from its sizes, to within the small layers (biases, the conv stacks' kernels).
+    pub fn size(&self) -> Size {
+        let c = self;
+        let pixels = prod(&[c.channels, c.image_size, c.image_size]);
+        let flat = match c.architecture {
+            Architecture::Mlp => pixels,
+            Architecture::Conv => prod(&[c.conv_channels[1], c.image_size / 4, c.image_size / 4]),
+        };
+        let (h, z, y) = (c.hidden as u64, c.latent as u64, c.num_classes as u64);
+        let m = |a: u64, b: u64| a.saturating_mul(b);
+        // Up to two decoder outputs per pixel (the discretized logistic's mean and scale).
+        Size {
+            params: sum(&[
+                m(flat.saturating_add(y), h),
+                m(h, m(2, z)),
+                m(z.saturating_add(y), h),
+                m(h, m(2, flat)),
+            ]),
+            activations: m(
+                sum(&[m(pixels, 3), m(flat, 2), m(h, 2), m(z, 3)]),
+                c.iwae_k as u64,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_estimates_are_near_the_built_models() {
+        let device = Device::flex();
+        for c in [VaeConfig::mnist_mlp(), VaeConfig::mnist_conditional()] {
+            let (estimate, actual) = (c.size().params, c.init(&device).num_params() as u64);
+            assert!(
+                estimate * 2 >= actual && estimate <= actual * 2,
+                "estimate {estimate}, model {actual}"
+            );
+        }
+        let c = AutoencoderConfig::mnist();
+        assert_eq!(c.size().params, c.init(&device).num_params() as u64);
+    }
+
+    #[test]
+    fn dataset_checks_name_the_mismatch() {
+        assert!(check_config(&preset("vae", DatasetKind::Mnist), DatasetKind::Mnist).is_ok());
+        let err = check_config(&preset("vae", DatasetKind::Mnist), DatasetKind::Cifar10)
+            .expect_err("grey model, colour data")
+            .to_string();
+        assert!(err.contains("do not fit cifar10"), "{err}");
+        let err = AutoencoderConfig::mnist()
+            .check_dataset(DatasetKind::Cifar10)
+            .expect_err("grey model, colour data")
+            .to_string();
+        assert!(err.contains("3×32×32"), "{err}");
     }
 }

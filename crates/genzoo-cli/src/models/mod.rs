@@ -3,13 +3,14 @@
 pub mod classic;
 pub mod gan;
 pub mod probe;
-pub mod size;
 pub mod vae;
 
 use burn::tensor::Device;
 use genzoo_datasets::DatasetKind;
 use genzoo_gan::task::{GanModelConfig, GanTask};
 use genzoo_pixel::train::{PixelRnnRunConfig, PixelTask};
+use genzoo_pixel::{GatedPixelCnnConfig, PixelCnnConfig, PixelRnnConfig, RnnKind};
+use genzoo_vae::AutoencoderConfig;
 use genzoo_train::{Result, Task};
 
 use crate::config::RunConfig;
@@ -93,17 +94,6 @@ pub fn check_labels(model: &str, kind: DatasetKind) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a model whose images are not the dataset's (`channels`, `image_size`).
-pub fn check_image_shape(channels: usize, image_size: usize, kind: DatasetKind) -> Result<()> {
-    let [c, h, w] = kind.shape();
-    if (channels, image_size, image_size) != (c, h, w) {
-        return Err(genzoo_train::Error::Config(format!(
-            "[model_config] channels = {channels}, image_size = {image_size} do not fit {kind} ({c}×{h}×{w} images)"
-        )));
-    }
-    Ok(())
-}
-
 /// A GAN registry entry: the preset comes from [`gan::GanModelConfig::preset`].
 fn gan_spec(name: &'static str, summary: &'static str, lr: f64) -> ModelSpec {
     ModelSpec {
@@ -127,7 +117,7 @@ fn gan_spec(name: &'static str, summary: &'static str, lr: f64) -> ModelSpec {
             let cfg: GanModelConfig = from_table(&run.model, &run.model_config)?;
             cfg.validate()?;
             cfg.check_dataset(run.dataset.parse()?)?;
-            size::gan(&cfg.network)
+            cfg.size()
                 .check(&format!("the {} networks", run.model), run.batch_size)?;
             let name = GAN_MODELS
                 .iter()
@@ -153,24 +143,11 @@ pub fn registry() -> Vec<ModelSpec> {
                 epochs: 10,
                 lr: 1e-3,
             },
-            preset: |dataset| {
-                let cfg = match dataset {
-                    DatasetKind::Cifar10 => genzoo_vae::AutoencoderConfig::cifar10(),
-                    _ => genzoo_vae::AutoencoderConfig::mnist(),
-                };
-                to_table(&cfg)
-            },
+            preset: |dataset| to_table(&AutoencoderConfig::for_dataset(dataset)),
             build: |run, device| {
-                let cfg: genzoo_vae::AutoencoderConfig = from_table(&run.model, &run.model_config)?;
-                cfg.validate()
-                    .map_err(|e| genzoo_train::Error::Config(format!("[model_config]: {e}")))?;
-                let kind: DatasetKind = run.dataset.parse()?;
-                check_image_shape(cfg.channels, cfg.image_size, kind)?;
-                size::Size {
-                    params: cfg.num_params(),
-                    activations: size::autoencoder_activations(&cfg),
-                }
-                .check("the autoencoder", run.batch_size)?;
+                let cfg: AutoencoderConfig = from_table(&run.model, &run.model_config)?;
+                cfg.check_dataset(run.dataset.parse()?)?;
+                cfg.size().check("the autoencoder", run.batch_size)?;
                 Ok(Box::new(genzoo_vae::train::AutoencoderTask::new(
                     &cfg, run.lr, device,
                 )))
@@ -190,28 +167,12 @@ pub fn registry() -> Vec<ModelSpec> {
                 epochs: 1,
                 lr: 1e-3,
             },
-            preset: |dataset| {
-                let cfg = match dataset {
-                    DatasetKind::Cifar10 => genzoo_pixel::PixelCnnConfig::cifar10(),
-                    _ => genzoo_pixel::PixelCnnConfig::mnist(),
-                };
-                to_table(&cfg)
-            },
+            preset: |dataset| to_table(&PixelCnnConfig::for_dataset(dataset)),
             build: |run, device| {
-                let cfg: genzoo_pixel::PixelCnnConfig = from_table(&run.model, &run.model_config)?;
-                let bad = |m: String| {
-                    genzoo_train::Error::Config(format!("[model_config] of 'pixelcnn': {m}"))
-                };
-                cfg.check().map_err(bad)?;
-                let kind: DatasetKind = run.dataset.parse().map_err(|e| bad(format!("{e}")))?;
-                let [c, h, w] = kind.shape();
-                if [cfg.channels, cfg.image_size, cfg.image_size] != [c, h, w] {
-                    return Err(bad(format!(
-                        "the model is for {}×{}×{} images but dataset '{}' has {c}×{h}×{w}",
-                        cfg.channels, cfg.image_size, cfg.image_size, run.dataset
-                    )));
-                }
-                size::pixelcnn(&cfg).check("the PixelCNN", run.batch_size)?;
+                let cfg: PixelCnnConfig = from_table(&run.model, &run.model_config)?;
+                cfg.check_dataset(run.dataset.parse()?)
+                    .map_err(bad_config("pixelcnn"))?;
+                cfg.size().check("the PixelCNN", run.batch_size)?;
                 Ok(Box::new(PixelTask::pixelcnn(&cfg, run.lr, device)))
             },
         },
@@ -223,12 +184,7 @@ pub fn registry() -> Vec<ModelSpec> {
                 epochs: 1,
                 lr: 1e-3,
             },
-            preset: |dataset| {
-                to_table(&match dataset {
-                    DatasetKind::Cifar10 => genzoo_pixel::GatedPixelCnnConfig::cifar10(),
-                    _ => genzoo_pixel::GatedPixelCnnConfig::mnist(),
-                })
-            },
+            preset: |dataset| to_table(&GatedPixelCnnConfig::for_dataset(dataset, false)),
             build: |run, device| build_gated("gated-pixelcnn", run, device, false),
         },
         ModelSpec {
@@ -239,14 +195,7 @@ pub fn registry() -> Vec<ModelSpec> {
                 epochs: 1,
                 lr: 1e-3,
             },
-            preset: |dataset| {
-                to_table(&match dataset {
-                    DatasetKind::Cifar10 => {
-                        genzoo_pixel::GatedPixelCnnConfig::cifar10().with_classes(10)
-                    }
-                    _ => genzoo_pixel::GatedPixelCnnConfig::mnist_conditional(),
-                })
-            },
+            preset: |dataset| to_table(&GatedPixelCnnConfig::for_dataset(dataset, true)),
             build: |run, device| build_gated("cond-pixelcnn", run, device, true),
         },
         gan_spec(
@@ -297,7 +246,6 @@ pub fn registry() -> Vec<ModelSpec> {
 
 /// A PixelRNN registry entry: `row-lstm` or `diagonal-bilstm`.
 fn pixelrnn_spec(name: &'static str, summary: &'static str) -> ModelSpec {
-    use genzoo_pixel::{PixelRnnConfig, RnnKind};
     ModelSpec {
         name,
         summary,
@@ -308,50 +256,34 @@ fn pixelrnn_spec(name: &'static str, summary: &'static str) -> ModelSpec {
         },
         preset: if name == "row-lstm" {
             |d| {
-                to_table(&PixelRnnRunConfig::new(match d {
-                    DatasetKind::Cifar10 => PixelRnnConfig::cifar10_row_lstm(),
-                    _ => PixelRnnConfig::mnist_row_lstm(),
-                }))
+                to_table(&PixelRnnRunConfig::new(PixelRnnConfig::for_dataset(
+                    d,
+                    RnnKind::RowLstm,
+                )))
             }
         } else {
             |d| {
-                to_table(&PixelRnnRunConfig::new(match d {
-                    DatasetKind::Cifar10 => PixelRnnConfig::cifar10(),
-                    _ => PixelRnnConfig::mnist(),
-                }))
+                to_table(&PixelRnnRunConfig::new(PixelRnnConfig::for_dataset(
+                    d,
+                    RnnKind::DiagonalBiLstm,
+                )))
             }
         },
         build: |run, device| {
-            let name = if run.model == "row-lstm" {
-                "row-lstm"
+            let (name, want) = if run.model == "row-lstm" {
+                ("row-lstm", RnnKind::RowLstm)
             } else {
-                "diagonal-bilstm"
+                ("diagonal-bilstm", RnnKind::DiagonalBiLstm)
             };
             let run_cfg: PixelRnnRunConfig = from_table(&run.model, &run.model_config)?;
-            let cfg = &run_cfg.model;
-            let bad =
-                |m: String| genzoo_train::Error::Config(format!("[model_config] of '{name}': {m}"));
-            cfg.check().map_err(bad)?;
-            let want = if name == "row-lstm" {
-                RnnKind::RowLstm
-            } else {
-                RnnKind::DiagonalBiLstm
-            };
-            if cfg.kind != want {
-                return Err(bad(format!(
-                    "kind is {:?} but model '{name}' is {want:?}",
-                    cfg.kind
-                )));
-            }
-            let kind: DatasetKind = run.dataset.parse().map_err(|e| bad(format!("{e}")))?;
-            let [c, h, w] = kind.shape();
-            if [cfg.channels, cfg.image_size, cfg.image_size] != [c, h, w] {
-                return Err(bad(format!(
-                    "the model is for {}×{}×{} images but dataset '{}' has {c}×{h}×{w}",
-                    cfg.channels, cfg.image_size, cfg.image_size, run.dataset
-                )));
-            }
-            size::pixelrnn(cfg).check(&format!("the {name}"), run.batch_size)?;
+            run_cfg
+                .model
+                .check_dataset(run.dataset.parse()?, want)
+                .map_err(bad_config(name))?;
+            run_cfg
+                .model
+                .size()
+                .check(&format!("the {name}"), run.batch_size)?;
             Ok(Box::new(run_cfg.task(run.lr, device)))
         },
     }
@@ -364,32 +296,17 @@ fn build_gated(
     device: &Device,
     conditional: bool,
 ) -> Result<Box<dyn Task>> {
-    let cfg: genzoo_pixel::GatedPixelCnnConfig = from_table(&run.model, &run.model_config)?;
-    let bad = |m: String| genzoo_train::Error::Config(format!("[model_config] of '{name}': {m}"));
-    cfg.check().map_err(bad)?;
-    let kind: DatasetKind = run.dataset.parse().map_err(|e| bad(format!("{e}")))?;
-    let [c, h, w] = kind.shape();
-    if [cfg.channels, cfg.image_size, cfg.image_size] != [c, h, w] {
-        return Err(bad(format!(
-            "the model is for {}×{}×{} images but dataset '{}' has {c}×{h}×{w}",
-            cfg.channels, cfg.image_size, cfg.image_size, run.dataset
-        )));
-    }
-    if cfg.classes > kind.classes() || (conditional && cfg.classes == 0) {
-        return Err(bad(format!(
-            "classes must be between 1 and the {} classes of '{}', got {}",
-            kind.classes(),
-            run.dataset,
-            cfg.classes
-        )));
-    }
-    size::gated(&cfg).check(&format!("the {name}"), run.batch_size)?;
-    Ok(Box::new(PixelTask::new(
-        name,
-        cfg.init(device),
-        run.lr,
-        device,
-    )))
+    let cfg: GatedPixelCnnConfig = from_table(&run.model, &run.model_config)?;
+    cfg.check_dataset(run.dataset.parse()?, conditional)
+        .map_err(bad_config(name))?;
+    cfg.size()
+        .check(&format!("the {name}"), run.batch_size)?;
+    Ok(Box::new(PixelTask::new(name, cfg.init(device), run.lr, device)))
+}
+
+/// An error of `[model_config]` of model `name`.
+fn bad_config(name: &str) -> impl Fn(String) -> genzoo_train::Error + '_ {
+    move |m| genzoo_train::Error::Config(format!("[model_config] of '{name}': {m}"))
 }
 
 /// Looks a model up by name; the error lists the known names.

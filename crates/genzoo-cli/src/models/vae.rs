@@ -16,7 +16,7 @@ fn build(name: &'static str, run: &RunConfig, device: &Device) -> Result<Box<dyn
     table.extend(run.model_config.clone());
     let cfg: VaeConfig = from_table(&run.model, &table)?;
     check_config(&cfg, run.dataset.parse()?)?;
-    super::size::vae(&cfg).check(&format!("the {name}"), run.batch_size)?;
+    cfg.size().check(&format!("the {name}"), run.batch_size)?;
     Ok(Box::new(VaeTask::new(name, &cfg, run.lr, run.seed, device)))
 }
 
