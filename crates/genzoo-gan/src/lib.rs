@@ -7,7 +7,9 @@
 //! architectures (an MLP GAN and [`DcganConfig::mnist`]), optional class conditioning (cGAN, and
 //! AC-GAN's auxiliary classifier), the latent sampler ([`latent`]), the alternating update of the lecture
 //! ([`GanTrainer`]: `k` discriminator steps per generator step, two optimizers) and the mode-coverage
-//! diagnostic on toy 2-D mixtures ([`toy`]).
+//! diagnostic on toy 2-D mixtures ([`toy`]). With the feature `train`, `task` holds the training
+//! task for `genzoo-train`'s loop (evaluation, grids, figures, the toy path), the presets of every
+//! GAN entry and the `--loss` recipes; the README opens with a first run: DCGAN on mini-MNIST.
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
@@ -51,3 +53,8 @@ pub use nets::{Architecture, Discriminator, Generator};
 pub use penalty::gradient_penalty;
 pub use spectral::SpectralNorm;
 pub use train::{DiscriminatorReport, GanOptimizer, GanTrainConfig, GanTrainer};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "train"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

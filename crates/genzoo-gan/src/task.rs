@@ -750,9 +750,8 @@ mod tests {
         for model in ["gan", "dcgan", "acgan"] {
             let cfg = GanModelConfig::preset(model, DatasetKind::Mnist).expect("preset");
             let a = &cfg.network;
-            let actual =
-                (a.init_generator(&device).num_params() + a.init_discriminator(&device).num_params())
-                    as u64;
+            let actual = (a.init_generator(&device).num_params()
+                + a.init_discriminator(&device).num_params()) as u64;
             let estimate = cfg.size().params;
             assert!(
                 estimate * 2 >= actual && estimate <= actual * 2,

@@ -9,7 +9,9 @@
 //! naive autoregressive sampling (one forward pass per sub-pixel), fast cached sampling
 //! (Ramachandran et al. 2017, arXiv:1704.06001) of PixelCNN ([`cached`]), of Gated PixelCNN
 //! ([`cached_gated`]) and of both PixelRNN models ([`cached_rnn`]), and completion of partial
-//! images.
+//! images. With the feature `train`, [`train`] holds one training task for all of them
+//! (`genzoo-train`'s loop), presets per dataset and checks against a dataset; the README opens
+//! with a first run: train PixelCNN on mini-MNIST and write a PNG of samples.
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
@@ -45,3 +47,8 @@ pub use gated::{GatedPixelCnn, GatedPixelCnnConfig};
 pub use pixelcnn::{PixelCnn, PixelCnnConfig, PixelCnnOutput, log_prob_from_logits};
 pub use pixelrnn::{PixelRnn, PixelRnnConfig, PixelRnnOutput, RnnKind};
 pub use sampling::Autoregressive;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "train"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

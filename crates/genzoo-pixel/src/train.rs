@@ -794,12 +794,21 @@ mod tests {
         let absurd = PixelCnnConfig::mnist().with_hidden(usize::MAX / 2).size();
         assert_eq!(absurd.params, u64::MAX);
         assert!(absurd.check("the PixelCNN", 32).is_err());
-        assert!(PixelCnnConfig::mnist().size().check("the PixelCNN", 32).is_ok());
+        assert!(
+            PixelCnnConfig::mnist()
+                .size()
+                .check("the PixelCNN", 32)
+                .is_ok()
+        );
     }
 
     #[test]
     fn dataset_checks_name_the_mismatch() {
-        assert!(PixelCnnConfig::mnist().check_dataset(DatasetKind::Mnist).is_ok());
+        assert!(
+            PixelCnnConfig::mnist()
+                .check_dataset(DatasetKind::Mnist)
+                .is_ok()
+        );
         let err = PixelCnnConfig::mnist()
             .check_dataset(DatasetKind::Cifar10)
             .expect_err("grey model, colour data");
@@ -807,7 +816,10 @@ mod tests {
         let err = GatedPixelCnnConfig::mnist()
             .check_dataset(DatasetKind::Mnist, true)
             .expect_err("a conditional model needs classes");
-        assert!(err.contains("classes must be between 1 and the 10"), "{err}");
+        assert!(
+            err.contains("classes must be between 1 and the 10"),
+            "{err}"
+        );
         assert!(
             GatedPixelCnnConfig::for_dataset(DatasetKind::Mnist, true)
                 .check_dataset(DatasetKind::BinarizedMnist, true)

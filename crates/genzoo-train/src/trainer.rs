@@ -52,6 +52,11 @@ impl Grid {
         })
     }
 
+    /// Writes the grid as a PNG (atomically; small images doubled in size).
+    pub fn write_png(&self, path: &std::path::Path) -> Result<()> {
+        write_grid(path, self)
+    }
+
     /// `inputs` and `outputs` (the same shape) in pairs of rows: `cols` inputs, then their
     /// `cols` outputs below them (reconstructions under their originals).
     pub fn pairs(inputs: Tensor<4>, outputs: Tensor<4>, cols: usize) -> Result<Self> {
@@ -264,6 +269,22 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
+    /// Batches of `batch_size` images until `budget` is spent, with seed 0, a training record
+    /// every 10 steps, a sample grid and `last.ckpt` every 500 steps, no progress bar and no
+    /// time limit.
+    pub fn new(batch_size: usize, budget: Budget) -> Self {
+        Self {
+            seed: 0,
+            batch_size,
+            budget,
+            log_every: 10,
+            sample_every: 500,
+            checkpoint_every: 500,
+            progress: false,
+            time_limit: None,
+        }
+    }
+
     /// Checks the options against the training set, before anything is written: a batch size
     /// between 1 and the set's size.
     pub fn check(&self, train_len: usize) -> Result<()> {

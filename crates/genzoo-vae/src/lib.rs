@@ -9,6 +9,9 @@
 //!   decoder, β and KL warm-up, optional class conditioning.
 //! - [`iwae`]: the importance-weighted estimate of `log p(x)` (Burda et al. 2015).
 //! - [`sampling`]: prior samples, interpolation, traversal, the 2-D manifold, PCA of encodings.
+//! - `train` (feature `train`): each model's training task for `genzoo-train` (objective,
+//!   test protocol, samples, figures), presets per dataset and checks against a dataset. The
+//!   README opens with a first run: train the VAE on mini-MNIST and write a PNG of samples.
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
@@ -54,3 +57,8 @@ pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderOutput};
 pub use error::{Result, VaeError};
 pub use iwae::importance_weighted_log_likelihood;
 pub use vae::{Architecture, Likelihood, Vae, VaeConfig, VaeOutput};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "train"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

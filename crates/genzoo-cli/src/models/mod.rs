@@ -10,8 +10,8 @@ use genzoo_datasets::DatasetKind;
 use genzoo_gan::task::{GanModelConfig, GanTask};
 use genzoo_pixel::train::{PixelRnnRunConfig, PixelTask};
 use genzoo_pixel::{GatedPixelCnnConfig, PixelCnnConfig, PixelRnnConfig, RnnKind};
-use genzoo_vae::AutoencoderConfig;
 use genzoo_train::{Result, Task};
+use genzoo_vae::AutoencoderConfig;
 
 use crate::config::RunConfig;
 
@@ -299,9 +299,13 @@ fn build_gated(
     let cfg: GatedPixelCnnConfig = from_table(&run.model, &run.model_config)?;
     cfg.check_dataset(run.dataset.parse()?, conditional)
         .map_err(bad_config(name))?;
-    cfg.size()
-        .check(&format!("the {name}"), run.batch_size)?;
-    Ok(Box::new(PixelTask::new(name, cfg.init(device), run.lr, device)))
+    cfg.size().check(&format!("the {name}"), run.batch_size)?;
+    Ok(Box::new(PixelTask::new(
+        name,
+        cfg.init(device),
+        run.lr,
+        device,
+    )))
 }
 
 /// An error of `[model_config]` of model `name`.
