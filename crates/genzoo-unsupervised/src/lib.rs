@@ -20,6 +20,8 @@
 //! ```
 
 pub mod error;
+#[cfg(feature = "train")]
+pub mod fit;
 pub mod gmm;
 mod host;
 pub mod kde;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::RunConfig;
-use crate::models::classic::{Ctx, Rows};
+use genzoo_unsupervised::fit::{Ctx, Rows};
 use genzoo_vae::train::{AutoencoderTask, test_mse};
 
 /// Parameters of the probe (`[model_config]` of `ae-probe`).
