@@ -76,77 +76,50 @@ pub trait PixelModel: Module + Autoregressive {
     ) -> crate::Result<Tensor<4>>;
 }
 
-impl PixelModel for PixelCnn {
-    fn log_prob_given(&self, x: Tensor<4>, _labels: Tensor<1, Int>) -> Tensor<1> {
-        self.log_prob(x)
-    }
+/// [`PixelModel`] for an unconditional model with a cached sampler module `$cached`
+/// (`sample_cached`, `complete_cached`): labels are not used.
+macro_rules! unconditional_pixel_model {
+    ($model:ty, $cached:ident) => {
+        impl PixelModel for $model {
+            fn log_prob_given(&self, x: Tensor<4>, _labels: Tensor<1, Int>) -> Tensor<1> {
+                self.log_prob(x)
+            }
 
-    fn sample_labels(
-        &self,
-        labels: &[usize],
-        opts: &SampleOptions,
-        fast: bool,
-        device: &Device,
-    ) -> crate::Result<Tensor<4>> {
-        if fast {
-            cached::sample_cached(self, labels.len(), opts, device)
-        } else {
-            sample_naive(self, labels.len(), opts, device)
-        }
-    }
+            fn sample_labels(
+                &self,
+                labels: &[usize],
+                opts: &SampleOptions,
+                fast: bool,
+                device: &Device,
+            ) -> crate::Result<Tensor<4>> {
+                if fast {
+                    $cached::sample_cached(self, labels.len(), opts, device)
+                } else {
+                    sample_naive(self, labels.len(), opts, device)
+                }
+            }
 
-    fn complete_labels(
-        &self,
-        images: Tensor<4>,
-        _labels: &[usize],
-        known: usize,
-        opts: &SampleOptions,
-        fast: bool,
-        device: &Device,
-    ) -> crate::Result<Tensor<4>> {
-        if fast {
-            cached::complete_cached(self, images, known, opts, device)
-        } else {
-            complete_naive(self, images, known, opts, device)
+            fn complete_labels(
+                &self,
+                images: Tensor<4>,
+                _labels: &[usize],
+                known: usize,
+                opts: &SampleOptions,
+                fast: bool,
+                device: &Device,
+            ) -> crate::Result<Tensor<4>> {
+                if fast {
+                    $cached::complete_cached(self, images, known, opts, device)
+                } else {
+                    complete_naive(self, images, known, opts, device)
+                }
+            }
         }
-    }
+    };
 }
 
-impl PixelModel for PixelRnn {
-    fn log_prob_given(&self, x: Tensor<4>, _labels: Tensor<1, Int>) -> Tensor<1> {
-        self.log_prob(x)
-    }
-
-    fn sample_labels(
-        &self,
-        labels: &[usize],
-        opts: &SampleOptions,
-        fast: bool,
-        device: &Device,
-    ) -> crate::Result<Tensor<4>> {
-        if fast {
-            cached_rnn::sample_cached(self, labels.len(), opts, device)
-        } else {
-            sample_naive(self, labels.len(), opts, device)
-        }
-    }
-
-    fn complete_labels(
-        &self,
-        images: Tensor<4>,
-        _labels: &[usize],
-        known: usize,
-        opts: &SampleOptions,
-        fast: bool,
-        device: &Device,
-    ) -> crate::Result<Tensor<4>> {
-        if fast {
-            cached_rnn::complete_cached(self, images, known, opts, device)
-        } else {
-            complete_naive(self, images, known, opts, device)
-        }
-    }
-}
+unconditional_pixel_model!(PixelCnn, cached);
+unconditional_pixel_model!(PixelRnn, cached_rnn);
 
 impl PixelModel for GatedPixelCnn {
     fn classes(&self) -> usize {

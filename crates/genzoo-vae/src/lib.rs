@@ -48,6 +48,8 @@
 pub mod autoencoder;
 pub mod error;
 pub mod iwae;
+#[cfg(feature = "train")]
+pub mod probe;
 pub mod sampling;
 #[cfg(feature = "train")]
 pub mod train;

@@ -122,7 +122,7 @@ pub fn preset(model: &str, data: ClassicData) -> Result<toml::Table> {
             pca_components: if toy { 0 } else { 50 },
             max_train: if toy { 0 } else { 20_000 },
         }),
-        "ae-probe" => to_table(&crate::models::probe::ProbeParams::preset()),
+        "ae-probe" => to_table(&genzoo_vae::probe::ProbeParams::preset()),
         other => Err(Error::Config(format!("'{other}' is not a classic fit"))),
     }
 }
@@ -311,7 +311,7 @@ pub fn fit(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         Job::Pca(p) => fit_pca(&ctx, p)?,
         Job::Gmm(p) => fit_gmm(&ctx, p)?,
         Job::Kde(p) => fit_kde(&ctx, p)?,
-        Job::Probe(p) => crate::models::probe::run_probe(&ctx, p, &cfg.dataset)?,
+        Job::Probe(p) => genzoo_vae::probe::run_probe(&ctx, p, &cfg.dataset)?,
     };
     summary.insert("model".into(), Value::from(model));
     summary.insert("dataset".into(), Value::from(cfg.dataset.clone()));
@@ -335,7 +335,7 @@ enum Job {
     Pca(PcaParams),
     Gmm(GmmFitParams),
     Kde(KdeParams),
-    Probe(crate::models::probe::ProbeParams),
+    Probe(genzoo_vae::probe::ProbeParams),
 }
 
 impl Job {

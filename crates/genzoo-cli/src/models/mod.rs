@@ -2,7 +2,6 @@
 
 pub mod classic;
 pub mod gan;
-pub mod probe;
 pub mod vae;
 
 use burn::tensor::Device;

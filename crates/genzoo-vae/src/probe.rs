@@ -1,4 +1,4 @@
-//! `genzoo train ae-probe`: the autoencoder as a feature learner (CS231n lecture 13 §1.3; Hinton &
+//! The autoencoder as a feature learner (feature `train`; `genzoo train ae-probe`) (CS231n lecture 13 §1.3; Hinton &
 //! Salakhutdinov 2006, DOI 10.1126/science.1127647) — a linear softmax classifier trained on 100, 1,000 and
 //! all labels of the training set from three feature sets: (a) the convolutional autoencoder's code (the
 //! `autoencoder` model, trained here for `ae_epochs` or loaded from a run directory), (b) PCA-50 features,
@@ -18,13 +18,20 @@ use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, Split};
 use genzoo_train::{Batches, Checkpoint, Error, Result, RunDir, Task};
 use genzoo_unsupervised::PcaConfig;
-use genzoo_vae::{Autoencoder, AutoencoderConfig};
+use genzoo_unsupervised::fit::{Ctx, Rows};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::RunConfig;
-use genzoo_unsupervised::fit::{Ctx, Rows};
-use genzoo_vae::train::{AutoencoderTask, test_mse};
+use crate::train::{AutoencoderTask, test_mse};
+use crate::{Autoencoder, AutoencoderConfig};
+
+/// What the probe reads of an `autoencoder` run's `config.toml`.
+#[derive(Deserialize)]
+struct AutoencoderRun {
+    model: String,
+    lr: f64,
+    model_config: toml::Table,
+}
 
 /// Parameters of the probe (`[model_config]` of `ae-probe`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -362,7 +369,8 @@ fn load_autoencoder(
 ) -> Result<(AutoencoderTask, PathBuf)> {
     let run = RunDir::open(dir)?;
     let origin = run.config_path().display().to_string();
-    let cfg = RunConfig::from_toml(&origin, &run.read_config()?)?;
+    let cfg: AutoencoderRun = toml::from_str(&run.read_config()?)
+        .map_err(|e| Error::Config(format!("ae_run: {origin}: {e}")))?;
     if cfg.model != "autoencoder" {
         return Err(Error::Config(format!(
             "ae_run: {origin} is a '{}' run, not 'autoencoder'",
