@@ -191,77 +191,6 @@ fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
-/// Multiply-adds of a convolution producing `out_pixels` output pixels (a transposed convolution:
-/// `out_pixels` = its input pixels) with a `k`×`k` kernel.
-fn conv_macs(out_pixels: usize, k: usize, c_in: usize, c_out: usize) -> f64 {
-    (out_pixels * k * k * c_in * c_out) as f64
-}
-
-/// Multiply-adds of a GAN step pair: the D step runs G forward (detached) and D forward and backward
-/// on a real and a fake batch; the G step runs G and D forward and backward.
-fn gan_step_macs(g: f64, d: f64) -> f64 {
-    g + 2.0 * 3.0 * d + 3.0 * (g + d)
-}
-
-/// Analytic FLOP of one training step of a preset (multiply-add = 2 FLOP; backward ≈ 2× forward,
-/// so training ≈ 3× forward). Derived in `docs/performance.md`; `bench/pytorch/reference.py` uses
-/// the same formulas. Elementwise work, the optimiser and the loss are left out.
-pub fn flop_per_step(preset: Preset) -> Option<f64> {
-    let per_image_macs = match preset.model {
-        "autoencoder" => {
-            3.0 * (conv_macs(14 * 14, 3, 1, 32)
-                + conv_macs(7 * 7, 3, 32, 64)
-                + 2.0 * 3136.0 * 32.0
-                + conv_macs(7 * 7, 4, 64, 32)
-                + conv_macs(14 * 14, 4, 32, 1))
-        }
-        "vae" => 3.0 * (784.0 * 400.0 + 400.0 * 40.0 + 20.0 * 400.0 + 400.0 * 784.0),
-        "vae-conv" => {
-            3.0 * (conv_macs(14 * 14, 3, 1, 32)
-                + conv_macs(7 * 7, 3, 32, 64)
-                + 3136.0 * 256.0
-                + 256.0 * 40.0
-                + 20.0 * 256.0
-                + 256.0 * 3136.0
-                + conv_macs(7 * 7, 4, 64, 32)
-                + conv_macs(14 * 14, 4, 32, 1))
-        }
-        "pixelcnn" => {
-            let block =
-                conv_macs(784, 1, 128, 64) + conv_macs(784, 3, 64, 64) + conv_macs(784, 1, 64, 128);
-            3.0 * (conv_macs(784, 7, 1, 128)
-                + 7.0 * block
-                + conv_macs(784, 1, 128, 128)
-                + conv_macs(784, 1, 128, 1))
-        }
-        "cond-pixelcnn" => {
-            // GatedPixelCnnConfig::mnist_conditional(): 10 gated layers of p = 64, 7×7 then 3×3;
-            // per layer the vertical conv [k/2+1, k] and the horizontal [1, k/2+1] to both gates
-            // (2p), the 1×1 links 2p → 2p and the 1×1 horizontal output p → p; head 64 → 128 → 1.
-            let p = 64.0;
-            let layer = |c_in: f64, k: f64| {
-                784.0 * ((k / 2.0).floor() + 1.0) * k * c_in * 2.0 * p
-                    + 784.0 * ((k / 2.0).floor() + 1.0) * c_in * 2.0 * p
-                    + 784.0 * 4.0 * p * p
-                    + 784.0 * p * p
-            };
-            3.0 * (layer(1.0, 7.0) + 9.0 * layer(p, 3.0) + 784.0 * (p * 128.0 + 128.0))
-        }
-        "dcgan" => {
-            let g = 100.0 * 6272.0 + conv_macs(7 * 7, 4, 128, 64) + conv_macs(14 * 14, 4, 64, 1);
-            let d = conv_macs(14 * 14, 4, 1, 64) + conv_macs(7 * 7, 4, 64, 128) + 6272.0;
-            gan_step_macs(g, d)
-        }
-        "gan" => {
-            let g = 100.0 * 256.0 + 256.0 * 512.0 + 512.0 * 784.0;
-            let d = 784.0 * 512.0 + 512.0 * 256.0 + 256.0;
-            gan_step_macs(g, d)
-        }
-        _ => return None,
-    };
-    Some(2.0 * per_image_macs * preset.batch_size as f64)
-}
-
 /// Threads the CPU backends use in this process: `RAYON_NUM_THREADS` if set, else every core this
 /// process may run on (which `taskset` restricts).
 pub fn cpu_threads() -> usize {
@@ -362,7 +291,8 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
     out.insert("batch_size".into(), Value::from(preset.batch_size));
     out.insert("train_images_per_sec".into(), num(median(rates)));
     out.insert("train_step_s".into(), num(step_s));
-    if let Some(flop) = flop_per_step(preset) {
+    if let Some(per_image) = models::train_flop_per_image(&cfg)? {
+        let flop = per_image * preset.batch_size as f64;
         let rate = flop / step_s / 1e9;
         out.insert("gflop_per_step".into(), num(flop / 1e9));
         out.insert("gflop_per_sec".into(), num(rate));
@@ -567,25 +497,6 @@ mod tests {
         assert!(e.to_string().contains("unknown bench group 'gans'"), "{e}");
         let e = presets(Some("vae"), Some("vae")).expect_err("both");
         assert!(e.to_string().contains("not both"), "{e}");
-    }
-
-    #[test]
-    fn flop_counts_match_the_hand_counts_of_performance_md() {
-        let gflop =
-            |model, batch_size| flop_per_step(Preset { model, batch_size }).expect("counted") / 1e9;
-        // docs/performance.md: PixelCNN ≈ 620 MFLOP forward per image, 119 GFLOP per step of 64;
-        // DCGAN ≈ 11.3; MLP VAE ≈ 0.50 per step of 128; autoencoder ≈ 1.1.
-        assert!((gflop("pixelcnn", 64) - 119.07).abs() < 0.05);
-        assert!((gflop("dcgan", 64) - 11.35).abs() < 0.05);
-        assert!((gflop("vae", 128) - 0.50).abs() < 0.005);
-        assert!((gflop("autoencoder", 64) - 1.10).abs() < 0.01);
-        assert!(
-            flop_per_step(Preset {
-                model: "bogus",
-                batch_size: 1
-            })
-            .is_none()
-        );
     }
 
     #[test]

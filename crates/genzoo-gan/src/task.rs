@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::toy::ToyKind;
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
-use genzoo_train::memory::{Size, prod, sum};
+use genzoo_train::memory::{Size, conv_macs, prod, sum};
 use genzoo_train::state::{load_module, load_optim, module_section, optim_section};
 use genzoo_train::{
     Batches, Checkpoint, Error, Figure, Generate, GenerateClass, Grid, Result, StepOutput, Task,
@@ -151,6 +151,37 @@ impl GanModelConfig {
             .validate()
             .and_then(|_| self.training.validate(&self.network))
             .map_err(|e| Error::Config(format!("[model_config]: {e}")))
+    }
+
+    /// Analytic FLOP of one round's work per image (2 FLOP a multiply-add): each D step runs G
+    /// forward (detached) and D forward and backward on a real and a fake batch; the G step runs G
+    /// and D forward and backward. Counted for one D step, as the bench's presets train.
+    pub fn train_flop_per_image(&self) -> f64 {
+        let (g, d) = match &self.network {
+            Architecture::Mlp(c) => {
+                let [g0, g1] = c.g_hidden;
+                let [d0, d1] = c.d_hidden;
+                let x = c.data_dim();
+                (
+                    ((c.latent + c.classes) * g0 + g0 * g1 + g1 * x) as f64,
+                    ((x + c.classes) * d0 + d0 * d1 + d1) as f64,
+                )
+            }
+            Architecture::Dcgan(c) => {
+                let (s, half) = (c.image_size / 4, c.image_size / 2);
+                let [g0, g1] = c.g_hidden;
+                let [d0, d1] = c.d_hidden;
+                (
+                    ((c.latent + c.classes) * g0 * s * s) as f64
+                        + conv_macs(s * s, 4, g0, g1)
+                        + conv_macs(half * half, 4, g1, c.channels),
+                    conv_macs(half * half, 4, c.channels + c.classes, d0)
+                        + conv_macs(s * s, 4, d0, d1)
+                        + (d1 * s * s * (1 + c.classes)) as f64,
+                )
+            }
+        };
+        2.0 * (g + 2.0 * 3.0 * d + 3.0 * (g + d))
     }
 
     /// Parameters and activations per image of the generator and the discriminator.
@@ -743,6 +774,23 @@ fn unit_points(x: Tensor<4>, range: f32) -> Vec<[f32; 2]> {
 mod tests {
     use super::*;
     use burn::module::Module;
+
+    /// The hand counts of `docs/performance.md`: DCGAN ≈ 11.35 GFLOP a step of 64 images; the MLP
+    /// GAN's layers written out.
+    #[test]
+    fn flop_counts_match_the_hand_counts() {
+        let flop = |m: &str| {
+            GanModelConfig::preset(m, DatasetKind::Mnist)
+                .expect("preset")
+                .train_flop_per_image()
+        };
+        let dcgan = flop("dcgan") * 64.0 / 1e9;
+        assert!((dcgan - 11.35).abs() < 0.05, "{dcgan}");
+        let g = 100.0 * 256.0 + 256.0 * 512.0 + 512.0 * 784.0;
+        let d = 784.0 * 512.0 + 512.0 * 256.0 + 256.0;
+        let hand = 2.0 * (g + 6.0 * d + 3.0 * (g + d));
+        assert!((flop("gan") - hand).abs() < 1e-6 * hand);
+    }
 
     #[test]
     fn size_estimates_are_near_the_built_models() {

@@ -14,7 +14,7 @@ use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_layers::adam::AdamConfig;
 use genzoo_metrics::likelihood::bits_per_dim;
-use genzoo_train::memory::{Size, prod, sum};
+use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
 use genzoo_train::protocol::{test_batch, test_indices};
 use genzoo_train::state::Optimized;
 use genzoo_train::{
@@ -585,6 +585,22 @@ impl PixelCnnConfig {
         check_shape([self.channels, self.image_size, self.image_size], kind)
     }
 
+    /// Analytic training FLOP per image ([`train_flop`]): every masked kernel counted whole.
+    pub fn train_flop_per_image(&self) -> f64 {
+        let pixels = self.image_size * self.image_size;
+        let (h, half, c) = (self.hidden, self.hidden / 2, self.channels);
+        let outs = crate::pixelcnn::outputs_per_subpixel(self.levels);
+        let block = conv_macs(pixels, 1, h, half)
+            + conv_macs(pixels, self.block_kernel, half, half)
+            + conv_macs(pixels, 1, half, h);
+        train_flop(
+            conv_macs(pixels, self.first_kernel, c, h)
+                + self.residual_blocks as f64 * block
+                + conv_macs(pixels, 1, h, self.head_hidden)
+                + conv_macs(pixels, 1, self.head_hidden, c * outs),
+        )
+    }
+
     /// Parameters and activations per image: a 7×7-style first layer, residual blocks of
     /// 1×1 → k×k → 1×1 at half width, a two-layer 1×1 head.
     pub fn size(&self) -> Size {
@@ -642,6 +658,23 @@ impl GatedPixelCnnConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Analytic training FLOP per image ([`train_flop`]): per layer the vertical convolution over
+    /// `[k/2 + 1, k]` and the horizontal one over `[1, k/2 + 1]`, both to the two gates (`2h`), the
+    /// 1×1 links `2h → 2h` and the horizontal output `h → h`; the first layer reads the image with
+    /// `first_kernel`; the head `h → head_hidden → C·outs`.
+    pub fn train_flop_per_image(&self) -> f64 {
+        let pixels = (self.image_size * self.image_size) as f64;
+        let (h, c) = (self.hidden as f64, self.channels as f64);
+        let outs = crate::pixelcnn::outputs_per_subpixel(self.levels) as f64;
+        let layer = |c_in: f64, k: usize| {
+            let (rows, k) = ((k / 2 + 1) as f64, k as f64);
+            pixels * (rows * k * c_in * 2.0 * h + rows * c_in * 2.0 * h + 4.0 * h * h + h * h)
+        };
+        let head = pixels * (h * self.head_hidden as f64 + self.head_hidden as f64 * c * outs);
+        let rest = self.layers.saturating_sub(1) as f64 * layer(h, self.kernel);
+        train_flop(layer(c, self.first_kernel) + rest + head)
     }
 
     /// Parameters and activations per image: per layer a vertical k×k and a horizontal 1×k
@@ -773,6 +806,25 @@ mod tests {
                 .check("the PixelCNN", 32)
                 .is_ok()
         );
+    }
+
+    /// The hand counts of `docs/performance.md`: PixelCNN ≈ 119.07 GFLOP a step of 64 images;
+    /// the class-conditional Gated PixelCNN, 10 layers of 64 channels (7×7, then 3×3).
+    #[test]
+    fn flop_counts_match_the_hand_counts() {
+        let per_step = |f: f64, batch: f64| f * batch / 1e9;
+        let pixelcnn = per_step(PixelCnnConfig::mnist().train_flop_per_image(), 64.0);
+        assert!((pixelcnn - 119.07).abs() < 0.05, "{pixelcnn}");
+        let p = 64.0;
+        let layer = |c_in: f64, k: f64| {
+            784.0 * ((k / 2.0f64).floor() + 1.0) * k * c_in * 2.0 * p
+                + 784.0 * ((k / 2.0f64).floor() + 1.0) * c_in * 2.0 * p
+                + 784.0 * 4.0 * p * p
+                + 784.0 * p * p
+        };
+        let hand = 6.0 * (layer(1.0, 7.0) + 9.0 * layer(p, 3.0) + 784.0 * (p * 128.0 + 128.0));
+        let gated = GatedPixelCnnConfig::mnist_conditional().train_flop_per_image();
+        assert!((gated - hand).abs() < 1e-6 * hand, "{gated} vs {hand}");
     }
 
     #[test]

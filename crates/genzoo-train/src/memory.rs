@@ -88,6 +88,20 @@ impl Size {
     }
 }
 
+/// Multiply-adds of a convolution producing `out_pixels` output pixels (a transposed convolution:
+/// `out_pixels` = its input pixels) with a `k`×`k` kernel.
+pub fn conv_macs(out_pixels: usize, k: usize, c_in: usize, c_out: usize) -> f64 {
+    (out_pixels * k * k * c_in * c_out) as f64
+}
+
+/// Analytic FLOP of training on one image from the multiply-adds of one forward pass:
+/// 2 FLOP a multiply-add, and backward ≈ 2× forward, so training ≈ 3× forward. Elementwise
+/// work, the optimiser and the loss are left out (the convention of `docs/performance.md`, which
+/// `bench/pytorch/reference.py` shares).
+pub fn train_flop(forward_macs: f64) -> f64 {
+    2.0 * 3.0 * forward_macs
+}
+
 /// Saturating product of sizes.
 pub fn prod(sizes: &[usize]) -> u64 {
     sizes

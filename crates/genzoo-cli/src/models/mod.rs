@@ -312,6 +312,24 @@ fn bad_config(name: &str) -> impl Fn(String) -> genzoo_train::Error + '_ {
     move |m| genzoo_train::Error::Config(format!("[model_config] of '{name}': {m}"))
 }
 
+/// Analytic training FLOP per image of a run's model (2 FLOP a multiply-add, training ≈ 3×
+/// forward; each config counts its own layers), or `None` for a model without a count.
+pub fn train_flop_per_image(run: &RunConfig) -> Result<Option<f64>> {
+    let (model, table) = (run.model.as_str(), &run.model_config);
+    Ok(Some(match model {
+        "autoencoder" => from_table::<AutoencoderConfig>(model, table)?.train_flop_per_image(),
+        "pixelcnn" => from_table::<PixelCnnConfig>(model, table)?.train_flop_per_image(),
+        "gated-pixelcnn" | "cond-pixelcnn" => {
+            from_table::<GatedPixelCnnConfig>(model, table)?.train_flop_per_image()
+        }
+        m if vae::VAE_MODELS.contains(&m) => vae::config(run)?.train_flop_per_image(),
+        m if GAN_MODELS.contains(&m) => {
+            from_table::<GanModelConfig>(model, table)?.train_flop_per_image()
+        }
+        _ => return Ok(None),
+    }))
+}
+
 /// Looks a model up by name; the error lists the known names.
 pub fn find(name: &str) -> Result<ModelSpec> {
     let all = registry();

@@ -9,12 +9,19 @@ use genzoo_vae::train::{VaeTask, check_config, preset};
 use super::{Defaults, ModelSpec, from_table, to_table};
 use crate::config::RunConfig;
 
-fn build(name: &'static str, run: &RunConfig, device: &Device) -> Result<Box<dyn Task>> {
-    // A field added after a run was made (e.g. `iwae_k`) takes its default, which is the
-    // behaviour the run had, so older run directories still resume.
+/// The VAE entries.
+pub const VAE_MODELS: [&str; 6] = ["vae", "vae-conv", "beta-vae", "cvae", "vae-2d", "iwae"];
+
+/// A run's VAE configuration. A field added after a run was made (e.g. `iwae_k`) takes its
+/// default, which is the behaviour the run had, so older run directories still resume.
+pub fn config(run: &RunConfig) -> Result<VaeConfig> {
     let mut table = to_table(&VaeConfig::new())?;
     table.extend(run.model_config.clone());
-    let cfg: VaeConfig = from_table(&run.model, &table)?;
+    from_table(&run.model, &table)
+}
+
+fn build(name: &'static str, run: &RunConfig, device: &Device) -> Result<Box<dyn Task>> {
+    let cfg = config(run)?;
     check_config(&cfg, run.dataset.parse()?)?;
     cfg.size().check(&format!("the {name}"), run.batch_size)?;
     Ok(Box::new(VaeTask::new(name, &cfg, run.lr, run.seed, device)))
