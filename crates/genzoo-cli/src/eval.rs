@@ -6,25 +6,19 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 use clap::Args;
-use genzoo_datasets::rng::Rng;
 use genzoo_datasets::{Binarization, DataOptions, DatasetKind, ImageSet, Split};
 use genzoo_metrics::Features;
 use genzoo_metrics::classifier::{
     ClassifierTraining, DomainClassifier, FeatureExtractor, LeNetConfig, Provenance, accuracy,
     extract, sha256_hex, to_safetensors, train_classifier,
 };
-use genzoo_metrics::frechet::frechet_distance;
-use genzoo_metrics::inception_score::inception_score;
-use genzoo_metrics::kid::{KidOptions, kid};
-use genzoo_metrics::precision_recall::precision_recall;
+use genzoo_metrics::suite::{self, SAMPLE_METRICS, blurred, shuffled};
 use genzoo_train::{Backend, Checkpoint, Error, Grid, Result, RunDir, Task};
 use serde_json::{Map, Value};
 
 use crate::config::RunConfig;
 use crate::models;
 
-/// The sample-quality metrics `genzoo eval` knows.
-pub const SAMPLE_METRICS: [&str; 4] = ["fid", "kid", "is", "pr"];
 /// The likelihood bounds of latent-variable models `genzoo eval` knows (asked for by name only).
 pub const BOUND_METRICS: [&str; 2] = ["elbo", "iwae"];
 
@@ -249,32 +243,6 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
     })
 }
 
-/// The feature extractor for images of `shape`: a user's file, else the shipped LeNet of MNIST
-/// (also for the binarized MNIST) or Fashion-MNIST, else an error that says what to do.
-pub fn feature_extractor(
-    file: Option<&Path>,
-    dataset: DatasetKind,
-    shape: [usize; 3],
-    device: &Device,
-) -> Result<DomainClassifier> {
-    if let Some(path) = file {
-        return DomainClassifier::from_file(path, device).map_err(metric_err);
-    }
-    match (dataset, shape) {
-        (
-            DatasetKind::Mnist | DatasetKind::MnistMini | DatasetKind::BinarizedMnist,
-            [1, 28, 28],
-        ) => DomainClassifier::mnist(device).map_err(metric_err),
-        (DatasetKind::FashionMnist, [1, 28, 28]) => {
-            DomainClassifier::fashion_mnist(device).map_err(metric_err)
-        }
-        _ => Err(Error::Metric(format!(
-            "no shipped feature extractor for {dataset} images {shape:?}: train one with \
-             `genzoo classifier --dataset {dataset} --out FILE` and pass --classifier FILE"
-        ))),
-    }
-}
-
 /// Real images of a set as the model sees them (binarized as in training, with a fixed seed).
 fn real_images(
     set: &ImageSet,
@@ -287,61 +255,28 @@ fn real_images(
     }
 }
 
-/// Sample-quality metrics of `fake` against `real` features, as a flat JSON map
-/// (`fid`, `kid_mean`, ..., plus `time_<metric>_s`).
-pub fn sample_metrics(
+/// The feature extractor of `dataset` (or the user's `file`): [`suite::feature_extractor`].
+fn feature_extractor(
+    file: Option<&Path>,
+    dataset: DatasetKind,
+    shape: [usize; 3],
+    device: &Device,
+) -> Result<DomainClassifier> {
+    suite::feature_extractor(file, dataset, shape, device).map_err(metric_err)
+}
+
+/// [`suite::sample_metrics`], warning when FID had to regularise its covariances.
+fn sample_metrics(
     which: &[&str],
     real: &(Features, Option<Features>),
     fake: &(Features, Option<Features>),
     seed: u64,
 ) -> Result<Map<String, Value>> {
-    let mut out = Map::new();
-    let num = genzoo_train::run::num;
-    for &m in which {
-        let t0 = Instant::now();
-        match m {
-            "fid" => {
-                let d = frechet_distance(&real.0, &fake.0).map_err(metric_err)?;
-                out.insert("fid".into(), num(d.value));
-                if let Some(eps) = d.regularized {
-                    tracing::warn!(
-                        "FID: no more samples than feature dimensions; added {eps}·I to both covariances"
-                    );
-                    out.insert("fid_regularized_eps".into(), num(eps));
-                }
-            }
-            "kid" => {
-                let k = kid(
-                    &real.0,
-                    &fake.0,
-                    &KidOptions {
-                        seed,
-                        ..KidOptions::default()
-                    },
-                )
-                .map_err(metric_err)?;
-                out.insert("kid_mean".into(), num(k.mean));
-                out.insert("kid_std".into(), num(k.std));
-                out.insert("kid_subsets".into(), Value::from(k.subsets));
-                out.insert("kid_subset_size".into(), Value::from(k.subset_size));
-            }
-            "is" => {
-                let probs = fake.1.as_ref().ok_or_else(|| {
-                    Error::Metric("the feature extractor gives no class probabilities".into())
-                })?;
-                let s = inception_score(probs.values(), probs.dim(), 10.min(probs.len()))
-                    .map_err(metric_err)?;
-                out.insert("is_mean".into(), num(s.mean));
-                out.insert("is_std".into(), num(s.std));
-            }
-            "pr" => {
-                let pr = precision_recall(&real.0, &fake.0, 3).map_err(metric_err)?;
-                out.insert("precision".into(), num(pr.precision));
-                out.insert("recall".into(), num(pr.recall));
-            }
-            other => return Err(Error::Config(format!("unknown metric '{other}'"))),
-        }
-        out.insert(format!("time_{m}_s"), num(t0.elapsed().as_secs_f64()));
+    let out = suite::sample_metrics(which, real, fake, seed).map_err(metric_err)?;
+    if let Some(eps) = out.get("fid_regularized_eps") {
+        tracing::warn!(
+            "FID: no more samples than feature dimensions; added {eps}·I to both covariances"
+        );
     }
     Ok(out)
 }
@@ -847,49 +782,6 @@ pub fn classifier(args: &ClassifierArgs) -> Result<f64> {
     Ok(acc)
 }
 
-/// Pixels of `set` shuffled within each image (a fixed seed per image).
-fn shuffled(set: &ImageSet) -> Result<ImageSet> {
-    let mut pixels = set.images().to_vec();
-    let len = set.image_len();
-    for (i, img) in pixels.chunks_mut(len).enumerate() {
-        Rng::seed_from_u64(i as u64).shuffle(img);
-    }
-    Ok(ImageSet::new(pixels, set.labels().to_vec(), set.shape())?)
-}
-
-/// `set` blurred by a separable Gaussian of σ = 1 pixel (radius 2, edges clamped).
-fn blurred(set: &ImageSet) -> Result<ImageSet> {
-    let [c, h, w] = set.shape();
-    let k: Vec<f32> = (-2i32..=2).map(|d| (-(d * d) as f32 / 2.0).exp()).collect();
-    let norm: f32 = k.iter().sum();
-    let mut out = Vec::with_capacity(set.images().len());
-    let mut tmp = vec![0.0f32; h * w];
-    for i in 0..set.len() {
-        for plane in set.image(i).chunks(h * w).take(c) {
-            for y in 0..h {
-                for x in 0..w {
-                    tmp[y * w + x] = (0..5)
-                        .map(|j| {
-                            k[j] * f32::from(plane[y * w + (x + j).saturating_sub(2).min(w - 1)])
-                        })
-                        .sum::<f32>()
-                        / norm;
-                }
-            }
-            for y in 0..h {
-                for x in 0..w {
-                    let v: f32 = (0..5)
-                        .map(|j| k[j] * tmp[(y + j).saturating_sub(2).min(h - 1) * w + x])
-                        .sum::<f32>()
-                        / norm;
-                    out.push(v.round().clamp(0.0, 255.0) as u8);
-                }
-            }
-        }
-    }
-    Ok(ImageSet::new(out, set.labels().to_vec(), set.shape())?)
-}
-
 /// `genzoo calibrate`: the sample metrics between real sets, so readers know what numbers mean:
 /// train vs test (the floor), test vs pixel-shuffled test and test vs blurred test.
 pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>)>> {
@@ -916,11 +808,11 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>
         (format!("{kind} train vs test"), train.take(n)),
         (
             format!("{kind} test vs test, pixels shuffled"),
-            shuffled(&test.take(n))?,
+            shuffled(&test.take(n)).map_err(metric_err)?,
         ),
         (
             format!("{kind} test vs test, Gaussian blur σ=1"),
-            blurred(&test.take(n))?,
+            blurred(&test.take(n)).map_err(metric_err)?,
         ),
     ] {
         let f = feats(&other)?;
@@ -952,31 +844,6 @@ mod tests {
         );
         assert!(parse_metrics(Some("fid,bleu")).is_err());
         assert!(parse_metrics(Some(" , ")).is_err());
-    }
-
-    #[test]
-    fn blur_keeps_constant_images_and_smooths_a_point() {
-        let mut pixels = vec![100u8; 2 * 25];
-        pixels[25 + 12] = 255; // second image: a bright centre on a flat background
-        let set = ImageSet::new(pixels, vec![0, 1], [1, 5, 5]).expect("set");
-        let b = blurred(&set).expect("blur");
-        assert!(b.image(0).iter().all(|&v| v == 100));
-        let centre = b.image(1)[12];
-        assert!(centre > 100 && centre < 255, "{centre}");
-        assert!(b.image(1)[0] >= 100);
-    }
-
-    #[test]
-    fn shuffle_keeps_each_images_pixels() {
-        let pixels: Vec<u8> = (0..50).collect();
-        let set = ImageSet::new(pixels, vec![0, 1], [1, 5, 5]).expect("set");
-        let s = shuffled(&set).expect("shuffle");
-        for i in 0..2 {
-            let mut a = s.image(i).to_vec();
-            a.sort_unstable();
-            assert_eq!(a, set.image(i));
-        }
-        assert_ne!(s.image(0), set.image(0));
     }
 
     #[test]

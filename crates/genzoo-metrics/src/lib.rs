@@ -21,6 +21,7 @@ pub mod inception_score;
 pub mod kid;
 pub mod likelihood;
 pub mod precision_recall;
+pub mod suite;
 
 pub use error::{Error, Result};
 pub use features::Features;
