@@ -261,12 +261,6 @@ pub trait GemmForward {
     /// # Shapes
     /// `x: [B, C_in, H, W]` → the module's output shape
     fn forward_im2col(&self, x: Tensor<4>) -> Tensor<4>;
-
-    /// The module's own forward pass (burn's op).
-    ///
-    /// # Shapes
-    /// `x: [B, C_in, H, W]` → the module's output shape
-    fn forward_burn(&self, x: Tensor<4>) -> Tensor<4>;
 }
 
 impl GemmForward for Conv2d {
@@ -292,10 +286,6 @@ impl GemmForward for Conv2d {
             && self.dilation == [1, 1]
             && self.stride == [1, 1]
             && (self.kernel_size == [1, 1] || c_in == 1)
-    }
-
-    fn forward_burn(&self, x: Tensor<4>) -> Tensor<4> {
-        self.forward(x)
     }
 
     fn forward_im2col(&self, x: Tensor<4>) -> Tensor<4> {
@@ -332,10 +322,6 @@ impl GemmForward for ConvTranspose2d {
     /// layer of the presets (0.3–1.0×).
     fn prefers_gemm(&self) -> bool {
         false
-    }
-
-    fn forward_burn(&self, x: Tensor<4>) -> Tensor<4> {
-        self.forward(x)
     }
 
     fn forward_im2col(&self, x: Tensor<4>) -> Tensor<4> {
