@@ -1,4 +1,4 @@
-"""Calibration for the GAN `moment_distance` metric (crates/genzoo-cli/src/models/gan.rs).
+"""Calibration for the GAN `moment_distance` metric (crates/genzoo-gan/src/task.rs).
 
 moment_distance(A, B) = mean over pixels of (mean_A - mean_B)^2 + mean over pixels of (std_A - std_B)^2,
 pixels in [0, 1], std the population std. The GAN task compares the first 1,000 MNIST test images with
