@@ -251,7 +251,7 @@ fn real_images(
 ) -> impl FnMut(usize, usize) -> Tensor<4> {
     move |start, len| {
         let idx: Vec<usize> = (start..start + len).collect();
-        set.batch(&idx, binarization, 0x5EED, device).images
+        genzoo_train::protocol::reference_batch(set, &idx, binarization, device).images
     }
 }
 

@@ -23,7 +23,8 @@ pub fn uniform_per_image(rng: &mut Rng, n: usize, device: &Device) -> Tensor<4> 
     Tensor::from_data(TensorData::new(v, [n, 1, 1, 1]), device)
 }
 
-/// One-hot rows for `labels`, or `None` for an unconditional model (`classes == 0`).
+/// One-hot rows for `labels`, or `None` for an unconditional model (`classes == 0`). A label
+/// outside `0..classes` gets a row of zeros (no class), never another class's row.
 ///
 /// # Shapes
 /// → `[labels.len(), classes]`
@@ -33,7 +34,9 @@ pub fn one_hot(labels: &[usize], classes: usize, device: &Device) -> Option<Tens
     }
     let mut v = vec![0.0f32; labels.len() * classes];
     for (i, &y) in labels.iter().enumerate() {
-        v[i * classes + y % classes] = 1.0;
+        if y < classes {
+            v[i * classes + y] = 1.0;
+        }
     }
     Some(Tensor::from_data(
         TensorData::new(v, [labels.len(), classes]),
@@ -128,5 +131,9 @@ mod tests {
         let oh: Vec<f32> = oh.into_data().try_to_vec().expect("f32");
         assert_eq!(oh, vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
         assert!(one_hot(&[1], 0, &device).is_none());
+        // A label out of range names no class (it is never wrapped onto another one).
+        let oh = one_hot(&[3, 1], 3, &device).expect("classes");
+        let oh: Vec<f32> = oh.into_data().try_to_vec().expect("f32");
+        assert_eq!(oh, vec![0.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
     }
 }

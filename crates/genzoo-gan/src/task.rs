@@ -13,6 +13,7 @@ use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::toy::ToyKind;
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_train::memory::{Size, conv_macs, prod, sum};
+use genzoo_train::protocol::test_batch;
 use genzoo_train::state::{load_module, load_optim, module_section, optim_section};
 use genzoo_train::{
     Batches, Checkpoint, Error, Figure, Generate, GenerateClass, Grid, Result, StepOutput, Task,
@@ -249,7 +250,7 @@ impl GanModelConfig {
             ));
         }
         let classes = self.network.classes();
-        if classes > dataset.classes() {
+        if classes > 0 && classes != dataset.classes() {
             return bad(format!(
                 "classes = {classes} but dataset '{dataset}' has {}",
                 dataset.classes()
@@ -429,7 +430,7 @@ impl Task for GanTask {
         let device = self.device.clone().inner();
         let n = self.eval_images.min(test.len());
         let indices: Vec<usize> = (0..n).collect();
-        let batch = test.batch(&indices, Binarization::None, 0, &device);
+        let batch = test_batch(test, &indices, Binarization::None, &device);
         let real01 = batch.images;
         let test_labels = labels_of(batch.labels);
         let y = latent::one_hot(&test_labels, self.classes(), &device);
@@ -661,7 +662,7 @@ impl GanTask {
     fn toy_test_points(&self, toy: ToyKind, test: &ImageSet, n: usize) -> Vec<[f32; 2]> {
         let device = self.device.clone().inner();
         let indices: Vec<usize> = (0..n.min(test.len())).collect();
-        let batch = test.batch(&indices, Binarization::None, 0, &device);
+        let batch = test_batch(test, &indices, Binarization::None, &device);
         unit_points(crate::toy::decode_points(batch.images), toy.range())
     }
 
@@ -669,7 +670,7 @@ impl GanTask {
         let device = self.device.clone().inner();
         let n = self.eval_images.min(test.len());
         let indices: Vec<usize> = (0..n).collect();
-        let batch = test.batch(&indices, Binarization::None, 0, &device);
+        let batch = test_batch(test, &indices, Binarization::None, &device);
         let real = crate::toy::decode_points(batch.images);
         let labels = labels_of(batch.labels);
         let y = latent::one_hot(&labels, self.classes(), &device);

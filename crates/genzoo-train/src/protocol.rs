@@ -3,7 +3,9 @@
 //!
 //! A model trained on dynamically binarized images is tested on images binarized **once**, with
 //! [`TEST_BINARIZATION_SEED`] (Burda et al. 2015's protocol): every evaluation of every model sees
-//! the same binary test set. Images already binary (the fixed binarized MNIST) stay as they are.
+//! the same binary test set. The real images its samples are compared with are binarized once too,
+//! with [`REFERENCE_BINARIZATION_SEED`]. Images already binary (the fixed binarized MNIST) stay as
+//! they are.
 
 use burn::tensor::Device;
 use genzoo_datasets::{Binarization, ImageBatch, ImageSet};
@@ -19,6 +21,21 @@ pub fn test_batch(
     device: &Device,
 ) -> ImageBatch {
     test.batch(indices, binarization, TEST_BINARIZATION_SEED, device)
+}
+
+/// Seed of the one binarization of the real images the sample metrics (FID, KID, IS, precision and
+/// recall) compare samples with, and the domain classifier's calibration reads.
+pub const REFERENCE_BINARIZATION_SEED: u64 = 0x5EED;
+
+/// Real images `indices` as the sample metrics compare a model's samples with: binarized once, as
+/// the model's training images are.
+pub fn reference_batch(
+    set: &ImageSet,
+    indices: &[usize],
+    binarization: Binarization,
+    device: &Device,
+) -> ImageBatch {
+    set.batch(indices, binarization, REFERENCE_BINARIZATION_SEED, device)
 }
 
 /// The indices of the first `limit` test images (all of them for `limit = 0`).
