@@ -26,14 +26,14 @@ fn train_args(model: &str, out: &Path, steps: u64) -> TrainArgs {
 
 fn eval_args(run: &Path, metrics: &str, n: usize, k: usize) -> EvalArgs {
     EvalArgs {
-        run: run.to_path_buf(),
+        source: genzoo_cli::eval::RunSource {
+            checkpoint: "last".into(),
+            ..genzoo_cli::eval::RunSource::new(run)
+        },
         metrics: Some(metrics.into()),
         n,
-        checkpoint: "last".into(),
         seed: 0,
         classifier: None,
-        data_dir: None,
-        backend: None,
         json: true,
         iwae_k: k,
     }
@@ -99,17 +99,17 @@ fn a_model_without_a_variational_bound_is_a_clear_error() {
 
 fn sample_args(run: &Path, n: usize, fast: bool, complete: bool) -> SampleArgs {
     SampleArgs {
-        run: run.to_path_buf(),
+        source: genzoo_cli::eval::RunSource {
+            checkpoint: "last".into(),
+            ..genzoo_cli::eval::RunSource::new(run)
+        },
         n,
         seed: 4,
         cols: Some(4),
         out: Some(run.join(format!("s-{n}-{fast}-{complete}.png"))),
-        checkpoint: "last".into(),
-        backend: None,
         label: None,
         fast,
         complete,
-        data_dir: None,
     }
 }
 

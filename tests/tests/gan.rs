@@ -275,17 +275,17 @@ fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
     let dir = tmp.path().join("cgan");
     genzoo_cli::train(&args("cgan", &dir, 2)).expect("cgan trains");
     let sample = |label: Option<usize>| genzoo_cli::eval::SampleArgs {
-        run: dir.clone(),
+        source: genzoo_cli::eval::RunSource {
+            checkpoint: "last".into(),
+            ..genzoo_cli::eval::RunSource::new(&dir)
+        },
         n: 6,
         seed: 1,
         cols: None,
         out: None,
-        checkpoint: "last".into(),
-        backend: None,
         label,
         fast: false,
         complete: false,
-        data_dir: None,
     };
     let png = genzoo_cli::eval::sample(&sample(Some(3))).expect("class 3");
     assert!(png.ends_with("samples/sample-seed1-n6-label3.png") && png.exists());
@@ -293,14 +293,14 @@ fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
     assert!(e.to_string().contains("classes 0 to 9"), "{e}");
 
     let out = genzoo_cli::eval::eval(&genzoo_cli::eval::EvalArgs {
-        run: dir.clone(),
+        source: genzoo_cli::eval::RunSource {
+            checkpoint: "last".into(),
+            ..genzoo_cli::eval::RunSource::new(&dir)
+        },
         metrics: Some("acc".into()),
         n: 20,
-        checkpoint: "last".into(),
         seed: 0,
         classifier: None,
-        data_dir: None,
-        backend: None,
         json: true,
         iwae_k: 5000,
     })
@@ -322,7 +322,10 @@ fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
     let plain = tmp.path().join("gan");
     genzoo_cli::train(&args("gan", &plain, 1)).expect("gan trains");
     let e = genzoo_cli::eval::sample(&genzoo_cli::eval::SampleArgs {
-        run: plain.clone(),
+        source: genzoo_cli::eval::RunSource {
+            checkpoint: "last".into(),
+            ..genzoo_cli::eval::RunSource::new(&plain)
+        },
         ..sample(Some(1))
     })
     .expect_err("not conditional");

@@ -121,17 +121,17 @@ fn a_tiny_class_conditional_gated_pixelcnn_trains_and_draws_one_row_per_class() 
     }
     // `genzoo sample --label`: every image drawn for the requested class, seeded, binary.
     let sample = |label| genzoo_cli::eval::SampleArgs {
-        run: dir.clone(),
+        source: genzoo_cli::eval::RunSource {
+            checkpoint: "last".into(),
+            ..genzoo_cli::eval::RunSource::new(&dir)
+        },
         n: 3,
         seed: 2,
         cols: None,
         out: Some(tmp.path().join(format!("label{label}.png"))),
-        checkpoint: "last".into(),
-        backend: None,
         label: Some(label),
         fast: false,
         complete: false,
-        data_dir: None,
     };
     assert!(
         genzoo_cli::eval::sample(&sample(4))

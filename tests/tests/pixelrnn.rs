@@ -67,17 +67,17 @@ fn a_tiny_row_lstm_trains_samples_and_refuses_a_foreign_checkpoint() {
 /// `n` fresh samples and for completions of `n` test images.
 fn fast_and_naive_samplers_write_the_same_pngs(dir: &Path, n: usize) {
     let sample_args = |fast: bool, complete: bool| SampleArgs {
-        run: dir.to_path_buf(),
+        source: genzoo_cli::eval::RunSource {
+            checkpoint: "last".into(),
+            ..genzoo_cli::eval::RunSource::new(dir)
+        },
         n,
         seed: 4,
         cols: Some(n),
         out: Some(dir.join(format!("s-{fast}-{complete}.png"))),
-        checkpoint: "last".into(),
-        backend: None,
         label: None,
         fast,
         complete,
-        data_dir: None,
     };
     let read = |p: PathBuf| std::fs::read(p).expect("png");
     for complete in [false, true] {

@@ -287,10 +287,10 @@ fn figures_are_redrawn_from_a_checkpoint() {
     genzoo_cli::train(&args("vae-2d", &dir, 2)).expect("trains");
     std::fs::remove_dir_all(dir.join("figures")).expect("figures written by training");
     let names = genzoo_cli::eval::figures(&genzoo_cli::eval::FiguresArgs {
-        run: dir.clone(),
-        checkpoint: "last".into(),
-        data_dir: None,
-        backend: None,
+        source: genzoo_cli::eval::RunSource {
+            checkpoint: "last".into(),
+            ..genzoo_cli::eval::RunSource::new(&dir)
+        },
     })
     .expect("figures");
     assert!(names.iter().any(|n| n == "manifold"), "{names:?}");

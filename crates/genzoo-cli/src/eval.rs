@@ -26,11 +26,44 @@ fn metric_err(e: genzoo_metrics::Error) -> Error {
     Error::Metric(e.to_string())
 }
 
+/// The trained run `eval`, `sample` and `figures` read: its directory, checkpoint, backend and data.
+#[derive(Debug, Clone, Args)]
+pub struct RunSource {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Which checkpoint: best or last.
+    #[arg(long, default_value = "best")]
+    pub checkpoint: String,
+    /// Backend (default: the run's).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Dataset root (else $GENZOO_DATA_DIR, else the user cache dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl RunSource {
+    /// The run's best (or last) checkpoint of `run`, on its backend (or the one asked for).
+    pub fn new(run: &Path) -> Self {
+        Self {
+            run: run.to_path_buf(),
+            checkpoint: "best".into(),
+            backend: None,
+            data_dir: None,
+        }
+    }
+
+    fn load(&self) -> Result<LoadedRun> {
+        load_run(&self.run, &self.checkpoint, self.backend.as_deref())
+    }
+}
+
 /// `genzoo eval` flags.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// The run directory.
-    pub run: PathBuf,
+    /// The run, its checkpoint, backend and data.
+    #[command(flatten)]
+    pub source: RunSource,
     /// Metrics, comma-separated: nll (the model's own test metrics: NLL, ELBO, MSE...), fid, kid,
     /// is, pr, acc, and for the VAE family elbo (test −ELBO, reconstruction and KL) and iwae (the
     /// importance-weighted NLL bound −L_k of Burda et al. 2015). Default: all the model supports
@@ -44,9 +77,6 @@ pub struct EvalArgs {
     /// Importance samples per test image for iwae (the literature reports k = 5000).
     #[arg(long, default_value_t = 5000)]
     pub iwae_k: usize,
-    /// Which checkpoint: best or last.
-    #[arg(long, default_value = "best")]
-    pub checkpoint: String,
     /// Seed of the generated samples and the KID subsets.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -54,12 +84,6 @@ pub struct EvalArgs {
     /// genzoo-LeNet-MNIST for 1×28×28 data.
     #[arg(long)]
     pub classifier: Option<PathBuf>,
-    /// Dataset root (else $GENZOO_DATA_DIR, else the user cache dir).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Backend to evaluate on (default: the run's).
-    #[arg(long)]
-    pub backend: Option<String>,
     /// Print the results as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -68,8 +92,9 @@ pub struct EvalArgs {
 /// `genzoo sample` flags.
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    /// The run directory.
-    pub run: PathBuf,
+    /// The run, its checkpoint, backend and data (for --complete).
+    #[command(flatten)]
+    pub source: RunSource,
     /// Number of samples.
     #[arg(long, default_value_t = 64)]
     pub n: usize,
@@ -82,12 +107,6 @@ pub struct SampleArgs {
     /// Output PNG (default: <run>/samples/sample-seed<S>-n<N>.png).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Which checkpoint: best or last.
-    #[arg(long, default_value = "best")]
-    pub checkpoint: String,
-    /// Backend (default: the run's).
-    #[arg(long)]
-    pub backend: Option<String>,
     /// For a class-conditional model: draw every sample of this class.
     #[arg(long)]
     pub label: Option<usize>,
@@ -100,25 +119,14 @@ pub struct SampleArgs {
     /// (`--cols` test images, default 8; `n / cols` completion rows).
     #[arg(long)]
     pub complete: bool,
-    /// Dataset root for --complete (else $GENZOO_DATA_DIR, else the user cache dir).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
 }
 
 /// `genzoo figures` flags.
 #[derive(Debug, Args)]
 pub struct FiguresArgs {
-    /// The run directory.
-    pub run: PathBuf,
-    /// Which checkpoint: best or last.
-    #[arg(long, default_value = "best")]
-    pub checkpoint: String,
-    /// Dataset root (else $GENZOO_DATA_DIR, else the user cache dir).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Backend (default: the run's).
-    #[arg(long)]
-    pub backend: Option<String>,
+    /// The run, its checkpoint, backend and data.
+    #[command(flatten)]
+    pub source: RunSource,
 }
 
 /// `genzoo classifier` flags.
@@ -327,10 +335,10 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
             args.n
         )));
     }
-    let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
+    let mut loaded = args.source.load()?;
     let kind: DatasetKind = loaded.config.dataset.parse()?;
     check_images_fit(args.n, kind, "--n")?;
-    let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
+    let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
     let num = genzoo_train::run::num;
     let mut out = Map::new();
     out.insert(
@@ -548,7 +556,7 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
     if args.n == 0 {
         return Err(Error::Config("--n must be at least 1".into()));
     }
-    let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
+    let mut loaded = args.source.load()?;
     check_images_fit(args.n, loaded.config.dataset.parse()?, "--n")?;
     if let Some(label) = args.label {
         let classes = loaded.task.conditional().map_or(0, |c| c.num_classes());
@@ -637,7 +645,7 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
 /// completions of the bottom halves (row `r` drawn from seed `seed + r`); returns the PNG's path.
 fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
     let kind: DatasetKind = loaded.config.dataset.parse()?;
-    let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
+    let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
     let cols = args.cols.unwrap_or(8).clamp(1, test.len().max(1));
     let rows = (args.n / cols).max(1);
     let indices: Vec<usize> = (0..cols).collect();
@@ -704,9 +712,9 @@ fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
 /// completions, ...) from a checkpoint into the run's `figures/` and refreshes the report; returns the
 /// names written.
 pub fn figures(args: &FiguresArgs) -> Result<Vec<String>> {
-    let mut loaded = load_run(&args.run, &args.checkpoint, args.backend.as_deref())?;
+    let mut loaded = args.source.load()?;
     let kind: DatasetKind = loaded.config.dataset.parse()?;
-    let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
+    let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
     let mut names = Vec::new();
     for (name, figure) in loaded.task.figures(&test) {
         genzoo_train::trainer::write_figure(&loaded.run, &name, &figure)?;

@@ -167,7 +167,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 println!("this model draws no figures");
             }
             for n in names {
-                println!("{}", args.run.join("figures").join(n).display());
+                println!("{}", args.source.run.join("figures").join(n).display());
             }
             Ok(())
         }
