@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::toy::ToyKind;
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
+use genzoo_train::capability::check_class;
 use genzoo_train::memory::{Size, conv_macs, prod, sum};
 use genzoo_train::protocol::test_batch;
 use genzoo_train::state::{load_module, load_optim, module_section, optim_section};
@@ -623,12 +624,7 @@ impl GenerateClass for GanTask {
     }
 
     fn generate_class(&mut self, n: usize, seed: u64, label: usize) -> Result<Tensor<4>> {
-        if label >= self.classes() {
-            return Err(Error::Model(format!(
-                "class {label} out of range for a model of {} classes",
-                self.classes()
-            )));
-        }
+        check_class(label, self.classes())?;
         self.generate_labeled(n, seed, Some(&vec![label; n]))
     }
 }

@@ -14,6 +14,7 @@ use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_layers::adam::AdamConfig;
 use genzoo_metrics::likelihood::bits_per_dim;
+use genzoo_train::capability::check_class;
 use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
 use genzoo_train::protocol::{test_batch, test_indices};
 use genzoo_train::state::Optimized;
@@ -492,12 +493,7 @@ impl<M: PixelModel> GenerateClass for PixelTask<M> {
     }
 
     fn generate_class(&mut self, n: usize, seed: u64, label: usize) -> Result<Tensor<4>> {
-        if label >= self.classes() {
-            return Err(Error::Model(format!(
-                "class {label} out of range for a model of {} classes",
-                self.classes()
-            )));
-        }
+        check_class(label, self.classes())?;
         self.sample_batched(&vec![label; n], seed)
     }
 }
@@ -558,6 +554,18 @@ impl PixelRnnRunConfig {
     }
 }
 
+/// Parameters and activations per pixel of the two-layer 1×1 head `h → head_hidden → C·levels`
+/// every pixel model ends in.
+fn head_size(h: usize, head_hidden: usize, channels: usize, levels: usize) -> (u64, u64) {
+    (
+        sum(&[
+            prod(&[h, head_hidden]),
+            prod(&[head_hidden, channels, levels]),
+        ]),
+        sum(&[head_hidden as u64, prod(&[channels, levels])]),
+    )
+}
+
 /// Refuses a model of `[channels, size, size]` images for a dataset of another shape.
 fn check_shape(model: [usize; 3], kind: DatasetKind) -> std::result::Result<(), String> {
     let [c, h, w] = kind.shape();
@@ -614,18 +622,15 @@ impl PixelCnnConfig {
             prod(&[half, h]),
         ]);
         let pixels = prod(&[c.image_size, c.image_size]);
+        let head = head_size(h, c.head_hidden, c.channels, c.levels);
         Size {
             params: sum(&[
                 prod(&[c.channels, h, fk, fk]),
                 block.saturating_mul(c.residual_blocks as u64),
-                prod(&[h, c.head_hidden]),
-                prod(&[c.head_hidden, c.channels, c.levels]),
+                head.0,
             ]),
-            activations: pixels.saturating_mul(sum(&[
-                prod(&[h, 2 * c.residual_blocks + 2]),
-                c.head_hidden as u64,
-                prod(&[c.channels, c.levels]),
-            ])),
+            activations: pixels
+                .saturating_mul(sum(&[prod(&[h, 2 * c.residual_blocks + 2]), head.1])),
         }
     }
 }
@@ -692,18 +697,14 @@ impl GatedPixelCnnConfig {
             prod(&[c.classes, 4 * h]),
         ]);
         let pixels = prod(&[c.image_size, c.image_size]);
+        let head = head_size(h, c.head_hidden, c.channels, c.levels);
         Size {
             params: sum(&[
                 prod(&[c.channels, 4 * h, fk, fk]),
                 layer.saturating_mul(c.layers as u64),
-                prod(&[h, c.head_hidden]),
-                prod(&[c.head_hidden, c.channels, c.levels]),
+                head.0,
             ]),
-            activations: pixels.saturating_mul(sum(&[
-                prod(&[6 * h, c.layers + 1]),
-                c.head_hidden as u64,
-                prod(&[c.channels, c.levels]),
-            ])),
+            activations: pixels.saturating_mul(sum(&[prod(&[6 * h, c.layers + 1]), head.1])),
         }
     }
 }
@@ -752,18 +753,15 @@ impl PixelRnnConfig {
         let fk = c.first_kernel;
         let layer = prod(&[directions, 2, 4 * h, h, c.row_kernel.max(2)]);
         let pixels = prod(&[c.image_size, c.image_size]);
+        let head = head_size(h, c.head_hidden, c.channels, c.levels);
         Size {
             params: sum(&[
                 prod(&[c.channels, 2 * h, fk, fk]),
                 layer.saturating_mul(c.layers as u64),
-                prod(&[h, c.head_hidden]),
-                prod(&[c.head_hidden, c.channels, c.levels]),
+                head.0,
             ]),
-            activations: pixels.saturating_mul(sum(&[
-                prod(&[directions, 6 * h, c.layers]),
-                c.head_hidden as u64,
-                prod(&[c.channels, c.levels]),
-            ])),
+            activations: pixels
+                .saturating_mul(sum(&[prod(&[directions, 6 * h, c.layers]), head.1])),
         }
     }
 }

@@ -33,6 +33,16 @@ pub trait GenerateClass {
     fn generate_class(&mut self, n: usize, seed: u64, label: usize) -> Result<Tensor<4>>;
 }
 
+/// Refuses a class `label` of a model of `classes` classes that is out of range.
+pub fn check_class(label: usize, classes: usize) -> Result<()> {
+    if label >= classes {
+        return Err(crate::Error::Model(format!(
+            "class {label} out of range for a model of {classes} classes"
+        )));
+    }
+    Ok(())
+}
+
 /// An autoregressive model that completes partly known images.
 pub trait Complete {
     /// Each of `images` (test images as the model sees them, with their `labels`) with its first

@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_layers::adam::AdamConfig;
+use genzoo_train::capability::check_class;
 use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
 use genzoo_train::protocol::{test_batch, test_indices};
 use genzoo_train::state::{Optimized, load_module};
@@ -691,12 +692,7 @@ impl GenerateClass for VaeTask {
     }
 
     fn generate_class(&mut self, n: usize, seed: u64, label: usize) -> Result<Tensor<4>> {
-        if label >= self.config.num_classes {
-            return Err(Error::Model(format!(
-                "class {label} out of range for a model of {} classes",
-                self.config.num_classes
-            )));
-        }
+        check_class(label, self.config.num_classes)?;
         self.prior_samples(n, seed, Some(vec![label; n]))
     }
 }
