@@ -6,9 +6,13 @@
 //! `.part` is verified and only then renamed over `<dest>` (atomic on one file system), so a failed
 //! verification keeps any old good file; the bad `.part` is deleted. Mirrors are tried in order.
 
+#[cfg(feature = "download")]
 use std::fs::{self, File, OpenOptions};
+#[cfg(feature = "download")]
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "download")]
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -39,6 +43,7 @@ impl DownloadOptions {
 }
 
 /// Outcome of one HTTP exchange into the `.part` file.
+#[cfg(feature = "download")]
 enum Fetch {
     /// The body arrived whole; `resumed` says whether it was appended to an earlier partial file.
     Done { resumed: bool },
@@ -48,12 +53,14 @@ enum Fetch {
     Fatal(String),
 }
 
+#[cfg(feature = "download")]
 fn part_path(dest: &Path) -> PathBuf {
     let mut p = dest.as_os_str().to_owned();
     p.push(".part");
     PathBuf::from(p)
 }
 
+#[cfg(feature = "download")]
 fn join_url(base: &str, name: &str) -> String {
     if base.ends_with('/') {
         format!("{base}{name}")
@@ -62,8 +69,26 @@ fn join_url(base: &str, name: &str) -> String {
     }
 }
 
+/// Without the `download` feature there is no HTTP client: a missing file is an error that says so.
+#[cfg(not(feature = "download"))]
+pub(crate) fn download(
+    _opts: &DownloadOptions,
+    name: &str,
+    dest: &Path,
+    _max_bytes: u64,
+    _verify: &dyn Fn(&Path) -> Result<()>,
+) -> Result<()> {
+    Err(Error::Download {
+        file: dest.display().to_string(),
+        attempts: vec![format!(
+            "{name}: this build of genzoo-datasets has no `download` feature; put the file there by hand"
+        )],
+    })
+}
+
 /// Downloads `name` from the mirrors to `dest`, accepting it only if `verify(part_path)` succeeds.
 /// `max_bytes` bounds the body size.
+#[cfg(feature = "download")]
 pub(crate) fn download(
     opts: &DownloadOptions,
     name: &str,
@@ -122,12 +147,14 @@ pub(crate) fn download(
     })
 }
 
+#[cfg(feature = "download")]
 fn remove_quietly(path: &Path) {
     // The file may legitimately not exist; any other failure leaves a stale .part, which is only
     // ever resumed and re-verified, never trusted.
     let _ = fs::remove_file(path);
 }
 
+#[cfg(feature = "download")]
 fn fetch_once(agent: &ureq::Agent, url: &str, part: &Path, max_bytes: u64) -> Fetch {
     let mut offset = fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     if offset > max_bytes {
@@ -217,7 +244,7 @@ fn fetch_once(agent: &ureq::Agent, url: &str, part: &Path, max_bytes: u64) -> Fe
     Fetch::Done { resumed }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "download"))]
 pub(crate) mod test_server {
     //! A tiny HTTP/1.1 file server on 127.0.0.1 with scripted misbehaviour, for download tests.
 
@@ -330,7 +357,7 @@ pub(crate) mod test_server {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "download"))]
 mod tests {
     use super::test_server::{Mode, start};
     use super::*;

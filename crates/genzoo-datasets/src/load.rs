@@ -843,7 +843,7 @@ pub(crate) fn extract_cifar(archive: &Path, dir: &Path, records: usize) -> Resul
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "download"))]
 mod tests {
     use super::*;
     use crate::download::test_server::{Mode, start};
