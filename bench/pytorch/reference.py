@@ -66,7 +66,8 @@ def gan_step_macs(g, d):
 
 def gflop_per_step(model, batch):
     """Analytic training GFLOP per step (multiply-add = 2 FLOP, backward = 2x forward): the same formulas as
-    `flop_per_step` in crates/genzoo-cli/src/bench.rs, derived in docs/performance.md. `None` where genzoo
+    each genzoo config's `train_flop_per_image` (genzoo-vae, genzoo-pixel, genzoo-gan train modules), derived in
+    docs/performance.md. `None` where genzoo
     has no count either (the PixelRNN presets)."""
     if model in ("row-lstm", "diagonal-bilstm"):
         return None
