@@ -612,11 +612,7 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
             .ok_or_else(|| Error::Config(format!("'{model}' does not generate samples")))?
             .generate(args.n, args.seed)?,
     };
-    let [n, c, h, w] = images.dims();
-    let values: Vec<f32> = images
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| Error::Metric(format!("reading samples: {e:?}")))?;
+    let n = images.dims()[0];
     let cols = args
         .cols
         .unwrap_or_else(|| (n as f64).sqrt().ceil() as usize)
@@ -629,15 +625,7 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
             .run
             .sample_path(&format!("sample-seed{}-n{}{label}", args.seed, args.n))
     });
-    let grid = Grid {
-        images: values,
-        n,
-        channels: c,
-        height: h,
-        width: w,
-        cols,
-    };
-    genzoo_train::trainer::write_grid(&path, &grid)?;
+    Grid::from_tensor(images, cols)?.write_png(&path)?;
     Ok(path)
 }
 
@@ -682,12 +670,6 @@ fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
         parts.push(done.to_device(&device));
     }
     let images = Tensor::cat(parts, 0);
-    let n = images.dims()[0];
-    let values: Vec<f32> = images
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| Error::Metric(format!("reading completions: {e:?}")))?;
     let path = args.out.clone().unwrap_or_else(|| {
         loaded.run.sample_path(&format!(
             "complete-seed{}-n{}{}",
@@ -696,15 +678,7 @@ fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
             if args.fast { "-fast" } else { "" }
         ))
     });
-    let grid = Grid {
-        images: values,
-        n,
-        channels: c,
-        height: h,
-        width: w,
-        cols,
-    };
-    genzoo_train::trainer::write_grid(&path, &grid)?;
+    Grid::from_tensor(images, cols)?.write_png(&path)?;
     Ok(path)
 }
 

@@ -130,7 +130,7 @@ pub const EVAL_IWAE_K: usize = 10;
 const SCATTER_IMAGES: usize = 5000;
 /// Side of the 2-D manifold grid.
 const MANIFOLD_SIDE: usize = 20;
-/// Test images per block of [`Task::likelihood_bounds`]: progress is logged per block, and the block
+/// Test images per block of [`LikelihoodBounds::likelihood_bounds`]: progress is logged per block, and the block
 /// starting at image `s` draws its noise from `seed ^ s`, as `examples/vae_iwae.rs` does, so both
 /// give the same numbers and split runs add up to one run.
 const BOUND_BLOCK: usize = 200;
