@@ -12,6 +12,7 @@ use std::time::Instant;
 use clap::Args;
 use genzoo_datasets::rng::Rng;
 use genzoo_datasets::{DataOptions, DatasetKind, Split};
+use genzoo_train::bench::{Machine, peak_rss_mib, time_steps};
 use genzoo_train::{Backend, Batches, Error, Result};
 use serde_json::{Map, Value};
 
@@ -171,75 +172,8 @@ fn presets(group: Option<&str>, only: Option<&str>) -> Result<Vec<Preset>> {
         .collect()
 }
 
-/// Peak resident set size of this process in MiB (Linux `VmHWM`); `None` where unavailable.
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
-}
-
-/// Threads the CPU backends use in this process: `RAYON_NUM_THREADS` if set, else every core this
-/// process may run on (which `taskset` restricts).
-pub fn cpu_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-        .unwrap_or(1)
-}
-
-/// Nominal single-precision peak of `threads` cores in GFLOP/s, from `/proc/cpuinfo`: the clock it
-/// reports times FLOP per cycle from the widest FMA it lists (two FMA pipes assumed: 64 with
-/// AVX-512, 32 with AVX2 + FMA, 16 with AVX, 8 otherwise). An estimate — turbo clocks, one-pipe
-/// AVX-512 parts and SMT siblings sharing pipes all move the true figure; `None` off Linux.
-pub fn cpu_peak_gflops(threads: usize) -> Option<f64> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    peak_from_cpuinfo(&info, threads)
-}
-
-fn peak_from_cpuinfo(info: &str, threads: usize) -> Option<f64> {
-    let field = |name: &str| {
-        info.lines()
-            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string())
-    };
-    let mhz: f64 = field("cpu MHz")?.parse().ok()?;
-    let flags = field("flags").unwrap_or_default();
-    let has = |f: &str| flags.split_whitespace().any(|x| x == f);
-    let per_cycle = if has("avx512f") {
-        64.0
-    } else if has("avx2") && has("fma") {
-        32.0
-    } else if has("avx") {
-        16.0
-    } else {
-        8.0
-    };
-    Some(threads as f64 * mhz / 1000.0 * per_cycle)
-}
-
 /// Measures one preset in this process.
 pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
-    if args.repeats == 0 || args.steps == 0 {
-        return Err(Error::Config(
-            "--repeats and --steps must be at least 1".into(),
-        ));
-    }
     let train_args = TrainArgs {
         model: Some(preset.model.into()),
         dataset: Some("mnist-mini".into()),
@@ -268,41 +202,37 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
         0,
     );
     let mut rng = Rng::seed_from_u64(0);
-    for _ in 0..args.warmup {
-        task.step(&mut batches, &mut rng);
-    }
-    let mut rates = Vec::with_capacity(args.repeats);
-    let mut step_s = Vec::with_capacity(args.repeats);
-    for _ in 0..args.repeats {
-        let t0 = Instant::now();
-        let mut images = 0;
-        for _ in 0..args.steps {
-            images += task.step(&mut batches, &mut rng).images;
-        }
-        let dt = t0.elapsed().as_secs_f64();
-        rates.push(images as f64 / dt);
-        step_s.push(dt / args.steps as f64);
-    }
+    let timing = time_steps(
+        task.as_mut(),
+        &mut batches,
+        &mut rng,
+        args.warmup,
+        args.repeats,
+        args.steps,
+    )?;
     let num = genzoo_train::run::num;
-    let step_s = median(step_s);
+    let machine = backend.is_cpu().then(Machine::detect);
     let mut out = Map::new();
     out.insert("model".into(), Value::from(preset.model));
     out.insert("backend".into(), Value::from(backend.to_string()));
     out.insert("batch_size".into(), Value::from(preset.batch_size));
-    out.insert("train_images_per_sec".into(), num(median(rates)));
-    out.insert("train_step_s".into(), num(step_s));
+    out.insert("train_images_per_sec".into(), num(timing.images_per_sec));
+    out.insert("train_step_s".into(), num(timing.step_s));
     if let Some(per_image) = models::train_flop_per_image(&cfg)? {
         let flop = per_image * preset.batch_size as f64;
-        let rate = flop / step_s / 1e9;
+        let rate = flop / timing.step_s / 1e9;
         out.insert("gflop_per_step".into(), num(flop / 1e9));
         out.insert("gflop_per_sec".into(), num(rate));
-        if backend.is_cpu() {
-            let threads = cpu_threads();
-            out.insert("threads".into(), Value::from(threads));
-            if let Some(peak) = cpu_peak_gflops(threads) {
-                out.insert("peak_gflop_per_sec".into(), num(peak));
-                out.insert("percent_of_peak".into(), num(100.0 * rate / peak));
-            }
+        if let Some(peak) = machine.as_ref().and_then(|m| m.peak_gflops) {
+            out.insert("peak_gflop_per_sec".into(), num(peak));
+            out.insert("percent_of_peak".into(), num(100.0 * rate / peak));
+        }
+    }
+    if let Some(m) = machine {
+        out.insert("threads".into(), Value::from(m.threads));
+        out.insert("isa".into(), Value::from(m.isa));
+        if let Some(model) = m.cpu_model {
+            out.insert("cpu_model".into(), Value::from(model));
         }
     }
     if args.samples > 0 {
@@ -439,8 +369,22 @@ fn child_failure(out: &std::process::Output) -> String {
 /// Prints the records as a table.
 pub fn print(records: &[Map<String, Value>]) {
     if crate::bench_unsup::is_unsup(records) {
-        return crate::bench_unsup::print(records);
+        crate::bench_unsup::print(records);
+    } else {
+        print_presets(records);
     }
+    let text = |r: &Map<String, Value>, k: &str| r.get(k).and_then(Value::as_str).map(String::from);
+    if let Some(r) = records.iter().find(|r| r.contains_key("isa")) {
+        println!(
+            "CPU: {}, {}, {} threads",
+            text(r, "cpu_model").unwrap_or_else(|| "unknown model".into()),
+            text(r, "isa").unwrap_or_default(),
+            r.get("threads").and_then(Value::as_u64).unwrap_or(0)
+        );
+    }
+}
+
+fn print_presets(records: &[Map<String, Value>]) {
     println!(
         "{:<12} {:>6} {:>12} {:>10} {:>9} {:>7} {:>14} {:>10}",
         "model", "batch", "train img/s", "step s", "GFLOP/s", "% peak", "sample 16 s", "peak MiB"
@@ -476,13 +420,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_of_odd_even_and_empty() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert!(median(vec![]).is_nan());
-    }
-
-    #[test]
     fn groups_pick_their_presets_and_exclude_only() {
         let names = |v: Vec<Preset>| v.iter().map(|p| p.model).collect::<Vec<_>>();
         assert_eq!(
@@ -500,15 +437,6 @@ mod tests {
     }
 
     #[test]
-    fn peak_is_read_from_cpuinfo() {
-        let info = "processor\t: 0\ncpu MHz\t\t: 2500.000\nflags\t\t: fpu sse avx avx2 fma\n";
-        assert_eq!(peak_from_cpuinfo(info, 2), Some(2.0 * 2.5 * 32.0));
-        let info512 = "cpu MHz : 2000\nflags : avx avx2 fma avx512f\n";
-        assert_eq!(peak_from_cpuinfo(info512, 1), Some(2.0 * 64.0));
-        assert_eq!(peak_from_cpuinfo("flags : avx2\n", 1), None);
-    }
-
-    #[test]
     fn unknown_presets_are_named() {
         let e = presets(None, Some("autoencoder,bogus")).expect_err("bogus");
         assert!(
@@ -519,12 +447,5 @@ mod tests {
             presets(None, Some("autoencoder")).expect("known")[0].batch_size,
             64
         );
-    }
-
-    #[test]
-    fn peak_memory_is_read_on_linux() {
-        if cfg!(target_os = "linux") {
-            assert!(peak_rss_mib().is_some_and(|m| m > 1.0));
-        }
     }
 }

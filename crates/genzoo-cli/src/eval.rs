@@ -4,15 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use clap::Args;
-use genzoo_datasets::{Binarization, DataOptions, DatasetKind, ImageSet, Split};
-use genzoo_metrics::Features;
-use genzoo_metrics::classifier::{
-    ClassifierTraining, DomainClassifier, FeatureExtractor, LeNetConfig, Provenance, accuracy,
-    extract, sha256_hex, to_safetensors, train_classifier,
-};
-use genzoo_metrics::suite::{self, SAMPLE_METRICS, blurred, shuffled};
+use genzoo_datasets::{DataOptions, DatasetKind, ImageSet, Split};
+use genzoo_metrics::classifier::{ClassifierTraining, DomainClassifier, sha256_hex};
+use genzoo_metrics::suite::{self, SAMPLE_METRICS};
 use genzoo_train::{Backend, Checkpoint, Error, Grid, Result, RunDir, Task};
 use serde_json::{Map, Value};
 
@@ -251,18 +247,6 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
     })
 }
 
-/// Real images of a set as the model sees them (binarized as in training, with a fixed seed).
-fn real_images(
-    set: &ImageSet,
-    binarization: Binarization,
-    device: &Device,
-) -> impl FnMut(usize, usize) -> Tensor<4> {
-    move |start, len| {
-        let idx: Vec<usize> = (start..start + len).collect();
-        genzoo_train::protocol::reference_batch(set, &idx, binarization, device).images
-    }
-}
-
 /// The feature extractor of `dataset` (or the user's `file`): [`suite::feature_extractor`].
 fn feature_extractor(
     file: Option<&Path>,
@@ -271,22 +255,6 @@ fn feature_extractor(
     device: &Device,
 ) -> Result<DomainClassifier> {
     suite::feature_extractor(file, dataset, shape, device).map_err(metric_err)
-}
-
-/// [`suite::sample_metrics`], warning when FID had to regularise its covariances.
-fn sample_metrics(
-    which: &[&str],
-    real: &(Features, Option<Features>),
-    fake: &(Features, Option<Features>),
-    seed: u64,
-) -> Result<Map<String, Value>> {
-    let out = suite::sample_metrics(which, real, fake, seed).map_err(metric_err)?;
-    if let Some(eps) = out.get("fid_regularized_eps") {
-        tracing::warn!(
-            "FID: no more samples than feature dimensions; added {eps}·I to both covariances"
-        );
-    }
-    Ok(out)
 }
 
 fn parse_metrics(list: Option<&str>) -> Result<Vec<String>> {
@@ -384,18 +352,27 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
                 let extractor =
                     feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)?;
                 let n = args.n.min(test.len()).min(fake.dims()[0]);
-                let real_f = extract(
+                let fake = fake.to_device(&device);
+                let binarization = loaded.task.binarization();
+                let metrics = suite::compare(
                     &extractor,
                     n,
-                    real_images(&test, loaded.task.binarization(), &device),
+                    |start, len| {
+                        let idx: Vec<usize> = (start..start + len).collect();
+                        genzoo_train::protocol::reference_batch(&test, &idx, binarization, &device)
+                            .images
+                    },
+                    |start, len| fake.clone().narrow(0, start, len),
+                    &sample,
+                    args.seed,
                 )
                 .map_err(metric_err)?;
-                let fake = fake.to_device(&device);
-                let fake_f = extract(&extractor, n, |s, l| fake.clone().narrow(0, s, l))
-                    .map_err(metric_err)?;
-                out.insert("feature_extractor".into(), Value::from(extractor.name()));
-                out.insert("n".into(), Value::from(n));
-                out.extend(sample_metrics(&sample, &real_f, &fake_f, args.seed)?);
+                if let Some(eps) = metrics.get("fid_regularized_eps") {
+                    tracing::warn!(
+                        "FID: no more samples than feature dimensions; added {eps}·I to both covariances"
+                    );
+                }
+                out.extend(metrics);
             }
         }
     }
@@ -500,35 +477,17 @@ fn class_accuracy(
     let extractor = feature_extractor(args.classifier.as_deref(), kind, shape, &device)?;
     let per = (args.n / classes).max(1);
     let t0 = Instant::now();
-    let mut total = 0.0;
-    for c in 0..classes {
-        let images = loaded
-            .task
-            .conditional()
-            .ok_or_else(|| Error::Metric(format!("'{}' lost its classes", loaded.config.model)))?
-            .generate_class(per, args.seed.wrapping_add(c as u64), c)?;
-        let images = images.to_device(&device);
-        let (_, probs) =
-            extract(&extractor, per, |s, l| images.clone().narrow(0, s, l)).map_err(metric_err)?;
-        let probs = probs.ok_or_else(|| {
-            Error::Metric("the feature extractor gives no class probabilities".into())
-        })?;
-        let hits = (0..probs.len())
-            .filter(|&i| {
-                let row = probs.row(i);
-                let best = (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b]));
-                best == Some(c)
-            })
-            .count();
-        let acc = hits as f64 / probs.len().max(1) as f64;
-        out.insert(format!("class_accuracy_{c}"), genzoo_train::run::num(acc));
-        total += acc;
-    }
-    out.insert(
-        "class_accuracy".into(),
-        genzoo_train::run::num(total / classes as f64),
-    );
-    out.insert("class_accuracy_per_class_n".into(), Value::from(per));
+    let conditional = loaded
+        .task
+        .conditional()
+        .ok_or_else(|| Error::Metric(format!("'{}' lost its classes", loaded.config.model)))?;
+    let per_class = (0..classes)
+        .map(|c| {
+            let images = conditional.generate_class(per, args.seed.wrapping_add(c as u64), c)?;
+            Ok(images.to_device(&device))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    out.extend(suite::class_accuracy(&extractor, &per_class).map_err(metric_err)?);
     out.insert(
         "time_acc_s".into(),
         genzoo_train::run::num(t0.elapsed().as_secs_f64()),
@@ -636,40 +595,25 @@ fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
     let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
     let cols = args.cols.unwrap_or(8).clamp(1, test.len().max(1));
     let rows = (args.n / cols).max(1);
-    let indices: Vec<usize> = (0..cols).collect();
-    let labels: Vec<usize> = indices
-        .iter()
-        .map(|&i| usize::from(test.label(i)))
-        .collect();
     let device = loaded.device.clone().inner();
-    let x =
-        genzoo_train::protocol::test_batch(&test, &indices, loaded.task.binarization(), &device)
-            .images;
-    let [_, c, h, w] = x.dims();
-    let known = (h / 2) * w;
-    // The given top half, with the unknown bottom half grey.
-    let mask = Tensor::<4>::ones([cols, c, h, w], &device)
-        .slice_fill([0..cols, 0..c, h / 2..h, 0..w], 0.0);
-    let mut parts = vec![
-        x.clone(),
-        x.clone() * mask.clone() + (mask.neg() + 1.0) * 0.5,
-    ];
-    for r in 0..rows {
-        let seed = args.seed.wrapping_add(r as u64);
-        let done = loaded
-            .task
-            .completer()
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "'{}' cannot complete images: --complete applies to pixelcnn, \
-                     gated-pixelcnn, cond-pixelcnn, row-lstm and diagonal-bilstm",
-                    loaded.config.model
-                ))
-            })?
-            .complete(x.clone(), &labels, known, seed)?;
-        parts.push(done.to_device(&device));
-    }
-    let images = Tensor::cat(parts, 0);
+    let binarization = loaded.task.binarization();
+    let completer = loaded.task.completer().ok_or_else(|| {
+        Error::Config(format!(
+            "'{}' cannot complete images: --complete applies to pixelcnn, \
+             gated-pixelcnn, cond-pixelcnn, row-lstm and diagonal-bilstm",
+            loaded.config.model
+        ))
+    })?;
+    let images = genzoo_train::capability::completion_figure(
+        completer,
+        &test,
+        binarization,
+        cols,
+        &(0..rows as u64)
+            .map(|r| args.seed.wrapping_add(r))
+            .collect::<Vec<_>>(),
+        &device,
+    )?;
     let path = args.out.clone().unwrap_or_else(|| {
         loaded.run.sample_path(&format!(
             "complete-seed{}-n{}{}",
@@ -714,44 +658,31 @@ pub fn classifier(args: &ClassifierArgs) -> Result<f64> {
     let device = backend.device()?;
     let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
     let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
-    let [c, h, w] = train.shape();
-    if h != w {
-        return Err(Error::Config(format!(
-            "LeNet needs square images, got {h}×{w}"
-        )));
-    }
-    let config = LeNetConfig::mnist().with_channels(c).with_image_size(h);
+    let t0 = Instant::now();
     let training = ClassifierTraining {
         epochs: args.epochs,
         seed: args.seed,
         ..ClassifierTraining::default()
     };
-    let t0 = Instant::now();
-    let model = train_classifier(
-        &config,
-        &train,
-        &training,
-        &device.clone().autodiff(),
-        |epoch, loss| {
-            tracing::info!(epoch, loss, "classifier epoch done");
-        },
+    let command = format!(
+        "genzoo classifier --dataset {kind} --epochs {} --seed {} --backend {backend}",
+        args.epochs, args.seed
     );
-    let model = burn::module::Module::valid(&model);
-    let acc = accuracy(&model, &test, &device);
+    let (bytes, acc) = suite::train_extractor(
+        &kind.to_string(),
+        &train,
+        &test,
+        &training,
+        command,
+        &device,
+        |epoch, loss| tracing::info!(epoch, loss, "classifier epoch done"),
+    )
+    .map_err(metric_err)?;
     tracing::info!(
         accuracy = acc,
         seconds = t0.elapsed().as_secs_f64(),
         "classifier trained"
     );
-    let provenance = Provenance {
-        dataset: kind.to_string(),
-        test_accuracy: acc,
-        command: format!(
-            "genzoo classifier --dataset {kind} --epochs {} --seed {} --backend {backend}",
-            args.epochs, args.seed
-        ),
-    };
-    let bytes = to_safetensors(&model, &config, &provenance).map_err(metric_err)?;
     let write = |path: &Path, bytes: &[u8]| {
         genzoo_train::fsutil::write_atomic(path, bytes).map_err(|source| Error::Io {
             path: path.to_path_buf(),
@@ -778,36 +709,15 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>
     let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
     let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
     let extractor = feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)?;
-    let n = args.n.min(test.len()).min(train.len());
-    let feats = |set: &ImageSet| {
-        extract(&extractor, n, real_images(set, Binarization::None, &device)).map_err(metric_err)
-    };
-    let t0 = Instant::now();
-    let reference = feats(&test)?;
-    let extract_s = t0.elapsed().as_secs_f64() / n as f64;
-    let mut rows = Vec::new();
-    for (name, other) in [
-        (format!("{kind} train vs test"), train.take(n)),
-        (
-            format!("{kind} test vs test, pixels shuffled"),
-            shuffled(&test.take(n)).map_err(metric_err)?,
-        ),
-        (
-            format!("{kind} test vs test, Gaussian blur σ=1"),
-            blurred(&test.take(n)).map_err(metric_err)?,
-        ),
-    ] {
-        let f = feats(&other)?;
-        let mut m = sample_metrics(&SAMPLE_METRICS, &reference, &f, 0)?;
-        m.insert("n".into(), Value::from(n));
-        m.insert("feature_extractor".into(), Value::from(extractor.name()));
-        m.insert(
-            "time_features_per_image_s".into(),
-            genzoo_train::run::num(extract_s),
-        );
-        rows.push((name, m));
-    }
-    Ok(rows)
+    suite::calibration(
+        &extractor,
+        &kind.to_string(),
+        &train,
+        &test,
+        args.n,
+        &device,
+    )
+    .map_err(metric_err)
 }
 
 #[cfg(test)]
@@ -826,37 +736,5 @@ mod tests {
         );
         assert!(parse_metrics(Some("fid,bleu")).is_err());
         assert!(parse_metrics(Some(" , ")).is_err());
-    }
-
-    #[test]
-    fn calibration_orders_real_blurred_and_shuffled_sets() {
-        let args = CalibrateArgs {
-            dataset: "mnist-mini".into(),
-            n: 600,
-            classifier: None,
-            data_dir: None,
-            backend: Some("flex".into()),
-            json: false,
-        };
-        let rows = calibrate(&args).expect("calibrate");
-        let get = |i: usize, k: &str| rows[i].1[k].as_f64().expect(k);
-        // Train vs test (two samples of one distribution) < blurred < shuffled, for FID and KID.
-        assert!(
-            get(0, "fid") < get(2, "fid") && get(2, "fid") < get(1, "fid"),
-            "{rows:?}"
-        );
-        assert!(get(0, "kid_mean") < get(2, "kid_mean") && get(2, "kid_mean") < get(1, "kid_mean"));
-        // Real digits are recognisable and varied; shuffled pixels are neither.
-        assert!(
-            get(0, "is_mean") > 7.0 && get(1, "is_mean") < 2.0,
-            "{rows:?}"
-        );
-        // Two real samples cover each other; shuffled noise covers no digit.
-        assert!(
-            get(0, "precision") > 0.75 && get(0, "recall") > 0.75,
-            "{rows:?}"
-        );
-        assert!(get(1, "recall") < 0.05);
-        assert_eq!(rows[0].1["n"], Value::from(600));
     }
 }

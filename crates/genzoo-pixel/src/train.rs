@@ -14,7 +14,7 @@ use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_layers::adam::AdamConfig;
 use genzoo_metrics::likelihood::bits_per_dim;
-use genzoo_train::capability::check_class;
+use genzoo_train::capability::{check_class, completion_figure};
 use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
 use genzoo_train::protocol::{test_batch, test_indices};
 use genzoo_train::state::Optimized;
@@ -411,33 +411,14 @@ impl<M: PixelModel> Task for PixelTask<M> {
         if n == 0 {
             return Vec::new();
         }
-        let model = self.net.model().valid();
         let device = self.device.clone().inner();
-        let indices: Vec<usize> = (0..n).collect();
-        let labels: Vec<usize> = indices
-            .iter()
-            .map(|&i| usize::from(test.label(i)))
+        let seeds: Vec<u64> = (0..COMPLETIONS as u64)
+            .map(|k| derive_seed(GRID_SEED, &[k, 0xC0]))
             .collect();
-        let x = test_batch(test, &indices, self.binarize(), &device).images;
-        let [_, c, h, w] = x.dims();
-        let known = (h / 2) * w;
-        // Row 1: the test images; row 2: what the model is shown (bottom half grey);
-        // rows 3..: completions with different seeds.
-        let mut rows = vec![x.clone()];
-        let mask =
-            Tensor::<4>::ones([n, c, h, w], &device).slice_fill([0..n, 0..c, h / 2..h, 0..w], 0.0);
-        rows.push(x.clone() * mask.clone() + (mask.neg() + 1.0) * 0.5);
-        for k in 0..COMPLETIONS {
-            let opts = SampleOptions::new(derive_seed(GRID_SEED, &[k as u64, 0xC0]));
-            match model.complete_labels(x.clone(), &labels, known, &opts, self.fast, &device) {
-                Ok(done) => rows.push(done),
-                Err(e) => {
-                    tracing::warn!("completion figure: {e}");
-                    return Vec::new();
-                }
-            }
-        }
-        match Grid::from_tensor(Tensor::cat(rows, 0), n) {
+        let binarization = self.binarize();
+        let figure = completion_figure(self, test, binarization, n, &seeds, &device)
+            .and_then(|images| Grid::from_tensor(images, n));
+        match figure {
             Ok(grid) => vec![("completions".into(), Figure::Grid(grid))],
             Err(e) => {
                 tracing::warn!("completion figure: {e}");

@@ -2,8 +2,8 @@
 //! [`Task`](crate::Task): a model that cannot generate has no [`Generate`] (`Task::generator`
 //! returns `None`), and a model that can but fails returns the error, which reaches the user.
 
-use burn::tensor::Tensor;
-use genzoo_datasets::ImageSet;
+use burn::tensor::{Device, Tensor};
+use genzoo_datasets::{Binarization, ImageSet};
 
 use crate::error::Result;
 
@@ -56,6 +56,38 @@ pub trait Complete {
     ) -> Result<Tensor<4>>;
 }
 
+/// The completion figure of `completer`, as one tensor of `(seeds.len() + 2) · cols` images: the
+/// first `cols` test images as a model trained with `binarization` sees them, the same with their
+/// bottom halves grey (what the model is given), then a row of completions of the bottom halves
+/// per seed.
+pub fn completion_figure(
+    completer: &mut dyn Complete,
+    test: &ImageSet,
+    binarization: Binarization,
+    cols: usize,
+    seeds: &[u64],
+    device: &Device,
+) -> Result<Tensor<4>> {
+    let indices: Vec<usize> = (0..cols.min(test.len())).collect();
+    let labels: Vec<usize> = indices
+        .iter()
+        .map(|&i| usize::from(test.label(i)))
+        .collect();
+    let x = crate::protocol::test_batch(test, &indices, binarization, device).images;
+    let [n, c, h, w] = x.dims();
+    let mask =
+        Tensor::<4>::ones([n, c, h, w], device).slice_fill([0..n, 0..c, h / 2..h, 0..w], 0.0);
+    let mut parts = vec![
+        x.clone(),
+        x.clone() * mask.clone() + (mask.neg() + 1.0) * 0.5,
+    ];
+    for &seed in seeds {
+        let done = completer.complete(x.clone(), &labels, (h / 2) * w, seed)?;
+        parts.push(done.to_device(device));
+    }
+    Ok(Tensor::cat(parts, 0))
+}
+
 /// A latent-variable model with bounds on its test log-likelihood.
 pub trait LikelihoodBounds {
     /// Bounds on the test log-likelihood, in nats per image, over the first `opts.images` test
@@ -78,4 +110,49 @@ pub struct BoundOptions {
     pub images: usize,
     /// Seed of the posterior noise (the same seed gives the same numbers).
     pub seed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Completes every image with ones, and checks what it was given.
+    struct Ones;
+
+    impl Complete for Ones {
+        fn complete(
+            &mut self,
+            images: Tensor<4>,
+            labels: &[usize],
+            known: usize,
+            _seed: u64,
+        ) -> Result<Tensor<4>> {
+            let [n, _, h, w] = images.dims();
+            assert_eq!((labels.len(), known), (n, (h / 2) * w));
+            Ok(images.ones_like())
+        }
+    }
+
+    #[test]
+    fn completion_figure_shows_images_their_given_halves_and_completions() {
+        let device = Device::flex();
+        let pixels: Vec<u8> = (0..3 * 16)
+            .map(|i| if i % 3 == 0 { 255 } else { 0 })
+            .collect();
+        let test = ImageSet::new(pixels, vec![0, 1, 2], [1, 4, 4]).expect("set");
+        let fig = completion_figure(&mut Ones, &test, Binarization::None, 2, &[0, 1, 2], &device)
+            .expect("figure");
+        assert_eq!(fig.dims(), [2 * 5, 1, 4, 4]);
+        let v: Vec<f32> = fig.into_data().try_to_vec::<f32>().expect("f32");
+        let img = |k: usize| &v[k * 16..(k + 1) * 16];
+        for i in 0..2 {
+            let real = img(i);
+            let given = img(2 + i);
+            assert_eq!(&given[..8], &real[..8]);
+            assert!(given[8..].iter().all(|&p| p == 0.5));
+            for r in 0..3 {
+                assert!(img(4 + 2 * r + i).iter().all(|&p| p == 1.0));
+            }
+        }
+    }
 }

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod backend;
+pub mod bench;
 pub mod capability;
 pub mod checkpoint;
 pub mod error;

@@ -102,6 +102,168 @@ pub struct KdeParams {
     pub max_train: usize,
 }
 
+/// The classic fits of this crate by name, as `genzoo train` knows them.
+pub const FITS: [&str; 5] = ["kmeans", "minibatch-kmeans", "pca", "gmm", "kde"];
+
+/// One classic fit and its parameters (a run's `[model_config]`; serialized as the parameters
+/// alone).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ClassicFit {
+    /// `kmeans`.
+    KMeans(KMeansParams),
+    /// `minibatch-kmeans`.
+    MiniBatch(MiniBatchParams),
+    /// `pca`.
+    Pca(PcaParams),
+    /// `gmm`.
+    Gmm(GmmFitParams),
+    /// `kde`.
+    Kde(KdeParams),
+}
+
+impl ClassicFit {
+    /// The reference parameters of fit `model` on `data`: scikit-learn's defaults and the
+    /// literature's MNIST settings for images (k = 10, PCA-50, a diagonal GMM on PCA-50), one
+    /// cluster or component per mode for a toy set.
+    pub fn preset(model: &str, data: ClassicData) -> Result<Self> {
+        let toy = matches!(data, ClassicData::Toy(_));
+        let per_mode = |images: usize| if toy { data.classes() } else { images };
+        Ok(match model {
+            "kmeans" => Self::KMeans(KMeansParams {
+                k: per_mode(10),
+                n_init: if toy { 4 } else { 1 },
+                max_iter: if toy { 300 } else { 100 },
+                tol: 1e-4,
+            }),
+            "minibatch-kmeans" => Self::MiniBatch(MiniBatchParams {
+                k: per_mode(10),
+                batch_size: if toy { 256 } else { 1024 },
+                max_iter: 100,
+                max_no_improvement: 10,
+            }),
+            "pca" => Self::Pca(PcaParams {
+                n_components: if toy { 2 } else { 50 },
+                whiten: false,
+                solver: "full".into(),
+            }),
+            "gmm" => Self::Gmm(GmmFitParams {
+                n_components: per_mode(10),
+                covariance_type: if toy { "full" } else { "diag" }.into(),
+                reg_covar: 1e-6,
+                max_iter: 100,
+                tol: 1e-3,
+                pca_components: if toy { 0 } else { 50 },
+            }),
+            "kde" => Self::Kde(KdeParams {
+                bandwidth: "select".into(),
+                pca_components: if toy { 0 } else { 50 },
+                max_train: if toy { 0 } else { 20_000 },
+            }),
+            other => return Err(not_a_fit(other)),
+        })
+    }
+
+    /// Fit `model` with the parameters in `params` (a run's `[model_config]`), checked: unknown
+    /// keys, wrong types and unknown string choices (solver, covariance, bandwidth) are errors.
+    pub fn parse<'de, D: serde::Deserializer<'de>>(model: &str, params: D) -> Result<Self> {
+        fn de<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+            model: &str,
+            d: D,
+        ) -> Result<T> {
+            T::deserialize(d)
+                .map_err(|e| Error::Config(format!("[model_config] of '{model}': {e}")))
+        }
+        let fit = match model {
+            "kmeans" => Self::KMeans(de(model, params)?),
+            "minibatch-kmeans" => Self::MiniBatch(de(model, params)?),
+            "pca" => Self::Pca(de(model, params)?),
+            "gmm" => Self::Gmm(de(model, params)?),
+            "kde" => Self::Kde(de(model, params)?),
+            other => return Err(not_a_fit(other)),
+        };
+        match &fit {
+            Self::Pca(p) => {
+                solver(&p.solver)?;
+            }
+            Self::Gmm(p) => {
+                covariance(&p.covariance_type)?;
+            }
+            Self::Kde(p) => {
+                bandwidth_rule(&p.bandwidth)?;
+            }
+            Self::KMeans(_) | Self::MiniBatch(_) => {}
+        }
+        Ok(fit)
+    }
+
+    /// Checks the sizes against `n` training rows of dimension `d`, before anything is written:
+    /// clusters and components between 1 and what the data has.
+    pub fn check_rows(&self, n: usize, d: usize) -> Result<()> {
+        let within = |what: &str, value: usize, max: usize, of: &str| {
+            if value == 0 || value > max {
+                Err(Error::Config(format!(
+                    "{what} = {value} must be between 1 and {max} ({of})"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        let rows = format!("the {n} training rows");
+        // 0 = no PCA step.
+        let optional_pca = |k: usize| match k {
+            0 => Ok(()),
+            k => within("pca_components", k, n.min(d), "rows and dimensions"),
+        };
+        match self {
+            Self::KMeans(p) => within("k (--k)", p.k, n, &rows),
+            Self::MiniBatch(p) => {
+                within("k (--k)", p.k, n, &rows)?;
+                within("batch_size", p.batch_size, n, &rows)
+            }
+            Self::Pca(p) => within(
+                "n_components (--k)",
+                p.n_components,
+                n.min(d),
+                &format!("the smaller of {n} rows and {d} dimensions"),
+            ),
+            Self::Gmm(p) => {
+                within("n_components (--k)", p.n_components, n, &rows)?;
+                optional_pca(p.pca_components)
+            }
+            Self::Kde(p) => optional_pca(p.pca_components),
+        }
+    }
+
+    /// The name of the parameter `--k` sets (k-means' `k`, PCA's and the GMM's `n_components`);
+    /// `None` for the KDE.
+    pub fn k_key(&self) -> Option<&'static str> {
+        match self {
+            Self::KMeans(_) | Self::MiniBatch(_) => Some("k"),
+            Self::Pca(_) | Self::Gmm(_) => Some("n_components"),
+            Self::Kde(_) => None,
+        }
+    }
+
+    /// Fits and writes the run's metrics and figures; returns the summary.
+    pub fn run(&self, ctx: &Ctx<'_>) -> Result<Map<String, Value>> {
+        match self {
+            Self::KMeans(p) => fit_kmeans(ctx, p),
+            Self::MiniBatch(p) => fit_minibatch(ctx, p),
+            Self::Pca(p) => fit_pca(ctx, p),
+            Self::Gmm(p) => fit_gmm(ctx, p),
+            Self::Kde(p) => fit_kde(ctx, p),
+        }
+    }
+}
+
+fn not_a_fit(model: &str) -> Error {
+    Error::Config(format!(
+        "'{model}' is not a classic fit; known: {}",
+        FITS.join(", ")
+    ))
+}
+
 /// Either an image set or a toy 2-D distribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClassicData {

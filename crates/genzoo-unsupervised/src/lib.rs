@@ -19,6 +19,8 @@
 //! assert_eq!(fit.labels()[0], fit.labels()[1]);
 //! ```
 
+#[cfg(feature = "train")]
+pub mod bench;
 pub mod error;
 #[cfg(feature = "train")]
 pub mod fit;

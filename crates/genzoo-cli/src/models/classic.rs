@@ -11,11 +11,8 @@ use std::path::{Path, PathBuf};
 
 use genzoo_datasets::{DataOptions, DatasetKind};
 use genzoo_train::{Backend, Error, Result, RunDir};
-use genzoo_unsupervised::fit::{
-    ClassicData, Ctx, GmmFitParams, KMeansParams, KdeParams, MiniBatchParams, PcaParams,
-    bandwidth_rule, covariance, fit_gmm, fit_kde, fit_kmeans, fit_minibatch, fit_pca, load_rows,
-    solver,
-};
+use genzoo_unsupervised::fit::{ClassicData, ClassicFit, Ctx, load_rows};
+use genzoo_vae::probe::ProbeParams;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -90,40 +87,10 @@ fn from_table<T: serde::de::DeserializeOwned>(model: &str, t: &toml::Table) -> R
 
 /// The reference parameters of a classic model on a dataset.
 pub fn preset(model: &str, data: ClassicData) -> Result<toml::Table> {
-    let toy = matches!(data, ClassicData::Toy(_));
-    match model {
-        "kmeans" => to_table(&KMeansParams {
-            k: if toy { data.classes() } else { 10 },
-            n_init: if toy { 4 } else { 1 },
-            max_iter: if toy { 300 } else { 100 },
-            tol: 1e-4,
-        }),
-        "minibatch-kmeans" => to_table(&MiniBatchParams {
-            k: if toy { data.classes() } else { 10 },
-            batch_size: if toy { 256 } else { 1024 },
-            max_iter: 100,
-            max_no_improvement: 10,
-        }),
-        "pca" => to_table(&PcaParams {
-            n_components: if toy { 2 } else { 50 },
-            whiten: false,
-            solver: "full".into(),
-        }),
-        "gmm" => to_table(&GmmFitParams {
-            n_components: if toy { data.classes() } else { 10 },
-            covariance_type: if toy { "full" } else { "diag" }.into(),
-            reg_covar: 1e-6,
-            max_iter: 100,
-            tol: 1e-3,
-            pca_components: if toy { 0 } else { 50 },
-        }),
-        "kde" => to_table(&KdeParams {
-            bandwidth: "select".into(),
-            pca_components: if toy { 0 } else { 50 },
-            max_train: if toy { 0 } else { 20_000 },
-        }),
-        "ae-probe" => to_table(&genzoo_vae::probe::ProbeParams::preset()),
-        other => Err(Error::Config(format!("'{other}' is not a classic fit"))),
+    if model == "ae-probe" {
+        to_table(&ProbeParams::preset())
+    } else {
+        to_table(&ClassicFit::preset(model, data)?)
     }
 }
 
@@ -200,15 +167,15 @@ pub fn resolve(args: &TrainArgs) -> Result<ClassicConfig> {
         table.insert("seed".into(), (s as i64).into());
     }
     if let Some(k) = args.k {
-        let key = match model.as_str() {
-            "kmeans" | "minibatch-kmeans" => "k",
-            "pca" | "gmm" => "n_components",
-            _ => {
-                return Err(Error::Config(format!(
+        let key = (!probe)
+            .then(|| ClassicFit::preset(&model, data))
+            .transpose()?
+            .and_then(|fit| fit.k_key())
+            .ok_or_else(|| {
+                Error::Config(format!(
                     "--k does not apply to '{model}' (k-means k, PCA / GMM components)"
-                )));
-            }
-        };
+                ))
+            })?;
         if let Some(toml::Value::Table(mc)) = table.get_mut("model_config") {
             mc.insert(key.into(), (k as i64).into());
         }
@@ -271,19 +238,18 @@ pub fn fit(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     // Parse the model parameters before touching the disk.
     let model = cfg.model.clone();
     let mc = &cfg.model_config;
-    let job: Job = match model.as_str() {
-        "kmeans" => Job::KMeans(from_table(&model, mc)?),
-        "minibatch-kmeans" => Job::MiniBatch(from_table(&model, mc)?),
-        "pca" => Job::Pca(from_table(&model, mc)?),
-        "gmm" => Job::Gmm(from_table(&model, mc)?),
-        "kde" => Job::Kde(from_table(&model, mc)?),
-        "ae-probe" => Job::Probe(from_table(&model, mc)?),
-        other => return Err(Error::Config(format!("'{other}' is not a classic fit"))),
+    let job = if model == "ae-probe" {
+        let p: ProbeParams = from_table(&model, mc)?;
+        p.check()?;
+        Job::Probe(p)
+    } else {
+        Job::Fit(ClassicFit::parse(&model, toml::Value::Table(mc.clone()))?)
     };
-    job.check()?;
     tracing::info!(model = %model, dataset = %cfg.dataset, "loading data");
     let (train, test, shape) = load_rows(data, &opts, cfg.seed)?;
-    job.check_rows(train.n, train.d)?;
+    if let Job::Fit(fit) = &job {
+        fit.check_rows(train.n, train.d)?;
+    }
     let root = args.out.clone().unwrap_or_else(|| {
         Path::new("runs").join(format!(
             "{}-{}-{}",
@@ -306,12 +272,8 @@ pub fn fit(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         labelled: data.classes() > 0,
     };
     let mut summary = match &job {
-        Job::KMeans(p) => fit_kmeans(&ctx, p)?,
-        Job::MiniBatch(p) => fit_minibatch(&ctx, p)?,
-        Job::Pca(p) => fit_pca(&ctx, p)?,
-        Job::Gmm(p) => fit_gmm(&ctx, p)?,
-        Job::Kde(p) => fit_kde(&ctx, p)?,
-        Job::Probe(p) => genzoo_vae::probe::run_probe(&ctx, p, &cfg.dataset)?,
+        Job::Fit(fit) => fit.run(&ctx)?,
+        Job::Probe(probe) => genzoo_vae::probe::run_probe(&ctx, probe, &cfg.dataset)?,
     };
     summary.insert("model".into(), Value::from(model));
     summary.insert("dataset".into(), Value::from(cfg.dataset.clone()));
@@ -329,72 +291,10 @@ pub fn fit(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     Ok((run.root().to_path_buf(), summary))
 }
 
+/// A classic fit, or the autoencoder-feature probe (which lives with the autoencoder).
 enum Job {
-    KMeans(KMeansParams),
-    MiniBatch(MiniBatchParams),
-    Pca(PcaParams),
-    Gmm(GmmFitParams),
-    Kde(KdeParams),
-    Probe(genzoo_vae::probe::ProbeParams),
-}
-
-impl Job {
-    /// Checks the values the library does not (string choices).
-    fn check(&self) -> Result<()> {
-        match self {
-            Job::Pca(p) => {
-                solver(&p.solver)?;
-            }
-            Job::Gmm(p) => {
-                covariance(&p.covariance_type)?;
-            }
-            Job::Kde(p) => {
-                bandwidth_rule(&p.bandwidth)?;
-            }
-            Job::Probe(p) => p.check()?,
-            Job::KMeans(_) | Job::MiniBatch(_) => {}
-        }
-        Ok(())
-    }
-
-    /// Checks the sizes against the `n` training rows of dimension `d`, before anything is
-    /// written: clusters and components between 1 and what the data has.
-    fn check_rows(&self, n: usize, d: usize) -> Result<()> {
-        let within = |what: &str, value: usize, max: usize, of: &str| {
-            if value == 0 || value > max {
-                Err(Error::Config(format!(
-                    "{what} = {value} must be between 1 and {max} ({of})"
-                )))
-            } else {
-                Ok(())
-            }
-        };
-        let rows = format!("the {n} training rows");
-        // 0 = no PCA step.
-        let optional_pca = |k: usize| match k {
-            0 => Ok(()),
-            k => within("pca_components", k, n.min(d), "rows and dimensions"),
-        };
-        match self {
-            Job::KMeans(p) => within("k (--k)", p.k, n, &rows),
-            Job::MiniBatch(p) => {
-                within("k (--k)", p.k, n, &rows)?;
-                within("batch_size", p.batch_size, n, &rows)
-            }
-            Job::Pca(p) => within(
-                "n_components (--k)",
-                p.n_components,
-                n.min(d),
-                &format!("the smaller of {n} rows and {d} dimensions"),
-            ),
-            Job::Gmm(p) => {
-                within("n_components (--k)", p.n_components, n, &rows)?;
-                optional_pca(p.pca_components)
-            }
-            Job::Kde(p) => optional_pca(p.pca_components),
-            Job::Probe(_) => Ok(()),
-        }
-    }
+    Fit(ClassicFit),
+    Probe(ProbeParams),
 }
 
 #[cfg(test)]
