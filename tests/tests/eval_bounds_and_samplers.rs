@@ -35,6 +35,7 @@ fn eval_args(run: &Path, metrics: &str, n: usize, k: usize) -> EvalArgs {
         seed: 0,
         classifier: None,
         json: true,
+        start: 0,
         iwae_k: k,
     }
 }
@@ -73,6 +74,27 @@ fn eval_reports_the_elbo_its_parts_and_a_tighter_iwae_bound() {
     assert!(summary["eval"]["test_iwae1_nll"].is_number(), "{summary:?}");
     let e = eval(&eval_args(&dir, "iwae", 60, 0)).expect_err("k = 0");
     assert!(e.to_string().contains("--iwae-k"), "{e}");
+    // In parts: images 0..200 and 200..400 average to the estimate over 0..400, to rounding,
+    // since each block of 200 draws its noise from `seed ^ first image`.
+    let whole = eval(&eval_args(&dir, "iwae", 400, 20)).expect("whole");
+    let part = |start: usize| {
+        let out = eval(&EvalArgs {
+            start,
+            ..eval_args(&dir, "iwae", 200, 20)
+        })
+        .expect("part");
+        assert_eq!(out["iwae_images"], Value::from(200));
+        out["test_iwae20_nll"].as_f64().expect("L_20")
+    };
+    let mean = (part(0) + part(200)) / 2.0;
+    let all = whole["test_iwae20_nll"].as_f64().expect("L_20");
+    assert!((mean - all).abs() < 1e-6 * all.abs(), "{mean} vs {all}");
+    let e = eval(&EvalArgs {
+        start: 1_000_000,
+        ..eval_args(&dir, "iwae", 10, 5)
+    })
+    .expect_err("past the end");
+    assert!(e.to_string().contains("past the"), "{e}");
 }
 
 #[test]

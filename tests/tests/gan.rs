@@ -303,6 +303,7 @@ fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
         classifier: None,
         json: true,
         iwae_k: 5000,
+        start: 0,
     })
     .expect("eval acc");
     let acc = out["class_accuracy"].as_f64().expect("class_accuracy");

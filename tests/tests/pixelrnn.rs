@@ -145,13 +145,17 @@ fn presets_of_both_models_come_from_the_registry() {
         ("diagonal-bilstm", "DiagonalBiLstm"),
     ] {
         let spec = genzoo_cli::models::find(name).expect("registered");
-        let mnist = (spec.preset)(genzoo_datasets::DatasetKind::Mnist).expect("preset");
+        let mnist = spec
+            .preset(genzoo_datasets::DatasetKind::Mnist)
+            .expect("preset");
         assert_eq!(mnist["kind"].as_str(), Some(kind));
         assert_eq!(mnist["hidden"].as_integer(), Some(16));
         assert_eq!(mnist["layers"].as_integer(), Some(7));
         assert_eq!(mnist["eval_images"].as_integer(), Some(0));
         assert_eq!(mnist["grid_samples"].as_integer(), Some(16));
-        let cifar = (spec.preset)(genzoo_datasets::DatasetKind::Cifar10).expect("preset");
+        let cifar = spec
+            .preset(genzoo_datasets::DatasetKind::Cifar10)
+            .expect("preset");
         assert_eq!(cifar["channels"].as_integer(), Some(3));
         assert_eq!(cifar["levels"].as_integer(), Some(256));
     }

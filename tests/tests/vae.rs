@@ -31,7 +31,8 @@ fn task(model: &str) -> Box<dyn Task> {
     let tmp = tempfile::tempdir().expect("tempdir");
     let cfg = genzoo_cli::resolve_config(&args(model, &tmp.path().join("x"), 1)).expect("config");
     let spec = genzoo_cli::models::find(model).expect("registered");
-    (spec.build)(&cfg, &Device::flex().autodiff()).expect("builds")
+    spec.build(&cfg, &Device::flex().autodiff())
+        .expect("builds")
 }
 
 fn mini_test() -> genzoo_datasets::ImageSet {

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::{TrainArgs, models, resolve_config};
 
-/// A reference preset: the registry model and the batch size its issue names.
+/// A reference preset: the registry model and the batch size it is measured at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Preset {
     /// Registry name.
@@ -27,45 +27,23 @@ pub struct Preset {
     pub batch_size: usize,
 }
 
-/// The presets `genzoo bench` measures, in order (those not in this build's registry are skipped).
+/// The presets `genzoo bench` measures, in order (those not in this build's registry are skipped):
+/// model and batch size.
 pub const PRESETS: [Preset; 9] = [
-    Preset {
-        model: "autoencoder",
-        batch_size: 64,
-    },
-    Preset {
-        model: "vae",
-        batch_size: 128,
-    },
-    Preset {
-        model: "vae-conv",
-        batch_size: 128,
-    },
-    Preset {
-        model: "pixelcnn",
-        batch_size: 64,
-    },
-    Preset {
-        model: "cond-pixelcnn",
-        batch_size: 32,
-    },
-    Preset {
-        model: "row-lstm",
-        batch_size: 16,
-    },
-    Preset {
-        model: "diagonal-bilstm",
-        batch_size: 16,
-    },
-    Preset {
-        model: "dcgan",
-        batch_size: 64,
-    },
-    Preset {
-        model: "gan",
-        batch_size: 64,
-    },
+    preset("autoencoder", 64),
+    preset("vae", 128),
+    preset("vae-conv", 128),
+    preset("pixelcnn", 64),
+    preset("cond-pixelcnn", 32),
+    preset("row-lstm", 16),
+    preset("diagonal-bilstm", 16),
+    preset("dcgan", 64),
+    preset("gan", 64),
 ];
+
+const fn preset(model: &'static str, batch_size: usize) -> Preset {
+    Preset { model, batch_size }
+}
 
 /// The groups `genzoo bench GROUP` names, and their presets.
 pub const GROUPS: [(&str, &[&str]); 6] = [
@@ -186,7 +164,7 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
     let device = backend.device()?.autodiff();
     device.seed(0);
     let spec = models::find(preset.model)?;
-    let mut task = (spec.build)(&cfg, &device)?;
+    let mut task = spec.build(&cfg, &device)?;
     let train = genzoo_datasets::load(
         DatasetKind::MnistMini,
         Split::Train,

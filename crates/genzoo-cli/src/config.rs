@@ -1,179 +1,83 @@
-//! The resolved configuration of a run, written to `config.toml`.
-//!
-//! Resolution order: the model's defaults and dataset preset, then `--config FILE.toml`, then
-//! command-line flags. The result is written verbatim into the run directory, and `--resume`
-//! reads it back, so a run's configuration is always the file next to its checkpoints.
+//! Flags → configuration: the layers of a fresh run's configuration (the model's preset, the
+//! `--config` file, the flags). The configuration itself is [`genzoo_train::config::RunConfig`].
 
-use serde::{Deserialize, Serialize};
+use genzoo_train::{Backend, Error, Result};
 
-use genzoo_train::{Error, Result};
+pub use genzoo_train::config::{Provenance, RunConfig, merge};
 
-/// Everything that determines a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunConfig {
-    /// Registry name of the model.
-    pub model: String,
-    /// Dataset name (`mnist`, `mnist-mini`, `fashion-mnist`, `cifar10`).
+use crate::TrainArgs;
+
+/// The layers of a fresh run's configuration, lowest first: the model's preset, the `--config`
+/// file, the flags. Gradient-trained models and classic fits resolve through it alike.
+pub struct Layers {
+    /// The dataset: `--dataset`, else the file's, else `mnist-mini`.
     pub dataset: String,
-    /// Backend the run trains on.
-    pub backend: String,
-    /// Seed for initialisation, data order and sampling.
-    pub seed: u64,
-    /// Images per batch.
-    pub batch_size: usize,
-    /// Train for this many epochs (exclusive with `steps`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub epochs: Option<u64>,
-    /// Train for this many steps (exclusive with `epochs`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub steps: Option<u64>,
-    /// Learning rate.
-    pub lr: f64,
-    /// Log a training record every this many steps.
-    pub log_every: u64,
-    /// Write a sample grid every this many steps.
-    pub sample_every: u64,
-    /// Write `last.ckpt` every this many steps.
-    pub checkpoint_every: u64,
-    /// The model's own configuration (its preset, with overrides).
-    pub model_config: toml::Table,
-    /// Where this configuration came from. Informational; ignored when resuming.
-    #[serde(default)]
-    pub provenance: Provenance,
+    /// The backend: `--backend`, else the file's, else the fastest compiled in.
+    pub backend: Backend,
+    file: Option<toml::Table>,
 }
 
-/// Versions and origin of a run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Provenance {
-    /// genzoo version.
-    #[serde(default)]
-    pub genzoo_version: String,
-    /// burn version.
-    #[serde(default)]
-    pub burn_version: String,
-    /// `git rev-parse HEAD` of the working directory, if any.
-    #[serde(default)]
-    pub git_revision: String,
-    /// UTC time the run was created.
-    #[serde(default)]
-    pub created_utc: String,
-    /// Where the dataset files were looked up (empty for embedded data).
-    #[serde(default)]
-    pub data_dir: String,
-}
-
-impl RunConfig {
-    /// Serializes to TOML.
-    pub fn to_toml(&self) -> Result<String> {
-        toml::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))
-    }
-
-    /// Parses `config.toml`; `origin` names the file in errors.
-    pub fn from_toml(origin: &str, text: &str) -> Result<Self> {
-        let cfg: Self =
-            toml::from_str(text).map_err(|e| Error::Config(format!("{origin}: {e}")))?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    /// Checks the values a run cannot start with.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Config(m));
-        if self.batch_size == 0 {
-            return bad("batch_size must be at least 1".into());
-        }
-        if self.epochs.is_some() && self.steps.is_some() {
-            return bad("give either epochs or steps, not both".into());
-        }
-        if self.epochs == Some(0) || self.steps == Some(0) {
-            return bad("epochs/steps must be at least 1".into());
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!("lr must be a positive number, got {}", self.lr));
-        }
-        if self.log_every == 0 || self.sample_every == 0 || self.checkpoint_every == 0 {
-            return bad("log_every, sample_every and checkpoint_every must be at least 1".into());
-        }
-        Ok(())
-    }
-}
-
-/// Deep-merges `overrides` into `base`: tables merge key by key, everything else replaces.
-pub fn merge(base: &mut toml::Table, overrides: toml::Table) {
-    for (k, v) in overrides {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, v) => {
-                base.insert(k, v);
+impl Layers {
+    /// Reads `--config` (refusing a file that names a model other than `model`) and settles the
+    /// dataset and the backend.
+    pub fn read(args: &TrainArgs, model: &str) -> Result<Self> {
+        let file: Option<toml::Table> = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Some(
+                    toml::from_str(&text)
+                        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?,
+                )
             }
+            None => None,
+        };
+        let file_str = |key: &str| {
+            file.as_ref()
+                .and_then(|t| t.get(key))
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        };
+        if let Some(m) = file_str("model").filter(|m| m != model) {
+            return Err(Error::Config(format!(
+                "--config names model '{m}' but the command trains '{model}'"
+            )));
         }
+        let dataset = args
+            .dataset
+            .clone()
+            .or_else(|| file_str("dataset"))
+            .unwrap_or_else(|| "mnist-mini".into());
+        let backend = match args.backend.clone().or_else(|| file_str("backend")) {
+            Some(b) => b.parse::<Backend>()?,
+            None => Backend::default_compiled()?,
+        };
+        Ok(Self {
+            dataset,
+            backend,
+            file,
+        })
+    }
+
+    /// `base` (the model's defaults and preset), the file over it (its provenance dropped), then
+    /// the dataset, the backend and `--seed`: the table the model's own flags go on.
+    pub fn merge(self, mut base: toml::Table, args: &TrainArgs) -> toml::Table {
+        if let Some(mut file) = self.file {
+            file.remove("provenance");
+            merge(&mut base, file);
+        }
+        base.insert("dataset".into(), self.dataset.into());
+        base.insert("backend".into(), self.backend.to_string().into());
+        set_flag(&mut base, "seed", args.seed.map(|s| s as i64));
+        base
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> RunConfig {
-        RunConfig {
-            model: "autoencoder".into(),
-            dataset: "mnist-mini".into(),
-            backend: "flex".into(),
-            seed: 3,
-            batch_size: 64,
-            epochs: Some(2),
-            steps: None,
-            lr: 1e-3,
-            log_every: 10,
-            sample_every: 100,
-            checkpoint_every: 100,
-            model_config: toml::from_str("latent = 32\nhidden = [32, 64]").expect("toml"),
-            provenance: Provenance::default(),
-        }
-    }
-
-    #[test]
-    fn round_trips_through_toml() {
-        let cfg = sample();
-        let text = cfg.to_toml().expect("serialize");
-        assert_eq!(
-            RunConfig::from_toml("config.toml", &text).expect("parse"),
-            cfg
-        );
-    }
-
-    #[test]
-    fn unknown_keys_and_bad_values_are_errors_naming_the_problem() {
-        let text = sample()
-            .to_toml()
-            .expect("serialize")
-            .replace("seed = 3", "seed = 3\nsead = 4");
-        let err = RunConfig::from_toml("c.toml", &text).expect_err("unknown key");
-        assert!(err.to_string().contains("sead"), "{err}");
-        let mut cfg = sample();
-        cfg.steps = Some(5);
-        assert!(
-            cfg.validate()
-                .expect_err("both")
-                .to_string()
-                .contains("either epochs or steps")
-        );
-        let mut cfg = sample();
-        cfg.lr = f64::NAN;
-        assert!(cfg.validate().is_err());
-    }
-
-    #[test]
-    fn merge_is_deep() {
-        let mut base: toml::Table = toml::from_str("a = 1\n[t]\nx = 1\ny = 2").expect("toml");
-        merge(
-            &mut base,
-            toml::from_str("b = 2\n[t]\ny = 3").expect("toml"),
-        );
-        assert_eq!(
-            base,
-            toml::from_str("a = 1\nb = 2\n[t]\nx = 1\ny = 3").expect("toml")
-        );
+/// Sets `key` of `table` to the flag's value when the flag was given.
+pub fn set_flag(table: &mut toml::Table, key: &str, value: Option<impl Into<toml::Value>>) {
+    if let Some(v) = value {
+        table.insert(key.into(), v.into());
     }
 }

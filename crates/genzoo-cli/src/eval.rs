@@ -8,15 +8,13 @@ use burn::tensor::Device;
 use clap::Args;
 use genzoo_datasets::{DataOptions, DatasetKind, ImageSet, Split};
 use genzoo_metrics::classifier::{ClassifierTraining, DomainClassifier, sha256_hex};
-use genzoo_metrics::suite::{self, SAMPLE_METRICS};
+use genzoo_metrics::evaluate::{EvalOptions, evaluate};
+use genzoo_metrics::suite;
 use genzoo_train::{Backend, Checkpoint, Error, Grid, Result, RunDir, Task};
 use serde_json::{Map, Value};
 
 use crate::config::RunConfig;
 use crate::models;
-
-/// The likelihood bounds of latent-variable models `genzoo eval` knows (asked for by name only).
-pub const BOUND_METRICS: [&str; 2] = ["elbo", "iwae"];
 
 fn metric_err(e: genzoo_metrics::Error) -> Error {
     Error::Metric(e.to_string())
@@ -70,6 +68,11 @@ pub struct EvalArgs {
     /// images for elbo and iwae.
     #[arg(long, default_value_t = 10_000)]
     pub n: usize,
+    /// The first test image elbo and iwae score: a long iwae estimate runs in parts (`--start
+    /// 0 --n 2000`, `--start 2000 --n 2000`, ...; parts that start at multiples of 200 add up to one
+    /// run over the whole).
+    #[arg(long, default_value_t = 0)]
+    pub start: usize,
     /// Importance samples per test image for iwae (the literature reports k = 5000).
     #[arg(long, default_value_t = 5000)]
     pub iwae_k: usize,
@@ -229,7 +232,7 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
     let device = backend.device()?.autodiff();
     device.seed(config.seed);
     let spec = models::find(&config.model)?;
-    let mut task = (spec.build)(&config, &device)?;
+    let mut task = spec.build(&config, &device)?;
     let mut path = run.checkpoint_path(checkpoint);
     if checkpoint == "best" && !path.exists() {
         path = run.checkpoint_path("last");
@@ -257,33 +260,6 @@ fn feature_extractor(
     suite::feature_extractor(file, dataset, shape, device).map_err(metric_err)
 }
 
-fn parse_metrics(list: Option<&str>) -> Result<Vec<String>> {
-    let Some(list) = list else {
-        return Ok(std::iter::once("nll")
-            .chain(SAMPLE_METRICS)
-            .chain(["acc"])
-            .map(String::from)
-            .collect());
-    };
-    let mut out = Vec::new();
-    for m in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        if m != "nll" && m != "acc" && !SAMPLE_METRICS.contains(&m) && !BOUND_METRICS.contains(&m) {
-            return Err(Error::Config(format!(
-                "unknown metric '{m}'; known: nll, {}, acc, {}",
-                SAMPLE_METRICS.join(", "),
-                BOUND_METRICS.join(", ")
-            )));
-        }
-        if !out.iter().any(|o| o == m) {
-            out.push(m.to_string());
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::Config("--metrics is empty".into()));
-    }
-    Ok(out)
-}
-
 /// Refuses `n` generated images of `kind` that cannot fit in memory: the samples as a tensor, as
 /// host values and as the picture or features made of them (three copies).
 fn check_images_fit(n: usize, kind: DatasetKind, flag: &str) -> Result<()> {
@@ -296,90 +272,33 @@ fn check_images_fit(n: usize, kind: DatasetKind, flag: &str) -> Result<()> {
 /// `genzoo eval`: the run's metrics on the test split, written into `summary.json` under `eval`
 /// and into the report; returns them.
 pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
-    let which = parse_metrics(args.metrics.as_deref())?;
-    if args.n < 2 {
-        return Err(Error::Config(format!(
-            "--n must be at least 2, got {}",
-            args.n
-        )));
-    }
+    let opts = EvalOptions {
+        iwae_k: args.iwae_k,
+        start: args.start,
+        seed: args.seed,
+        classifier: args.classifier.clone(),
+        ..EvalOptions::new(args.metrics.as_deref(), args.n)?
+    };
     let mut loaded = args.source.load()?;
     let kind: DatasetKind = loaded.config.dataset.parse()?;
     check_images_fit(args.n, kind, "--n")?;
     let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
-    let num = genzoo_train::run::num;
     let mut out = Map::new();
     out.insert(
         "checkpoint".into(),
         Value::from(loaded.checkpoint.display().to_string()),
     );
     out.insert("step".into(), Value::from(loaded.step));
-    if which.iter().any(|m| m == "nll") {
-        let t0 = Instant::now();
-        for (k, v) in loaded.task.evaluate(&test) {
-            out.insert(k, num(v));
-        }
-        out.insert("time_nll_s".into(), num(t0.elapsed().as_secs_f64()));
-    }
-    for bound in BOUND_METRICS {
-        if which.iter().any(|m| m == bound) {
-            out.extend(likelihood_bound(&mut loaded, &test, bound, args)?);
-        }
-    }
-    let sample: Vec<&str> = which
-        .iter()
-        .map(String::as_str)
-        .filter(|m| SAMPLE_METRICS.contains(m))
-        .collect();
-    if !sample.is_empty() {
-        let t0 = Instant::now();
-        let drawn = match loaded.task.generator() {
-            Some(g) => Some(g.generate(args.n, args.seed)?),
-            None => None,
-        };
-        match drawn {
-            None => {
-                let msg = format!(
-                    "'{}' does not generate samples; sample metrics skipped",
-                    loaded.config.model
-                );
-                tracing::warn!("{msg}");
-                out.insert("sample_metrics".into(), Value::from(msg));
-            }
-            Some(fake) => {
-                out.insert("time_generate_s".into(), num(t0.elapsed().as_secs_f64()));
-                let device = loaded.device.clone().inner();
-                let extractor =
-                    feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)?;
-                let n = args.n.min(test.len()).min(fake.dims()[0]);
-                let fake = fake.to_device(&device);
-                let binarization = loaded.task.binarization();
-                let metrics = suite::compare(
-                    &extractor,
-                    n,
-                    |start, len| {
-                        let idx: Vec<usize> = (start..start + len).collect();
-                        genzoo_train::protocol::reference_batch(&test, &idx, binarization, &device)
-                            .images
-                    },
-                    |start, len| fake.clone().narrow(0, start, len),
-                    &sample,
-                    args.seed,
-                )
-                .map_err(metric_err)?;
-                if let Some(eps) = metrics.get("fid_regularized_eps") {
-                    tracing::warn!(
-                        "FID: no more samples than feature dimensions; added {eps}·I to both covariances"
-                    );
-                }
-                out.extend(metrics);
-            }
-        }
-    }
-    if which.iter().any(|m| m == "acc") {
-        let explicit = args.metrics.is_some();
-        class_accuracy(&mut loaded, args, kind, test.shape(), explicit, &mut out)?;
-    }
+    let device = loaded.device.clone().inner();
+    let model = loaded.config.model.clone();
+    out.extend(evaluate(
+        loaded.task.as_mut(),
+        &model,
+        kind,
+        &test,
+        &opts,
+        &device,
+    )?);
     loaded.run.update_summary(|summary| {
         summary.insert("eval".into(), Value::Object(out.clone()));
     })?;
@@ -388,111 +307,6 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
         source,
     })?;
     Ok(out)
-}
-
-/// `elbo` or `iwae` of a loaded run on the first `args.n` test images, as flat JSON entries
-/// (`test_nelbo`, `test_recon`, `test_kl`, `time_elbo_s`; or `test_iwae<k>_nll`, its standard error,
-/// `iwae_k`, `iwae_images`, `time_iwae_s`, `iwae_ms_per_image`). A model without a variational
-/// bound is an error that names the models that have one.
-fn likelihood_bound(
-    loaded: &mut LoadedRun,
-    test: &ImageSet,
-    metric: &str,
-    args: &EvalArgs,
-) -> Result<Map<String, Value>> {
-    let iwae = metric == "iwae";
-    if iwae && args.iwae_k == 0 {
-        return Err(Error::Config("--iwae-k must be at least 1".into()));
-    }
-    let images = args.n.min(test.len());
-    let opts = genzoo_train::BoundOptions {
-        k: if iwae { args.iwae_k } else { 0 },
-        images,
-        seed: args.seed,
-    };
-    if iwae {
-        tracing::info!(
-            "IWAE with k = {} on {images} test images: {} decoder passes",
-            args.iwae_k,
-            args.iwae_k * images
-        );
-    }
-    let t0 = Instant::now();
-    let values = loaded
-        .task
-        .likelihood()
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "metric '{metric}' needs a model with a variational bound (vae, vae-conv, beta-vae, \
-                 cvae, vae-2d, iwae); '{}' has none — use --metrics nll for its own test metrics",
-                loaded.config.model
-            ))
-        })?
-        .likelihood_bounds(test, &opts)?;
-    let seconds = t0.elapsed().as_secs_f64();
-    let num = genzoo_train::run::num;
-    let mut out = Map::new();
-    for (k, v) in values {
-        if k.contains("iwae") == iwae {
-            out.insert(k, num(v));
-        }
-    }
-    if iwae {
-        out.insert("iwae_k".into(), Value::from(args.iwae_k));
-        out.insert("iwae_images".into(), Value::from(images));
-        out.insert("time_iwae_s".into(), num(seconds));
-        out.insert(
-            "iwae_ms_per_image".into(),
-            num(seconds * 1000.0 / images.max(1) as f64),
-        );
-    } else {
-        out.insert("elbo_images".into(), Value::from(images));
-        out.insert("time_elbo_s".into(), num(seconds));
-    }
-    Ok(out)
-}
-
-/// For a class-conditional model: the share of samples generated for each class that the domain
-/// classifier assigns to that class (`class_accuracy`, and `class_accuracy_<c>` per class), from
-/// `n / classes` samples per class. Unconditional models are skipped (an error if `acc` was asked for).
-fn class_accuracy(
-    loaded: &mut LoadedRun,
-    args: &EvalArgs,
-    kind: DatasetKind,
-    shape: [usize; 3],
-    explicit: bool,
-    out: &mut Map<String, Value>,
-) -> Result<()> {
-    let classes = loaded.task.conditional().map_or(0, |c| c.num_classes());
-    if classes == 0 {
-        if explicit {
-            return Err(Error::Config(format!(
-                "'{}' is not class-conditional: no class accuracy",
-                loaded.config.model
-            )));
-        }
-        return Ok(());
-    }
-    let device = loaded.device.clone().inner();
-    let extractor = feature_extractor(args.classifier.as_deref(), kind, shape, &device)?;
-    let per = (args.n / classes).max(1);
-    let t0 = Instant::now();
-    let conditional = loaded
-        .task
-        .conditional()
-        .ok_or_else(|| Error::Metric(format!("'{}' lost its classes", loaded.config.model)))?;
-    let per_class = (0..classes)
-        .map(|c| {
-            let images = conditional.generate_class(per, args.seed.wrapping_add(c as u64), c)?;
-            Ok(images.to_device(&device))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    out.extend(suite::class_accuracy(&extractor, &per_class).map_err(metric_err)?);
-    out.insert(
-        "time_acc_s".into(),
-        genzoo_train::run::num(t0.elapsed().as_secs_f64()),
-    );
-    Ok(())
 }
 
 /// Prints a flat map as an aligned two-column table.
@@ -525,12 +339,8 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
                 loaded.config.model
             )));
         }
-        if label >= classes {
-            return Err(Error::Config(format!(
-                "--label {label}: the model has classes 0 to {}",
-                classes - 1
-            )));
-        }
+        genzoo_train::capability::check_class(label, classes)
+            .map_err(|e| Error::Config(format!("--label: {e}")))?;
     }
     let chosen = loaded
         .task
@@ -718,23 +528,4 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>
         &device,
     )
     .map_err(metric_err)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metric_lists_parse_and_reject_unknown_names() {
-        assert_eq!(
-            parse_metrics(None).expect("default"),
-            ["nll", "fid", "kid", "is", "pr", "acc"]
-        );
-        assert_eq!(
-            parse_metrics(Some("fid, kid,fid")).expect("list"),
-            ["fid", "kid"]
-        );
-        assert!(parse_metrics(Some("fid,bleu")).is_err());
-        assert!(parse_metrics(Some(" , ")).is_err());
-    }
 }

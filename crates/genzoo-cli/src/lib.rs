@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use genzoo_datasets::{DataOptions, DatasetKind, Split};
-use genzoo_train::{Backend, Budget, Checkpoint, Error, Result, RunDir, TrainOptions};
+use genzoo_train::{Backend, Checkpoint, Error, Result, RunDir, TrainOptions};
 use serde_json::{Map, Value};
 
-use crate::config::{Provenance, RunConfig, merge};
+use crate::config::{Layers, Provenance, RunConfig, set_flag};
 
 /// Classic generative models of CS231n lecture 13, on burn.
 #[derive(Debug, Parser)]
@@ -218,55 +218,13 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn git_revision() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// Resolves the configuration of a fresh run: defaults → `--config` → flags.
 pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     let model = args.model.as_deref().unwrap_or(DEFAULT_MODEL);
     let spec = models::find(model)?;
-    let file: Option<toml::Table> = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-            Some(
-                toml::from_str(&text)
-                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?,
-            )
-        }
-        None => None,
-    };
-    let file_str = |key: &str| {
-        file.as_ref()
-            .and_then(|t| t.get(key))
-            .and_then(|v| v.as_str())
-            .map(String::from)
-    };
-    if let Some(m) = file_str("model").filter(|m| m != model) {
-        return Err(Error::Config(format!(
-            "--config names model '{m}' but the command trains '{model}'"
-        )));
-    }
-    let dataset = args
-        .dataset
-        .clone()
-        .or_else(|| file_str("dataset"))
-        .unwrap_or_else(|| "mnist-mini".into());
-    let kind: DatasetKind = dataset.parse()?;
+    let layers = Layers::read(args, model)?;
+    let kind: DatasetKind = layers.dataset.parse()?;
     models::check_labels(model, kind)?;
-    let backend = match args.backend.clone().or_else(|| file_str("backend")) {
-        Some(b) => b.parse::<Backend>()?,
-        None => Backend::default_compiled()?,
-    };
     let d = &spec.defaults;
     let mut table = toml::Table::new();
     table.insert("model".into(), model.into());
@@ -276,60 +234,32 @@ pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     table.insert("log_every".into(), 50.into());
     table.insert("sample_every".into(), 500.into());
     table.insert("checkpoint_every".into(), 500.into());
-    table.insert("model_config".into(), (spec.preset)(kind)?.into());
+    table.insert("model_config".into(), spec.preset(kind)?.into());
     models::gan::dataset_defaults(model, kind, &mut table)?;
-    if let Some(mut file) = file {
-        file.remove("provenance");
-        merge(&mut table, file);
-    }
+    let mut table = layers.merge(table, args);
     models::gan::apply_train_flags(model, kind, &mut table, args.loss.as_deref(), args.d_steps)?;
-    let set = |t: &mut toml::Table, k: &str, v: Option<toml::Value>| {
-        if let Some(v) = v {
-            t.insert(k.into(), v);
-        }
-    };
-    set(&mut table, "dataset", Some(dataset.into()));
-    set(&mut table, "backend", Some(backend.to_string().into()));
-    set(&mut table, "seed", args.seed.map(|s| (s as i64).into()));
-    set(
+    let int = |v: Option<u64>| v.map(|v| v as i64);
+    set_flag(
         &mut table,
         "batch_size",
-        args.batch_size.map(|s| (s as i64).into()),
+        int(args.batch_size.map(|b| b as u64)),
     );
-    set(&mut table, "lr", args.lr.map(Into::into));
-    set(
-        &mut table,
-        "log_every",
-        args.log_every.map(|s| (s as i64).into()),
-    );
-    set(
-        &mut table,
-        "sample_every",
-        args.sample_every.map(|s| (s as i64).into()),
-    );
-    set(
-        &mut table,
-        "checkpoint_every",
-        args.checkpoint_every.map(|s| (s as i64).into()),
-    );
+    set_flag(&mut table, "lr", args.lr);
+    set_flag(&mut table, "log_every", int(args.log_every));
+    set_flag(&mut table, "sample_every", int(args.sample_every));
+    set_flag(&mut table, "checkpoint_every", int(args.checkpoint_every));
     if args.epochs.is_some() || args.steps.is_some() {
         table.remove("epochs");
         table.remove("steps");
-        set(&mut table, "epochs", args.epochs.map(|s| (s as i64).into()));
-        set(&mut table, "steps", args.steps.map(|s| (s as i64).into()));
+        set_flag(&mut table, "epochs", int(args.epochs));
+        set_flag(&mut table, "steps", int(args.steps));
     } else if !table.contains_key("epochs") && !table.contains_key("steps") {
         table.insert("epochs".into(), (d.epochs as i64).into());
     }
     let mut cfg: RunConfig = toml::Value::Table(table)
         .try_into()
         .map_err(|e| Error::Config(format!("resolving configuration: {e}")))?;
-    cfg.provenance = Provenance {
-        genzoo_version: env!("CARGO_PKG_VERSION").into(),
-        burn_version: "0.22.1".into(),
-        git_revision: git_revision(),
-        created_utc: genzoo_train::run::utc_stamp(),
-        data_dir: String::new(),
-    };
+    cfg.provenance = Provenance::now(true);
     cfg.validate()?;
     Ok(cfg)
 }
@@ -460,18 +390,9 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         None
     };
     let train_opts = TrainOptions {
-        seed: cfg.seed,
-        batch_size: cfg.batch_size,
-        budget: match (cfg.epochs, cfg.steps) {
-            (_, Some(s)) => Budget::Steps(s),
-            (Some(e), None) => Budget::Epochs(e),
-            (None, None) => Budget::Epochs(spec.defaults.epochs),
-        },
-        log_every: cfg.log_every,
-        sample_every: cfg.sample_every,
-        checkpoint_every: cfg.checkpoint_every,
         progress: !args.no_progress,
         time_limit,
+        ..cfg.train_options(spec.defaults.epochs)
     };
     train_opts.check(train_set.len())?;
     // Built once the batch size is known to fit the data: the model's memory check counts it.
@@ -484,7 +405,7 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         device.seed(cfg.seed);
-        (spec.build)(&cfg, &device)?
+        spec.build(&cfg, &device)?
     };
 
     let (run, resume) = match resume_dir {

@@ -291,6 +291,38 @@ pub fn loss_recipe(name: &str) -> Result<(GanTrainConfig, f64, f64)> {
     })
 }
 
+impl GanModelConfig {
+    /// This configuration trained with the `--loss` recipe `name` ([`LOSS_FLAGS`]): its loss,
+    /// Lipschitz constraint, k, optimizer and β (WGAN-GP also drops the critic's BatchNorm, whose
+    /// batch coupling the penalty's independent samples forbid), with the recipe's learning rate
+    /// on images or on the toy 2-D sets.
+    pub fn with_loss_recipe(mut self, name: &str, toy: bool) -> Result<(Self, f64)> {
+        let (r, lr_images, lr_toy) = loss_recipe(name)?;
+        let t = &mut self.training;
+        t.loss = r.loss;
+        t.d_steps = r.d_steps;
+        t.optimizer = r.optimizer;
+        t.beta1 = r.beta1;
+        t.beta2 = r.beta2;
+        t.clip = r.clip;
+        t.gradient_penalty = r.gradient_penalty;
+        if r.gradient_penalty.is_some() {
+            self.network = self.network.without_d_batch_norm();
+        }
+        Ok((self, if toy { lr_toy } else { lr_images }))
+    }
+
+    /// The run defaults on a toy 2-D set: batch size, learning rate and epochs.
+    pub fn toy_run_defaults(&self) -> (usize, f64, u64) {
+        let lr = if self.training.clip.is_some() {
+            TOY_WGAN_LR
+        } else {
+            TOY_LR
+        };
+        (TOY_BATCH, lr, TOY_EPOCHS)
+    }
+}
+
 /// A GAN being trained: both networks, both optimizers, the fixed noise of its grids.
 pub struct GanTask {
     name: &'static str,
@@ -771,6 +803,23 @@ fn unit_points(x: Tensor<4>, range: f32) -> Vec<[f32; 2]> {
 mod tests {
     use super::*;
     use burn::module::Module;
+
+    #[test]
+    fn loss_recipes_replace_the_objective_and_pick_the_learning_rate() {
+        let dcgan = GanModelConfig::preset("dcgan", DatasetKind::Mnist).expect("preset");
+        assert!(dcgan.network.d_batch_norm());
+        let (gp, lr) = dcgan
+            .clone()
+            .with_loss_recipe("wgan-gp", false)
+            .expect("wgan-gp");
+        assert!(gp.training.gradient_penalty.is_some() && !gp.network.d_batch_norm());
+        assert_eq!((gp.training.d_steps, lr), (5, 1e-4));
+        let (w, lr) = dcgan.clone().with_loss_recipe("wgan", true).expect("wgan");
+        assert!(w.training.clip.is_some());
+        assert_eq!(lr, TOY_WGAN_LR);
+        assert_eq!(w.toy_run_defaults(), (TOY_BATCH, TOY_WGAN_LR, TOY_EPOCHS));
+        assert!(dcgan.with_loss_recipe("bogus", false).is_err());
+    }
 
     /// The hand counts of `docs/performance.md`: DCGAN ≈ 11.35 GFLOP a step of 64 images; the MLP
     /// GAN's layers written out.

@@ -15,6 +15,8 @@
 
 pub mod classifier;
 pub mod error;
+#[cfg(feature = "train")]
+pub mod evaluate;
 pub mod features;
 pub mod frechet;
 pub mod inception_score;

@@ -37,7 +37,8 @@ pub trait GenerateClass {
 pub fn check_class(label: usize, classes: usize) -> Result<()> {
     if label >= classes {
         return Err(crate::Error::Model(format!(
-            "class {label} out of range for a model of {classes} classes"
+            "class {label} out of range: the model has classes 0 to {}",
+            classes.saturating_sub(1)
         )));
     }
     Ok(())
@@ -90,8 +91,8 @@ pub fn completion_figure(
 
 /// A latent-variable model with bounds on its test log-likelihood.
 pub trait LikelihoodBounds {
-    /// Bounds on the test log-likelihood, in nats per image, over the first `opts.images` test
-    /// images: the `−ELBO` with its reconstruction and KL parts (`test_nelbo`, `test_recon`,
+    /// Bounds on the test log-likelihood, in nats per image, over `opts.images` test images from
+    /// `opts.start` on: the `−ELBO` with its reconstruction and KL parts (`test_nelbo`, `test_recon`,
     /// `test_kl`) and, for `opts.k > 0`, the importance-weighted `−L_k` of Burda et al. 2015
     /// (`test_iwae<k>_nll`, `test_iwae<k>_se`). Implementations batch so any `k` fits in memory.
     fn likelihood_bounds(
@@ -106,7 +107,9 @@ pub trait LikelihoodBounds {
 pub struct BoundOptions {
     /// Importance samples per image for `−L_k`; 0 for the `−ELBO` only.
     pub k: usize,
-    /// Test images scored (the first ones of the test set).
+    /// The first test image scored.
+    pub start: usize,
+    /// Test images scored, from `start` on.
     pub images: usize,
     /// Seed of the posterior noise (the same seed gives the same numbers).
     pub seed: u64,

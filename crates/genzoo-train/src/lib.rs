@@ -22,6 +22,7 @@ pub mod backend;
 pub mod bench;
 pub mod capability;
 pub mod checkpoint;
+pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod image;

@@ -16,8 +16,9 @@ use genzoo_vae::probe::ProbeParams;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::{from_table, to_table};
 use crate::TrainArgs;
-use crate::config::{Provenance, merge};
+use crate::config::{Layers, Provenance, set_flag};
 
 /// The classic fits `genzoo train` knows, with one line for `genzoo models`.
 pub const CLASSIC_MODELS: [(&str, &str); 6] = [
@@ -71,20 +72,6 @@ pub struct ClassicConfig {
     pub provenance: Provenance,
 }
 
-fn cfg_err(e: impl std::fmt::Display) -> Error {
-    Error::Config(e.to_string())
-}
-
-fn to_table<T: Serialize>(v: &T) -> Result<toml::Table> {
-    toml::Table::try_from(v).map_err(cfg_err)
-}
-
-fn from_table<T: serde::de::DeserializeOwned>(model: &str, t: &toml::Table) -> Result<T> {
-    t.clone()
-        .try_into()
-        .map_err(|e| Error::Config(format!("[model_config] of '{model}': {e}")))
-}
-
 /// The reference parameters of a classic model on a dataset.
 pub fn preset(model: &str, data: ClassicData) -> Result<toml::Table> {
     if model == "ae-probe" {
@@ -117,55 +104,18 @@ pub fn resolve(args: &TrainArgs) -> Result<ClassicConfig> {
     reject("--log-every", args.log_every.is_some())?;
     reject("--sample-every", args.sample_every.is_some())?;
     reject("--checkpoint-every", args.checkpoint_every.is_some())?;
-    let file: Option<toml::Table> = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-            Some(toml::from_str(&text).map_err(|e| cfg_err(format!("{}: {e}", path.display())))?)
-        }
-        None => None,
-    };
-    let file_str = |key: &str| {
-        file.as_ref()
-            .and_then(|t| t.get(key))
-            .and_then(|v| v.as_str())
-            .map(String::from)
-    };
-    if let Some(m) = file_str("model").filter(|m| *m != model) {
-        return Err(Error::Config(format!(
-            "--config names model '{m}' but the command fits '{model}'"
-        )));
-    }
-    let dataset = args
-        .dataset
-        .clone()
-        .or_else(|| file_str("dataset"))
-        .unwrap_or_else(|| "mnist-mini".into());
-    let data = ClassicData::parse(&dataset)?;
+    let layers = Layers::read(args, &model)?;
+    let data = ClassicData::parse(&layers.dataset)?;
     if probe && matches!(data, ClassicData::Toy(_)) {
         return Err(Error::Config(
             "ae-probe needs an image dataset (mnist, mnist-mini, fashion-mnist)".into(),
         ));
     }
-    let backend = match args.backend.clone().or_else(|| file_str("backend")) {
-        Some(b) => b.parse::<Backend>()?,
-        None => Backend::default_compiled()?,
-    };
     let mut table = toml::Table::new();
     table.insert("model".into(), model.clone().into());
     table.insert("seed".into(), 0.into());
     table.insert("model_config".into(), preset(&model, data)?.into());
-    if let Some(mut file) = file {
-        file.remove("provenance");
-        merge(&mut table, file);
-    }
-    table.insert("dataset".into(), dataset.into());
-    table.insert("backend".into(), backend.to_string().into());
-    if let Some(s) = args.seed {
-        table.insert("seed".into(), (s as i64).into());
-    }
+    let mut table = layers.merge(table, args);
     if let Some(k) = args.k {
         let key = (!probe)
             .then(|| ClassicFit::preset(&model, data))
@@ -181,18 +131,9 @@ pub fn resolve(args: &TrainArgs) -> Result<ClassicConfig> {
         }
     }
     if probe && let Some(toml::Value::Table(mc)) = table.get_mut("model_config") {
-        let set = |mc: &mut toml::Table, k: &str, v: Option<toml::Value>| {
-            if let Some(v) = v {
-                mc.insert(k.into(), v);
-            }
-        };
-        set(mc, "ae_epochs", args.epochs.map(|v| (v as i64).into()));
-        set(
-            mc,
-            "ae_batch_size",
-            args.batch_size.map(|v| (v as i64).into()),
-        );
-        set(mc, "ae_lr", args.lr.map(Into::into));
+        set_flag(mc, "ae_epochs", args.epochs.map(|v| v as i64));
+        set_flag(mc, "ae_batch_size", args.batch_size.map(|v| v as i64));
+        set_flag(mc, "ae_lr", args.lr);
         if args.steps.is_some() {
             return Err(Error::Config(
                 "ae-probe trains its autoencoder by --epochs, not --steps".into(),
@@ -201,14 +142,8 @@ pub fn resolve(args: &TrainArgs) -> Result<ClassicConfig> {
     }
     let mut cfg: ClassicConfig = toml::Value::Table(table)
         .try_into()
-        .map_err(|e| cfg_err(format!("resolving configuration: {e}")))?;
-    cfg.provenance = Provenance {
-        genzoo_version: env!("CARGO_PKG_VERSION").into(),
-        burn_version: "0.22.1".into(),
-        git_revision: String::new(),
-        created_utc: genzoo_train::run::utc_stamp(),
-        data_dir: String::new(),
-    };
+        .map_err(|e| Error::Config(format!("resolving configuration: {e}")))?;
+    cfg.provenance = Provenance::now(false);
     Ok(cfg)
 }
 
@@ -259,7 +194,7 @@ pub fn fit(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     let run = RunDir::create(
         &root,
         args.overwrite,
-        &toml::to_string_pretty(&cfg).map_err(cfg_err)?,
+        &toml::to_string_pretty(&cfg).map_err(|e| Error::Config(e.to_string()))?,
     )?;
     let ctx = Ctx {
         run: &run,

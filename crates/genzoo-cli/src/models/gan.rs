@@ -2,7 +2,7 @@
 //! to the `[model_config]` table; the task, presets and recipes are `genzoo_gan::task`'s.
 
 use genzoo_datasets::DatasetKind;
-use genzoo_gan::task::{GanModelConfig, TOY_BATCH, TOY_EPOCHS, TOY_LR, TOY_WGAN_LR, loss_recipe};
+use genzoo_gan::task::GanModelConfig;
 use genzoo_train::{Error, Result};
 
 fn gan_config_of(model: &str, table: &toml::Table) -> Result<GanModelConfig> {
@@ -18,7 +18,7 @@ fn gan_config_of(model: &str, table: &toml::Table) -> Result<GanModelConfig> {
 fn not_a_gan(model: &str, what: &str) -> Error {
     Error::Config(format!(
         "{what} applies to the GAN models only ({}), not '{model}'",
-        super::GAN_MODELS.join(", ")
+        super::gan_names()
     ))
 }
 
@@ -28,21 +28,16 @@ pub fn dataset_defaults(model: &str, dataset: DatasetKind, table: &mut toml::Tab
     if !dataset.is_toy() {
         return Ok(());
     }
-    if !super::GAN_MODELS.contains(&model) {
+    if !super::is_gan(model) {
         return Err(not_a_gan(
             model,
             &format!("dataset '{dataset}' (2-D points, not images)"),
         ));
     }
-    let cfg = gan_config_of(model, table)?;
-    let lr = if cfg.training.clip.is_some() {
-        TOY_WGAN_LR
-    } else {
-        TOY_LR
-    };
-    table.insert("batch_size".into(), (TOY_BATCH as i64).into());
+    let (batch, lr, epochs) = gan_config_of(model, table)?.toy_run_defaults();
+    table.insert("batch_size".into(), (batch as i64).into());
     table.insert("lr".into(), lr.into());
-    table.insert("epochs".into(), (TOY_EPOCHS as i64).into());
+    table.insert("epochs".into(), (epochs as i64).into());
     Ok(())
 }
 
@@ -59,24 +54,13 @@ pub fn apply_train_flags(
     if loss.is_none() && d_steps.is_none() {
         return Ok(());
     }
-    if !super::GAN_MODELS.contains(&model) {
+    if !super::is_gan(model) {
         return Err(not_a_gan(model, "--loss/--d-steps"));
     }
     let mut cfg = gan_config_of(model, table)?;
     if let Some(name) = loss {
-        let (r, lr_images, lr_toy) = loss_recipe(name)?;
-        let t = &mut cfg.training;
-        t.loss = r.loss;
-        t.d_steps = r.d_steps;
-        t.optimizer = r.optimizer;
-        t.beta1 = r.beta1;
-        t.beta2 = r.beta2;
-        t.clip = r.clip;
-        t.gradient_penalty = r.gradient_penalty;
-        if r.gradient_penalty.is_some() {
-            cfg.network = cfg.network.without_d_batch_norm();
-        }
-        let lr = if dataset.is_toy() { lr_toy } else { lr_images };
+        let lr;
+        (cfg, lr) = cfg.with_loss_recipe(name, dataset.is_toy())?;
         table.insert("lr".into(), lr.into());
     }
     if let Some(k) = d_steps {

@@ -25,6 +25,14 @@ pub struct Defaults {
     pub lr: f64,
 }
 
+const fn defaults(batch_size: usize, epochs: u64, lr: f64) -> Defaults {
+    Defaults {
+        batch_size,
+        epochs,
+        lr,
+    }
+}
+
 /// One entry of the registry.
 pub struct ModelSpec {
     /// The name on the command line.
@@ -33,10 +41,21 @@ pub struct ModelSpec {
     pub summary: &'static str,
     /// Training defaults.
     pub defaults: Defaults,
+    make_preset: fn(&'static str, DatasetKind) -> Result<toml::Table>,
+    make_task: fn(&'static str, &RunConfig, &Device) -> Result<Box<dyn Task>>,
+}
+
+impl ModelSpec {
     /// The model's reference configuration for a dataset, as a TOML table.
-    pub preset: fn(DatasetKind) -> Result<toml::Table>,
-    /// Builds the task from a resolved configuration on an autodiff device.
-    pub build: fn(&RunConfig, &Device) -> Result<Box<dyn Task>>,
+    pub fn preset(&self, dataset: DatasetKind) -> Result<toml::Table> {
+        (self.make_preset)(self.name, dataset)
+    }
+
+    /// The task of a resolved configuration on an autodiff device: `[model_config]` parsed and
+    /// checked against the dataset and the memory there is.
+    pub fn build(&self, run: &RunConfig, device: &Device) -> Result<Box<dyn Task>> {
+        (self.make_task)(self.name, run, device)
+    }
 }
 
 pub(crate) fn to_table<T: serde::Serialize>(value: &T) -> Result<toml::Table> {
@@ -93,218 +112,170 @@ pub fn check_labels(model: &str, kind: DatasetKind) -> Result<()> {
     Ok(())
 }
 
-/// A GAN registry entry: the preset comes from [`gan::GanModelConfig::preset`].
-fn gan_spec(name: &'static str, summary: &'static str, lr: f64) -> ModelSpec {
-    ModelSpec {
-        name,
-        summary,
-        defaults: Defaults {
-            batch_size: 64,
-            epochs: 5,
-            lr,
-        },
-        preset: match name {
-            "gan" => |d| to_table(&GanModelConfig::preset("gan", d)?),
-            "dcgan" => |d| to_table(&GanModelConfig::preset("dcgan", d)?),
-            "wgan" => |d| to_table(&GanModelConfig::preset("wgan", d)?),
-            "wgan-gp" => |d| to_table(&GanModelConfig::preset("wgan-gp", d)?),
-            "lsgan" => |d| to_table(&GanModelConfig::preset("lsgan", d)?),
-            "cgan" => |d| to_table(&GanModelConfig::preset("cgan", d)?),
-            _ => |d| to_table(&GanModelConfig::preset("acgan", d)?),
-        },
-        build: |run, device| {
-            let cfg: GanModelConfig = from_table(&run.model, &run.model_config)?;
-            cfg.validate()?;
-            cfg.check_dataset(run.dataset.parse()?)?;
-            cfg.size()
-                .check(&format!("the {} networks", run.model), run.batch_size)?;
-            let name = GAN_MODELS
-                .iter()
-                .find(|n| **n == run.model)
-                .copied()
-                .unwrap_or("gan");
-            Ok(Box::new(GanTask::new(name, &cfg, run.lr, device)))
-        },
-    }
+/// The GAN entries: name, summary, learning rate.
+const GANS: [(&str, &str, f64); 7] = [
+    (
+        "gan",
+        "MLP GAN, non-saturating loss (lecture §2.3, Goodfellow et al. 2014)",
+        2e-4,
+    ),
+    (
+        "dcgan",
+        "DCGAN, non-saturating loss, Adam(β1 = 0.5) (Radford et al. 2016)",
+        2e-4,
+    ),
+    (
+        "wgan",
+        "WGAN: DCGAN nets, critic k = 5, weight clipping 0.01, RMSProp (Arjovsky et al. 2017)",
+        5e-5,
+    ),
+    (
+        "wgan-gp",
+        "WGAN-GP: DCGAN nets without BN in the critic, λ = 10, k = 5 (Gulrajani et al. 2017)",
+        1e-4,
+    ),
+    (
+        "lsgan",
+        "LSGAN: DCGAN nets, least-squares loss (Mao et al. 2017)",
+        2e-4,
+    ),
+    (
+        "cgan",
+        "conditional DCGAN, one-hot label into G and D (Mirza & Osindero 2014)",
+        2e-4,
+    ),
+    (
+        "acgan",
+        "AC-GAN: label into G, D predicts it with an auxiliary head (Odena et al. 2017)",
+        2e-4,
+    ),
+];
+
+/// Whether `name` is a GAN entry.
+pub fn is_gan(name: &str) -> bool {
+    GANS.iter().any(|(n, _, _)| *n == name)
 }
 
-/// The GAN entries of the registry.
-pub const GAN_MODELS: [&str; 7] = ["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan", "acgan"];
+/// The names of the GAN entries, for messages.
+pub fn gan_names() -> String {
+    GANS.map(|(n, _, _)| n).join(", ")
+}
 
 /// All models, in the order `genzoo models` lists them.
 pub fn registry() -> Vec<ModelSpec> {
-    vec![
-        ModelSpec {
-            name: "autoencoder",
-            summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
-            defaults: Defaults {
-                batch_size: 64,
-                epochs: 10,
-                lr: 1e-3,
+    let mut all = vec![ModelSpec {
+        name: "autoencoder",
+        summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
+        defaults: defaults(64, 10, 1e-3),
+        make_preset: |_, dataset| to_table(&AutoencoderConfig::for_dataset(dataset)),
+        make_task: |_, run, device| {
+            let cfg: AutoencoderConfig = from_table(&run.model, &run.model_config)?;
+            cfg.check_dataset(run.dataset.parse()?)?;
+            cfg.size().check("the autoencoder", run.batch_size)?;
+            Ok(Box::new(genzoo_vae::train::AutoencoderTask::new(
+                &cfg, run.lr, device,
+            )))
+        },
+    }];
+    all.extend(vae::entries());
+    all.push(ModelSpec {
+        name: "pixelcnn",
+        summary: "PixelCNN, exact NLL on binarized MNIST / 256-way softmax (lecture §2.1)",
+        defaults: defaults(32, 1, 1e-3),
+        make_preset: |_, dataset| to_table(&PixelCnnConfig::for_dataset(dataset)),
+        make_task: |name, run, device| {
+            let cfg: PixelCnnConfig = from_table(name, &run.model_config)?;
+            cfg.check_dataset(run.dataset.parse()?)
+                .map_err(bad_config(name))?;
+            cfg.size().check("the PixelCNN", run.batch_size)?;
+            Ok(Box::new(PixelTask::pixelcnn(&cfg, run.lr, device)))
+        },
+    });
+    for (name, summary) in [
+        (
+            "gated-pixelcnn",
+            "Gated PixelCNN, vertical + horizontal stacks, no blind spot (lecture §2.1)",
+        ),
+        (
+            "cond-pixelcnn",
+            "class-conditional Gated PixelCNN, one sample row per class (lecture §2.1)",
+        ),
+    ] {
+        all.push(ModelSpec {
+            name,
+            summary,
+            defaults: defaults(32, 1, 1e-3),
+            make_preset: |name, dataset| {
+                let conditional = name == "cond-pixelcnn";
+                to_table(&GatedPixelCnnConfig::for_dataset(dataset, conditional))
             },
-            preset: |dataset| to_table(&AutoencoderConfig::for_dataset(dataset)),
-            build: |run, device| {
-                let cfg: AutoencoderConfig = from_table(&run.model, &run.model_config)?;
-                cfg.check_dataset(run.dataset.parse()?)?;
-                cfg.size().check("the autoencoder", run.batch_size)?;
-                Ok(Box::new(genzoo_vae::train::AutoencoderTask::new(
-                    &cfg, run.lr, device,
+            make_task: |name, run, device| {
+                let conditional = name == "cond-pixelcnn";
+                let cfg: GatedPixelCnnConfig = from_table(name, &run.model_config)?;
+                cfg.check_dataset(run.dataset.parse()?, conditional)
+                    .map_err(bad_config(name))?;
+                cfg.size().check(&format!("the {name}"), run.batch_size)?;
+                Ok(Box::new(PixelTask::new(
+                    name,
+                    cfg.init(device),
+                    run.lr,
+                    device,
                 )))
             },
+        });
+    }
+    all.extend(GANS.map(|(name, summary, lr)| ModelSpec {
+        name,
+        summary,
+        defaults: defaults(64, 5, lr),
+        make_preset: |name, dataset| to_table(&GanModelConfig::preset(name, dataset)?),
+        make_task: |name, run, device| {
+            let cfg: GanModelConfig = from_table(name, &run.model_config)?;
+            cfg.validate()?;
+            cfg.check_dataset(run.dataset.parse()?)?;
+            cfg.size()
+                .check(&format!("the {name} networks"), run.batch_size)?;
+            Ok(Box::new(GanTask::new(name, &cfg, run.lr, device)))
         },
-        vae::vae(),
-        vae::vae_conv(),
-        vae::beta_vae(),
-        vae::cvae(),
-        vae::vae_2d(),
-        vae::iwae(),
-        ModelSpec {
-            name: "pixelcnn",
-            summary: "PixelCNN, exact NLL on binarized MNIST / 256-way softmax (lecture §2.1)",
-            defaults: Defaults {
-                batch_size: 32,
-                epochs: 1,
-                lr: 1e-3,
-            },
-            preset: |dataset| to_table(&PixelCnnConfig::for_dataset(dataset)),
-            build: |run, device| {
-                let cfg: PixelCnnConfig = from_table(&run.model, &run.model_config)?;
-                cfg.check_dataset(run.dataset.parse()?)
-                    .map_err(bad_config("pixelcnn"))?;
-                cfg.size().check("the PixelCNN", run.batch_size)?;
-                Ok(Box::new(PixelTask::pixelcnn(&cfg, run.lr, device)))
-            },
-        },
-        ModelSpec {
-            name: "gated-pixelcnn",
-            summary: "Gated PixelCNN, vertical + horizontal stacks, no blind spot (lecture §2.1)",
-            defaults: Defaults {
-                batch_size: 32,
-                epochs: 1,
-                lr: 1e-3,
-            },
-            preset: |dataset| to_table(&GatedPixelCnnConfig::for_dataset(dataset, false)),
-            build: |run, device| build_gated("gated-pixelcnn", run, device, false),
-        },
-        ModelSpec {
-            name: "cond-pixelcnn",
-            summary: "class-conditional Gated PixelCNN, one sample row per class (lecture §2.1)",
-            defaults: Defaults {
-                batch_size: 32,
-                epochs: 1,
-                lr: 1e-3,
-            },
-            preset: |dataset| to_table(&GatedPixelCnnConfig::for_dataset(dataset, true)),
-            build: |run, device| build_gated("cond-pixelcnn", run, device, true),
-        },
-        gan_spec(
-            "gan",
-            "MLP GAN, non-saturating loss (lecture §2.3, Goodfellow et al. 2014)",
-            2e-4,
-        ),
-        gan_spec(
-            "dcgan",
-            "DCGAN, non-saturating loss, Adam(β1 = 0.5) (Radford et al. 2016)",
-            2e-4,
-        ),
-        gan_spec(
-            "wgan",
-            "WGAN: DCGAN nets, critic k = 5, weight clipping 0.01, RMSProp (Arjovsky et al. 2017)",
-            5e-5,
-        ),
-        gan_spec(
-            "wgan-gp",
-            "WGAN-GP: DCGAN nets without BN in the critic, λ = 10, k = 5 (Gulrajani et al. 2017)",
-            1e-4,
-        ),
-        gan_spec(
-            "lsgan",
-            "LSGAN: DCGAN nets, least-squares loss (Mao et al. 2017)",
-            2e-4,
-        ),
-        gan_spec(
-            "cgan",
-            "conditional DCGAN, one-hot label into G and D (Mirza & Osindero 2014)",
-            2e-4,
-        ),
-        gan_spec(
-            "acgan",
-            "AC-GAN: label into G, D predicts it with an auxiliary head (Odena et al. 2017)",
-            2e-4,
-        ),
-        pixelrnn_spec(
+    }));
+    for (name, summary) in [
+        (
             "row-lstm",
             "PixelRNN Row LSTM, rows top to bottom, exact NLL (lecture §2.1)",
         ),
-        pixelrnn_spec(
+        (
             "diagonal-bilstm",
             "PixelRNN Diagonal BiLSTM, skewed diagonals both ways, exact NLL (lecture §2.1)",
         ),
-    ]
-}
-
-/// A PixelRNN registry entry: `row-lstm` or `diagonal-bilstm`.
-fn pixelrnn_spec(name: &'static str, summary: &'static str) -> ModelSpec {
-    ModelSpec {
-        name,
-        summary,
-        defaults: Defaults {
-            batch_size: 16,
-            epochs: 1,
-            lr: 1e-3,
-        },
-        preset: if name == "row-lstm" {
-            |d| {
-                to_table(&PixelRnnRunConfig::new(PixelRnnConfig::for_dataset(
-                    d,
-                    RnnKind::RowLstm,
-                )))
-            }
-        } else {
-            |d| {
-                to_table(&PixelRnnRunConfig::new(PixelRnnConfig::for_dataset(
-                    d,
-                    RnnKind::DiagonalBiLstm,
-                )))
-            }
-        },
-        build: |run, device| {
-            let (name, want) = if run.model == "row-lstm" {
-                ("row-lstm", RnnKind::RowLstm)
-            } else {
-                ("diagonal-bilstm", RnnKind::DiagonalBiLstm)
-            };
-            let run_cfg: PixelRnnRunConfig = from_table(&run.model, &run.model_config)?;
-            run_cfg
-                .model
-                .check_dataset(run.dataset.parse()?, want)
-                .map_err(bad_config(name))?;
-            run_cfg
-                .model
-                .size()
-                .check(&format!("the {name}"), run.batch_size)?;
-            Ok(Box::new(run_cfg.task(run.lr, device)))
-        },
+    ] {
+        all.push(ModelSpec {
+            name,
+            summary,
+            defaults: defaults(16, 1, 1e-3),
+            make_preset: |name, dataset| {
+                let cfg = PixelRnnConfig::for_dataset(dataset, rnn_kind(name));
+                to_table(&PixelRnnRunConfig::new(cfg))
+            },
+            make_task: |name, run, device| {
+                let run_cfg: PixelRnnRunConfig = from_table(name, &run.model_config)?;
+                let model = &run_cfg.model;
+                model
+                    .check_dataset(run.dataset.parse()?, rnn_kind(name))
+                    .map_err(bad_config(name))?;
+                model.size().check(&format!("the {name}"), run.batch_size)?;
+                Ok(Box::new(run_cfg.task(run.lr, device)))
+            },
+        });
     }
+    all
 }
 
-/// Builds a Gated PixelCNN task after checking its config against the dataset.
-fn build_gated(
-    name: &'static str,
-    run: &RunConfig,
-    device: &Device,
-    conditional: bool,
-) -> Result<Box<dyn Task>> {
-    let cfg: GatedPixelCnnConfig = from_table(&run.model, &run.model_config)?;
-    cfg.check_dataset(run.dataset.parse()?, conditional)
-        .map_err(bad_config(name))?;
-    cfg.size().check(&format!("the {name}"), run.batch_size)?;
-    Ok(Box::new(PixelTask::new(
-        name,
-        cfg.init(device),
-        run.lr,
-        device,
-    )))
+fn rnn_kind(name: &str) -> RnnKind {
+    if name == "row-lstm" {
+        RnnKind::RowLstm
+    } else {
+        RnnKind::DiagonalBiLstm
+    }
 }
 
 /// An error of `[model_config]` of model `name`.
@@ -322,10 +293,8 @@ pub fn train_flop_per_image(run: &RunConfig) -> Result<Option<f64>> {
         "gated-pixelcnn" | "cond-pixelcnn" => {
             from_table::<GatedPixelCnnConfig>(model, table)?.train_flop_per_image()
         }
-        m if vae::VAE_MODELS.contains(&m) => vae::config(run)?.train_flop_per_image(),
-        m if GAN_MODELS.contains(&m) => {
-            from_table::<GanModelConfig>(model, table)?.train_flop_per_image()
-        }
+        m if vae::is_vae(m) => vae::config(run)?.train_flop_per_image(),
+        m if is_gan(m) => from_table::<GanModelConfig>(model, table)?.train_flop_per_image(),
         _ => return Ok(None),
     }))
 }
