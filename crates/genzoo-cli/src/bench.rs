@@ -65,8 +65,8 @@ pub struct BenchArgs {
     /// on mini-MNIST; or `unsupervised`, the classic fits on full MNIST (needs GENZOO_DATA_DIR).
     #[arg(value_name = "GROUP")]
     pub group: Option<String>,
-    /// Presets to run, comma-separated (default: all of autoencoder, vae, vae-conv, pixelcnn, dcgan, gan
-    /// that this build has).
+    /// Models to run, comma-separated: the presets, or any registry model at its default batch size
+    /// (default: every preset this build has).
     #[arg(long)]
     pub only: Option<String>,
     /// CPU threads for the CPU backends (sets `RAYON_NUM_THREADS` in each preset's process; default:
@@ -133,19 +133,12 @@ fn presets(group: Option<&str>, only: Option<&str>) -> Result<Vec<Preset>> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|name| {
-            let preset = PRESETS
+            let spec = models::find(name)?;
+            Ok(PRESETS
                 .iter()
                 .find(|p| p.model == name)
                 .copied()
-                .ok_or_else(|| {
-                    let names: Vec<&str> = PRESETS.iter().map(|p| p.model).collect();
-                    Error::Config(format!(
-                        "unknown bench preset '{name}'; known: {}",
-                        names.join(", ")
-                    ))
-                })?;
-            models::find(name)?;
-            Ok(preset)
+                .unwrap_or(preset(spec.name, spec.defaults.batch_size)))
         })
         .collect()
 }
@@ -415,15 +408,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_presets_are_named() {
+    fn unknown_models_are_named_and_others_take_their_default_batch() {
         let e = presets(None, Some("autoencoder,bogus")).expect_err("bogus");
-        assert!(
-            e.to_string().contains("unknown bench preset 'bogus'"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("unknown model 'bogus'"), "{e}");
+        let got = presets(None, Some("pixelcnn,gated-pixelcnn")).expect("known");
         assert_eq!(
-            presets(None, Some("autoencoder")).expect("known")[0].batch_size,
-            64
+            got,
+            [preset("pixelcnn", 64), preset("gated-pixelcnn", 32)],
+            "a preset's batch, else the registry default"
         );
     }
 }

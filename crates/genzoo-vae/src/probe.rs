@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
+use burn::optim::Optimizer;
 use burn::tensor::{Device, Tensor, TensorData};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, Split};
+use genzoo_layers::adam::AdamConfig;
 use genzoo_train::{Batches, Checkpoint, Error, Result, RunDir, Task};
 use genzoo_unsupervised::PcaConfig;
 use genzoo_unsupervised::fit::{Ctx, Rows};
@@ -204,9 +206,8 @@ pub fn fit_softmax(
     let inv_std = Tensor::<2>::from_data(TensorData::new(inv_std, [1, d]), device);
     let mut w = Tensor::<2>::zeros([d, classes], device);
     let mut b = Tensor::<2>::zeros([1, classes], device);
-    let (mut mw, mut vw) = (w.zeros_like(), w.zeros_like());
-    let (mut mb, mut vb) = (b.zeros_like(), b.zeros_like());
-    let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8f64);
+    let adam = AdamConfig::new().with_epsilon(1e-8).build();
+    let (mut state_w, mut state_b) = (None, None);
     let bs = opts.batch_size.min(n);
     let per_epoch = n.div_ceil(bs);
     let steps = (opts.epochs * per_epoch).max(opts.min_steps);
@@ -230,14 +231,8 @@ pub fn fit_softmax(
         let g = (p - y) / m;
         let gw = z.transpose().matmul(g.clone()) + w.clone() * opts.l2;
         let gb = g.sum_dim(0);
-        let k = (t + 1) as i32;
-        let (c1, c2) = (1.0 - beta1.powi(k), 1.0 - beta2.powi(k));
-        mw = mw * beta1 + gw.clone() * (1.0 - beta1);
-        vw = vw * beta2 + gw.clone() * gw * (1.0 - beta2);
-        mb = mb * beta1 + gb.clone() * (1.0 - beta1);
-        vb = vb * beta2 + gb.clone() * gb * (1.0 - beta2);
-        w = w - (mw.clone() / c1) / ((vw.clone() / c2).sqrt() + eps) * opts.lr;
-        b = b - (mb.clone() / c1) / ((vb.clone() / c2).sqrt() + eps) * opts.lr;
+        (w, state_w) = adam.step(opts.lr, w, gw, state_w);
+        (b, state_b) = adam.step(opts.lr, b, gb, state_b);
     }
     Softmax {
         w,
