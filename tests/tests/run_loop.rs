@@ -10,7 +10,7 @@ use genzoo_cli::TrainArgs;
 use genzoo_datasets::rng::Rng;
 use genzoo_datasets::{DataOptions, DatasetKind, ImageSet, Split};
 use genzoo_train::{
-    Batches, Budget, Checkpoint, Error, Grid, RunDir, StepOutput, Task, TrainOptions,
+    Budget, Checkpoint, Error, Grid, RunDir, StepBatches, StepOutput, Task, TrainOptions,
 };
 use genzoo_vae::AutoencoderConfig;
 use serde_json::Value;
@@ -277,8 +277,8 @@ impl Task for NanAt {
     fn name(&self) -> &str {
         "nan-at"
     }
-    fn step(&mut self, batches: &mut Batches<'_>, _rng: &mut Rng) -> StepOutput {
-        let batch = batches.next_batch();
+    fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
+        let batch = batches.single();
         self.done += 1;
         let loss = if self.done == self.step {
             f64::NAN
@@ -369,8 +369,8 @@ impl Task for Dip {
     fn name(&self) -> &str {
         "dip"
     }
-    fn step(&mut self, batches: &mut Batches<'_>, _rng: &mut Rng) -> StepOutput {
-        let batch = batches.next_batch();
+    fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
+        let batch = batches.single();
         self.done += 1;
         StepOutput {
             loss: 1.0,

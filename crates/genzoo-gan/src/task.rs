@@ -17,7 +17,7 @@ use genzoo_train::memory::{Size, conv_macs, prod, sum};
 use genzoo_train::protocol::test_batch;
 use genzoo_train::state::{load_module, load_optim, module_section, optim_section};
 use genzoo_train::{
-    Batches, Checkpoint, Error, Figure, Generate, GenerateClass, Grid, Result, StepOutput, Task,
+    Checkpoint, Error, Figure, Generate, GenerateClass, Grid, Result, StepBatches, StepOutput, Task,
 };
 use serde::{Deserialize, Serialize};
 
@@ -412,15 +412,14 @@ impl Task for GanTask {
         self.gan.config.d_steps
     }
 
-    fn step(&mut self, batches: &mut Batches<'_>, rng: &mut Rng) -> StepOutput {
-        let k = self.gan.config.d_steps;
+    fn step(&mut self, batches: StepBatches, rng: &mut Rng) -> StepOutput {
+        let k = batches.len();
         let dim = self.network.latent();
         let classes = self.classes();
         let (mut d_loss, mut d_real, mut d_fake, mut gp) = (0.0, 0.0, 0.0, 0.0);
         let mut class_loss = 0.0;
         let mut images = 0;
-        for _ in 0..k {
-            let batch = batches.next_batch();
+        for batch in batches {
             let b = batch.images.dims()[0];
             images += b;
             let real = self.to_model_space(batch.images);

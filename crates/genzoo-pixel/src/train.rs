@@ -19,7 +19,7 @@ use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
 use genzoo_train::protocol::{test_batch, test_indices};
 use genzoo_train::state::Optimized;
 use genzoo_train::{
-    Batches, Checkpoint, Complete, Error, Figure, Generate, GenerateClass, Grid, Result,
+    Checkpoint, Complete, Error, Figure, Generate, GenerateClass, Grid, Result, StepBatches,
     StepOutput, Task,
 };
 
@@ -352,8 +352,8 @@ impl<M: PixelModel> Task for PixelTask<M> {
         self.binarize()
     }
 
-    fn step(&mut self, batches: &mut Batches<'_>, _rng: &mut Rng) -> StepOutput {
-        let batch = batches.next_batch();
+    fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
+        let batch = batches.single();
         let images = batch.images.dims()[0];
         let loss = self
             .net

@@ -14,7 +14,7 @@ use std::time::Instant;
 use genzoo_datasets::rng::Rng;
 
 use crate::error::{Error, Result};
-use crate::trainer::{Batches, Task};
+use crate::trainer::{Batches, StepBatches, Task};
 
 /// The median of `xs` (NaN for none).
 pub fn median(mut xs: Vec<f64>) -> f64 {
@@ -53,8 +53,12 @@ pub fn time_steps(
             "--repeats and --steps must be at least 1".into(),
         ));
     }
+    let mut step = |task: &mut dyn Task| {
+        let n = task.batches_per_step();
+        task.step(StepBatches::take(batches, n), rng).images
+    };
     for _ in 0..warmup {
-        task.step(batches, rng);
+        step(task);
     }
     let mut rates = Vec::with_capacity(repeats);
     let mut step_s = Vec::with_capacity(repeats);
@@ -62,7 +66,7 @@ pub fn time_steps(
         let t0 = Instant::now();
         let mut images = 0;
         for _ in 0..steps {
-            images += task.step(batches, rng).images;
+            images += step(task);
         }
         let dt = t0.elapsed().as_secs_f64();
         rates.push(images as f64 / dt);

@@ -41,6 +41,6 @@ pub use checkpoint::{Checkpoint, CheckpointMeta};
 pub use error::{Error, Result};
 pub use run::RunDir;
 pub use trainer::{
-    Batches, Budget, Figure, Grid, StepOutput, Task, TrainOptions, train, train_with_validation,
-    validation_name,
+    Batches, Budget, Figure, Grid, StepBatches, StepOutput, Task, TrainOptions, train,
+    train_with_validation, validation_name,
 };

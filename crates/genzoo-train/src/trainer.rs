@@ -178,6 +178,47 @@ impl<'a> Batches<'a> {
     }
 }
 
+/// The batches of one training step, as the loop hands them over: [`Task::batches_per_step`] of
+/// them (at least one), in stream order.
+#[derive(Debug)]
+pub struct StepBatches {
+    first: ImageBatch,
+    rest: Vec<ImageBatch>,
+}
+
+impl StepBatches {
+    /// The next `n` batches of `batches` (one for `n = 0`).
+    pub fn take(batches: &mut Batches<'_>, n: usize) -> Self {
+        let first = batches.next_batch();
+        let rest = (1..n).map(|_| batches.next_batch()).collect();
+        Self { first, rest }
+    }
+
+    /// The first batch: the whole of a step that takes one.
+    pub fn single(self) -> ImageBatch {
+        self.first
+    }
+
+    /// How many batches the step has.
+    pub fn len(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    /// Never: a step has at least one batch.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl IntoIterator for StepBatches {
+    type Item = ImageBatch;
+    type IntoIter = std::iter::Chain<std::iter::Once<ImageBatch>, std::vec::IntoIter<ImageBatch>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        std::iter::once(self.first).chain(self.rest)
+    }
+}
+
 /// A model family's training state, driven by [`train`].
 pub trait Task {
     /// The registry name written into checkpoints (`autoencoder`, `vae`, ...).
@@ -186,12 +227,13 @@ pub trait Task {
     fn binarization(&self) -> Binarization {
         Binarization::None
     }
-    /// Batches one step consumes (for progress and epoch estimates).
+    /// Batches one step consumes: the loop hands [`Task::step`] this many (and counts epochs and
+    /// progress by them).
     fn batches_per_step(&self) -> usize {
         1
     }
-    /// One optimisation step.
-    fn step(&mut self, batches: &mut Batches<'_>, rng: &mut Rng) -> StepOutput;
+    /// One optimisation step on the step's batches.
+    fn step(&mut self, batches: StepBatches, rng: &mut Rng) -> StepOutput;
     /// Metrics on held-out data, e.g. `[("test_mse", 0.01)]`.
     fn evaluate(&mut self, test: &ImageSet) -> Vec<(String, f64)>;
     /// The evaluation metric that picks `best.ckpt` (lower is better).
@@ -480,7 +522,10 @@ pub fn train_with_validation(
         let epoch_before = batches.epoch();
         let completed_before = completed(&batches);
         let t0 = Instant::now();
-        let out = task.step(&mut batches, &mut rng);
+        let out = task.step(
+            StepBatches::take(&mut batches, task.batches_per_step()),
+            &mut rng,
+        );
         let dt = t0.elapsed().as_secs_f64();
         let step = meta.step + 1;
         if !out.loss.is_finite() {

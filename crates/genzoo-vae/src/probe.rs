@@ -18,7 +18,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, Split};
 use genzoo_layers::adam::AdamConfig;
-use genzoo_train::{Batches, Checkpoint, Error, Result, RunDir, Task};
+use genzoo_train::{Batches, Checkpoint, Error, Result, RunDir, StepBatches, Task};
 use genzoo_unsupervised::PcaConfig;
 use genzoo_unsupervised::fit::{Ctx, Rows};
 use serde::{Deserialize, Serialize};
@@ -331,7 +331,7 @@ fn autoencoder(
         let mut rng = Rng::seed_from_u64(derive_seed(ctx.seed, &[3]));
         tracing::info!(steps, "training the autoencoder");
         for _ in 0..steps {
-            task.step(&mut batches, &mut rng);
+            task.step(StepBatches::take(&mut batches, 1), &mut rng);
         }
         summary.insert("ae_steps".into(), Value::from(steps));
         summary.insert(

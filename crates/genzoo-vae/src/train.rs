@@ -20,8 +20,8 @@ use genzoo_train::protocol::{test_batch, test_indices};
 use genzoo_train::state::{Optimized, load_module};
 use genzoo_train::svg::{group_by_label, scatter};
 use genzoo_train::{
-    Batches, BoundOptions, Checkpoint, Error, Figure, Generate, GenerateClass, Grid,
-    LikelihoodBounds, Result, StepOutput, Task,
+    BoundOptions, Checkpoint, Error, Figure, Generate, GenerateClass, Grid, LikelihoodBounds,
+    Result, StepBatches, StepOutput, Task,
 };
 
 use crate::sampling::{
@@ -81,8 +81,8 @@ impl Task for AutoencoderTask {
         "autoencoder"
     }
 
-    fn step(&mut self, batches: &mut Batches<'_>, _rng: &mut Rng) -> StepOutput {
-        let batch = batches.next_batch();
+    fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
+        let batch = batches.single();
         let images = batch.images.dims()[0];
         let loss = self.net.model().loss(batch.images).loss;
         StepOutput {
@@ -508,8 +508,8 @@ impl Task for VaeTask {
         }
     }
 
-    fn step(&mut self, batches: &mut Batches<'_>, rng: &mut Rng) -> StepOutput {
-        let batch = batches.next_batch();
+    fn step(&mut self, batches: StepBatches, rng: &mut Rng) -> StepOutput {
+        let batch = batches.single();
         let images = batch.images.dims()[0];
         let y =
             (self.config.num_classes > 0).then(|| one_hot(batch.labels, self.config.num_classes));
