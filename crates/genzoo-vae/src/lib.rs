@@ -58,7 +58,7 @@ pub mod vae;
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderOutput};
 pub use error::{Result, VaeError};
 pub use iwae::importance_weighted_log_likelihood;
-pub use vae::{Architecture, Likelihood, Vae, VaeConfig, VaeOutput};
+pub use vae::{Activation, Architecture, Likelihood, Vae, VaeConfig, VaeOutput};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(all(doctest, feature = "train"))]

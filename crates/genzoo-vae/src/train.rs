@@ -863,8 +863,9 @@ impl VaeConfig {
             Architecture::Conv => flat,
         };
         let (h, z, y) = (c.hidden as f64, c.latent as f64, c.num_classes as f64);
-        let encoder = enc_convs + (flat as f64 + y) * h + h * 2.0 * z;
-        let decoder = (z + y) * h + h * dec_flat as f64 + dec_convs;
+        let more = (c.hidden_layers.max(1) - 1) as f64 * h * h;
+        let encoder = enc_convs + (flat as f64 + y) * h + more + h * 2.0 * z;
+        let decoder = (z + y) * h + more + h * dec_flat as f64 + dec_convs;
         train_flop(encoder + c.iwae_k.max(1) as f64 * decoder)
     }
 
@@ -880,15 +881,18 @@ impl VaeConfig {
         let (h, z, y) = (c.hidden as u64, c.latent as u64, c.num_classes as u64);
         let m = |a: u64, b: u64| a.saturating_mul(b);
         // Up to two decoder outputs per pixel (the discretized logistic's mean and scale).
+        let layers = c.hidden_layers.max(1) as u64;
+        let more = m(m(2, layers - 1), m(h, h));
         Size {
             params: sum(&[
                 m(flat.saturating_add(y), h),
+                more,
                 m(h, m(2, z)),
                 m(z.saturating_add(y), h),
                 m(h, m(2, flat)),
             ]),
             activations: m(
-                sum(&[m(pixels, 3), m(flat, 2), m(h, 2), m(z, 3)]),
+                sum(&[m(pixels, 3), m(flat, 2), m(m(h, 2), layers), m(z, 3)]),
                 c.iwae_k as u64,
             ),
         }
@@ -902,7 +906,11 @@ mod tests {
     #[test]
     fn size_estimates_are_near_the_built_models() {
         let device = Device::flex();
-        for c in [VaeConfig::mnist_mlp(), VaeConfig::mnist_conditional()] {
+        for c in [
+            VaeConfig::mnist_mlp(),
+            VaeConfig::mnist_conditional(),
+            VaeConfig::burda_one_layer(),
+        ] {
             let (estimate, actual) = (c.size().params, c.init(&device).num_params() as u64);
             assert!(
                 estimate * 2 >= actual && estimate <= actual * 2,

@@ -31,6 +31,24 @@ pub enum Architecture {
     Conv,
 }
 
+/// The nonlinearity of the fully connected hidden layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    /// `max(0, x)` (pytorch/examples).
+    Relu,
+    /// `tanh(x)` (Burda et al. 2015's MNIST networks).
+    Tanh,
+}
+
+impl Activation {
+    fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Relu => relu(x),
+            Activation::Tanh => x.tanh(),
+        }
+    }
+}
+
 /// The observation model `p(x|z)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Likelihood {
@@ -132,9 +150,16 @@ pub struct VaeConfig {
     /// Encoder/decoder family.
     #[config(default = "Architecture::Mlp")]
     pub architecture: Architecture,
-    /// Width of the hidden fully connected layer on each side.
+    /// Width of the hidden fully connected layers on each side.
     #[config(default = 400)]
     pub hidden: usize,
+    /// Fully connected hidden layers on each side (1: the pytorch/examples VAE; 2: Burda et al.'s
+    /// one-stochastic-layer network).
+    #[config(default = 1)]
+    pub hidden_layers: usize,
+    /// Nonlinearity of the fully connected hidden layers.
+    #[config(default = "Activation::Relu")]
+    pub activation: Activation,
     /// Channels of the two stride-2 convolutions (convolutional architecture only).
     #[config(default = "[32, 64]")]
     pub conv_channels: [usize; 2],
@@ -193,6 +218,16 @@ impl VaeConfig {
         Self::mnist_mlp().with_iwae_k(5)
     }
 
+    /// The one-stochastic-layer MNIST network of Burda et al. 2015 (§5): 784-200-200-(50, 50) /
+    /// 50-200-200-784, tanh, Bernoulli decoder; `with_iwae_k(k)` for its IWAE.
+    pub fn burda_one_layer() -> Self {
+        Self::new()
+            .with_hidden(200)
+            .with_hidden_layers(2)
+            .with_latent(50)
+            .with_activation(Activation::Tanh)
+    }
+
     /// The MLP preset with a 2-D latent space, for the manifold picture of Kingma & Welling Fig. 4.
     pub fn mnist_2d() -> Self {
         Self::mnist_mlp().with_latent(2)
@@ -227,10 +262,15 @@ impl VaeConfig {
     /// Checks the values a model cannot be built with.
     pub fn validate(&self) -> crate::error::Result<()> {
         let bad = |m: String| Err(VaeError::InvalidConfig(m));
-        if self.channels == 0 || self.image_size == 0 || self.hidden == 0 || self.latent == 0 {
+        if self.channels == 0
+            || self.image_size == 0
+            || self.hidden == 0
+            || self.hidden_layers == 0
+            || self.latent == 0
+        {
             return bad(format!(
-                "channels, image_size, hidden and latent must be positive, got {}, {}, {}, {}",
-                self.channels, self.image_size, self.hidden, self.latent
+                "channels, image_size, hidden, hidden_layers and latent must be positive, got {}, {}, {}, {}, {}",
+                self.channels, self.image_size, self.hidden, self.hidden_layers, self.latent
             ));
         }
         if self.architecture == Architecture::Conv
@@ -303,15 +343,23 @@ impl VaeConfig {
                 )
             }
         };
+        let more = || {
+            (1..self.hidden_layers)
+                .map(|_| linear(self.hidden, self.hidden))
+                .collect()
+        };
         Vae {
             enc_convs: conv.unwrap_or_default(),
             enc_fc: linear(enc_in + y, self.hidden),
+            enc_more: more(),
             enc_mean: linear(self.hidden, self.latent),
             enc_logvar: linear(self.hidden, self.latent),
             dec_fc: linear(self.latent + y, self.hidden),
+            dec_more: more(),
             dec_out: linear(self.hidden, dec_out),
             dec_deconvs: deconv.unwrap_or_default(),
             likelihood: self.likelihood,
+            activation: self.activation,
             channels: self.channels,
             image_size: self.image_size,
             latent: self.latent,
@@ -327,13 +375,19 @@ impl VaeConfig {
 pub struct Vae {
     enc_convs: Vec<Conv2d>,
     enc_fc: Linear,
+    /// The hidden layers after the first (`hidden_layers − 1`).
+    enc_more: Vec<Linear>,
     enc_mean: Linear,
     enc_logvar: Linear,
     dec_fc: Linear,
+    /// The hidden layers after the first (`hidden_layers − 1`).
+    dec_more: Vec<Linear>,
     dec_out: Linear,
     dec_deconvs: Vec<ConvTranspose2d>,
     #[module(skip)]
     likelihood: Likelihood,
+    #[module(skip)]
+    activation: Activation,
     channels: usize,
     image_size: usize,
     latent: usize,
@@ -397,7 +451,10 @@ impl Vae {
             h = relu(conv.forward_auto(h)); // [B, h1, H/2, W/2], then [B, h2, H/4, W/4]
         }
         let h = self.condition(h.flatten(1, 3), y);
-        let h = relu(self.enc_fc.forward_gemm(h)); // [B, hidden]
+        let mut h = self.activation.apply(self.enc_fc.forward_gemm(h)); // [B, hidden]
+        for layer in &self.enc_more {
+            h = self.activation.apply(layer.forward_gemm(h));
+        }
         (
             self.enc_mean.forward_gemm(h.clone()),
             self.enc_logvar.forward_gemm(h),
@@ -411,7 +468,12 @@ impl Vae {
     /// `z: [B, latent]`, `y: [B, num_classes]` → `[B, C · params_per_channel, H, W]`
     pub fn decode(&self, z: Tensor<2>, y: Option<&Tensor<2>>) -> Tensor<4> {
         let [b, _] = z.dims();
-        let h = relu(self.dec_fc.forward_gemm(self.condition(z, y))); // [B, hidden]
+        let mut h = self
+            .activation
+            .apply(self.dec_fc.forward_gemm(self.condition(z, y))); // [B, hidden]
+        for layer in &self.dec_more {
+            h = self.activation.apply(layer.forward_gemm(h));
+        }
         let h = self.dec_out.forward_gemm(h);
         if self.dec_deconvs.is_empty() {
             let c = self.channels * self.likelihood.params_per_channel();
@@ -572,9 +634,41 @@ mod tests {
     }
 
     #[test]
+    fn the_burda_network_has_the_papers_layers_and_tanh_units() {
+        // Burda et al. 2015 §5: 784-200-200-(50, 50) / 50-200-200-784.
+        let device = Device::flex();
+        let cfg = VaeConfig::burda_one_layer();
+        let model = cfg.init(&device);
+        let linear = |i: usize, o: usize| i * o + o;
+        assert_eq!(
+            model.num_params(),
+            linear(784, 200)
+                + linear(200, 200)
+                + 2 * linear(200, 50)
+                + linear(50, 200)
+                + linear(200, 200)
+                + linear(200, 784)
+        );
+        // Saturated inputs: tanh units stay within (−1, 1), so the code mean is bounded by the
+        // output layer's weights; ReLU units grow without bound and the mean with them.
+        let big = Tensor::<4>::ones([1, 1, 28, 28], &device) * 1e4;
+        let bound = |m: &Vae| {
+            let w = to_vec(m.enc_mean.weight.val().abs().sum_dim(0).max())[0];
+            let b = to_vec(m.enc_mean.bias.as_ref().expect("bias").val().abs().max())[0];
+            w + b
+        };
+        let (mu, _) = model.encode(big.clone(), None);
+        assert!(to_vec(mu.abs().max())[0] <= bound(&model) * 1.0001);
+        let relu_model = cfg.with_activation(Activation::Relu).init(&device);
+        let (mu, _) = relu_model.encode(big, None);
+        assert!(to_vec(mu.abs().max())[0] > bound(&relu_model) * 10.0);
+    }
+
+    #[test]
     fn shapes_follow_every_preset() {
         let device = Device::flex();
         for cfg in [
+            VaeConfig::burda_one_layer(),
             VaeConfig::mnist_mlp(),
             VaeConfig::mnist_conv(),
             VaeConfig::mnist_conditional(),
