@@ -13,7 +13,7 @@ use clap::Args;
 use genzoo_datasets::rng::Rng;
 use genzoo_datasets::{DataOptions, DatasetKind, Split};
 use genzoo_train::bench::{Machine, peak_rss_mib, time_steps};
-use genzoo_train::{Backend, Batches, Error, Result};
+use genzoo_train::{Batches, Error, Result};
 use serde_json::{Map, Value};
 
 use crate::{TrainArgs, models, resolve_config};
@@ -153,7 +153,7 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
         ..TrainArgs::default()
     };
     let cfg = resolve_config(&train_args)?;
-    let backend: Backend = cfg.backend.parse()?;
+    let backend = cfg.backend;
     let device = backend.device()?.autodiff();
     device.seed(0);
     let spec = models::find(preset.model)?;

@@ -228,7 +228,10 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
         )));
     }
     let config = RunConfig::from_toml(&origin, &text)?;
-    let backend = pick_backend(backend, Some(&config.backend))?;
+    let backend = match backend {
+        Some(b) => b.parse()?,
+        None => config.backend,
+    };
     let device = backend.device()?.autodiff();
     device.seed(config.seed);
     let spec = models::find(&config.model)?;
@@ -280,7 +283,7 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
         ..EvalOptions::new(args.metrics.as_deref(), args.n)?
     };
     let mut loaded = args.source.load()?;
-    let kind: DatasetKind = loaded.config.dataset.parse()?;
+    let kind = loaded.config.dataset;
     check_images_fit(args.n, kind, "--n")?;
     let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
     let mut out = Map::new();
@@ -330,7 +333,7 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
         return Err(Error::Config("--n must be at least 1".into()));
     }
     let mut loaded = args.source.load()?;
-    check_images_fit(args.n, loaded.config.dataset.parse()?, "--n")?;
+    check_images_fit(args.n, loaded.config.dataset, "--n")?;
     if let Some(label) = args.label {
         let classes = loaded.task.conditional().map_or(0, |c| c.num_classes());
         if classes == 0 {
@@ -401,7 +404,7 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
 /// `genzoo sample --complete`: `cols` test images, their top halves, and `n / cols` rows of
 /// completions of the bottom halves (row `r` drawn from seed `seed + r`); returns the PNG's path.
 fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
-    let kind: DatasetKind = loaded.config.dataset.parse()?;
+    let kind = loaded.config.dataset;
     let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
     let cols = args.cols.unwrap_or(8).clamp(1, test.len().max(1));
     let rows = (args.n / cols).max(1);
@@ -441,7 +444,7 @@ fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
 /// names written.
 pub fn figures(args: &FiguresArgs) -> Result<Vec<String>> {
     let mut loaded = args.source.load()?;
-    let kind: DatasetKind = loaded.config.dataset.parse()?;
+    let kind = loaded.config.dataset;
     let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
     let mut names = Vec::new();
     for (name, figure) in loaded.task.figures(&test) {

@@ -302,7 +302,9 @@ fn resume_config(args: &TrainArgs, run: &RunDir) -> Result<RunConfig> {
     differs("--seed", args.seed.is_some_and(|s| s != cfg.seed));
     differs(
         "--dataset",
-        args.dataset.as_ref().is_some_and(|d| *d != cfg.dataset),
+        args.dataset
+            .as_ref()
+            .is_some_and(|d| d.parse().ok() != Some(cfg.dataset)),
     );
     differs("--k", args.k.is_some());
     if !refused.is_empty() {
@@ -317,7 +319,7 @@ fn resume_config(args: &TrainArgs, run: &RunDir) -> Result<RunConfig> {
         cfg.steps = args.steps;
     }
     if let Some(b) = &args.backend {
-        cfg.backend = b.parse::<Backend>()?.to_string();
+        cfg.backend = b.parse()?;
     }
     let keep = |flag: Option<u64>, current: u64| flag.unwrap_or(current);
     cfg.log_every = keep(args.log_every, cfg.log_every);
@@ -369,10 +371,10 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
         }
         None => (resolve_config(args)?, None),
     };
-    let backend: Backend = cfg.backend.parse()?;
+    let backend = cfg.backend;
     let device = backend.device()?.autodiff();
     let spec = models::find(&cfg.model)?;
-    let kind: DatasetKind = cfg.dataset.parse()?;
+    let kind = cfg.dataset;
     let opts = data_options(args);
     if resume_dir.is_none() && kind != DatasetKind::MnistMini && !kind.is_toy() {
         cfg.provenance.data_dir = genzoo_datasets::data_root(opts.data_dir.as_deref())

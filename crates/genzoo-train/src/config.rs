@@ -6,6 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use genzoo_datasets::DatasetKind;
+
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::trainer::{Budget, TrainOptions};
 
@@ -15,10 +18,12 @@ use crate::trainer::{Budget, TrainOptions};
 pub struct RunConfig {
     /// Registry name of the model.
     pub model: String,
-    /// Dataset name (`mnist`, `mnist-mini`, `fashion-mnist`, `cifar10`).
-    pub dataset: String,
-    /// Backend the run trains on.
-    pub backend: String,
+    /// The dataset, by its name in `config.toml` (`mnist`, `mnist-mini`, `binarized-mnist`, ...).
+    #[serde(with = "by_name")]
+    pub dataset: DatasetKind,
+    /// The backend the run trains on, by name (`flex`, `wgpu`, ...).
+    #[serde(with = "by_name")]
+    pub backend: Backend,
     /// Seed for initialisation, data order and sampling.
     pub seed: u64,
     /// Images per batch.
@@ -141,6 +146,27 @@ impl RunConfig {
     }
 }
 
+/// Serde by the name a type prints and parses (`Display` / `FromStr`), so `config.toml` holds
+/// `dataset = "mnist"` and an unknown name is an error listing the known ones.
+mod by_name {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub fn serialize<T: Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(value)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr<Err: Display>,
+        D: Deserializer<'de>,
+    {
+        String::deserialize(d)?.parse().map_err(de::Error::custom)
+    }
+}
+
 /// Deep-merges `overrides` into `base`: tables merge key by key, everything else replaces.
 pub fn merge(base: &mut toml::Table, overrides: toml::Table) {
     for (k, v) in overrides {
@@ -160,8 +186,8 @@ mod tests {
     fn sample() -> RunConfig {
         RunConfig {
             model: "autoencoder".into(),
-            dataset: "mnist-mini".into(),
-            backend: "flex".into(),
+            dataset: DatasetKind::MnistMini,
+            backend: Backend::Flex,
             seed: 3,
             batch_size: 64,
             epochs: Some(2),
@@ -204,6 +230,18 @@ mod tests {
         let mut cfg = sample();
         cfg.lr = f64::NAN;
         assert!(cfg.validate().is_err());
+        // Dataset and backend are names, parsed: an unknown one names the known ones.
+        let text = sample().to_toml().expect("serialize");
+        assert!(text.contains("dataset = \"mnist-mini\"") && text.contains("backend = \"flex\""));
+        let err = RunConfig::from_toml("c.toml", &text.replace("mnist-mini", "mnist-maxi"))
+            .expect_err("unknown dataset");
+        assert!(
+            err.to_string().contains("mnist-maxi") && err.to_string().contains("binarized-mnist"),
+            "{err}"
+        );
+        let err = RunConfig::from_toml("c.toml", &text.replace("\"flex\"", "\"tpu\""))
+            .expect_err("unknown backend");
+        assert!(err.to_string().contains("tpu"), "{err}");
     }
 
     #[test]

@@ -170,7 +170,7 @@ pub fn registry() -> Vec<ModelSpec> {
         make_preset: |_, dataset| to_table(&AutoencoderConfig::for_dataset(dataset)),
         make_task: |_, run, device| {
             let cfg: AutoencoderConfig = from_table(&run.model, &run.model_config)?;
-            cfg.check_dataset(run.dataset.parse()?)?;
+            cfg.check_dataset(run.dataset)?;
             cfg.size().check("the autoencoder", run.batch_size)?;
             Ok(Box::new(genzoo_vae::train::AutoencoderTask::new(
                 &cfg, run.lr, device,
@@ -185,8 +185,7 @@ pub fn registry() -> Vec<ModelSpec> {
         make_preset: |_, dataset| to_table(&PixelCnnConfig::for_dataset(dataset)),
         make_task: |name, run, device| {
             let cfg: PixelCnnConfig = from_table(name, &run.model_config)?;
-            cfg.check_dataset(run.dataset.parse()?)
-                .map_err(bad_config(name))?;
+            cfg.check_dataset(run.dataset).map_err(bad_config(name))?;
             cfg.size().check("the PixelCNN", run.batch_size)?;
             Ok(Box::new(PixelTask::pixelcnn(&cfg, run.lr, device)))
         },
@@ -212,7 +211,7 @@ pub fn registry() -> Vec<ModelSpec> {
             make_task: |name, run, device| {
                 let conditional = name == "cond-pixelcnn";
                 let cfg: GatedPixelCnnConfig = from_table(name, &run.model_config)?;
-                cfg.check_dataset(run.dataset.parse()?, conditional)
+                cfg.check_dataset(run.dataset, conditional)
                     .map_err(bad_config(name))?;
                 cfg.size().check(&format!("the {name}"), run.batch_size)?;
                 Ok(Box::new(PixelTask::new(
@@ -232,7 +231,7 @@ pub fn registry() -> Vec<ModelSpec> {
         make_task: |name, run, device| {
             let cfg: GanModelConfig = from_table(name, &run.model_config)?;
             cfg.validate()?;
-            cfg.check_dataset(run.dataset.parse()?)?;
+            cfg.check_dataset(run.dataset)?;
             cfg.size()
                 .check(&format!("the {name} networks"), run.batch_size)?;
             Ok(Box::new(GanTask::new(name, &cfg, run.lr, device)))
@@ -260,7 +259,7 @@ pub fn registry() -> Vec<ModelSpec> {
                 let run_cfg: PixelRnnRunConfig = from_table(name, &run.model_config)?;
                 let model = &run_cfg.model;
                 model
-                    .check_dataset(run.dataset.parse()?, rnn_kind(name))
+                    .check_dataset(run.dataset, rnn_kind(name))
                     .map_err(bad_config(name))?;
                 model.size().check(&format!("the {name}"), run.batch_size)?;
                 Ok(Box::new(run_cfg.task(run.lr, device)))

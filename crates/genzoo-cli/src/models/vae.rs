@@ -50,7 +50,7 @@ pub fn entries() -> [ModelSpec; 6] {
         make_preset: |name, dataset| to_table(&preset(name, dataset)),
         make_task: |name, run, device| {
             let cfg = config(run)?;
-            check_config(&cfg, run.dataset.parse()?)?;
+            check_config(&cfg, run.dataset)?;
             cfg.size().check(&format!("the {name}"), run.batch_size)?;
             Ok(Box::new(VaeTask::new(name, &cfg, run.lr, run.seed, device)))
         },
