@@ -55,7 +55,7 @@ pub enum Command {
 #[derive(Debug, Args, Default)]
 #[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
-    /// Model to train (see `genzoo models`); default: the autoencoder.
+    /// Model to train (see `genzoo models`); default: the VAE, which draws new digits.
     pub model: Option<String>,
     /// Dataset: mnist, fashion-mnist, cifar10, mnist-mini (embedded, no download),
     /// binarized-mnist (the likelihood papers' fixed binarization; its validation split picks
@@ -127,7 +127,7 @@ pub struct TrainArgs {
 }
 
 /// The model `genzoo train` trains when none is named.
-pub const DEFAULT_MODEL: &str = "autoencoder";
+pub const DEFAULT_MODEL: &str = "vae";
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {

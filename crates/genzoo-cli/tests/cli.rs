@@ -202,12 +202,26 @@ fn ctrl_c_saves_last_exits_130_and_the_run_resumes() {
 }
 
 #[test]
+fn the_default_model_is_a_generative_model() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("run");
+    let dir_s = dir.to_str().expect("utf8");
+    let o = genzoo(&["train", "--steps", "2", "--out", dir_s, "--no-progress"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config = std::fs::read_to_string(dir.join("config.toml")).expect("config");
+    assert!(config.contains("model = \"vae\""), "{config}");
+    let o = genzoo(&["sample", dir_s, "--n", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
 fn eval_writes_test_metrics_into_the_run_and_sample_explains_what_cannot_sample() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
     let dir_s = dir.to_str().expect("utf8");
     let o = genzoo(&[
         "train",
+        "autoencoder",
         "--steps",
         "3",
         "--batch-size",
