@@ -479,6 +479,7 @@ def main():
         print(f"{model:<12} {batch:>6} {rec['train_images_per_sec']:>12.1f} {rec['train_step_s']:>10.4f} "
               f"{rate:>9}", flush=True)
     meta = {
+        **cpu_info(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
@@ -492,6 +493,32 @@ def main():
         with open(a.json, "w") as f:
             json.dump({"meta": meta, "records": records}, f, indent=2)
     return 0
+
+
+def cpu_info():
+    """The CPU model and widest vector ISA /proc/cpuinfo lists (genzoo bench's rule), and the ISA
+    PyTorch's kernels dispatch to, so that a table is read with its machine."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        text = ""
+    fields = dict(
+        (k.strip(), v.strip())
+        for k, _, v in (line.partition(":") for line in text.splitlines())
+        if k.strip() in ("model name", "flags")
+    )
+    flags = set(fields.get("flags", "").split())
+    if "model name" in fields:
+        info["cpu_model"] = fields["model name"]
+    info["isa"] = ("avx512f" if "avx512f" in flags else "avx2+fma" if {"avx2", "fma"} <= flags
+                   else "avx" if "avx" in flags else "sse")
+    try:
+        info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:
+        pass
+    return info
 
 
 if __name__ == "__main__":
