@@ -338,7 +338,10 @@ mod tests {
     #[test]
     fn a_dcgan_learns_to_fool_its_discriminator_on_a_fixed_target() {
         // Real data: one fixed 8×8 image (a bright square). After some rounds, G's samples should
-        // move towards it: their distance to the target must shrink a lot.
+        // move towards it: their distance to the target must shrink a lot. burn's device RNG is
+        // shared with the tests running beside this one, so the trajectory is not fixed: 300 rounds
+        // bring the distance below 1.5% of its start for each of seeds 0–11 run alone (150 rounds
+        // left one at 22%, next to the 25% bound).
         let device = Device::flex().autodiff();
         device.seed(6);
         let arch = Architecture::Dcgan(
@@ -366,7 +369,7 @@ mod tests {
             f64::from((x - t).square().mean().into_scalar::<f32>())
         };
         let before = distance(&gan);
-        for _ in 0..150 {
+        for _ in 0..300 {
             let z = Tensor::<2>::random([b, 8], Distribution::Normal(0.0, 1.0), &device);
             let eps = Tensor::<4>::zeros([b, 1, 1, 1], &device);
             gan.discriminator_step(real.clone(), None, z, eps, 2e-3);
