@@ -76,6 +76,7 @@ fn the_run_loop_trains_on_wgpu() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
     let args = genzoo_cli::TrainArgs {
+        model: Some("autoencoder".into()),
         backend: Some("wgpu".into()),
         steps: Some(2),
         batch_size: Some(16),
