@@ -27,10 +27,7 @@ pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
             "`genzoo bench {GROUP}` fits full MNIST: set {DATA_DIR_ENV} to the directory that holds mnist/*-ubyte.gz"
         )));
     }
-    let backend = match &args.backend {
-        Some(b) => b.parse::<Backend>()?,
-        None => Backend::default_compiled()?,
-    };
+    let backend = Backend::named_or_default(args.backend.as_deref())?;
     let device = backend.device()?;
     let set = genzoo_datasets::load(DatasetKind::Mnist, Split::Train, &DataOptions::default())?;
     let (n, d) = (set.len(), set.image_len());

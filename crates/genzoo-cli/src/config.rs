@@ -50,10 +50,12 @@ impl Layers {
             .clone()
             .or_else(|| file_str("dataset"))
             .unwrap_or_else(|| "mnist-mini".into());
-        let backend = match args.backend.clone().or_else(|| file_str("backend")) {
-            Some(b) => b.parse::<Backend>()?,
-            None => Backend::default_compiled()?,
-        };
+        let backend = Backend::named_or_default(
+            args.backend
+                .clone()
+                .or_else(|| file_str("backend"))
+                .as_deref(),
+        )?;
         Ok(Self {
             dataset,
             backend,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use clap::Args;
 use genzoo_datasets::{DataOptions, DatasetKind, ImageSet, Split};
-use genzoo_metrics::classifier::{ClassifierTraining, DomainClassifier, sha256_hex};
+use genzoo_metrics::classifier::{ClassifierTraining, sha256_hex};
 use genzoo_metrics::evaluate::{EvalOptions, evaluate};
 use genzoo_metrics::suite;
 use genzoo_train::{Backend, Checkpoint, Error, Grid, Result, RunDir, Task};
@@ -183,13 +183,6 @@ fn load_split(kind: DatasetKind, split: Split, data_dir: Option<&Path>) -> Resul
     Ok(genzoo_datasets::load(kind, split, &opts)?)
 }
 
-fn pick_backend(flag: Option<&str>, fallback: Option<&str>) -> Result<Backend> {
-    match flag.or(fallback) {
-        Some(b) => b.parse(),
-        None => Backend::default_compiled(),
-    }
-}
-
 /// A trained run, rebuilt from its config and checkpoint.
 pub struct LoadedRun {
     /// The run directory.
@@ -251,16 +244,6 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
         checkpoint: path,
         step: ckpt.meta.step,
     })
-}
-
-/// The feature extractor of `dataset` (or the user's `file`): [`suite::feature_extractor`].
-fn feature_extractor(
-    file: Option<&Path>,
-    dataset: DatasetKind,
-    shape: [usize; 3],
-    device: &Device,
-) -> Result<DomainClassifier> {
-    suite::feature_extractor(file, dataset, shape, device).map_err(metric_err)
 }
 
 /// Refuses `n` generated images of `kind` that cannot fit in memory: the samples as a tensor, as
@@ -467,7 +450,7 @@ pub fn classifier(args: &ClassifierArgs) -> Result<f64> {
             "{kind} has no labels to train a classifier on; its images are MNIST digits, which the shipped genzoo-LeNet-MNIST reads"
         )));
     }
-    let backend = pick_backend(args.backend.as_deref(), None)?;
+    let backend = Backend::named_or_default(args.backend.as_deref())?;
     let device = backend.device()?;
     let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
     let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
@@ -517,11 +500,13 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>
             "{kind} has no labels to train a classifier on; its images are MNIST digits, which the shipped genzoo-LeNet-MNIST reads"
         )));
     }
-    let backend = pick_backend(args.backend.as_deref(), None)?;
+    let backend = Backend::named_or_default(args.backend.as_deref())?;
     let device = backend.device()?;
     let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
     let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
-    let extractor = feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)?;
+    let extractor =
+        suite::feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)
+            .map_err(metric_err)?;
     suite::calibration(
         &extractor,
         &kind.to_string(),

@@ -239,11 +239,7 @@ pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     let mut table = layers.merge(table, args);
     models::gan::apply_train_flags(model, kind, &mut table, args.loss.as_deref(), args.d_steps)?;
     let int = |v: Option<u64>| v.map(|v| v as i64);
-    set_flag(
-        &mut table,
-        "batch_size",
-        int(args.batch_size.map(|b| b as u64)),
-    );
+    set_flag(&mut table, "batch_size", args.batch_size.map(|b| b as i64));
     set_flag(&mut table, "lr", args.lr);
     set_flag(&mut table, "log_every", int(args.log_every));
     set_flag(&mut table, "sample_every", int(args.sample_every));

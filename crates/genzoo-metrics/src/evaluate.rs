@@ -13,7 +13,6 @@ use genzoo_train::run::num;
 use genzoo_train::{BoundOptions, Error, Result, Task};
 use serde_json::{Map, Value};
 
-use crate::classifier::DomainClassifier;
 use crate::suite::{self, SAMPLE_METRICS};
 
 /// The likelihood bounds of latent-variable models (measured only when asked for by name).
@@ -162,27 +161,27 @@ pub fn evaluate(
         }
     }
     if opts.wants("acc") {
-        let classes = task.conditional().map_or(0, |c| c.num_classes());
-        if let Some(per) = opts.n.checked_div(classes) {
-            let t0 = Instant::now();
-            let extractor: DomainClassifier = extractor()?;
-            let per_class = match task.conditional() {
-                Some(g) => (0..classes)
+        match task.conditional().filter(|g| g.num_classes() > 0) {
+            Some(g) => {
+                let extractor = extractor()?;
+                let t0 = Instant::now();
+                let classes = g.num_classes();
+                let per = (opts.n / classes).max(1);
+                let per_class = (0..classes)
                     .map(|c| {
-                        Ok(
-                            g.generate_class(per.max(1), opts.seed.wrapping_add(c as u64), c)?
-                                .to_device(device),
-                        )
+                        let seed = opts.seed.wrapping_add(c as u64);
+                        Ok(g.generate_class(per, seed, c)?.to_device(device))
                     })
-                    .collect::<Result<Vec<_>>>()?,
-                None => Vec::new(),
-            };
-            out.extend(suite::class_accuracy(&extractor, &per_class).map_err(metric_err)?);
-            out.insert("time_acc_s".into(), num(t0.elapsed().as_secs_f64()));
-        } else if opts.explicit {
-            return Err(Error::Config(format!(
-                "'{model}' is not class-conditional: no class accuracy"
-            )));
+                    .collect::<Result<Vec<_>>>()?;
+                out.extend(suite::class_accuracy(&extractor, &per_class).map_err(metric_err)?);
+                out.insert("time_acc_s".into(), num(t0.elapsed().as_secs_f64()));
+            }
+            None if opts.explicit => {
+                return Err(Error::Config(format!(
+                    "'{model}' is not class-conditional: no class accuracy"
+                )));
+            }
+            None => {}
         }
     }
     Ok(out)

@@ -70,6 +70,11 @@ impl Backend {
         })
     }
 
+    /// The backend a user named (`--backend`, or a file's), else [`Backend::default_compiled`].
+    pub fn named_or_default(name: Option<&str>) -> Result<Backend> {
+        name.map_or_else(Self::default_compiled, str::parse)
+    }
+
     /// The device (without autodiff) for this backend, or an error saying how to compile it in.
     pub fn device(self) -> Result<Device> {
         if !self.is_compiled() {

@@ -72,15 +72,6 @@ pub struct ClassicConfig {
     pub provenance: Provenance,
 }
 
-/// The reference parameters of a classic model on a dataset.
-pub fn preset(model: &str, data: ClassicData) -> Result<toml::Table> {
-    if model == "ae-probe" {
-        to_table(&ProbeParams::preset())
-    } else {
-        to_table(&ClassicFit::preset(model, data)?)
-    }
-}
-
 /// Resolves the configuration of a classic fit: preset → `--config` → flags.
 pub fn resolve(args: &TrainArgs) -> Result<ClassicConfig> {
     let model = args.model.clone().unwrap_or_default();
@@ -114,18 +105,22 @@ pub fn resolve(args: &TrainArgs) -> Result<ClassicConfig> {
     let mut table = toml::Table::new();
     table.insert("model".into(), model.clone().into());
     table.insert("seed".into(), 0.into());
-    table.insert("model_config".into(), preset(&model, data)?.into());
+    // The reference parameters: the probe's, or the classic fit's for this dataset.
+    let fit = (!probe)
+        .then(|| ClassicFit::preset(&model, data))
+        .transpose()?;
+    let preset = match &fit {
+        Some(fit) => to_table(fit)?,
+        None => to_table(&ProbeParams::preset())?,
+    };
+    table.insert("model_config".into(), preset.into());
     let mut table = layers.merge(table, args);
     if let Some(k) = args.k {
-        let key = (!probe)
-            .then(|| ClassicFit::preset(&model, data))
-            .transpose()?
-            .and_then(|fit| fit.k_key())
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "--k does not apply to '{model}' (k-means k, PCA / GMM components)"
-                ))
-            })?;
+        let key = fit.as_ref().and_then(ClassicFit::k_key).ok_or_else(|| {
+            Error::Config(format!(
+                "--k does not apply to '{model}' (k-means k, PCA / GMM components)"
+            ))
+        })?;
         if let Some(toml::Value::Table(mc)) = table.get_mut("model_config") {
             mc.insert(key.into(), (k as i64).into());
         }
