@@ -12,8 +12,10 @@ use std::time::Instant;
 use clap::Args;
 use genzoo_datasets::rng::Rng;
 use genzoo_datasets::{DataOptions, DatasetKind, Split};
+use genzoo_train::Batches;
 use genzoo_train::bench::{Machine, peak_rss_mib, time_steps};
-use genzoo_train::{Batches, Error, Result};
+
+use crate::{Error, Result};
 use serde_json::{Map, Value};
 
 use crate::{TrainArgs, models, resolve_config};

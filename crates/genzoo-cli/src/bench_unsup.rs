@@ -7,18 +7,16 @@
 
 use burn::tensor::{Tensor, TensorData};
 use genzoo_datasets::{DATA_DIR_ENV, DataOptions, DatasetKind, Split};
+use genzoo_train::Backend;
 use genzoo_train::bench::Machine;
-use genzoo_train::{Backend, Error, Result};
+
+use crate::{Error, Result};
 use serde_json::{Map, Value};
 
 use crate::bench::BenchArgs;
 
 /// The group name on the command line.
 pub const GROUP: &str = "unsupervised";
-
-fn lib(e: genzoo_unsupervised::Error) -> Error {
-    Error::Config(e.to_string())
-}
 
 /// Runs the fits; one record per fit.
 pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
@@ -33,7 +31,7 @@ pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
     let (n, d) = (set.len(), set.image_len());
     let pixels: Vec<f32> = set.images().iter().map(|&p| f32::from(p) / 255.0).collect();
     let x = Tensor::<2>::from_data(TensorData::new(pixels, [n, d]), &device);
-    let mut out = genzoo_unsupervised::bench::reference_fits(&x).map_err(lib)?;
+    let mut out = genzoo_unsupervised::bench::reference_fits(&x)?;
     let machine = Machine::detect();
     for r in &mut out {
         r.insert("group".into(), Value::from(GROUP));

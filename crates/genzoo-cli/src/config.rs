@@ -1,7 +1,9 @@
 //! Flags → configuration: the layers of a fresh run's configuration (the model's preset, the
 //! `--config` file, the flags). The configuration itself is [`genzoo_train::config::RunConfig`].
 
-use genzoo_train::{Backend, Error, Result};
+use genzoo_train::Backend;
+
+use crate::{Error, Result};
 
 pub use genzoo_train::config::{Provenance, RunConfig, merge};
 

@@ -10,15 +10,13 @@ use genzoo_datasets::{DataOptions, DatasetKind, ImageSet, Split};
 use genzoo_metrics::classifier::{ClassifierTraining, sha256_hex};
 use genzoo_metrics::evaluate::{EvalOptions, evaluate};
 use genzoo_metrics::suite;
-use genzoo_train::{Backend, Checkpoint, Error, Grid, Result, RunDir, Task};
+use genzoo_train::{Backend, Checkpoint, Grid, RunDir, Task};
+
+use crate::{Error, Result};
 use serde_json::{Map, Value};
 
 use crate::config::RunConfig;
 use crate::models;
-
-fn metric_err(e: genzoo_metrics::Error) -> Error {
-    Error::Metric(e.to_string())
-}
 
 /// The trained run `eval`, `sample` and `figures` read: its directory, checkpoint, backend and data.
 #[derive(Debug, Clone, Args)]
@@ -249,10 +247,10 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
 /// Refuses `n` generated images of `kind` that cannot fit in memory: the samples as a tensor, as
 /// host values and as the picture or features made of them (three copies).
 fn check_images_fit(n: usize, kind: DatasetKind, flag: &str) -> Result<()> {
-    genzoo_train::memory::check_fits(
+    Ok(genzoo_train::memory::check_fits(
         &format!("{flag} {n} ({n} generated images)"),
         genzoo_train::memory::images_bytes(n, kind.shape()).saturating_mul(3),
-    )
+    )?)
 }
 
 /// `genzoo eval`: the run's metrics on the test split, written into `summary.json` under `eval`
@@ -472,8 +470,7 @@ pub fn classifier(args: &ClassifierArgs) -> Result<f64> {
         command,
         &device,
         |epoch, loss| tracing::info!(epoch, loss, "classifier epoch done"),
-    )
-    .map_err(metric_err)?;
+    )?;
     tracing::info!(
         accuracy = acc,
         seconds = t0.elapsed().as_secs_f64(),
@@ -505,8 +502,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>
     let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
     let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
     let extractor =
-        suite::feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)
-            .map_err(metric_err)?;
+        suite::feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)?;
     suite::calibration(
         &extractor,
         &kind.to_string(),
@@ -515,5 +511,5 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>
         args.n,
         &device,
     )
-    .map_err(metric_err)
+    .map_err(Error::from)
 }

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod bench_unsup;
 pub mod config;
+pub mod error;
 pub mod eval;
 pub mod models;
 
@@ -15,8 +16,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use genzoo_datasets::{DataOptions, DatasetKind, Split};
-use genzoo_train::{Backend, Checkpoint, Error, Result, RunDir, TrainOptions};
+use genzoo_train::{Backend, Checkpoint, RunDir, TrainOptions};
 use serde_json::{Map, Value};
+
+pub use crate::error::{Error, Result};
 
 use crate::config::{Layers, Provenance, RunConfig, set_flag};
 

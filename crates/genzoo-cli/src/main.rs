@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use genzoo_cli::{Cli, run};
-use genzoo_train::Error;
 
 /// mimalloc rather than the system allocator: burn's CPU backends allocate a fresh buffer for every
 /// tensor op, and glibc returns large buffers to the OS on free, so each step faulted its
@@ -66,12 +65,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            match e {
-                Error::Interrupted { .. } => {
-                    ExitCode::from(genzoo_train::signal::INTERRUPTED_EXIT_CODE as u8)
-                }
-                _ => ExitCode::FAILURE,
-            }
+            ExitCode::from(e.exit_code())
         }
     }
 }

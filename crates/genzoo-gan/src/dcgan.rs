@@ -20,7 +20,7 @@ use genzoo_layers::im2col::linear;
 use genzoo_layers::norm::batch_norm;
 use genzoo_layers::{GemmForward, LinearGemm};
 
-use crate::nets::{leaky_slope, with_labels};
+use crate::nets::{invalid, leaky_slope, positive_sizes, with_labels};
 use crate::spectral::SpectralNorm;
 
 /// Configuration of the DCGAN [`DcganGenerator`] and [`DcganDiscriminator`].
@@ -95,17 +95,19 @@ impl DcganConfig {
     }
 
     /// Checks the sizes the architecture needs.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::Result<()> {
         if self.is_auxiliary() && self.classes == 0 {
-            return Err("an auxiliary classifier (AC-GAN) needs classes > 0".into());
-        }
-        if self.image_size == 0 || !self.image_size.is_multiple_of(4) {
-            return Err(format!(
-                "DCGAN image_size must be a positive multiple of 4, got {}",
-                self.image_size
+            return Err(invalid(
+                "an auxiliary classifier (AC-GAN) needs classes > 0",
             ));
         }
-        crate::nets::positive_sizes(
+        if self.image_size == 0 || !self.image_size.is_multiple_of(4) {
+            return Err(invalid(format!(
+                "DCGAN image_size must be a positive multiple of 4, got {}",
+                self.image_size
+            )));
+        }
+        positive_sizes(
             "DCGAN",
             &[
                 ("channels", &[self.channels]),

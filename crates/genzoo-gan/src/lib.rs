@@ -34,6 +34,7 @@
 
 pub mod clip;
 pub mod dcgan;
+pub mod error;
 pub mod latent;
 pub mod loss;
 pub mod mlp;
@@ -47,6 +48,7 @@ pub mod train;
 
 pub use clip::clip_weights;
 pub use dcgan::{DcganConfig, DcganDiscriminator, DcganGenerator};
+pub use error::{Error, Result};
 pub use loss::GanLoss;
 pub use mlp::{MlpDiscriminator, MlpGanConfig, MlpGenerator};
 pub use nets::{Architecture, Discriminator, Generator};

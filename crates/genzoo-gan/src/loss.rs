@@ -112,7 +112,7 @@ impl std::fmt::Display for GanLoss {
 }
 
 impl std::str::FromStr for GanLoss {
-    type Err = String;
+    type Err = crate::Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         GanLoss::ALL
@@ -120,7 +120,10 @@ impl std::str::FromStr for GanLoss {
             .find(|l| l.name() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = GanLoss::ALL.iter().map(|l| l.name()).collect();
-                format!("unknown GAN loss '{s}'; known: {}", names.join(", "))
+                crate::Error::UnknownLoss {
+                    name: s.to_string(),
+                    known: names.join(", "),
+                }
             })
     }
 }
@@ -233,7 +236,7 @@ mod tests {
         for loss in GanLoss::ALL {
             assert_eq!(loss.name().parse::<GanLoss>(), Ok(loss));
         }
-        let err = "wgan".parse::<GanLoss>().expect_err("unknown");
+        let err = "wgan".parse::<GanLoss>().expect_err("unknown").to_string();
         assert!(err.contains("wasserstein"), "{err}");
     }
 }

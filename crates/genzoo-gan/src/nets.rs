@@ -90,20 +90,20 @@ impl Architecture {
     }
 
     /// Checks sizes; the message says what is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::Result<()> {
         let (leak, init_std) = match self {
             Architecture::Mlp(c) => (c.leak, c.init_std),
             Architecture::Dcgan(c) => (c.leak, c.init_std),
         };
         if !(0.0..1.0).contains(&leak) {
-            return Err(format!(
+            return Err(invalid(format!(
                 "leak (LeakyReLU's negative slope) must be in [0, 1), got {leak}"
-            ));
+            )));
         }
         if !(init_std > 0.0 && init_std.is_finite()) {
-            return Err(format!(
+            return Err(invalid(format!(
                 "init_std must be a positive number, got {init_std}"
-            ));
+            )));
         }
         match self {
             Architecture::Mlp(c) => positive_sizes(
@@ -137,17 +137,22 @@ impl Architecture {
     }
 }
 
+/// An [`Error::InvalidConfig`](crate::Error::InvalidConfig) with this message.
+pub(crate) fn invalid(message: impl Into<String>) -> crate::Error {
+    crate::Error::InvalidConfig(message.into())
+}
+
 /// The first of the named size fields that holds a zero, as a message naming it and its value.
-pub(crate) fn positive_sizes(what: &str, fields: &[(&str, &[usize])]) -> Result<(), String> {
+pub(crate) fn positive_sizes(what: &str, fields: &[(&str, &[usize])]) -> crate::Result<()> {
     match fields.iter().find(|(_, v)| v.contains(&0)) {
-        Some((name, v)) => Err(format!(
+        Some((name, v)) => Err(invalid(format!(
             "{what} sizes must be positive, got {name} = {}",
             if v.len() == 1 {
                 v[0].to_string()
             } else {
                 format!("{v:?}")
             }
-        )),
+        ))),
         None => Ok(()),
     }
 }

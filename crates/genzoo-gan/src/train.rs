@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clip::clip_weights;
 use crate::loss::GanLoss;
-use crate::nets::{Architecture, Discriminator, Generator};
+use crate::nets::{Architecture, Discriminator, Generator, invalid};
 use crate::penalty::gradient_penalty;
 
 /// The optimizer of both networks.
@@ -87,33 +87,34 @@ impl GanTrainConfig {
     }
 
     /// Checks the combination; the message says what is wrong.
-    pub fn validate(&self, arch: &Architecture) -> Result<(), String> {
+    pub fn validate(&self, arch: &Architecture) -> crate::Result<()> {
         if self.d_steps == 0 {
-            return Err("d_steps (the k of the lecture) must be at least 1".into());
+            return Err(invalid("d_steps (the k of the lecture) must be at least 1"));
         }
         for (name, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&beta) {
-                return Err(format!("Adam's {name} must be in [0, 1), got {beta}"));
+                return Err(invalid(format!(
+                    "Adam's {name} must be in [0, 1), got {beta}"
+                )));
             }
         }
         let w = self.class_loss_weight();
         if !(w >= 0.0 && w.is_finite()) {
-            return Err(format!("aux_weight must be ≥ 0, got {w}"));
+            return Err(invalid(format!("aux_weight must be ≥ 0, got {w}")));
         }
         if let Some(c) = self.clip
             && !(c > 0.0 && c.is_finite())
         {
-            return Err(format!("clip must be a positive number, got {c}"));
+            return Err(invalid(format!("clip must be a positive number, got {c}")));
         }
         if let Some(l) = self.gradient_penalty {
             if !(l >= 0.0 && l.is_finite()) {
-                return Err(format!("gradient_penalty must be ≥ 0, got {l}"));
+                return Err(invalid(format!("gradient_penalty must be ≥ 0, got {l}")));
             }
             if arch.d_batch_norm() {
-                return Err(
-                    "gradient_penalty needs a critic without BatchNorm: set d_batch_norm = false"
-                        .into(),
-                );
+                return Err(invalid(
+                    "gradient_penalty needs a critic without BatchNorm: set d_batch_norm = false",
+                ));
             }
         }
         Ok(())
@@ -479,7 +480,10 @@ mod tests {
         let err = GanTrainConfig::wgan_gp()
             .validate(&bn)
             .expect_err("BN critic");
-        assert!(err.contains("d_batch_norm"), "{err}");
+        assert!(
+            matches!(&err, crate::Error::InvalidConfig(m) if m.contains("d_batch_norm")),
+            "{err}"
+        );
         let no_bn = Architecture::Dcgan(DcganConfig::mnist().with_d_batch_norm(false));
         assert!(GanTrainConfig::wgan_gp().validate(&no_bn).is_ok());
         assert!(

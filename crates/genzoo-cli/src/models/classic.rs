@@ -10,7 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use genzoo_datasets::{DataOptions, DatasetKind};
-use genzoo_train::{Backend, Error, Result, RunDir};
+use genzoo_train::{Backend, RunDir};
+
+use crate::{Error, Result};
 use genzoo_unsupervised::fit::{ClassicData, ClassicFit, Ctx, load_rows};
 use genzoo_vae::probe::ProbeParams;
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,9 @@
 //! The GAN entries' command-line glue: the toy sets' run defaults and `--loss`/`--d-steps`, applied
 //! to the `[model_config]` table; the task, presets and recipes are `genzoo_gan::task`'s.
 
+use crate::{Error, Result};
 use genzoo_datasets::DatasetKind;
 use genzoo_gan::task::GanModelConfig;
-use genzoo_train::{Error, Result};
 
 fn gan_config_of(model: &str, table: &toml::Table) -> Result<GanModelConfig> {
     table

@@ -9,7 +9,9 @@ use genzoo_datasets::DatasetKind;
 use genzoo_gan::task::{GanModelConfig, GanTask};
 use genzoo_pixel::train::{PixelRnnRunConfig, PixelTask};
 use genzoo_pixel::{GatedPixelCnnConfig, PixelCnnConfig, PixelRnnConfig, RnnKind};
-use genzoo_train::{Result, Task};
+use genzoo_train::Task;
+
+use crate::{Error, Result};
 use genzoo_vae::AutoencoderConfig;
 
 use crate::config::RunConfig;
@@ -59,7 +61,7 @@ impl ModelSpec {
 }
 
 pub(crate) fn to_table<T: serde::Serialize>(value: &T) -> Result<toml::Table> {
-    toml::Table::try_from(value).map_err(|e| genzoo_train::Error::Config(e.to_string()))
+    toml::Table::try_from(value).map_err(|e| Error::Config(e.to_string()))
 }
 
 /// `[model_config]` as the model's configuration type; a key the type does not have is an error
@@ -71,7 +73,7 @@ pub fn from_table<T: serde::de::DeserializeOwned + serde::Serialize>(
     let cfg: T = table
         .clone()
         .try_into()
-        .map_err(|e| genzoo_train::Error::Config(format!("[model_config] of '{model}': {e}")))?;
+        .map_err(|e| Error::Config(format!("[model_config] of '{model}': {e}")))?;
     let known = to_table(&cfg)?;
     unknown_keys(model, "[model_config]", table, &known)?;
     Ok(cfg)
@@ -85,7 +87,7 @@ fn unknown_keys(model: &str, path: &str, given: &toml::Table, known: &toml::Tabl
             (None, _) => {
                 let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
                 names.sort_unstable();
-                return Err(genzoo_train::Error::Config(format!(
+                return Err(Error::Config(format!(
                     "unknown key '{key}' in {path} of '{model}'; its keys are: {}",
                     names.join(", ")
                 )));
@@ -105,7 +107,7 @@ pub const NEEDS_LABELS: [&str; 5] = ["cvae", "cond-pixelcnn", "cgan", "acgan", "
 /// Refuses a model that needs labels on a dataset that has none (`binarized-mnist`).
 pub fn check_labels(model: &str, kind: DatasetKind) -> Result<()> {
     if kind.classes() == 0 && NEEDS_LABELS.contains(&model) {
-        return Err(genzoo_train::Error::Config(format!(
+        return Err(Error::Config(format!(
             "'{model}' learns from labels and {kind} has none; train it on mnist (or fashion-mnist)"
         )));
     }
@@ -278,8 +280,8 @@ fn rnn_kind(name: &str) -> RnnKind {
 }
 
 /// An error of `[model_config]` of model `name`.
-fn bad_config(name: &str) -> impl Fn(String) -> genzoo_train::Error + '_ {
-    move |m| genzoo_train::Error::Config(format!("[model_config] of '{name}': {m}"))
+fn bad_config(name: &str) -> impl Fn(String) -> Error + '_ {
+    move |m| Error::Config(format!("[model_config] of '{name}': {m}"))
 }
 
 /// Analytic training FLOP per image of a run's model (2 FLOP a multiply-add, training ≈ 3×
@@ -303,7 +305,7 @@ pub fn find(name: &str) -> Result<ModelSpec> {
     let all = registry();
     let names: Vec<&str> = all.iter().map(|m| m.name).collect();
     let joined = names.join(", ");
-    all.into_iter().find(|m| m.name == name).ok_or_else(|| {
-        genzoo_train::Error::Config(format!("unknown model '{name}'; known models: {joined}"))
-    })
+    all.into_iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| Error::Config(format!("unknown model '{name}'; known models: {joined}")))
 }

@@ -1,7 +1,7 @@
 //! The VAE family's registry entries (`vae`, `vae-conv`, `beta-vae`, `cvae`, `vae-2d`, `iwae`);
 //! the task, presets and checks are `genzoo_vae::train`'s.
 
-use genzoo_train::Result;
+use crate::Result;
 use genzoo_vae::VaeConfig;
 use genzoo_vae::train::{VaeTask, check_config, preset};
 
