@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
+use genzoo_cli::Error as CliError;
 use genzoo_cli::TrainArgs;
 use genzoo_datasets::DatasetKind;
 use genzoo_gan::task::GanModelConfig;
@@ -192,7 +193,10 @@ fn a_gan_checkpoint_from_another_config_is_a_clear_error() {
     std::fs::write(&cfg_path, original.replace("latent = 100", "latent = 64")).expect("edit");
     let err = genzoo_cli::train(&resume_args(&dir, 2)).expect_err("shapes differ");
     let msg = err.to_string();
-    assert!(matches!(err, Error::CheckpointMismatch { .. }), "{msg}");
+    assert!(
+        matches!(err, CliError::Run(Error::CheckpointMismatch { .. })),
+        "{msg}"
+    );
     assert!(
         msg.contains("generator") && msg.contains("100") && msg.contains("64"),
         "{msg}"
@@ -209,7 +213,10 @@ fn a_gan_checkpoint_from_another_config_is_a_clear_error() {
     let mlp = toml::to_string(&table).expect("toml");
     std::fs::write(&cfg_path, mlp).expect("edit");
     let err = genzoo_cli::train(&resume_args(&dir, 2)).expect_err("architecture differs");
-    assert!(matches!(err, Error::CheckpointMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, CliError::Run(Error::CheckpointMismatch { .. })),
+        "{err}"
+    );
 
     // WGAN-GP with BatchNorm in the critic is refused before anything is built.
     let gp = args("wgan-gp", &tmp.path().join("gp"), 1);

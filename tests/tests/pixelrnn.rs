@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use genzoo_cli::Error as CliError;
 use genzoo_cli::TrainArgs;
 use genzoo_cli::eval::{SampleArgs, sample};
 use genzoo_train::Error;
@@ -60,7 +61,10 @@ fn a_tiny_row_lstm_trains_samples_and_refuses_a_foreign_checkpoint() {
         ..TrainArgs::default()
     })
     .expect_err("shapes differ");
-    assert!(matches!(err, Error::CheckpointMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, CliError::Run(Error::CheckpointMismatch { .. })),
+        "{err}"
+    );
 }
 
 /// `genzoo sample`: the cached sampler (--fast) writes the very PNG the naive one writes, for

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
+use genzoo_cli::Error as CliError;
 use genzoo_cli::TrainArgs;
 use genzoo_datasets::rng::Rng;
 use genzoo_datasets::{DataOptions, DatasetKind, ImageSet, Split};
@@ -166,7 +167,10 @@ fn a_checkpoint_from_another_config_names_the_tensor_and_both_shapes() {
     std::fs::write(&cfg_path, cfg).expect("edit config");
     let err = genzoo_cli::train(&resume_args(&dir, 4)).expect_err("shapes differ");
     let msg = err.to_string();
-    assert!(matches!(err, Error::CheckpointMismatch { .. }), "{msg}");
+    assert!(
+        matches!(err, CliError::Run(Error::CheckpointMismatch { .. })),
+        "{msg}"
+    );
     assert!(
         msg.contains("enc_fc.weight") && msg.contains("32") && msg.contains("16"),
         "{msg}"
@@ -183,7 +187,10 @@ fn a_truncated_checkpoint_is_a_clear_error_on_resume() {
     let bytes = std::fs::read(&ckpt).expect("read");
     std::fs::write(&ckpt, &bytes[..bytes.len() / 2]).expect("truncate");
     let err = genzoo_cli::train(&resume_args(&dir, 4)).expect_err("truncated");
-    assert!(matches!(err, Error::CorruptCheckpoint { .. }), "{err}");
+    assert!(
+        matches!(err, CliError::Run(Error::CorruptCheckpoint { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("last.ckpt"), "{err}");
 }
 
@@ -286,7 +293,7 @@ impl Task for NanAt {
             1.0 / self.done as f64
         };
         StepOutput {
-            loss,
+            loss: loss.into(),
             parts: vec![],
             images: batch.images.dims()[0],
         }
@@ -359,6 +366,43 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
     assert_eq!(task.done, 5, "the loop must stop right at the NaN step");
 }
 
+/// Losses are read when something depends on them, not every step: with records every 10 steps
+/// and checkpoints every 3, a NaN at step 5 is found at step 7 (step 6's checkpoint waits for step
+/// 7's loss), reported as step 5's, and the checkpoint kept is step 3's, the last one a finite
+/// loss vouched for.
+#[test]
+fn a_nan_loss_between_reads_is_reported_at_its_step_and_nothing_after_it_is_saved() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
+    run.write_config("model = \"nan-at\"\n").expect("config");
+    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
+        .expect("mini");
+    let opts = TrainOptions {
+        seed: 1,
+        batch_size: 16,
+        budget: Budget::Steps(50),
+        log_every: 10,
+        sample_every: 100,
+        checkpoint_every: 3,
+        progress: false,
+        time_limit: None,
+    };
+    let device = burn::tensor::Device::flex();
+    let mut task = NanAt::new(5);
+    let err =
+        genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect_err("NaN");
+    assert!(
+        matches!(err, Error::NonFiniteLoss { step: 5, .. }),
+        "the first non-finite step is named: {err}"
+    );
+    let kept = Checkpoint::load(&run.checkpoint_path("last")).expect("last good checkpoint");
+    assert_eq!(kept.meta.step, 3, "step 6's checkpoint follows the NaN");
+    assert_eq!(
+        task.done, 7,
+        "the NaN is found where step 6's checkpoint asks for a loss"
+    );
+}
+
 /// A task whose evaluation is the set's size plus the distance of its step count from 4, so the
 /// step that evaluates best is known, and which split was measured can be read off the value.
 struct Dip {
@@ -373,7 +417,7 @@ impl Task for Dip {
         let batch = batches.single();
         self.done += 1;
         StepOutput {
-            loss: 1.0,
+            loss: 1.0.into(),
             parts: vec![],
             images: batch.images.dims()[0],
         }

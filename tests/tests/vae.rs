@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
+use genzoo_cli::Error as CliError;
 use genzoo_cli::TrainArgs;
 use genzoo_datasets::{Binarization, DataOptions, DatasetKind, Split};
 use genzoo_train::protocol::TEST_BINARIZATION_SEED;
@@ -161,7 +162,10 @@ fn a_vae_checkpoint_from_another_config_is_a_clear_error() {
         })
         .expect_err("another configuration");
         let msg = err.to_string();
-        assert!(matches!(err, Error::CheckpointMismatch { .. }), "{msg}");
+        assert!(
+            matches!(err, CliError::Run(Error::CheckpointMismatch { .. })),
+            "{msg}"
+        );
         assert!(msg.contains(field) && msg.contains("last.ckpt"), "{msg}");
     }
 }

@@ -24,9 +24,11 @@
 //! let z = latent::normal_noise(&mut rng, 8, 100, &device);
 //! let eps = latent::uniform_per_image(&mut rng, 8, &device);
 //! let d = gan.discriminator_step(real, None, z, eps, 2e-4);
-//! assert!(d.loss.is_finite() && (0.0..=1.0).contains(&d.d_real));
+//! // The reported numbers are one-element tensors, read when needed.
+//! let (loss, d_real) = (d.loss.into_scalar::<f32>(), d.d_real.into_scalar::<f32>());
+//! assert!(loss.is_finite() && (0.0..=1.0).contains(&d_real));
 //! let g_loss = gan.generator_step(latent::normal_noise(&mut rng, 8, 100, &device), None, 2e-4);
-//! assert!(g_loss.is_finite());
+//! assert!(g_loss.into_scalar::<f32>().is_finite());
 //! // Sampling: BatchNorm in eval mode on the plain device.
 //! let x = gan.sampler().forward(latent::normal_noise(&mut rng, 4, 100, &device.inner()), None);
 //! assert_eq!(x.dims(), [4, 1, 28, 28]);

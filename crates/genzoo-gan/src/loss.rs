@@ -96,12 +96,19 @@ impl GanLoss {
     /// What to report as "D(x)": the mean probability `σ(d)` for the sigmoid losses, the mean
     /// raw output otherwise (an LSGAN score, a critic value).
     pub fn report(self, d: Tensor<2>) -> f64 {
-        let v = if self.uses_sigmoid() {
+        f64::from(self.report_mean(d).into_scalar::<f32>())
+    }
+
+    /// [`GanLoss::report`] as a one-element tensor, not read.
+    ///
+    /// # Shapes
+    /// `d: [B, 1]` → `[1]`
+    pub fn report_mean(self, d: Tensor<2>) -> Tensor<1> {
+        if self.uses_sigmoid() {
             sigmoid(d).mean()
         } else {
             d.mean()
-        };
-        f64::from(v.into_scalar::<f32>())
+        }
     }
 }
 

@@ -17,7 +17,8 @@ use genzoo_train::memory::{Size, conv_macs, prod, sum};
 use genzoo_train::protocol::test_batch;
 use genzoo_train::state::{load_module, load_optim, module_section, optim_section};
 use genzoo_train::{
-    Checkpoint, Error, Figure, Generate, GenerateClass, Grid, Result, StepBatches, StepOutput, Task,
+    Checkpoint, Error, Figure, Generate, GenerateClass, Grid, Result, Scalar, StepBatches,
+    StepOutput, Task,
 };
 use serde::{Deserialize, Serialize};
 
@@ -413,11 +414,11 @@ impl Task for GanTask {
     }
 
     fn step(&mut self, batches: StepBatches, rng: &mut Rng) -> StepOutput {
-        let k = batches.len();
         let dim = self.network.latent();
         let classes = self.classes();
-        let (mut d_loss, mut d_real, mut d_fake, mut gp) = (0.0, 0.0, 0.0, 0.0);
-        let mut class_loss = 0.0;
+        // Each D step's numbers; the round reports their means over the k steps.
+        let (mut d_loss, mut d_real, mut d_fake, mut gp, mut class_loss) =
+            (vec![], vec![], vec![], vec![], vec![]);
         let mut images = 0;
         for batch in batches {
             let b = batch.images.dims()[0];
@@ -427,29 +428,34 @@ impl Task for GanTask {
             let z = latent::normal_noise(rng, b, dim, &self.device);
             let eps = latent::uniform_per_image(rng, b, &self.device);
             let r = self.gan.discriminator_step(real, y, z, eps, self.lr);
-            d_loss += r.loss / k as f64;
-            d_real += r.d_real / k as f64;
-            d_fake += r.d_fake / k as f64;
-            gp += r.penalty.unwrap_or(0.0) / k as f64;
-            class_loss += r.class_loss.unwrap_or(0.0) / k as f64;
+            let or_zero = |t: Option<Tensor<1>>| t.map_or(Scalar::Host(0.0), Scalar::device);
+            d_loss.push(Scalar::device(r.loss));
+            d_real.push(Scalar::device(r.d_real));
+            d_fake.push(Scalar::device(r.d_fake));
+            gp.push(or_zero(r.penalty));
+            class_loss.push(or_zero(r.class_loss));
         }
-        let b = images / k;
+        let b = images / d_loss.len();
         let z = latent::normal_noise(rng, b, dim, &self.device);
         let y = latent::one_hot(
             &latent::random_labels(rng, b, classes),
             classes,
             &self.device,
         );
-        let g_loss = self.gan.generator_step(z, y, self.lr);
-        let mut parts = vec![("g_loss", g_loss), ("d_real", d_real), ("d_fake", d_fake)];
+        let g_loss = Scalar::device(self.gan.generator_step(z, y, self.lr));
+        let mut parts = vec![
+            ("g_loss", g_loss),
+            ("d_real", Scalar::mean_of_terms(d_real)),
+            ("d_fake", Scalar::mean_of_terms(d_fake)),
+        ];
         if self.gan.config.gradient_penalty.is_some() {
-            parts.push(("gradient_penalty", gp));
+            parts.push(("gradient_penalty", Scalar::mean_of_terms(gp)));
         }
         if self.network.auxiliary() {
-            parts.push(("d_class_loss", class_loss));
+            parts.push(("d_class_loss", Scalar::mean_of_terms(class_loss)));
         }
         StepOutput {
-            loss: d_loss,
+            loss: Scalar::mean_of_terms(d_loss),
             parts,
             images,
         }

@@ -136,19 +136,20 @@ impl GanTrainConfig {
     }
 }
 
-/// What a discriminator update reports.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What a discriminator update reports: one-element tensors, detached, left on the device until
+/// read (`into_scalar`), so that an update does not wait for the device.
+#[derive(Debug, Clone)]
 pub struct DiscriminatorReport {
     /// The discriminator's loss, penalty included.
-    pub loss: f64,
+    pub loss: Tensor<1>,
     /// Mean D(x) on the real batch (a probability for the sigmoid losses, a raw score otherwise).
-    pub d_real: f64,
+    pub d_real: Tensor<1>,
     /// Mean D(G(z)) on the generated batch.
-    pub d_fake: f64,
+    pub d_fake: Tensor<1>,
     /// The gradient penalty term (WGAN-GP), if any.
-    pub penalty: Option<f64>,
+    pub penalty: Option<Tensor<1>>,
     /// AC-GAN: the class loss on the real batch, `−mean log p(y | x)` (before weighting).
-    pub class_loss: Option<f64>,
+    pub class_loss: Option<Tensor<1>>,
 }
 
 /// Cross-entropy of class logits against one-hot labels, averaged over the batch:
@@ -172,10 +173,6 @@ pub struct GanTrainer {
     pub d_optim: ModuleOptimizer,
     /// Training settings.
     pub config: GanTrainConfig,
-}
-
-fn scalar(t: Tensor<1>) -> f64 {
-    f64::from(t.into_scalar::<f32>())
 }
 
 impl GanTrainer {
@@ -217,15 +214,15 @@ impl GanTrainer {
         let fake = self.generator.forward(z, labels.clone()).detach();
         let (d_real, c_real) = self.discriminator.forward_aux(real.clone(), labels.clone());
         let (d_fake, c_fake) = self.discriminator.forward_aux(fake.clone(), labels.clone());
-        let report_real = loss_fn.report(d_real.clone().detach());
-        let report_fake = loss_fn.report(d_fake.clone().detach());
+        let report_real = loss_fn.report_mean(d_real.clone().detach());
+        let report_fake = loss_fn.report_mean(d_fake.clone().detach());
         let mut loss = loss_fn.discriminator(d_real, d_fake);
         let mut class_loss = None;
         // AC-GAN: D also maximises L_C = log p(c | x_real) + log p(c | G(z, c)); the fakes were
         // generated with the real batch's labels, so one label tensor serves both.
         if let (Some(cr), Some(cf), Some(y)) = (c_real, c_fake, labels.clone()) {
             let real_ce = class_cross_entropy(cr, y.clone());
-            class_loss = Some(scalar(real_ce.clone().detach()));
+            class_loss = Some(real_ce.clone().detach());
             loss = loss
                 + (real_ce + class_cross_entropy(cf, y))
                     .mul_scalar(self.config.class_loss_weight());
@@ -233,10 +230,10 @@ impl GanTrainer {
         let mut penalty = None;
         if let Some(lambda) = self.config.gradient_penalty {
             let gp = gradient_penalty(&self.discriminator, real, fake, eps, labels, lambda);
-            penalty = Some(scalar(gp.clone().detach()));
+            penalty = Some(gp.clone().detach());
             loss = loss + gp;
         }
-        let value = scalar(loss.clone().detach());
+        let value = loss.clone().detach();
         let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
         self.discriminator = self.d_optim.step(lr, self.discriminator.clone(), grads);
         if let Some(c) = self.config.clip {
@@ -251,11 +248,16 @@ impl GanTrainer {
         }
     }
 
-    /// One generator update on fresh noise; returns the generator's loss.
+    /// One generator update on fresh noise; returns the generator's loss (detached, unread).
     ///
     /// # Shapes
-    /// `z: [B, latent]`, `labels: [B, classes]`
-    pub fn generator_step(&mut self, z: Tensor<2>, labels: Option<Tensor<2>>, lr: f64) -> f64 {
+    /// `z: [B, latent]`, `labels: [B, classes]` → `[1]`
+    pub fn generator_step(
+        &mut self,
+        z: Tensor<2>,
+        labels: Option<Tensor<2>>,
+        lr: f64,
+    ) -> Tensor<1> {
         let fake = self.generator.forward(z, labels.clone());
         let (d_fake, c_fake) = self.discriminator.forward_aux(fake, labels.clone());
         let mut loss = self.config.loss.generator(d_fake);
@@ -263,7 +265,7 @@ impl GanTrainer {
         if let (Some(cf), Some(y)) = (c_fake, labels) {
             loss = loss + class_cross_entropy(cf, y).mul_scalar(self.config.class_loss_weight());
         }
-        let value = scalar(loss.clone().detach());
+        let value = loss.clone().detach();
         // Only G's parameters are collected, so D is left as it is.
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
         self.generator = self.g_optim.step(lr, self.generator.clone(), grads);
@@ -292,6 +294,10 @@ mod tests {
     use crate::dcgan::DcganConfig;
     use crate::mlp::MlpGanConfig;
     use burn::tensor::{Distribution, TensorData};
+
+    fn value(t: Tensor<1>) -> f64 {
+        f64::from(t.into_scalar::<f32>())
+    }
 
     fn flat<M: Module>(m: &M) -> Vec<f32> {
         struct C(Vec<f32>);
@@ -322,7 +328,7 @@ mod tests {
             let eps = Tensor::<4>::random([6, 1, 1, 1], Distribution::Uniform(0.0, 1.0), &device);
             let (g0, d0) = (flat(&gan.generator), flat(&gan.discriminator));
             let r = gan.discriminator_step(real, None, z(), eps, 1e-3);
-            assert!(r.loss.is_finite());
+            assert!(value(r.loss).is_finite());
             assert_eq!(r.penalty.is_some(), gan.config.gradient_penalty.is_some());
             assert_eq!(flat(&gan.generator), g0, "a D step leaves G alone");
             let d1 = flat(&gan.discriminator);
@@ -444,19 +450,19 @@ mod tests {
         let want = adv + w * (ce(&cr) + ce(&cf));
         let eps = Tensor::<4>::zeros([b, 1, 1, 1], &device);
         let r = gan.discriminator_step(real, y.clone(), z.clone(), eps, 1e-3);
+        let got = value(r.loss);
         assert!(
-            (r.loss - want).abs() < 1e-4 * want.abs().max(1.0),
-            "D: {} vs {want}",
-            r.loss
+            (got - want).abs() < 1e-4 * want.abs().max(1.0),
+            "D: {got} vs {want}"
         );
-        let got_ce = r.class_loss.expect("class loss");
+        let got_ce = value(r.class_loss.expect("class loss"));
         assert!((got_ce - ce(&cr)).abs() < 1e-4, "{got_ce} vs {}", ce(&cr));
         // Generator step, on the updated D.
         let fake = gan.generator.forward(z.clone(), y.clone());
         let (df, cf) = gan.discriminator.forward_aux(fake, y.clone());
         let (df, cf) = (rows(df), rows(cf.expect("aux")));
         let want = mean(df.iter().map(|r| softplus(-r[0])).collect()) + w * ce(&cf);
-        let got = gan.generator_step(z, y, 1e-3);
+        let got = value(gan.generator_step(z, y, 1e-3));
         assert!(
             (got - want).abs() < 1e-4 * want.abs().max(1.0),
             "G: {got} vs {want}"

@@ -55,7 +55,13 @@ pub fn time_steps(
     }
     let mut step = |task: &mut dyn Task| {
         let n = task.batches_per_step();
-        task.step(StepBatches::take(batches, n), rng).images
+        let out = task.step(StepBatches::take(batches, n), rng);
+        // Reading its numbers waits for the device, so the step's time is all of its work.
+        out.loss.read();
+        for (_, part) in &out.parts {
+            part.read();
+        }
+        out.images
     };
     for _ in 0..warmup {
         step(task);

@@ -30,6 +30,7 @@ pub mod memory;
 pub mod protocol;
 pub mod report;
 pub mod run;
+pub mod scalar;
 pub mod signal;
 pub mod state;
 pub mod svg;
@@ -40,6 +41,7 @@ pub use capability::{BoundOptions, Complete, Generate, GenerateClass, Likelihood
 pub use checkpoint::{Checkpoint, CheckpointMeta};
 pub use error::{Error, Result};
 pub use run::RunDir;
+pub use scalar::Scalar;
 pub use trainer::{
     Batches, Budget, Figure, Grid, StepBatches, StepOutput, Task, TrainOptions, train,
     train_with_validation, validation_name,

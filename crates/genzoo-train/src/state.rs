@@ -11,6 +11,7 @@ use burn::tensor::{Bytes, Tensor};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
+use crate::scalar::Scalar;
 
 fn serialize_err(e: RecordError) -> Error {
     Error::Config(format!("serializing state: {e}"))
@@ -84,8 +85,8 @@ pub fn load_optim(
 /// let device = Device::flex().autodiff();
 /// let mut net = Optimized::new(LinearConfig::new(2, 1).init(&device), SgdConfig::new().init(), 0.1);
 /// let x = Tensor::<2>::from_floats([[1.0, 2.0]], &device);
-/// let before = net.step(net.model().forward(x.clone()).powf_scalar(2.0).mean());
-/// let after = net.step(net.model().forward(x).powf_scalar(2.0).mean());
+/// let before = net.step(net.model().forward(x.clone()).powf_scalar(2.0).mean()).read();
+/// let after = net.step(net.model().forward(x).powf_scalar(2.0).mean()).read();
 /// assert!(after < before);
 /// ```
 #[derive(Clone)]
@@ -107,9 +108,9 @@ impl<M: Module> Optimized<M> {
     }
 
     /// One optimizer step down `loss` (a scalar computed from [`Optimized::model`]); returns its
-    /// value.
-    pub fn step(&mut self, loss: Tensor<1>) -> f64 {
-        let value = f64::from(loss.clone().into_scalar::<f32>());
+    /// value, to be read when needed.
+    pub fn step(&mut self, loss: Tensor<1>) -> Scalar {
+        let value = Scalar::device(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(self.lr, self.model.clone(), grads);
         value

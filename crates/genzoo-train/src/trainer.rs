@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::image::{GridOptions, write_grid_png};
 use crate::report::write_report;
 use crate::run::{RunDir, num, record};
+use crate::scalar::Scalar;
 use crate::signal;
 
 /// A grid of images in [0, 1], `[n, channels, height, width]` row-major.
@@ -99,13 +100,14 @@ pub enum Figure {
     Svg(String),
 }
 
-/// What one optimisation step reports.
+/// What one optimisation step reports. Its numbers stay on the device until the loop reads them
+/// (see [`crate::scalar`]).
 #[derive(Debug, Clone, Default)]
 pub struct StepOutput {
     /// The loss that was minimised (for GANs, the discriminator's).
-    pub loss: f64,
+    pub loss: Scalar,
     /// Other named scalars (loss parts, D(x), ...), logged next to the loss.
-    pub parts: Vec<(&'static str, f64)>,
+    pub parts: Vec<(&'static str, Scalar)>,
     /// Training images consumed by the step.
     pub images: usize,
 }
@@ -491,7 +493,6 @@ pub fn train_with_validation(
     let mut window = Window::default();
     let mut train_images = 0usize;
     let mut train_time = 0.0f64;
-    let mut last_loss = f64::NAN;
     let snapshot = |task: &dyn Task, meta: &CheckpointMeta| -> Result<Checkpoint> {
         Ok(Checkpoint {
             meta: meta.clone(),
@@ -528,12 +529,24 @@ pub fn train_with_validation(
         );
         let dt = t0.elapsed().as_secs_f64();
         let step = meta.step + 1;
-        if !out.loss.is_finite() {
+        let epoch_ended = completed(&batches) > completed_before;
+        train_images += out.images;
+        train_time += dt;
+        window.add(step, out, dt);
+        // The losses are read (and checked) where something depends on them: before any state is
+        // saved — a periodic checkpoint is written once the next step's loss, computed from its
+        // weights, is finite — and before a log record or a sample grid.
+        let read_now = pending.is_some()
+            || epoch_ended
+            || step.is_multiple_of(opts.log_every)
+            || step.is_multiple_of(opts.sample_every)
+            || signal::requested();
+        if read_now && let Err((step, loss)) = window.read() {
             bar.abandon();
             let _ = write_report(run.root());
             return Err(Error::NonFiniteLoss {
                 step,
-                loss: out.loss,
+                loss,
                 checkpoint: kept(&good),
             });
         }
@@ -545,10 +558,6 @@ pub fn train_with_validation(
         meta.epoch = batches.epoch();
         meta.batch_in_epoch = batches.batch_in_epoch();
         meta.rng = rng.state();
-        last_loss = out.loss;
-        train_images += out.images;
-        train_time += dt;
-        window.add(&out, dt);
 
         if step.is_multiple_of(opts.log_every) {
             let ips = window.images as f64 / window.seconds.max(1e-9);
@@ -568,14 +577,13 @@ pub fn train_with_validation(
                 "loss {:.4} | {ips:.0} img/s",
                 window.loss / window.n as f64
             ));
-            window = Window::default();
+            window = window.next();
         }
         bar.set_position(step.min(total_steps));
         if step.is_multiple_of(opts.sample_every) {
             save_grid(task, run, test_set, &format!("step-{step}"))?;
         }
 
-        let epoch_ended = completed(&batches) > completed_before;
         if epoch_ended {
             let improved = evaluate(task, &eval, &mut log, &mut meta, &mut summary, epoch_before);
             let improved = match improved {
@@ -612,6 +620,15 @@ pub fn train_with_validation(
                 run_dir: run.root().to_path_buf(),
             });
         }
+    }
+    if let Err((step, loss)) = window.read() {
+        bar.abandon();
+        let _ = write_report(run.root());
+        return Err(Error::NonFiniteLoss {
+            step,
+            loss,
+            checkpoint: kept(&good),
+        });
     }
     bar.finish_and_clear();
 
@@ -672,7 +689,7 @@ pub fn train_with_validation(
     // Throughput of this invocation only: a resumed run measures its own part. An invocation that
     // trained no step (it finished a run stopped at its last step) keeps the numbers it found.
     if meta.step > first_step {
-        summary.insert("final_train_loss".into(), num(last_loss));
+        summary.insert("final_train_loss".into(), num(window.last_loss));
         summary.insert(
             "train_images_per_sec".into(),
             num(train_images as f64 / train_time.max(1e-9)),
@@ -850,26 +867,67 @@ fn save_grid(task: &mut dyn Task, run: &RunDir, test_set: &ImageSet, name: &str)
     }
 }
 
-#[derive(Default)]
+/// The steps since the last log record: their outputs as the steps returned them (`unread`) until
+/// [`Window::read`] reads them, then their sums.
 struct Window {
+    unread: Vec<(u64, StepOutput)>,
     n: usize,
     loss: f64,
     parts: Vec<(&'static str, f64)>,
     images: usize,
     seconds: f64,
+    /// The loss of the last step read (of this window or an earlier one).
+    last_loss: f64,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Self {
+            unread: Vec::new(),
+            n: 0,
+            loss: 0.0,
+            parts: Vec::new(),
+            images: 0,
+            seconds: 0.0,
+            last_loss: f64::NAN,
+        }
+    }
 }
 
 impl Window {
-    fn add(&mut self, out: &StepOutput, dt: f64) {
-        self.n += 1;
-        self.loss += out.loss;
+    fn add(&mut self, step: u64, out: StepOutput, dt: f64) {
         self.images += out.images;
         self.seconds += dt;
-        for (k, v) in &out.parts {
-            match self.parts.iter_mut().find(|(n, _)| n == k) {
-                Some((_, acc)) => *acc += v,
-                None => self.parts.push((k, *v)),
+        self.unread.push((step, out));
+    }
+
+    /// Reads the unread steps' numbers, in step order, into the sums; `Err((step, loss))` for the
+    /// first step whose loss is not finite.
+    fn read(&mut self) -> std::result::Result<(), (u64, f64)> {
+        for (step, out) in std::mem::take(&mut self.unread) {
+            let loss = out.loss.read();
+            if !loss.is_finite() {
+                return Err((step, loss));
             }
+            self.n += 1;
+            self.loss += loss;
+            self.last_loss = loss;
+            for (k, v) in &out.parts {
+                let v = v.read();
+                match self.parts.iter_mut().find(|(n, _)| n == k) {
+                    Some((_, acc)) => *acc += v,
+                    None => self.parts.push((k, v)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An empty window after this one (which has been read).
+    fn next(&self) -> Self {
+        Self {
+            last_loss: self.last_loss,
+            ..Self::default()
         }
     }
 }

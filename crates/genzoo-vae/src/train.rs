@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_layers::adam::AdamConfig;
+use genzoo_train::Scalar;
 use genzoo_train::capability::check_class;
 use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
 use genzoo_train::protocol::{test_batch, test_indices};
@@ -532,13 +533,17 @@ impl Task for VaeTask {
             .net
             .model()
             .loss(batch.images, y.as_ref(), eps, kl_weight);
-        let recon = f64::from(out.recon.into_scalar::<f32>());
-        let kl = f64::from(out.kl.into_scalar::<f32>());
+        let recon = Scalar::device(out.recon);
+        let kl = Scalar::device(out.kl);
         let value = self.net.step(out.loss);
         self.step += 1;
         StepOutput {
             loss: value,
-            parts: vec![("recon", recon), ("kl", kl), ("kl_weight", kl_weight)],
+            parts: vec![
+                ("recon", recon),
+                ("kl", kl),
+                ("kl_weight", Scalar::Host(kl_weight)),
+            ],
             images,
         }
     }
