@@ -9,30 +9,18 @@
 
 use genzoo_datasets::{DataOptions, DatasetKind, Split, load};
 
-fn data_dir() -> Option<std::path::PathBuf> {
-    match std::env::var_os("GENZOO_DATA_DIR") {
-        Some(d) => Some(d.into()),
-        None => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "GENZOO_DATA_DIR must point at the datasets in CI"
-            );
-            eprintln!(
-                "GENZOO_DATA_DIR is not set: the binarized-MNIST check is not run (CI runs it)"
-            );
-            None
-        }
-    }
+/// Where the real datasets are, or `None` (the check is skipped) where that is not set.
+fn options(what: &str) -> Option<DataOptions> {
+    Some(DataOptions {
+        data_dir: Some(genzoo_tests::data_dir(what)?),
+        ..DataOptions::default()
+    })
 }
 
 #[test]
 fn the_fixed_binarized_mnist_is_mnist_test_sorted_by_label_and_binarized() {
-    let Some(root) = data_dir() else {
+    let Some(opts) = options("the binarized-MNIST check") else {
         return;
-    };
-    let opts = DataOptions {
-        data_dir: Some(root),
-        ..DataOptions::default()
     };
     let kind = DatasetKind::BinarizedMnist;
     for (split, n) in [
@@ -77,12 +65,8 @@ fn the_fixed_binarized_mnist_is_mnist_test_sorted_by_label_and_binarized() {
 
 #[test]
 fn fashion_mnist_loads_verified_with_every_class_equally_often() {
-    let Some(root) = data_dir() else {
+    let Some(opts) = options("the Fashion-MNIST check") else {
         return;
-    };
-    let opts = DataOptions {
-        data_dir: Some(root),
-        ..DataOptions::default()
     };
     for (split, n) in [(Split::Train, 60_000), (Split::Test, 10_000)] {
         let set =

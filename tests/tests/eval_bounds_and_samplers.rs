@@ -2,34 +2,19 @@
 //! `genzoo sample --fast/--complete` on a Gated PixelCNN run: the cached sampler draws the very
 //! images the naive one draws, through the command-line entry points.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use genzoo_cli::TrainArgs;
 use genzoo_cli::eval::{EvalArgs, SampleArgs, eval, sample};
+use genzoo_tests::{
+    TINY_GATED, assert_fast_sampling_matches_naive, last_checkpoint, mini_args, read_json,
+    sample_args, write_file,
+};
 use serde_json::Value;
-
-fn train_args(model: &str, out: &Path, steps: u64) -> TrainArgs {
-    TrainArgs {
-        model: Some(model.into()),
-        dataset: Some("mnist-mini".into()),
-        steps: Some(steps),
-        batch_size: Some(32),
-        seed: Some(3),
-        out: Some(out.to_path_buf()),
-        log_every: Some(1),
-        sample_every: Some(1000),
-        checkpoint_every: Some(1000),
-        no_progress: true,
-        ..TrainArgs::default()
-    }
-}
 
 fn eval_args(run: &Path, metrics: &str, n: usize, k: usize) -> EvalArgs {
     EvalArgs {
-        source: genzoo_cli::eval::RunSource {
-            checkpoint: "last".into(),
-            ..genzoo_cli::eval::RunSource::new(run)
-        },
+        source: last_checkpoint(run),
         metrics: Some(metrics.into()),
         n,
         seed: 0,
@@ -44,7 +29,7 @@ fn eval_args(run: &Path, metrics: &str, n: usize, k: usize) -> EvalArgs {
 fn eval_reports_the_elbo_its_parts_and_a_tighter_iwae_bound() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("vae");
-    genzoo_cli::train(&train_args("vae", &dir, 30)).expect("vae trains");
+    genzoo_cli::train(&mini_args("vae", &dir, 30, 32, 3)).expect("vae trains");
     let out = eval(&eval_args(&dir, "elbo,iwae", 60, 200)).expect("eval");
     let get = |k: &str| out[k].as_f64().unwrap_or_else(|| panic!("{k} in {out:?}"));
     let (nelbo, recon, kl) = (get("test_nelbo"), get("test_recon"), get("test_kl"));
@@ -68,9 +53,7 @@ fn eval_reports_the_elbo_its_parts_and_a_tighter_iwae_bound() {
         "L_1 {l1} vs −ELBO {nelbo_200}"
     );
     // Written into summary.json under `eval`.
-    let summary: serde_json::Map<String, Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary"))
-            .expect("json");
+    let summary = read_json(&dir.join("summary.json"));
     assert!(summary["eval"]["test_iwae1_nll"].is_number(), "{summary:?}");
     let e = eval(&eval_args(&dir, "iwae", 60, 0)).expect_err("k = 0");
     assert!(e.to_string().contains("--iwae-k"), "{e}");
@@ -101,7 +84,7 @@ fn eval_reports_the_elbo_its_parts_and_a_tighter_iwae_bound() {
 fn a_model_without_a_variational_bound_is_a_clear_error() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("ae");
-    genzoo_cli::train(&train_args("autoencoder", &dir, 1)).expect("trains");
+    genzoo_cli::train(&mini_args("autoencoder", &dir, 1, 32, 3)).expect("trains");
     for metric in ["elbo", "iwae"] {
         let e = eval(&eval_args(&dir, metric, 10, 5))
             .expect_err(metric)
@@ -113,69 +96,53 @@ fn a_model_without_a_variational_bound_is_a_clear_error() {
             "{e}"
         );
     }
-    let e = sample(&sample_args(&dir, 4, true, false)).expect_err("no cached sampler");
+    let e = sample(&SampleArgs {
+        fast: true,
+        ..sample_args(&dir, 4, 4)
+    })
+    .expect_err("no cached sampler");
     assert!(e.to_string().contains("--fast applies to"), "{e}");
-    let e = sample(&sample_args(&dir, 4, false, true)).expect_err("no completion");
+    let e = sample(&SampleArgs {
+        complete: true,
+        ..sample_args(&dir, 4, 4)
+    })
+    .expect_err("no completion");
     assert!(e.to_string().contains("cannot complete"), "{e}");
 }
 
-fn sample_args(run: &Path, n: usize, fast: bool, complete: bool) -> SampleArgs {
-    SampleArgs {
-        source: genzoo_cli::eval::RunSource {
-            checkpoint: "last".into(),
-            ..genzoo_cli::eval::RunSource::new(run)
-        },
-        n,
-        seed: 4,
-        cols: Some(4),
-        out: Some(run.join(format!("s-{n}-{fast}-{complete}.png"))),
-        label: None,
-        fast,
-        complete,
-    }
-}
-
 /// Width and height of a PNG file, from its IHDR chunk.
-fn png_size(path: &PathBuf) -> (u32, u32) {
+fn png_size(path: &Path) -> (u32, u32) {
     let b = std::fs::read(path).expect("png");
     let be = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     (be(16), be(20))
 }
 
-const TINY_GATED: &str = "[model_config]\nchannels = 1\nimage_size = 28\nhidden = 4\nlayers = 2\n\
-first_kernel = 3\nkernel = 3\nhead_hidden = 4\nlevels = 2\nclasses = 10\n";
-
 #[test]
 fn fast_and_naive_sampling_give_the_same_pngs_and_complete_draws_rows_of_completions() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = tmp.path().join("gated.toml");
-    std::fs::write(&config, TINY_GATED).expect("write config");
+    let config = write_file(tmp.path(), "gated.toml", TINY_GATED);
     let dir = tmp.path().join("cond");
     genzoo_cli::train(&TrainArgs {
         config: Some(config),
         batch_size: Some(16),
-        ..train_args("cond-pixelcnn", &dir, 2)
+        ..mini_args("cond-pixelcnn", &dir, 2, 32, 3)
     })
     .expect("trains");
-    let read = |p: PathBuf| std::fs::read(p).expect("png");
-    let naive = read(sample(&sample_args(&dir, 3, false, false)).expect("naive"));
-    let fast = read(sample(&sample_args(&dir, 3, true, false)).expect("fast"));
-    assert_eq!(
-        naive, fast,
-        "the cached sampler must draw the naive sampler's images"
-    );
-    let c_naive = sample(&sample_args(&dir, 4, false, true)).expect("complete naive");
-    let c_fast = sample(&sample_args(&dir, 4, true, true)).expect("complete fast");
-    assert_eq!(read(c_naive.clone()), read(c_fast));
+    assert_fast_sampling_matches_naive(&dir, 3, 4, false);
     // 4 test images per row: inputs, top halves, one completion row; 12 samples give three.
-    let three_rows = png_size(&c_naive);
-    let five_rows = png_size(&sample(&sample_args(&dir, 12, true, true)).expect("complete"));
+    let three_rows = png_size(&assert_fast_sampling_matches_naive(&dir, 4, 4, true));
+    let five_rows = png_size(&assert_fast_sampling_matches_naive(&dir, 12, 4, true));
     assert_eq!(three_rows.0, five_rows.0);
     assert!(
         five_rows.1 > three_rows.1 * 3 / 2,
         "{three_rows:?} {five_rows:?}"
     );
-    let mut labelled = sample_args(&dir, 4, true, true);
-    labelled.label = Some(1);
+    let labelled = SampleArgs {
+        cols: Some(4),
+        label: Some(1),
+        fast: true,
+        complete: true,
+        ..sample_args(&dir, 4, 4)
+    };
     assert!(sample(&labelled).is_err());
 }

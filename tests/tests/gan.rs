@@ -2,17 +2,20 @@
 //! D(x) / D(G(z)), resume is exact (both networks, both optimizers, the noise stream), and a
 //! checkpoint from another configuration is a clear error.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
-use genzoo_cli::Error as CliError;
 use genzoo_cli::TrainArgs;
+use genzoo_cli::eval::SampleArgs;
 use genzoo_datasets::DatasetKind;
 use genzoo_gan::task::GanModelConfig;
-use genzoo_train::{Checkpoint, Error};
+use genzoo_tests::{
+    assert_bitwise_equal, assert_checkpoint_mismatch, assert_files, assert_seeded_draws,
+    edit_config, last_checkpoint, metrics, mini_args, resume_args, sample_args, section_record,
+    write_file,
+};
+use genzoo_train::Checkpoint;
 use serde_json::Value;
 
 /// The tests of this file train in one process and burn's device seed is global: one at a time,
@@ -23,37 +26,21 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A `--config` file with a small evaluation, to keep the tests fast.
-fn small_eval(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("small-eval.toml");
-    std::fs::write(&path, "[model_config]\neval_images = 64\n").expect("write");
-    path
-}
-
+/// `genzoo train MODEL` with a `--config` file of a small evaluation, to keep the tests fast.
 fn args(model: &str, out: &Path, steps: u64) -> TrainArgs {
+    let dir = out.parent().expect("parent");
+    let small_eval = write_file(dir, "small-eval.toml", "[model_config]\neval_images = 64\n");
     TrainArgs {
-        model: Some(model.into()),
-        dataset: Some("mnist-mini".into()),
-        steps: Some(steps),
-        batch_size: Some(8),
-        seed: Some(5),
-        out: Some(out.to_path_buf()),
-        config: Some(small_eval(out.parent().expect("parent"))),
-        log_every: Some(1),
-        sample_every: Some(1000),
-        checkpoint_every: Some(1000),
-        no_progress: true,
-        ..TrainArgs::default()
+        config: Some(small_eval),
+        ..mini_args(model, out, steps, 8, 5)
     }
 }
 
-fn resume_args(dir: &Path, steps: u64) -> TrainArgs {
-    TrainArgs {
-        resume: Some(dir.to_path_buf()),
-        steps: Some(steps),
-        no_progress: true,
-        ..TrainArgs::default()
-    }
+/// Trains `model` for `steps` steps into `tmp/NAME`, and returns that directory.
+fn trained(tmp: &Path, name: &str, model: &str, steps: u64) -> PathBuf {
+    let dir = tmp.join(name);
+    genzoo_cli::train(&args(model, &dir, steps)).unwrap_or_else(|e| panic!("{model} trains: {e}"));
+    dir
 }
 
 /// Generator then discriminator parameters of a `dcgan` checkpoint.
@@ -61,22 +48,15 @@ fn weights(ckpt: &Path) -> Vec<f32> {
     let ckpt = Checkpoint::load(ckpt).expect("checkpoint loads");
     let cfg = GanModelConfig::preset("dcgan", DatasetKind::MnistMini).expect("preset");
     let device = burn::tensor::Device::flex();
-    let record = |name: &str| {
-        let bytes = ckpt
-            .section(Path::new("x"), name)
-            .expect("section")
-            .to_vec();
-        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).expect("burnpack")
-    };
     let g = cfg
         .network
         .init_generator(&device)
-        .try_load_record(record("generator"))
+        .try_load_record(section_record(&ckpt, "generator"))
         .expect("generator fits");
     let d = cfg
         .network
         .init_discriminator(&device)
-        .try_load_record(record("discriminator"))
+        .try_load_record(section_record(&ckpt, "discriminator"))
         .expect("discriminator fits");
     let mut w = genzoo_tests::flat_parameters(&g);
     w.extend(genzoo_tests::flat_parameters(&d));
@@ -90,24 +70,19 @@ fn every_gan_model_trains_and_logs_both_losses_and_d_outputs() {
     for model in ["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan", "acgan"] {
         let dir = tmp.path().join(model);
         let (_, summary) = genzoo_cli::train(&args(model, &dir, 1)).expect("trains");
-        for f in [
+        let files = [
             "samples/step-1.png",
             "figures/interpolation.png",
             "checkpoints/last.ckpt",
-        ] {
-            assert!(dir.join(f).is_file(), "{model}: {f} missing");
-        }
+        ];
+        assert_files(&dir, &files, model);
         assert_eq!(
             dir.join("figures/classes.png").is_file(),
             model == "cgan" || model == "acgan",
             "{model}: a class grid exactly for the conditional models"
         );
-        let train: Vec<Value> = std::fs::read_to_string(dir.join("metrics.jsonl"))
-            .expect("metrics")
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("json"))
-            .filter(|r: &Value| r["split"] == "train")
-            .collect();
+        let mut train = metrics(&dir);
+        train.retain(|r| r["split"] == "train");
         assert_eq!(train.len(), 1, "{model}");
         for r in &train {
             for key in ["loss", "g_loss", "d_real", "d_fake"] {
@@ -158,24 +133,17 @@ fn every_gan_model_trains_and_logs_both_losses_and_d_outputs() {
 fn dcgan_resume_is_exact() {
     let _serial = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    genzoo_cli::train(&args("dcgan", &a, 4)).expect("straight run");
-    genzoo_cli::train(&args("dcgan", &b, 2)).expect("first half");
+    let a = trained(tmp.path(), "a", "dcgan", 4);
+    let b = trained(tmp.path(), "b", "dcgan", 2);
     genzoo_cli::train(&resume_args(&b, 4)).expect("resumed half");
-    let (wa, wb) = (
-        weights(&a.join("checkpoints/last.ckpt")),
-        weights(&b.join("checkpoints/last.ckpt")),
-    );
-    let c = tmp.path().join("c");
-    genzoo_cli::train(&args("dcgan", &c, 1)).expect("one step");
+    let wa = weights(&a.join("checkpoints/last.ckpt"));
+    let c = trained(tmp.path(), "c", "dcgan", 1);
     let fresh = weights(&c.join("checkpoints/last.ckpt"));
-    assert_eq!(wa.len(), wb.len());
-    let differing = wa
-        .iter()
-        .zip(&wb)
-        .filter(|(x, y)| x.to_bits() != y.to_bits())
-        .count();
-    assert_eq!(differing, 0, "{differing} of {} differ", wa.len());
+    assert_bitwise_equal(
+        &wa,
+        &weights(&b.join("checkpoints/last.ckpt")),
+        "weights differ after resume",
+    );
     // And training did move the weights (the comparison is not vacuous).
     assert!(wa.iter().zip(&fresh).any(|(x, y)| x != y));
 }
@@ -184,23 +152,11 @@ fn dcgan_resume_is_exact() {
 fn a_gan_checkpoint_from_another_config_is_a_clear_error() {
     let _serial = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("run");
-    genzoo_cli::train(&args("dcgan", &dir, 1)).expect("trains");
-    let cfg_path = dir.join("config.toml");
-    let original = std::fs::read_to_string(&cfg_path).expect("config");
-
+    let dir = trained(tmp.path(), "run", "dcgan", 1);
     // A different latent size: the generator's first layer no longer fits.
-    std::fs::write(&cfg_path, original.replace("latent = 100", "latent = 64")).expect("edit");
+    let original = edit_config(&dir, "latent = 100", "latent = 64");
     let err = genzoo_cli::train(&resume_args(&dir, 2)).expect_err("shapes differ");
-    let msg = err.to_string();
-    assert!(
-        matches!(err, CliError::Run(Error::CheckpointMismatch { .. })),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("generator") && msg.contains("100") && msg.contains("64"),
-        "{msg}"
-    );
+    assert_checkpoint_mismatch(&err, &["generator", "100", "64"]);
 
     // A different architecture altogether (an MLP under the same model name).
     let mut table: toml::Table = toml::from_str(&original).expect("toml");
@@ -211,23 +167,15 @@ fn a_gan_checkpoint_from_another_config_is_a_clear_error() {
     model_config.insert("eval_images".into(), 64.into());
     table.insert("model_config".into(), model_config.into());
     let mlp = toml::to_string(&table).expect("toml");
-    std::fs::write(&cfg_path, mlp).expect("edit");
+    std::fs::write(dir.join("config.toml"), mlp).expect("edit");
     let err = genzoo_cli::train(&resume_args(&dir, 2)).expect_err("architecture differs");
-    assert!(
-        matches!(err, CliError::Run(Error::CheckpointMismatch { .. })),
-        "{err}"
-    );
+    assert_checkpoint_mismatch(&err, &[]);
 
     // WGAN-GP with BatchNorm in the critic is refused before anything is built.
     let gp = args("wgan-gp", &tmp.path().join("gp"), 1);
-    let cfg_file = tmp.path().join("gp.toml");
-    std::fs::write(
-        &cfg_file,
-        "[model_config.network.dcgan]\nd_batch_norm = true\n",
-    )
-    .expect("write");
+    let bn = "[model_config.network.dcgan]\nd_batch_norm = true\n";
     let err = genzoo_cli::train(&TrainArgs {
-        config: Some(cfg_file),
+        config: Some(write_file(tmp.path(), "gp.toml", bn)),
         ..gp
     })
     .expect_err("BN critic with a penalty");
@@ -243,35 +191,9 @@ fn generate_is_seeded_batched_and_in_the_unit_interval() {
     device.seed(3);
     let cfg = GanModelConfig::preset("cgan", DatasetKind::MnistMini).expect("preset");
     let mut task = GanTask::new("cgan", &cfg, 2e-4, &device);
-    let flat = |t: burn::tensor::Tensor<4>| -> Vec<f32> {
-        assert_eq!(t.dims(), [503, 1, 28, 28]);
-        assert!(
-            !t.device().is_autodiff(),
-            "samples come from the plain device"
-        );
-        t.into_data().try_to_vec().expect("f32")
-    };
     // 503 = one full generation batch of 500 and a remainder of 3.
-    let a = flat(
-        task.generator()
-            .expect("generates")
-            .generate(503, 9)
-            .expect("samples"),
-    );
-    let b = flat(
-        task.generator()
-            .expect("generates")
-            .generate(503, 9)
-            .expect("samples"),
-    );
-    let c = flat(
-        task.generator()
-            .expect("generates")
-            .generate(503, 10)
-            .expect("samples"),
-    );
-    assert_eq!(a, b, "same seed, same samples");
-    assert_ne!(a, c, "another seed, other samples");
+    let generator = task.generator().expect("generates");
+    let a = assert_seeded_draws(generator, 503, 9, "cgan");
     assert!(a.iter().all(|v| (0.0..=1.0).contains(v)));
 }
 
@@ -279,20 +201,10 @@ fn generate_is_seeded_batched_and_in_the_unit_interval() {
 fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
     let _guard = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("cgan");
-    genzoo_cli::train(&args("cgan", &dir, 2)).expect("cgan trains");
-    let sample = |label: Option<usize>| genzoo_cli::eval::SampleArgs {
-        source: genzoo_cli::eval::RunSource {
-            checkpoint: "last".into(),
-            ..genzoo_cli::eval::RunSource::new(&dir)
-        },
-        n: 6,
-        seed: 1,
-        cols: None,
-        out: None,
+    let dir = trained(tmp.path(), "cgan", "cgan", 2);
+    let sample = |label: Option<usize>| SampleArgs {
         label,
-        fast: false,
-        complete: false,
+        ..sample_args(&dir, 6, 1)
     };
     let png = genzoo_cli::eval::sample(&sample(Some(3))).expect("class 3");
     assert!(png.ends_with("samples/sample-seed1-n6-label3.png") && png.exists());
@@ -300,10 +212,7 @@ fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
     assert!(e.to_string().contains("classes 0 to 9"), "{e}");
 
     let out = genzoo_cli::eval::eval(&genzoo_cli::eval::EvalArgs {
-        source: genzoo_cli::eval::RunSource {
-            checkpoint: "last".into(),
-            ..genzoo_cli::eval::RunSource::new(&dir)
-        },
+        source: last_checkpoint(&dir),
         metrics: Some("acc".into()),
         n: 20,
         seed: 0,
@@ -327,13 +236,9 @@ fn cgan_samples_a_requested_class_and_eval_reports_class_accuracy() {
     assert_eq!(out["class_accuracy_per_class_n"], Value::from(2));
 
     // An unconditional model refuses --label and an explicit `acc`.
-    let plain = tmp.path().join("gan");
-    genzoo_cli::train(&args("gan", &plain, 1)).expect("gan trains");
-    let e = genzoo_cli::eval::sample(&genzoo_cli::eval::SampleArgs {
-        source: genzoo_cli::eval::RunSource {
-            checkpoint: "last".into(),
-            ..genzoo_cli::eval::RunSource::new(&plain)
-        },
+    let plain = trained(tmp.path(), "gan", "gan", 1);
+    let e = genzoo_cli::eval::sample(&SampleArgs {
+        source: last_checkpoint(&plain),
         ..sample(Some(1))
     })
     .expect_err("not conditional");
@@ -493,12 +398,11 @@ fn spectral_norm_with_hinge_trains_and_resumes_exactly() {
     // run must see the same σ as the straight one, so D's test outputs match bit for bit.
     let _serial = serial();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let cfg = tmp.path().join("sn.toml");
-    std::fs::write(
-        &cfg,
+    let cfg = write_file(
+        tmp.path(),
+        "sn.toml",
         "[model_config]\neval_images = 64\n[model_config.network.dcgan]\nspectral_norm = true\n",
-    )
-    .expect("write");
+    );
     let run = |dir: &Path, steps: u64| TrainArgs {
         loss: Some("hinge".into()),
         config: Some(cfg.clone()),

@@ -6,54 +6,39 @@ use burn::tensor::Device;
 use genzoo_datasets::{DataOptions, DatasetKind, Split};
 use genzoo_metrics::classifier::{DomainClassifier, accuracy};
 
-fn data_dir_set() -> bool {
-    if std::env::var_os(genzoo_datasets::DATA_DIR_ENV).is_some() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "GENZOO_DATA_DIR must point at the datasets in CI"
-    );
-    eprintln!("GENZOO_DATA_DIR not set: skipping the real-test-set accuracy checks");
-    false
-}
-
-#[test]
-fn shipped_lenet_reaches_90_percent_on_the_fashion_mnist_test_set() {
-    if !data_dir_set() {
+/// The shipped classifier `shipped` reaches `at_least` on the test set of `kind`, and the
+/// accuracy its provenance records.
+fn check_shipped(
+    kind: DatasetKind,
+    shipped: fn(&Device) -> genzoo_metrics::Result<DomainClassifier>,
+    at_least: f64,
+) {
+    if genzoo_tests::data_dir("the real-test-set accuracy check").is_none() {
         return;
     }
     let device = Device::flex();
-    let test = genzoo_datasets::load(
-        DatasetKind::FashionMnist,
-        Split::Test,
-        &DataOptions::default(),
-    )
-    .expect("Fashion-MNIST test set under GENZOO_DATA_DIR");
-    let c = DomainClassifier::fashion_mnist(&device).expect("shipped weights");
+    let test = genzoo_datasets::load(kind, Split::Test, &DataOptions::default())
+        .unwrap_or_else(|e| panic!("{kind:?} test set under GENZOO_DATA_DIR: {e}"));
+    let c = shipped(&device).expect("shipped weights");
     let acc = accuracy(&c.model, &test, &device);
-    assert!(acc >= 0.90, "test accuracy {acc}");
+    assert!(acc >= at_least, "{kind:?} test accuracy {acc}");
     assert!(
         (acc - c.provenance.test_accuracy).abs() < 5e-4,
         "{acc} vs recorded {}",
         c.provenance.test_accuracy
+    );
+}
+
+#[test]
+fn shipped_lenet_reaches_90_percent_on_the_fashion_mnist_test_set() {
+    check_shipped(
+        DatasetKind::FashionMnist,
+        DomainClassifier::fashion_mnist,
+        0.90,
     );
 }
 
 #[test]
 fn shipped_lenet_reaches_99_percent_on_the_mnist_test_set() {
-    if !data_dir_set() {
-        return;
-    }
-    let device = Device::flex();
-    let test = genzoo_datasets::load(DatasetKind::Mnist, Split::Test, &DataOptions::default())
-        .expect("MNIST test set under GENZOO_DATA_DIR");
-    let c = DomainClassifier::mnist(&device).expect("shipped weights");
-    let acc = accuracy(&c.model, &test, &device);
-    assert!(acc >= 0.99, "test accuracy {acc}");
-    assert!(
-        (acc - c.provenance.test_accuracy).abs() < 5e-4,
-        "{acc} vs recorded {}",
-        c.provenance.test_accuracy
-    );
+    check_shipped(DatasetKind::Mnist, DomainClassifier::mnist, 0.99);
 }

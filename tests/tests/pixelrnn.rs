@@ -3,103 +3,68 @@
 //! naive sampler's images, completions included; resuming it under another configuration is a
 //! clear checkpoint error; configurations of the wrong kind or image shape are clear errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use genzoo_cli::Error as CliError;
 use genzoo_cli::TrainArgs;
-use genzoo_cli::eval::{SampleArgs, sample};
-use genzoo_train::Error;
+use genzoo_tests::{
+    assert_checkpoint_mismatch, assert_fast_sampling_matches_naive, assert_files,
+    assert_nll_and_bits_per_dim, edit_config, mini_args, resume_args, write_file,
+};
 
 const TINY: &str = "[model_config]\nkind = \"RowLstm\"\nchannels = 1\nimage_size = 28\nhidden = 2\n\
 layers = 1\nfirst_kernel = 3\nrow_kernel = 3\nhead_hidden = 2\nlevels = 2\neval_images = 64\ngrid_samples = 4\n";
 
+/// [`TINY`] with each `(from, to)` of `edits` replaced.
+fn tiny(edits: &[(&str, &str)]) -> String {
+    edits
+        .iter()
+        .fold(TINY.to_string(), |text, (from, to)| text.replace(from, to))
+}
+
 fn args(model: &str, out: &Path, config: &Path) -> TrainArgs {
     TrainArgs {
-        model: Some(model.into()),
-        dataset: Some("mnist-mini".into()),
-        steps: Some(2),
-        batch_size: Some(8),
-        seed: Some(5),
         config: Some(config.to_path_buf()),
-        out: Some(out.to_path_buf()),
-        log_every: Some(1),
-        sample_every: Some(1000),
-        checkpoint_every: Some(1000),
-        no_progress: true,
-        ..TrainArgs::default()
+        ..mini_args(model, out, 2, 8, 5)
     }
 }
 
 #[test]
 fn a_tiny_row_lstm_trains_samples_and_refuses_a_foreign_checkpoint() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = tmp.path().join("tiny.toml");
-    std::fs::write(&config, TINY).expect("write config");
+    let config = write_file(tmp.path(), "tiny.toml", TINY);
     let dir = tmp.path().join("run");
     let (_, summary) = genzoo_cli::train(&args("row-lstm", &dir, &config)).expect("trains");
-    let nll = summary["test_nll_nats"].as_f64().expect("test NLL");
-    let bpd = summary["test_bits_per_dim"].as_f64().expect("bits/dim");
     // Between a perfect model and a far-off one (an untrained one is near 784 ln 2 = 543).
-    assert!(nll > 20.0 && nll < 2000.0, "test NLL {nll}");
-    assert!((bpd - nll / (784.0 * std::f64::consts::LN_2)).abs() < 1e-9);
+    assert_nll_and_bits_per_dim(&summary);
     assert_eq!(summary["model"], serde_json::Value::from("row-lstm"));
-    for f in ["samples/step-2.png", "checkpoints/best.ckpt"] {
-        assert!(dir.join(f).exists(), "{f} missing");
-    }
+    let files = ["samples/step-2.png", "checkpoints/best.ckpt"];
+    assert_files(&dir, &files, "row-lstm");
 
     fast_and_naive_samplers_write_the_same_pngs(&dir, 3);
 
     // Resuming with another hidden size: the checkpoint's weights do not fit.
-    let cfg_path = dir.join("config.toml");
-    let original = std::fs::read_to_string(&cfg_path).expect("config");
-    assert!(original.contains("hidden = 2"), "{original}");
-    std::fs::write(&cfg_path, original.replace("hidden = 2", "hidden = 3")).expect("edit");
-    let err = genzoo_cli::train(&TrainArgs {
-        resume: Some(dir.clone()),
-        steps: Some(3),
-        no_progress: true,
-        ..TrainArgs::default()
-    })
-    .expect_err("shapes differ");
-    assert!(
-        matches!(err, CliError::Run(Error::CheckpointMismatch { .. })),
-        "{err}"
-    );
+    edit_config(&dir, "hidden = 2", "hidden = 3");
+    let err = genzoo_cli::train(&resume_args(&dir, 3)).expect_err("shapes differ");
+    assert_checkpoint_mismatch(&err, &[]);
 }
 
 /// `genzoo sample`: the cached sampler (--fast) writes the very PNG the naive one writes, for
 /// `n` fresh samples and for completions of `n` test images.
 fn fast_and_naive_samplers_write_the_same_pngs(dir: &Path, n: usize) {
-    let sample_args = |fast: bool, complete: bool| SampleArgs {
-        source: genzoo_cli::eval::RunSource {
-            checkpoint: "last".into(),
-            ..genzoo_cli::eval::RunSource::new(dir)
-        },
-        n,
-        seed: 4,
-        cols: Some(n),
-        out: Some(dir.join(format!("s-{fast}-{complete}.png"))),
-        label: None,
-        fast,
-        complete,
-    };
-    let read = |p: PathBuf| std::fs::read(p).expect("png");
     for complete in [false, true] {
-        let naive = read(sample(&sample_args(false, complete)).expect("naive"));
-        let fast = read(sample(&sample_args(true, complete)).expect("fast"));
-        assert_eq!(naive, fast, "complete = {complete}");
+        assert_fast_sampling_matches_naive(dir, n, n, complete);
     }
 }
 
 #[test]
 fn a_tiny_diagonal_bilstm_samples_the_same_images_fast_and_naive() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = tmp.path().join("tiny.toml");
-    let tiny = TINY
-        .replace("RowLstm", "DiagonalBiLstm")
-        .replace("eval_images = 64", "eval_images = 8")
-        .replace("grid_samples = 4", "grid_samples = 2");
-    std::fs::write(&config, tiny).expect("write config");
+    let diagonal = tiny(&[
+        ("RowLstm", "DiagonalBiLstm"),
+        ("eval_images = 64", "eval_images = 8"),
+        ("grid_samples = 4", "grid_samples = 2"),
+    ]);
+    let config = write_file(tmp.path(), "tiny.toml", &diagonal);
     let dir = tmp.path().join("run");
     let (_, summary) = genzoo_cli::train(&TrainArgs {
         steps: Some(1),
@@ -114,32 +79,41 @@ fn a_tiny_diagonal_bilstm_samples_the_same_images_fast_and_naive() {
 #[test]
 fn configs_of_the_wrong_kind_or_shape_are_clear_errors() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = tmp.path().join("c.toml");
-    // A Row LSTM configuration under the Diagonal BiLSTM's name.
-    std::fs::write(&config, TINY).expect("write");
-    let err = genzoo_cli::train(&args("diagonal-bilstm", &tmp.path().join("a"), &config))
-        .expect_err("must refuse")
-        .to_string();
-    assert!(
-        err.contains("RowLstm") && err.contains("DiagonalBiLstm"),
-        "{err}"
-    );
-    // RGB images on MNIST.
-    let rgb = TINY
-        .replace("RowLstm", "DiagonalBiLstm")
-        .replace("channels = 1", "channels = 3")
-        .replace("hidden = 2", "hidden = 3");
-    std::fs::write(&config, rgb).expect("write");
-    let err = genzoo_cli::train(&args("diagonal-bilstm", &tmp.path().join("b"), &config))
-        .expect_err("must refuse")
-        .to_string();
-    assert!(err.contains("3×28×28") && err.contains("1×28×28"), "{err}");
-    // An even row kernel has no centre.
-    std::fs::write(&config, TINY.replace("row_kernel = 3", "row_kernel = 2")).expect("write");
-    let err = genzoo_cli::train(&args("row-lstm", &tmp.path().join("c"), &config))
-        .expect_err("must refuse")
-        .to_string();
-    assert!(err.contains("odd"), "{err}");
+    // (what, model, configuration, what the error names)
+    let cases = [
+        (
+            "a Row LSTM configuration under the Diagonal BiLSTM's name",
+            "diagonal-bilstm",
+            tiny(&[]),
+            &["RowLstm", "DiagonalBiLstm"][..],
+        ),
+        (
+            "RGB images on MNIST",
+            "diagonal-bilstm",
+            tiny(&[
+                ("RowLstm", "DiagonalBiLstm"),
+                ("channels = 1", "channels = 3"),
+                ("hidden = 2", "hidden = 3"),
+            ]),
+            &["3×28×28", "1×28×28"],
+        ),
+        (
+            "an even row kernel, which has no centre",
+            "row-lstm",
+            tiny(&[("row_kernel = 3", "row_kernel = 2")]),
+            &["odd"],
+        ),
+    ];
+    for (i, (what, model, text, needles)) in cases.iter().enumerate() {
+        let config = write_file(tmp.path(), "c.toml", text);
+        let out = tmp.path().join(format!("run{i}"));
+        let err = genzoo_cli::train(&args(model, &out, &config))
+            .expect_err(what)
+            .to_string();
+        for needle in *needles {
+            assert!(err.contains(needle), "{what}: no {needle:?} in: {err}");
+        }
+    }
 }
 
 #[test]

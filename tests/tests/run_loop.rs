@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
-use genzoo_cli::Error as CliError;
-use genzoo_cli::TrainArgs;
+use genzoo_cli::{Error as CliError, TrainArgs};
+use genzoo_datasets::ImageSet;
 use genzoo_datasets::rng::Rng;
-use genzoo_datasets::{DataOptions, DatasetKind, ImageSet, Split};
+use genzoo_tests::{
+    assert_bitwise_equal, assert_checkpoint_mismatch, assert_files, data_dir, edit_config, metrics,
+    mini_args, mini_test, read_json, resume_args, section_record,
+};
 use genzoo_train::{
     Budget, Checkpoint, Error, Grid, RunDir, StepBatches, StepOutput, Task, TrainOptions,
 };
@@ -26,47 +27,46 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn args(out: &Path, steps: u64) -> TrainArgs {
-    TrainArgs {
-        model: Some("autoencoder".into()),
-        dataset: Some("mnist-mini".into()),
-        steps: Some(steps),
-        batch_size: Some(32),
-        seed: Some(11),
-        out: Some(out.to_path_buf()),
-        log_every: Some(1),
-        sample_every: Some(1000),
-        checkpoint_every: Some(1000),
-        no_progress: true,
-        ..TrainArgs::default()
-    }
+    mini_args("autoencoder", out, steps, 32, 11)
 }
 
-fn resume_args(dir: &Path, steps: u64) -> TrainArgs {
-    TrainArgs {
-        resume: Some(dir.to_path_buf()),
-        steps: Some(steps),
-        no_progress: true,
-        ..TrainArgs::default()
+/// An autoencoder run trained into a temporary directory, under [`serial`] until it is dropped.
+struct Trained {
+    dir: PathBuf,
+    _tmp: tempfile::TempDir,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Trains the autoencoder for `steps` steps into a new `run` directory.
+fn trained(steps: u64) -> Trained {
+    let serial = serial();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("run");
+    genzoo_cli::train(&args(&dir, steps)).expect("trains");
+    Trained {
+        dir,
+        _tmp: tmp,
+        _serial: serial,
     }
 }
 
 fn weights(ckpt: &Path) -> Vec<f32> {
     let ckpt = Checkpoint::load(ckpt).expect("checkpoint loads");
-    let bytes = ckpt
-        .section(Path::new("x"), "model")
-        .expect("model section")
-        .to_vec();
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).expect("burnpack");
     let device = burn::tensor::Device::flex();
     let model = AutoencoderConfig::mnist()
         .init(&device)
-        .try_load_record(record)
+        .try_load_record(section_record(&ckpt, "model"))
         .expect("fits");
     genzoo_tests::flat_parameters(&model)
 }
 
-fn read_json(p: PathBuf) -> serde_json::Map<String, Value> {
-    serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("json")
+/// The steps of the training records in a run's metrics log.
+fn train_steps(dir: &Path) -> Vec<u64> {
+    metrics(dir)
+        .iter()
+        .filter(|r| r["split"] == "train")
+        .map(|r| r["step"].as_u64().expect("step"))
+        .collect()
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn a_run_directory_holds_config_metrics_summary_samples_checkpoints_and_report()
     })
     .expect("trains");
     assert_eq!(root, dir);
-    for f in [
+    let files = [
         "config.toml",
         "metrics.jsonl",
         "summary.json",
@@ -89,9 +89,8 @@ fn a_run_directory_holds_config_metrics_summary_samples_checkpoints_and_report()
         "checkpoints/best.ckpt",
         "samples/step-3.png",
         "samples/step-6.png",
-    ] {
-        assert!(dir.join(f).is_file(), "{f} missing");
-    }
+    ];
+    assert_files(&dir, &files, "a run of 6 steps");
     let cfg = std::fs::read_to_string(dir.join("config.toml")).expect("config");
     assert!(
         cfg.contains("model = \"autoencoder\"") && cfg.contains("[model_config]"),
@@ -100,12 +99,8 @@ fn a_run_directory_holds_config_metrics_summary_samples_checkpoints_and_report()
     let mse = summary["test_mse"].as_f64().expect("test_mse");
     assert!(mse > 0.0 && mse < 0.3, "test MSE {mse}");
     assert_eq!(summary["steps"], Value::from(6u64));
-    let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).expect("metrics");
-    let records: Vec<Value> = lines
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
-    assert_eq!(records.iter().filter(|r| r["split"] == "train").count(), 6);
+    let records = metrics(&dir);
+    assert_eq!(train_steps(&dir).len(), 6);
     assert!(
         records
             .iter()
@@ -127,66 +122,32 @@ fn two_n_steps_equal_n_steps_then_resume_then_n_steps() {
     genzoo_cli::train(&args(&b, 4)).expect("first half");
     let (_, summary) = genzoo_cli::train(&resume_args(&b, 8)).expect("resumed half");
     assert_eq!(summary["steps"], Value::from(8u64));
-    let (wa, wb) = (
-        weights(&a.join("checkpoints/last.ckpt")),
-        weights(&b.join("checkpoints/last.ckpt")),
-    );
-    assert_eq!(wa.len(), wb.len());
-    let differing = wa
-        .iter()
-        .zip(&wb)
-        .filter(|(x, y)| x.to_bits() != y.to_bits())
-        .count();
-    assert_eq!(
-        differing,
-        0,
-        "{differing} of {} weights differ after resume",
-        wa.len()
+    assert_bitwise_equal(
+        &weights(&a.join("checkpoints/last.ckpt")),
+        &weights(&b.join("checkpoints/last.ckpt")),
+        "weights differ after resume",
     );
     // The metrics log has each training step exactly once.
-    let steps: Vec<u64> = std::fs::read_to_string(b.join("metrics.jsonl"))
-        .expect("metrics")
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
-        .filter(|r| r["split"] == "train")
-        .map(|r| r["step"].as_u64().expect("step"))
-        .collect();
-    assert_eq!(steps, (1..=8).collect::<Vec<_>>());
+    assert_eq!(train_steps(&b), (1..=8).collect::<Vec<_>>());
 }
 
 #[test]
 fn a_checkpoint_from_another_config_names_the_tensor_and_both_shapes() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("run");
-    genzoo_cli::train(&args(&dir, 2)).expect("trains");
-    let cfg_path = dir.join("config.toml");
-    let cfg = std::fs::read_to_string(&cfg_path)
-        .expect("config")
-        .replace("latent = 32", "latent = 16");
-    std::fs::write(&cfg_path, cfg).expect("edit config");
-    let err = genzoo_cli::train(&resume_args(&dir, 4)).expect_err("shapes differ");
-    let msg = err.to_string();
-    assert!(
-        matches!(err, CliError::Run(Error::CheckpointMismatch { .. })),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("enc_fc.weight") && msg.contains("32") && msg.contains("16"),
-        "{msg}"
-    );
+    let run = trained(2);
+    let dir = run.dir.as_path();
+    edit_config(dir, "latent = 32", "latent = 16");
+    let err = genzoo_cli::train(&resume_args(dir, 4)).expect_err("shapes differ");
+    assert_checkpoint_mismatch(&err, &["enc_fc.weight", "32", "16"]);
 }
 
 #[test]
 fn a_truncated_checkpoint_is_a_clear_error_on_resume() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("run");
-    genzoo_cli::train(&args(&dir, 2)).expect("trains");
+    let run = trained(2);
+    let dir = run.dir.as_path();
     let ckpt = dir.join("checkpoints/last.ckpt");
     let bytes = std::fs::read(&ckpt).expect("read");
     std::fs::write(&ckpt, &bytes[..bytes.len() / 2]).expect("truncate");
-    let err = genzoo_cli::train(&resume_args(&dir, 4)).expect_err("truncated");
+    let err = genzoo_cli::train(&resume_args(dir, 4)).expect_err("truncated");
     assert!(
         matches!(err, CliError::Run(Error::CorruptCheckpoint { .. })),
         "{err}"
@@ -196,13 +157,11 @@ fn a_truncated_checkpoint_is_a_clear_error_on_resume() {
 
 #[test]
 fn resuming_a_run_of_another_model_is_refused() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("run");
-    genzoo_cli::train(&args(&dir, 1)).expect("trains");
+    let run = trained(1);
+    let dir = run.dir.as_path();
     let err = genzoo_cli::train(&TrainArgs {
         model: Some("vae".into()),
-        ..resume_args(&dir, 2)
+        ..resume_args(dir, 2)
     })
     .expect_err("other model");
     assert!(err.to_string().contains("is a 'autoencoder' run"), "{err}");
@@ -210,19 +169,17 @@ fn resuming_a_run_of_another_model_is_refused() {
 
 #[test]
 fn a_run_stopped_at_its_last_step_is_finished_by_resume_and_a_finished_one_is_refused() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("run");
-    genzoo_cli::train(&args(&dir, 3)).expect("trains");
-    let run = RunDir::open(&dir).expect("open");
+    let three = trained(3);
+    let dir = three.dir.as_path();
+    let run = RunDir::open(dir).expect("open");
     // What an `eval` wrote into the summary survives the run's later summaries.
     run.update_summary(|s| {
         s.insert("eval".into(), Value::from("kept"));
     })
     .expect("eval entry");
-    let summary = read_json(dir.join("summary.json"));
+    let summary = read_json(&dir.join("summary.json"));
     let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).expect("metrics");
-    let err = genzoo_cli::train(&resume_args(&dir, 3)).expect_err("nothing to do");
+    let err = genzoo_cli::train(&resume_args(dir, 3)).expect_err("nothing to do");
     assert!(err.to_string().contains("already completed"), "{err}");
     assert_eq!(
         std::fs::read_to_string(dir.join("metrics.jsonl")).expect("metrics"),
@@ -234,7 +191,7 @@ fn a_run_stopped_at_its_last_step_is_finished_by_resume_and_a_finished_one_is_re
     stopped.insert("interrupted_at_step".into(), Value::from(3));
     run.update_summary(|s| *s = stopped.clone())
         .expect("mark stopped");
-    let (_, finished) = genzoo_cli::train(&resume_args(&dir, 3)).expect("finishes the run");
+    let (_, finished) = genzoo_cli::train(&resume_args(dir, 3)).expect("finishes the run");
     assert!(!finished.contains_key("interrupted_at_step"));
     assert_eq!(finished["eval"], Value::from("kept"));
     for key in ["final_train_loss", "train_images_per_sec"] {
@@ -249,45 +206,67 @@ fn a_run_stopped_at_its_last_step_is_finished_by_resume_and_a_finished_one_is_re
         .filter(|l| l.contains("\"split\":\"test\""))
         .count();
     assert_eq!(tests, 1, "one test record per evaluated step");
-    genzoo_cli::train(&resume_args(&dir, 5)).expect("a longer budget trains on");
+    genzoo_cli::train(&resume_args(dir, 5)).expect("a longer budget trains on");
     assert_eq!(
-        read_json(dir.join("summary.json"))["eval"],
+        read_json(&dir.join("summary.json"))["eval"],
         Value::from("kept")
     );
 }
 
-/// A task whose loss turns NaN at a chosen step, to test the guard without relying on a model
-/// to diverge. With `last` set, it also records which step that checkpoint holds when an
-/// evaluation starts.
-struct NanAt {
-    step: u64,
+/// The evaluation of a [`Scripted`] task from the steps done and the evaluated set.
+type Score = Box<dyn Fn(u64, &ImageSet) -> f64>;
+
+/// A task without a model, to test the loop on numbers chosen in advance rather than rely on a
+/// model to produce them: the loss of step n is 1/n, or NaN at step `nan_step`, and every
+/// evaluation reports `metric` as `score` computes it from the steps done and the evaluated set.
+/// With `last` set, it also records which step that checkpoint holds when an evaluation starts.
+struct Scripted {
     done: u64,
+    nan_step: u64,
+    metric: &'static str,
+    score: Score,
     last: Option<PathBuf>,
     at_evaluation: Option<u64>,
-    /// Evaluations after this many steps report an infinite score.
-    eval_inf_after: u64,
 }
 
-impl NanAt {
-    fn new(step: u64) -> Self {
-        NanAt {
-            step,
+impl Scripted {
+    /// A loss that turns NaN at `nan_step`, and a `score` of 1.0 that turns infinite once more
+    /// than `inf_after` steps are done.
+    fn nan_at(nan_step: u64, inf_after: u64) -> Self {
+        Scripted {
             done: 0,
+            nan_step,
+            metric: "score",
+            score: Box::new(
+                move |done, _| {
+                    if done > inf_after { f64::INFINITY } else { 1.0 }
+                },
+            ),
             last: None,
             at_evaluation: None,
-            eval_inf_after: u64::MAX,
+        }
+    }
+
+    /// Finite losses, and a `test_score` of the set's size plus the distance of the step count
+    /// from 4, so the step that evaluates best is known, and which split was measured can be read
+    /// off the value.
+    fn dip() -> Self {
+        Scripted {
+            metric: "test_score",
+            score: Box::new(|done, set| set.len() as f64 + (done as f64 - 4.0).abs()),
+            ..Scripted::nan_at(u64::MAX, u64::MAX)
         }
     }
 }
 
-impl Task for NanAt {
+impl Task for Scripted {
     fn name(&self) -> &str {
-        "nan-at"
+        "scripted"
     }
     fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
         let batch = batches.single();
         self.done += 1;
-        let loss = if self.done == self.step {
+        let loss = if self.done == self.nan_step {
             f64::NAN
         } else {
             1.0 / self.done as f64
@@ -298,19 +277,14 @@ impl Task for NanAt {
             images: batch.images.dims()[0],
         }
     }
-    fn evaluate(&mut self, _test: &ImageSet) -> Vec<(String, f64)> {
+    fn evaluate(&mut self, set: &ImageSet) -> Vec<(String, f64)> {
         if let Some(last) = &self.last {
             self.at_evaluation = Checkpoint::load(last).ok().map(|c| c.meta.step);
         }
-        let score = if self.done > self.eval_inf_after {
-            f64::INFINITY
-        } else {
-            1.0
-        };
-        vec![("score".into(), score)]
+        vec![(self.metric.into(), (self.score)(self.done, set))]
     }
     fn selection_metric(&self) -> &str {
-        "score"
+        self.metric
     }
     fn sample_grid(&mut self, _test: &ImageSet) -> Option<Grid> {
         None
@@ -325,27 +299,56 @@ impl Task for NanAt {
     }
 }
 
-#[test]
-fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
-    run.write_config("model = \"nan-at\"\n").expect("config");
-    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
-        .expect("mini");
-    let opts = TrainOptions {
+/// A new run directory for a [`Scripted`] task, in a temporary directory of its own.
+struct Scratch {
+    run: RunDir,
+    _tmp: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let run = RunDir::create(&tmp.path().join("run"), false, "model = \"scripted\"\n")
+            .expect("run dir");
+        Scratch { run, _tmp: tmp }
+    }
+
+    /// Trains `task` into the run on flex, with mini-MNIST's test set as training and test data.
+    fn train(
+        &self,
+        task: &mut Scripted,
+        opts: &TrainOptions,
+    ) -> genzoo_train::Result<serde_json::Map<String, Value>> {
+        let data = mini_test();
+        let device = burn::tensor::Device::flex();
+        genzoo_train::train(task, &self.run, &data, &data, &device, opts, None)
+    }
+
+    /// The step `last.ckpt` holds, if it loads.
+    fn last_step(&self) -> Option<u64> {
+        Checkpoint::load(&self.run.checkpoint_path("last"))
+            .ok()
+            .map(|c| c.meta.step)
+    }
+}
+
+/// `steps` steps of batch 16 from seed 1, a training record every step, no sample grid, `last.ckpt`
+/// every `checkpoint_every` steps.
+fn options(steps: u64, checkpoint_every: u64) -> TrainOptions {
+    TrainOptions {
         seed: 1,
-        batch_size: 16,
-        budget: Budget::Steps(50),
         log_every: 1,
         sample_every: 100,
-        checkpoint_every: 2,
-        progress: false,
-        time_limit: None,
-    };
-    let device = burn::tensor::Device::flex();
-    let mut task = NanAt::new(5);
-    let err =
-        genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect_err("NaN");
+        checkpoint_every,
+        ..TrainOptions::new(16, Budget::Steps(steps))
+    }
+}
+
+#[test]
+fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
+    let scratch = Scratch::new();
+    let mut task = Scripted::nan_at(5, u64::MAX);
+    let err = scratch.train(&mut task, &options(50, 2)).expect_err("NaN");
     match &err {
         Error::NonFiniteLoss {
             step, checkpoint, ..
@@ -356,11 +359,11 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
         other => panic!("expected NonFiniteLoss, got {other}"),
     }
     assert!(err.to_string().contains("step 5"), "{err}");
-    let kept = Checkpoint::load(&run.checkpoint_path("last")).expect("last good checkpoint");
     // Step 4's checkpoint is not written: step 5's loss, computed from its weights, was NaN.
     // Step 2's was vouched for by step 3's finite loss.
     assert_eq!(
-        kept.meta.step, 2,
+        scratch.last_step(),
+        Some(2),
         "the kept checkpoint's weights must have given a finite loss"
     );
     assert_eq!(task.done, 5, "the loop must stop right at the NaN step");
@@ -372,82 +375,31 @@ fn a_nan_loss_stops_at_that_step_and_keeps_the_last_good_checkpoint() {
 /// loss vouched for.
 #[test]
 fn a_nan_loss_between_reads_is_reported_at_its_step_and_nothing_after_it_is_saved() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
-    run.write_config("model = \"nan-at\"\n").expect("config");
-    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
-        .expect("mini");
+    let scratch = Scratch::new();
+    let mut task = Scripted::nan_at(5, u64::MAX);
     let opts = TrainOptions {
-        seed: 1,
-        batch_size: 16,
-        budget: Budget::Steps(50),
         log_every: 10,
-        sample_every: 100,
-        checkpoint_every: 3,
-        progress: false,
-        time_limit: None,
+        ..options(50, 3)
     };
-    let device = burn::tensor::Device::flex();
-    let mut task = NanAt::new(5);
-    let err =
-        genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect_err("NaN");
+    let err = scratch.train(&mut task, &opts).expect_err("NaN");
     assert!(
         matches!(err, Error::NonFiniteLoss { step: 5, .. }),
         "the first non-finite step is named: {err}"
     );
-    let kept = Checkpoint::load(&run.checkpoint_path("last")).expect("last good checkpoint");
-    assert_eq!(kept.meta.step, 3, "step 6's checkpoint follows the NaN");
+    assert_eq!(
+        scratch.last_step(),
+        Some(3),
+        "step 6's checkpoint follows the NaN"
+    );
     assert_eq!(
         task.done, 7,
         "the NaN is found where step 6's checkpoint asks for a loss"
     );
 }
 
-/// A task whose evaluation is the set's size plus the distance of its step count from 4, so the
-/// step that evaluates best is known, and which split was measured can be read off the value.
-struct Dip {
-    done: u64,
-}
-
-impl Task for Dip {
-    fn name(&self) -> &str {
-        "dip"
-    }
-    fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
-        let batch = batches.single();
-        self.done += 1;
-        StepOutput {
-            loss: 1.0.into(),
-            parts: vec![],
-            images: batch.images.dims()[0],
-        }
-    }
-    fn evaluate(&mut self, set: &ImageSet) -> Vec<(String, f64)> {
-        vec![(
-            "test_score".into(),
-            set.len() as f64 + (self.done as f64 - 4.0).abs(),
-        )]
-    }
-    fn selection_metric(&self) -> &str {
-        "test_score"
-    }
-    fn sample_grid(&mut self, _test: &ImageSet) -> Option<Grid> {
-        None
-    }
-    fn save(&self) -> genzoo_train::Result<Vec<(String, Vec<u8>)>> {
-        Ok(vec![("done".into(), self.done.to_le_bytes().to_vec())])
-    }
-    fn load(&mut self, c: &Checkpoint, p: &Path) -> genzoo_train::Result<()> {
-        let b = c.section(p, "done")?;
-        self.done = u64::from_le_bytes(b.try_into().expect("8 bytes"));
-        Ok(())
-    }
-}
-
 #[test]
 fn with_a_validation_split_it_picks_best_and_the_test_split_is_measured_there_once() {
-    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
-        .expect("mini");
+    let data = mini_test();
     let subset = |n: usize| {
         ImageSet::new(
             data.images()[..n * 784].to_vec(),
@@ -457,28 +409,16 @@ fn with_a_validation_split_it_picks_best_and_the_test_split_is_measured_there_on
         .expect("subset")
     };
     let (train, valid, test) = (subset(32), subset(20), subset(7));
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
-    let opts = TrainOptions {
-        seed: 1,
-        // Two steps an epoch: evaluations after steps 2, 4 and 6.
-        batch_size: 16,
-        budget: Budget::Steps(6),
-        log_every: 1,
-        sample_every: 100,
-        checkpoint_every: 100,
-        progress: false,
-        time_limit: None,
-    };
-    let device = burn::tensor::Device::flex();
+    let scratch = Scratch::new();
+    // Two steps an epoch: evaluations after steps 2, 4 and 6.
     let summary = genzoo_train::train_with_validation(
-        &mut Dip { done: 0 },
-        &run,
+        &mut Scripted::dip(),
+        &scratch.run,
         &train,
         Some(&valid),
         &test,
-        &device,
-        &opts,
+        &burn::tensor::Device::flex(),
+        &options(6, 100),
         None,
     )
     .expect("trains");
@@ -493,10 +433,8 @@ fn with_a_validation_split_it_picks_best_and_the_test_split_is_measured_there_on
         "the test split, at the best step"
     );
     assert_eq!(summary["test_at_step"], 4);
-    let log = std::fs::read_to_string(run.root().join("metrics.jsonl")).expect("log");
-    let splits: Vec<String> = log
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+    let splits: Vec<String> = metrics(scratch.run.root())
+        .iter()
         .filter(|r| r["split"] != "train")
         .map(|r| format!("{}@{}", r["split"].as_str().expect("split"), r["step"]))
         .collect();
@@ -513,37 +451,21 @@ fn with_a_validation_split_it_picks_best_and_the_test_split_is_measured_there_on
 
 #[test]
 fn a_non_finite_evaluation_stops_the_run_and_restores_the_last_good_checkpoint() {
-    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
-        .expect("mini");
-    let device = burn::tensor::Device::flex();
     // Checkpoint every 2 steps; the final evaluation (after step 5) is infinite.
     for (checkpoint_every, kept_step) in [(2, Some(4)), (100, None)] {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
-        let opts = TrainOptions {
-            seed: 1,
-            batch_size: 16,
-            budget: Budget::Steps(5),
-            log_every: 1,
-            sample_every: 100,
-            checkpoint_every,
-            progress: false,
-            time_limit: None,
-        };
-        let mut task = NanAt {
-            eval_inf_after: 4,
-            ..NanAt::new(u64::MAX)
-        };
-        let err = genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None)
+        let scratch = Scratch::new();
+        let mut task = Scripted::nan_at(u64::MAX, 4);
+        let err = scratch
+            .train(&mut task, &options(5, checkpoint_every))
             .expect_err("infinite score");
         assert!(matches!(err, Error::NonFinite { step: 5, .. }), "{err}");
         assert!(err.to_string().contains("score is inf"), "{err}");
-        let last = run.checkpoint_path("last");
         assert_eq!(
-            Checkpoint::load(&last).ok().map(|c| c.meta.step),
+            scratch.last_step(),
             kept_step,
             "last.ckpt holds the last good state, or nothing when there is none"
         );
+        let run = &scratch.run;
         assert!(!run.checkpoint_path("best").exists(), "never saved as best");
         assert!(
             !run.root().join("summary.json").exists(),
@@ -554,28 +476,15 @@ fn a_non_finite_evaluation_stops_the_run_and_restores_the_last_good_checkpoint()
 
 #[test]
 fn the_trained_state_is_saved_before_the_final_evaluation() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
-    run.write_config("model = \"nan-at\"\n").expect("config");
-    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
-        .expect("mini");
-    let opts = TrainOptions {
-        seed: 1,
-        batch_size: 16,
-        budget: Budget::Steps(3),
-        log_every: 1,
-        sample_every: 100,
-        // No periodic checkpoint within the 3 steps, and no epoch ends.
-        checkpoint_every: 100,
-        progress: false,
-        time_limit: None,
+    let scratch = Scratch::new();
+    let mut task = Scripted {
+        last: Some(scratch.run.checkpoint_path("last")),
+        ..Scripted::nan_at(u64::MAX, u64::MAX)
     };
-    let device = burn::tensor::Device::flex();
-    let mut task = NanAt {
-        last: Some(run.checkpoint_path("last")),
-        ..NanAt::new(u64::MAX)
-    };
-    genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect("finishes");
+    // No periodic checkpoint within the 3 steps, and no epoch ends.
+    scratch
+        .train(&mut task, &options(3, 100))
+        .expect("finishes");
     assert_eq!(
         task.at_evaluation,
         Some(3),
@@ -585,45 +494,31 @@ fn the_trained_state_is_saved_before_the_final_evaluation() {
 
 #[test]
 fn a_time_limit_ends_the_run_like_a_spent_budget() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let run = RunDir::create(&tmp.path().join("run"), false, "").expect("run dir");
-    run.write_config("model = \"nan-at\"\n").expect("config");
-    let data = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
-        .expect("mini");
+    let scratch = Scratch::new();
     let opts = TrainOptions {
-        seed: 1,
-        batch_size: 16,
-        budget: Budget::Steps(50),
-        log_every: 1,
-        sample_every: 100,
-        checkpoint_every: 100,
-        progress: false,
         // Already spent when the first step ends: exactly one step runs.
         time_limit: Some(std::time::Duration::ZERO),
+        ..options(50, 100)
     };
-    let device = burn::tensor::Device::flex();
-    let mut task = NanAt::new(u64::MAX);
-    let summary =
-        genzoo_train::train(&mut task, &run, &data, &data, &device, &opts, None).expect("finishes");
+    let mut task = Scripted::nan_at(u64::MAX, u64::MAX);
+    let summary = scratch.train(&mut task, &opts).expect("finishes");
     assert_eq!(task.done, 1, "one step, then the limit");
     assert_eq!(summary["steps"], 1);
     assert_eq!(summary["stopped_by_time_limit"], true);
-    let last = Checkpoint::load(&run.checkpoint_path("last")).expect("saved like a finished run");
-    assert_eq!(last.meta.step, 1);
+    assert_eq!(scratch.last_step(), Some(1), "saved like a finished run");
 }
 
 #[test]
 fn full_mnist_trains_when_the_data_dir_is_available() {
     let _serial = serial();
-    let Ok(root) = std::env::var("GENZOO_DATA_DIR") else {
-        eprintln!("GENZOO_DATA_DIR is not set: full-MNIST check not run (CI sets it)");
+    let Some(root) = data_dir("the full-MNIST check") else {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
     let a = TrainArgs {
         dataset: Some("mnist".into()),
-        data_dir: Some(root.into()),
+        data_dir: Some(root),
         batch_size: Some(64),
         ..args(&dir, 300)
     };
@@ -632,6 +527,6 @@ fn full_mnist_trains_when_the_data_dir_is_available() {
     // Predicting the mean test image scores 0.0674 per pixel (tests/scripts/mnist_mean_image_mse.py);
     // the model first learns that mean (a plateau near 0.06), then the digits' shapes below it.
     assert!(mse < 0.04, "test MSE after 300 steps: {mse}");
-    let cfg = read_json(dir.join("summary.json"));
+    let cfg = read_json(&dir.join("summary.json"));
     assert_eq!(cfg["model"], "autoencoder");
 }

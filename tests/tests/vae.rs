@@ -5,27 +5,18 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use genzoo_cli::Error as CliError;
 use genzoo_cli::TrainArgs;
 use genzoo_datasets::{Binarization, DataOptions, DatasetKind, Split};
+use genzoo_tests::{
+    assert_checkpoint_mismatch, assert_seeded_draws, data_dir, edit_config, last_checkpoint,
+    mini_args, mini_test, resume_args,
+};
+use genzoo_train::Task;
 use genzoo_train::protocol::TEST_BINARIZATION_SEED;
-use genzoo_train::{Error, Task};
 use serde_json::Value;
 
 fn args(model: &str, out: &Path, steps: u64) -> TrainArgs {
-    TrainArgs {
-        model: Some(model.into()),
-        dataset: Some("mnist-mini".into()),
-        steps: Some(steps),
-        batch_size: Some(32),
-        seed: Some(5),
-        out: Some(out.to_path_buf()),
-        log_every: Some(1),
-        sample_every: Some(1000),
-        checkpoint_every: Some(1000),
-        no_progress: true,
-        ..TrainArgs::default()
-    }
+    mini_args(model, out, steps, 32, 5)
 }
 
 fn task(model: &str) -> Box<dyn Task> {
@@ -34,11 +25,6 @@ fn task(model: &str) -> Box<dyn Task> {
     let spec = genzoo_cli::models::find(model).expect("registered");
     spec.build(&cfg, &Device::flex().autodiff())
         .expect("builds")
-}
-
-fn mini_test() -> genzoo_datasets::ImageSet {
-    genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())
-        .expect("embedded")
 }
 
 #[test]
@@ -118,25 +104,8 @@ fn the_conditional_grid_has_one_row_per_class_with_shared_codes() {
 fn generate_is_seeded_shaped_and_in_the_unit_interval() {
     for model in ["vae", "cvae"] {
         let mut t = task(model);
-        let t = t.generator().expect("generates");
-        let a = t.generate(7, 1).expect("generates");
-        assert_eq!(a.dims(), [7, 1, 28, 28]);
-        let va: Vec<f32> = a.into_data().try_to_vec().expect("f32");
-        let vb: Vec<f32> = t
-            .generate(7, 1)
-            .expect("generates")
-            .into_data()
-            .try_to_vec()
-            .expect("f32");
-        let vc: Vec<f32> = t
-            .generate(7, 2)
-            .expect("generates")
-            .into_data()
-            .try_to_vec()
-            .expect("f32");
-        assert_eq!(va, vb, "{model}: same seed, same samples");
-        assert_ne!(va, vc, "{model}: another seed, other samples");
-        assert!(va.iter().all(|v| (0.0..=1.0).contains(v)), "{model}");
+        let a = assert_seeded_draws(t.generator().expect("generates"), 7, 1, model);
+        assert!(a.iter().all(|v| (0.0..=1.0).contains(v)), "{model}");
     }
 }
 
@@ -150,23 +119,9 @@ fn a_vae_checkpoint_from_another_config_is_a_clear_error() {
     ] {
         let dir = tmp.path().join(field);
         genzoo_cli::train(&args("vae", &dir, 2)).expect("trains");
-        let cfg_path = dir.join("config.toml");
-        let text = std::fs::read_to_string(&cfg_path).expect("config");
-        assert!(text.contains(from), "{text}");
-        std::fs::write(&cfg_path, text.replace(from, to)).expect("edit");
-        let err = genzoo_cli::train(&TrainArgs {
-            resume: Some(dir.clone()),
-            steps: Some(4),
-            no_progress: true,
-            ..TrainArgs::default()
-        })
-        .expect_err("another configuration");
-        let msg = err.to_string();
-        assert!(
-            matches!(err, CliError::Run(Error::CheckpointMismatch { .. })),
-            "{msg}"
-        );
-        assert!(msg.contains(field) && msg.contains("last.ckpt"), "{msg}");
+        edit_config(&dir, from, to);
+        let err = genzoo_cli::train(&resume_args(&dir, 4)).expect_err("another configuration");
+        assert_checkpoint_mismatch(&err, &[field, "last.ckpt"]);
     }
 }
 
@@ -190,12 +145,11 @@ fn a_config_that_does_not_fit_the_data_is_refused_before_training() {
 
 #[test]
 fn full_mnist_vae_beats_the_independent_pixel_baseline_when_data_is_available() {
-    let Ok(root) = std::env::var("GENZOO_DATA_DIR") else {
-        eprintln!("GENZOO_DATA_DIR is not set: full-MNIST VAE check not run (CI sets it)");
+    let Some(root) = data_dir("the full-MNIST VAE check") else {
         return;
     };
     let opts = DataOptions {
-        data_dir: Some(root.clone().into()),
+        data_dir: Some(root.clone()),
         ..DataOptions::default()
     };
     let train = genzoo_datasets::load(DatasetKind::Mnist, Split::Train, &opts).expect("train");
@@ -229,7 +183,7 @@ fn full_mnist_vae_beats_the_independent_pixel_baseline_when_data_is_available() 
     let tmp = tempfile::tempdir().expect("tempdir");
     let (_, summary) = genzoo_cli::train(&TrainArgs {
         dataset: Some("mnist".into()),
-        data_dir: Some(root.into()),
+        data_dir: Some(root),
         batch_size: Some(128),
         ..args("vae", &tmp.path().join("run"), 300)
     })
@@ -247,17 +201,8 @@ fn a_run_made_before_a_config_field_existed_still_resumes() {
     let dir = tmp.path().join("run");
     genzoo_cli::train(&args("vae", &dir, 2)).expect("trains");
     // `iwae_k` was added after the first VAE runs; their config.toml lacks it.
-    let cfg_path = dir.join("config.toml");
-    let text = std::fs::read_to_string(&cfg_path).expect("config");
-    assert!(text.contains("iwae_k = 1\n"), "{text}");
-    std::fs::write(&cfg_path, text.replace("iwae_k = 1\n", "")).expect("edit");
-    let (_, summary) = genzoo_cli::train(&TrainArgs {
-        resume: Some(dir.clone()),
-        steps: Some(3),
-        no_progress: true,
-        ..TrainArgs::default()
-    })
-    .expect("resumes with the default");
+    edit_config(&dir, "iwae_k = 1\n", "");
+    let (_, summary) = genzoo_cli::train(&resume_args(&dir, 3)).expect("resumes with the default");
     assert_eq!(summary["steps"], Value::from(3u64));
 }
 
@@ -292,10 +237,7 @@ fn figures_are_redrawn_from_a_checkpoint() {
     genzoo_cli::train(&args("vae-2d", &dir, 2)).expect("trains");
     std::fs::remove_dir_all(dir.join("figures")).expect("figures written by training");
     let names = genzoo_cli::eval::figures(&genzoo_cli::eval::FiguresArgs {
-        source: genzoo_cli::eval::RunSource {
-            checkpoint: "last".into(),
-            ..genzoo_cli::eval::RunSource::new(&dir)
-        },
+        source: last_checkpoint(&dir),
     })
     .expect("figures");
     assert!(names.iter().any(|n| n == "manifold"), "{names:?}");

@@ -25,6 +25,25 @@ fn error_line(o: &Output) -> String {
         .to_string()
 }
 
+fn s(path: &Path) -> &str {
+    path.to_str().expect("utf8")
+}
+
+fn assert_ok(o: &Output) {
+    assert!(o.status.success(), "{}", stderr(o));
+}
+
+/// Asserts that the command failed with exit code 1 and an error line that mentions `needle`.
+fn assert_error(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    let line = error_line(o);
+    assert!(
+        line.starts_with("error: ") && line.contains(needle),
+        "no {needle:?} in the error line: {}",
+        stderr(o)
+    );
+}
+
 #[test]
 fn an_unknown_flag_is_one_line_and_exit_code_2() {
     let o = genzoo(&["train", "--bogus"]);
@@ -38,7 +57,7 @@ fn an_unknown_flag_is_one_line_and_exit_code_2() {
 fn unknown_model_dataset_and_backend_name_the_choices() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("r");
-    let out = out.to_str().expect("utf8");
+    let out = s(&out);
     for (args, needle) in [
         (
             vec!["train", "pixelgan", "--out", out],
@@ -53,13 +72,7 @@ fn unknown_model_dataset_and_backend_name_the_choices() {
             "flex, ndarray, wgpu, cuda",
         ),
     ] {
-        let o = genzoo(&args);
-        assert_eq!(o.status.code(), Some(1), "{args:?}");
-        let line = error_line(&o);
-        assert!(
-            line.starts_with("error: ") && line.contains(needle),
-            "{args:?}: {line}"
-        );
+        assert_error(&genzoo(&args), needle);
         assert!(
             !Path::new(out).exists(),
             "no run dir may be created for bad input"
@@ -71,15 +84,8 @@ fn unknown_model_dataset_and_backend_name_the_choices() {
 fn a_backend_that_is_not_compiled_in_says_how_to_get_it() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("r");
-    let o = genzoo(&[
-        "train",
-        "--backend",
-        "cuda",
-        "--out",
-        out.to_str().expect("utf8"),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(error_line(&o).contains("--features cuda"), "{}", stderr(&o));
+    let o = genzoo(&["train", "--backend", "cuda", "--out", s(&out)]);
+    assert_error(&o, "--features cuda");
     assert!(!out.exists(), "no run dir may be created for bad input");
 }
 
@@ -94,9 +100,9 @@ fn missing_data_offline_names_the_directory_the_env_var_and_the_download_flag() 
         "--dataset",
         "mnist",
         "--data-dir",
-        data.to_str().expect("utf8"),
+        s(&data),
         "--out",
-        out.to_str().expect("utf8"),
+        s(&out),
         "--no-progress",
     ]);
     assert_eq!(o.status.code(), Some(1));
@@ -120,11 +126,10 @@ fn an_existing_run_directory_is_not_overwritten() {
         "--steps",
         "1",
         "--out",
-        tmp.path().to_str().expect("utf8"),
+        s(tmp.path()),
         "--no-progress",
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(error_line(&o).contains("already exists"), "{}", stderr(&o));
+    assert_error(&o, "already exists");
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("precious.txt")).expect("kept"),
         "keep me"
@@ -135,7 +140,7 @@ fn an_existing_run_directory_is_not_overwritten() {
 fn ctrl_c_saves_last_exits_130_and_the_run_resumes() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
-    let dir_s = dir.to_str().expect("utf8");
+    let dir_s = s(&dir);
     let child = Command::new(env!("CARGO_BIN_EXE_genzoo"))
         .args([
             "train",
@@ -196,7 +201,7 @@ fn ctrl_c_saves_last_exits_130_and_the_run_resumes() {
         &target,
         "--no-progress",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     let ckpt = genzoo_train::Checkpoint::load(&dir.join("checkpoints/last.ckpt")).expect("last");
     assert_eq!(ckpt.meta.step, stopped + 2);
 }
@@ -205,20 +210,20 @@ fn ctrl_c_saves_last_exits_130_and_the_run_resumes() {
 fn the_default_model_is_a_generative_model() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
-    let dir_s = dir.to_str().expect("utf8");
+    let dir_s = s(&dir);
     let o = genzoo(&["train", "--steps", "2", "--out", dir_s, "--no-progress"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     let config = std::fs::read_to_string(dir.join("config.toml")).expect("config");
     assert!(config.contains("model = \"vae\""), "{config}");
     let o = genzoo(&["sample", dir_s, "--n", "4"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
 }
 
 #[test]
 fn eval_writes_test_metrics_into_the_run_and_sample_explains_what_cannot_sample() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
-    let dir_s = dir.to_str().expect("utf8");
+    let dir_s = s(&dir);
     let o = genzoo(&[
         "train",
         "autoencoder",
@@ -230,10 +235,10 @@ fn eval_writes_test_metrics_into_the_run_and_sample_explains_what_cannot_sample(
         dir_s,
         "--no-progress",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
 
     let o = genzoo(&["eval", dir_s, "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
     assert!(
         printed["test_mse"]
@@ -257,20 +262,10 @@ fn eval_writes_test_metrics_into_the_run_and_sample_explains_what_cannot_sample(
             .contains("eval.test_mse")
     );
 
-    let o = genzoo(&["sample", dir_s]);
-    assert!(!o.status.success());
-    assert!(
-        error_line(&o).contains("does not generate samples"),
-        "{}",
-        stderr(&o)
-    );
+    assert_error(&genzoo(&["sample", dir_s]), "does not generate samples");
     let o = genzoo(&["eval", dir_s, "--metrics", "fid,bleu"]);
-    assert!(
-        error_line(&o).contains("unknown metric 'bleu'"),
-        "{}",
-        stderr(&o)
-    );
-    let o = genzoo(&["eval", tmp.path().join("nope").to_str().expect("utf8")]);
+    assert_error(&o, "unknown metric 'bleu'");
+    let o = genzoo(&["eval", s(&tmp.path().join("nope"))]);
     assert!(!o.status.success());
 }
 
@@ -289,9 +284,9 @@ fn bench_measures_a_preset_in_a_child_process_and_writes_json() {
         "--steps",
         "1",
         "--json",
-        json.to_str().expect("utf8"),
+        s(&json),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     let records: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
     let r = &records[0];

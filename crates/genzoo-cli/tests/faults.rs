@@ -200,15 +200,19 @@ fn assert_same(before: &Snapshot, after: &Snapshot, ctx: &str) {
     );
 }
 
-/// `extra` plus what keeps a training tiny: `--steps 2` unless it sets `--steps` or `--epochs`,
-/// `--batch-size 8` unless it sets `--batch-size`.
-fn tiny<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+/// `extra` plus what keeps a training of `model` tiny: `--steps 2` unless it sets `--steps` or
+/// `--epochs`, `--batch-size 8` unless it sets `--batch-size`; nothing for a classic fit (k-means:
+/// no steps or batches).
+fn tiny<'a>(model: &str, extra: &[&'a str]) -> Vec<&'a str> {
     let has = |flag: &str| {
         extra
             .iter()
             .any(|a| *a == flag || a.starts_with(&format!("{flag}=")))
     };
     let mut v = extra.to_vec();
+    if model == "kmeans" {
+        return v;
+    }
     if !has("--steps") && !has("--epochs") {
         v.extend(["--steps", "2"]);
     }
@@ -218,28 +222,13 @@ fn tiny<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
-/// `genzoo train MODEL` on mnist-mini into `out`, kept [`tiny`].
-fn fresh<'a>(model: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+/// `genzoo train MODEL --dataset DATASET` into `out`, without a progress bar, then `extra`.
+fn train_on<'a>(dataset: &'a str, model: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
         "train",
         model,
         "--dataset",
-        "mnist-mini",
-        "--no-progress",
-        "--out",
-        out,
-    ];
-    v.extend(tiny(extra));
-    v
-}
-
-/// `genzoo train MODEL` for a classic fit (no steps or batches) on mnist-mini into `out`.
-fn classic<'a>(model: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "train",
-        model,
-        "--dataset",
-        "mnist-mini",
+        dataset,
         "--no-progress",
         "--out",
         out,
@@ -248,23 +237,18 @@ fn classic<'a>(model: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> 
     v
 }
 
+/// `genzoo train MODEL` on mnist-mini into `out`, kept [`tiny`].
+fn fresh<'a>(model: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    train_on("mnist-mini", model, out, &tiny(model, extra))
+}
+
 /// Trains the small valid "old run" (autoencoder, 4 steps of 8, a checkpoint every 2) into `dir`.
 fn train_small_run(dir: &Path) -> PathBuf {
-    let o = genzoo(&[
-        "train",
+    let o = genzoo(&fresh(
         "autoencoder",
-        "--dataset",
-        "mnist-mini",
-        "--no-progress",
-        "--steps",
-        "4",
-        "--batch-size",
-        "8",
-        "--checkpoint-every",
-        "2",
-        "--out",
         s(dir),
-    ]);
+        &["--steps", "4", "--checkpoint-every", "2"],
+    ));
     assert_ok(&o, "training the old run");
     Checkpoint::load(&dir.join("checkpoints/last.ckpt")).expect("the old run's last.ckpt loads");
     dir.to_path_buf()
@@ -272,7 +256,7 @@ fn train_small_run(dir: &Path) -> PathBuf {
 
 /// A valid k-means fit (k = 3) into `dir`.
 fn fit_small_kmeans(dir: &Path) -> PathBuf {
-    let o = genzoo(&classic("kmeans", s(dir), &["--k", "3"]));
+    let o = genzoo(&fresh("kmeans", s(dir), &["--k", "3"]));
     assert_ok(&o, "fitting the old k-means run");
     dir.to_path_buf()
 }
@@ -294,6 +278,31 @@ fn temporaries(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Resumes the run in `dir` for two steps more than its `last.ckpt` holds: the checkpoint loads
+/// before and after, the resume succeeds and ends two steps on, and no temporary file is left.
+fn resume_two_more_steps(dir: &Path, ctx: &str) {
+    let last = dir.join("checkpoints/last.ckpt");
+    let stopped = Checkpoint::load(&last)
+        .unwrap_or_else(|e| panic!("{ctx}: last.ckpt does not load: {e}"))
+        .meta
+        .step;
+    let target = (stopped + 2).to_string();
+    let o = genzoo(&[
+        "train",
+        "--resume",
+        s(dir),
+        "--steps",
+        &target,
+        "--no-progress",
+    ]);
+    assert_ok(&o, ctx);
+    let resumed = Checkpoint::load(&last)
+        .unwrap_or_else(|e| panic!("{ctx}: resumed last.ckpt does not load: {e}"));
+    assert_eq!(resumed.meta.step, stopped + 2, "{ctx}");
+    let left = temporaries(dir);
+    assert!(left.is_empty(), "{ctx}: temporary files left: {left:?}");
+}
+
 /// A spawned `genzoo` that is killed (SIGKILL) and reaped when dropped, so a failing test never
 /// leaves a training behind. Its stderr goes to `log`.
 struct Running {
@@ -313,6 +322,20 @@ impl Running {
             child,
             log: log.to_path_buf(),
         }
+    }
+
+    /// A training of the autoencoder into `dir` that runs until it is killed (100,000 steps),
+    /// logging every step and saving `last.ckpt` every `checkpoint_every` steps.
+    fn endless(dir: &Path, checkpoint_every: &str, log: &Path) -> Self {
+        let args = [
+            "--steps",
+            "100000",
+            "--log-every",
+            "1",
+            "--checkpoint-every",
+            checkpoint_every,
+        ];
+        Self::spawn(&fresh("autoencoder", s(dir), &args), log)
     }
 
     fn still_running(&mut self) -> bool {
@@ -350,28 +373,99 @@ impl Drop for Running {
     }
 }
 
-/// Runs one case of a table, catching its assertion failure, so that a test reports every failing
-/// case at once instead of stopping at the first.
-fn case(failures: &mut Vec<String>, ctx: &str, f: impl FnOnce()) {
-    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|m| (*m).to_string()))
-            .unwrap_or_else(|| "(panic without a message)".into());
-        failures.push(format!("[{ctx}] {message}"));
+/// The cases of one table-driven test. Each runs with its assertion failure caught, so that the
+/// test reports every failing case at once instead of stopping at the first.
+struct Cases {
+    test: &'static str,
+    count: usize,
+    failures: Vec<String>,
+}
+
+impl Cases {
+    fn new(test: &'static str) -> Self {
+        Self {
+            test,
+            count: 0,
+            failures: Vec::new(),
+        }
+    }
+
+    /// Runs one case, catching its assertion failure.
+    fn run(&mut self, ctx: &str, f: impl FnOnce()) {
+        self.count += 1;
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|m| (*m).to_string()))
+                .unwrap_or_else(|| "(panic without a message)".into());
+            self.failures.push(format!("[{ctx}] {message}"));
+        }
+    }
+
+    /// A case: the command `run` runs is refused (exit code 1, mentioning `needle`), and every
+    /// file below `watched` stays as it was before.
+    fn refused_keeping(
+        &mut self,
+        ctx: &str,
+        watched: &Path,
+        needle: &str,
+        run: impl FnOnce() -> Output,
+    ) {
+        let before = snapshot(watched);
+        self.run(ctx, || {
+            assert_refused(&run(), REFUSED, needle, ctx);
+            assert_same(&before, &snapshot(watched), ctx);
+        });
+    }
+
+    /// A case: the command `run` runs is refused (an exit code of `codes`, mentioning `needle`)
+    /// and `out` does not come to exist.
+    fn refused_creating_nothing(
+        &mut self,
+        ctx: &str,
+        out: &Path,
+        codes: &[i32],
+        needle: &str,
+        run: impl FnOnce() -> Output,
+    ) {
+        self.run(ctx, || {
+            assert_refused(&run(), codes, needle, ctx);
+            assert!(!out.exists(), "{ctx}: created {}", out.display());
+        });
+        // A directory a failed case left would fail every later case too.
+        let _ = fs::remove_dir_all(out);
+    }
+
+    /// Prints the case count and fails the test if any case failed, listing them all.
+    fn finish(self) {
+        let (test, cases, failures) = (self.test, self.count, self.failures);
+        eprintln!("{test}: {cases} cases, {} failed", failures.len());
+        assert!(
+            failures.is_empty(),
+            "{test}: {} of {cases} cases failed:\n\n{}",
+            failures.len(),
+            failures.join("\n\n")
+        );
     }
 }
 
-/// Prints the case count and fails the test if any case failed, listing them all.
-fn finish(test: &str, cases: usize, failures: &[String]) {
-    eprintln!("{test}: {cases} cases, {} failed", failures.len());
-    assert!(
-        failures.is_empty(),
-        "{test}: {} of {cases} cases failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+/// Runs the table-driven test `test` in a new temporary directory: `body` adds its cases, and the
+/// test fails at the end if any of them failed, listing them all.
+fn table_test(test: &'static str, body: impl FnOnce(&Path, &mut Cases)) {
+    let tmp = tempdir();
+    let mut cases = Cases::new(test);
+    body(tmp.path(), &mut cases);
+    cases.finish();
+}
+
+/// Runs `genzoo ARGS` and asserts, before handing the output on, that its stderr does not
+/// contain `unwanted` (`why` says what that would mean).
+fn genzoo_without(args: &[&str], unwanted: &str, why: &str) -> Output {
+    let o = genzoo(args);
+    let err = stderr(&o);
+    assert!(!err.contains(unwanted), "{why}: {err}");
+    o
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,61 +474,49 @@ fn finish(test: &str, cases: usize, failures: &[String]) {
 
 #[test]
 fn overwrite_never_deletes_what_is_not_a_run_nor_the_current_directory() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    let user = tmp.path().join("mine");
-    let user_sub = user.join("sub");
-    fs::create_dir_all(&user_sub).expect("mkdir");
-    fs::write(user.join("notes.txt"), "my notes").expect("write");
-    fs::write(user_sub.join("x"), "x").expect("write");
-    fs::write(user.join(".hidden"), "dot").expect("write");
-    let notes = user.join("notes.txt");
-    let run = train_small_run(&tmp.path().join("run"));
-    let run_samples = run.join("samples");
+    table_test("overwrite_never_deletes_what_is_not_a_run", |tmp, cases| {
+        let user = tmp.join("mine");
+        let user_sub = user.join("sub");
+        fs::create_dir_all(&user_sub).expect("mkdir");
+        fs::write(user.join("notes.txt"), "my notes").expect("write");
+        fs::write(user_sub.join("x"), "x").expect("write");
+        fs::write(user.join(".hidden"), "dot").expect("write");
+        let notes = user.join("notes.txt");
+        let run = train_small_run(&tmp.join("run"));
+        let run_samples = run.join("samples");
 
-    // (current directory of the child, --out, the directory that must stay as it is, needle)
-    let (u, r) = (user.as_path(), run.as_path());
-    let not_run = "not a genzoo run directory";
-    let either = "not a genzoo run directory|current directory";
-    let table: &[(Option<&Path>, &str, &Path, &str)] = &[
-        (None, s(u), u, not_run),
-        (None, s(&notes), u, "file|not a genzoo run directory"),
-        (Some(u), ".", u, either),
-        (Some(user_sub.as_path()), "..", u, either),
-        (Some(r), ".", r, "current directory"),
-        (Some(r), s(r), r, "current directory"),
-        (Some(run_samples.as_path()), s(r), r, "current directory"),
-        (Some(run_samples.as_path()), "..", r, "current directory"),
-    ];
-    for &(cwd, out, watched, needle) in table {
-        let ctx = format!("--out {out} --overwrite from {cwd:?}");
-        let before = snapshot(watched);
-        case(&mut failures, &ctx, || {
+        // (current directory of the child, --out, the directory that must stay as it is, needle)
+        let (u, r) = (user.as_path(), run.as_path());
+        let not_run = "not a genzoo run directory";
+        let either = "not a genzoo run directory|current directory";
+        let table: &[(Option<&Path>, &str, &Path, &str)] = &[
+            (None, s(u), u, not_run),
+            (None, s(&notes), u, "file|not a genzoo run directory"),
+            (Some(u), ".", u, either),
+            (Some(user_sub.as_path()), "..", u, either),
+            (Some(r), ".", r, "current directory"),
+            (Some(r), s(r), r, "current directory"),
+            (Some(run_samples.as_path()), s(r), r, "current directory"),
+            (Some(run_samples.as_path()), "..", r, "current directory"),
+        ];
+        for &(cwd, out, watched, needle) in table {
+            let ctx = format!("--out {out} --overwrite from {cwd:?}");
             let args = fresh("autoencoder", out, &["--overwrite"]);
-            let o = match cwd {
+            cases.refused_keeping(&ctx, watched, needle, || match cwd {
                 Some(dir) => genzoo_in(dir, &args),
                 None => genzoo(&args),
-            };
-            assert_refused(&o, REFUSED, needle, &ctx);
-            assert_same(&before, &snapshot(watched), &ctx);
-        });
-        cases += 1;
-    }
+            });
+        }
 
-    // An empty directory holds nothing to lose: it is trained into.
-    let empty = tmp.path().join("empty");
-    fs::create_dir(&empty).expect("mkdir");
-    case(&mut failures, "--overwrite of an empty directory", || {
-        let o = genzoo(&fresh("autoencoder", s(&empty), &["--overwrite"]));
-        assert_ok(&o, "--overwrite of an empty directory");
-        assert!(empty.join("config.toml").is_file());
+        // An empty directory holds nothing to lose: it is trained into.
+        let empty = tmp.join("empty");
+        fs::create_dir(&empty).expect("mkdir");
+        cases.run("--overwrite of an empty directory", || {
+            let o = genzoo(&fresh("autoencoder", s(&empty), &["--overwrite"]));
+            assert_ok(&o, "--overwrite of an empty directory");
+            assert!(empty.join("config.toml").is_file());
+        });
     });
-    cases += 1;
-    finish(
-        "overwrite_never_deletes_what_is_not_a_run",
-        cases,
-        &failures,
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,73 +525,65 @@ fn overwrite_never_deletes_what_is_not_a_run_nor_the_current_directory() {
 
 #[test]
 fn a_failed_overwrite_leaves_the_old_run_byte_identical() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    let run = train_small_run(&tmp.path().join("run"));
-    // A file of the user's inside the run: every refusal keeps it, and so does a real overwrite.
-    fs::write(run.join("notes.txt"), "mine").expect("write");
-    let latent0 = tmp.path().join("latent0.toml");
-    fs::write(&latent0, "[model_config]\nlatent = 0\n").expect("write");
+    table_test("a_failed_overwrite_leaves_the_old_run", |tmp, cases| {
+        let run = train_small_run(&tmp.join("run"));
+        // A file of the user's inside the run: every refusal keeps it, and so does a real overwrite.
+        fs::write(run.join("notes.txt"), "mine").expect("write");
+        let latent0 = tmp.join("latent0.toml");
+        fs::write(&latent0, "[model_config]\nlatent = 0\n").expect("write");
+        // A classic fit, whose parameters used to fail only once fitting had begun.
+        let km = fit_small_kmeans(&tmp.join("km"));
 
-    let table: &[(&[&str], &str)] = &[
-        (&["--batch-size", "100000000"], "batch size"),
-        (&["--max-minutes", "0"], "--max-minutes"),
-        (&["--max-minutes", "nan"], "--max-minutes"),
-        (&["--max-minutes=-1"], "--max-minutes"),
-        (&["--config", s(&latent0)], "latent"),
-    ];
-    for &(extra, needle) in table {
-        let ctx = format!("--overwrite {extra:?}");
-        let before = snapshot(&run);
-        case(&mut failures, &ctx, || {
+        // (model, its old run, flags besides --overwrite, needle)
+        let table: &[(&str, &Path, &[&str], &str)] = &[
+            (
+                "autoencoder",
+                &run,
+                &["--batch-size", "100000000"],
+                "batch size",
+            ),
+            (
+                "autoencoder",
+                &run,
+                &["--max-minutes", "0"],
+                "--max-minutes",
+            ),
+            (
+                "autoencoder",
+                &run,
+                &["--max-minutes", "nan"],
+                "--max-minutes",
+            ),
+            ("autoencoder", &run, &["--max-minutes=-1"], "--max-minutes"),
+            ("autoencoder", &run, &["--config", s(&latent0)], "latent"),
+            ("kmeans", &km, &["--k", "0"], "k"),
+            ("kmeans", &km, &["--k", "100000"], "k"),
+        ];
+        for &(model, old, extra, needle) in table {
+            let ctx = format!("{model} --overwrite {extra:?}");
             let mut flags = vec!["--overwrite"];
             flags.extend_from_slice(extra);
-            let o = genzoo(&fresh("autoencoder", s(&run), &flags));
-            assert_refused(&o, REFUSED, needle, &ctx);
-            assert_same(&before, &snapshot(&run), &ctx);
-        });
-        cases += 1;
-    }
+            cases.refused_keeping(&ctx, old, needle, || genzoo(&fresh(model, s(old), &flags)));
+        }
 
-    // A classic fit, whose parameters used to fail only once fitting had begun.
-    let km = fit_small_kmeans(&tmp.path().join("km"));
-    let table: &[(&[&str], &str)] = &[(&["--k", "0"], "k"), (&["--k", "100000"], "k")];
-    for &(extra, needle) in table {
-        let ctx = format!("kmeans --overwrite {extra:?}");
-        let before = snapshot(&km);
-        case(&mut failures, &ctx, || {
-            let mut flags = vec!["--overwrite"];
-            flags.extend_from_slice(extra);
-            let o = genzoo(&classic("kmeans", s(&km), &flags));
-            assert_refused(&o, REFUSED, needle, &ctx);
-            assert_same(&before, &snapshot(&km), &ctx);
+        // A valid --overwrite replaces the run and keeps the user's file.
+        cases.run("a valid --overwrite", || {
+            let o = genzoo(&fresh(
+                "autoencoder",
+                s(&run),
+                &["--overwrite", "--seed", "5"],
+            ));
+            assert_ok(&o, "a valid --overwrite");
+            assert_eq!(
+                fs::read_to_string(run.join("notes.txt")).expect("notes.txt kept"),
+                "mine"
+            );
+            let config = fs::read_to_string(run.join("config.toml")).expect("config");
+            assert!(config.contains("seed = 5"), "not replaced:\n{config}");
+            Checkpoint::load(&run.join("checkpoints/last.ckpt"))
+                .expect("the new run's checkpoint loads");
         });
-        cases += 1;
-    }
-
-    // A valid --overwrite replaces the run and keeps the user's file.
-    case(&mut failures, "a valid --overwrite", || {
-        let o = genzoo(&fresh(
-            "autoencoder",
-            s(&run),
-            &["--overwrite", "--seed", "5"],
-        ));
-        assert_ok(&o, "a valid --overwrite");
-        assert_eq!(
-            fs::read_to_string(run.join("notes.txt")).expect("notes.txt kept"),
-            "mine"
-        );
-        let config = fs::read_to_string(run.join("config.toml")).expect("config");
-        assert!(config.contains("seed = 5"), "not replaced:\n{config}");
-        Checkpoint::load(&run.join("checkpoints/last.ckpt"))
-            .expect("the new run's checkpoint loads");
     });
-    cases += 1;
-    finish(
-        "a_failed_overwrite_leaves_the_old_run_byte_identical",
-        cases,
-        &failures,
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,113 +592,62 @@ fn a_failed_overwrite_leaves_the_old_run_byte_identical() {
 
 #[test]
 fn invalid_flags_never_create_a_directory() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    let out = tmp.path().join("new");
-    // (model, flags, accepted exit codes, needle)
-    let table: &[(&str, &[&str], &[i32], &str)] = &[
-        ("autoencoder", &["--batch-size", "0"], REFUSED, "batch"),
-        (
-            "autoencoder",
-            &["--batch-size", "100000000"],
-            REFUSED,
-            "batch",
-        ),
-        ("autoencoder", &["--steps", "0"], REFUSED, "steps"),
-        ("autoencoder", &["--epochs", "0"], REFUSED, "epochs"),
-        // clap's error, naming the value (not "unexpected argument '-1'").
-        ("autoencoder", &["--steps", "-1"], USAGE, "-1"),
-        ("autoencoder", &["--lr", "0"], REFUSED, "lr"),
-        ("autoencoder", &["--lr=-1"], REFUSED, "lr"),
-        // A negative number after a space: clap's error or the program's, naming the value.
-        ("autoencoder", &["--lr", "-1"], EITHER, "-1"),
-        ("autoencoder", &["--lr", "nan"], REFUSED, "lr"),
-        ("autoencoder", &["--lr", "inf"], REFUSED, "lr"),
-        (
-            "autoencoder",
-            &["--max-minutes", "0"],
-            REFUSED,
-            "--max-minutes",
-        ),
-        (
-            "autoencoder",
-            &["--max-minutes", "nan"],
-            REFUSED,
-            "--max-minutes",
-        ),
-        (
-            "autoencoder",
-            &["--max-minutes=-1"],
-            REFUSED,
-            "--max-minutes",
-        ),
-        (
-            "autoencoder",
-            &["--log-every", "0"],
-            REFUSED,
-            "log_every|--log-every",
-        ),
-        (
-            "autoencoder",
-            &["--checkpoint-every", "0"],
-            REFUSED,
-            "checkpoint_every|--checkpoint-every",
-        ),
-        (
-            "autoencoder",
-            &["--sample-every", "0"],
-            REFUSED,
-            "sample_every|--sample-every",
-        ),
-        ("kmeans", &["--k", "0"], REFUSED, "k"),
-        ("kmeans", &["--k", "10001"], REFUSED, "k"),
-        ("kmeans", &["--k", "100000"], REFUSED, "k"),
-        ("autoencoder", &["--k", "5"], REFUSED, "--k"),
-        ("gan", &["--d-steps", "0"], REFUSED, "d_steps|--d-steps"),
-        ("autoencoder", &["--d-steps", "2"], REFUSED, "--d-steps"),
-        ("autoencoder", &["--loss", "ns"], REFUSED, "--loss"),
-        ("gan", &["--loss", "bogus"], REFUSED, "--loss"),
-    ];
-    for &(model, extra, codes, needle) in table {
-        let ctx = format!("train {model} {extra:?}");
-        case(&mut failures, &ctx, || {
-            let args = if model == "kmeans" {
-                classic(model, s(&out), extra)
-            } else {
-                fresh(model, s(&out), extra)
-            };
-            let o = genzoo(&args);
-            let line = assert_refused(&o, codes, needle, &ctx);
-            assert!(
-                !line.contains("unexpected argument"),
-                "{ctx}: a value taken for a flag: {line}"
-            );
-            assert!(!out.exists(), "{ctx}: created {}", out.display());
-        });
-        // A directory a failed case left would fail every later case too.
-        let _ = fs::remove_dir_all(&out);
-        cases += 1;
-    }
-    // A model that learns from labels, on the one dataset without them.
-    for model in ["cvae", "cond-pixelcnn", "cgan", "acgan", "ae-probe"] {
-        let ctx = format!("train {model} --dataset binarized-mnist");
-        case(&mut failures, &ctx, || {
-            let o = genzoo(&[
-                "train",
-                model,
-                "--dataset",
-                "binarized-mnist",
-                "--no-progress",
-                "--out",
-                s(&out),
-            ]);
-            assert_refused(&o, REFUSED, "has none", &ctx);
-            assert!(!out.exists(), "{ctx}: created {}", out.display());
-        });
-        let _ = fs::remove_dir_all(&out);
-        cases += 1;
-    }
-    finish("invalid_flags_never_create_a_directory", cases, &failures);
+    table_test("invalid_flags_never_create_a_directory", |tmp, cases| {
+        let out = tmp.join("new");
+        // (flags, needle): what the program refuses for the autoencoder.
+        let autoencoder: &[(&[&str], &str)] = &[
+            (&["--batch-size", "0"], "batch"),
+            (&["--batch-size", "100000000"], "batch"),
+            (&["--steps", "0"], "steps"),
+            (&["--epochs", "0"], "epochs"),
+            (&["--lr", "0"], "lr"),
+            (&["--lr=-1"], "lr"),
+            (&["--lr", "nan"], "lr"),
+            (&["--lr", "inf"], "lr"),
+            (&["--max-minutes", "0"], "--max-minutes"),
+            (&["--max-minutes", "nan"], "--max-minutes"),
+            (&["--max-minutes=-1"], "--max-minutes"),
+            (&["--log-every", "0"], "log_every|--log-every"),
+            (
+                &["--checkpoint-every", "0"],
+                "checkpoint_every|--checkpoint-every",
+            ),
+            (&["--sample-every", "0"], "sample_every|--sample-every"),
+            (&["--k", "5"], "--k"),
+            (&["--d-steps", "2"], "--d-steps"),
+            (&["--loss", "ns"], "--loss"),
+        ];
+        // (model, flags, accepted exit codes, needle)
+        let mut table: Vec<(&str, &[&str], &[i32], &str)> = autoencoder
+            .iter()
+            .map(|&(flags, needle)| ("autoencoder", flags, REFUSED, needle))
+            .collect();
+        table.extend_from_slice(&[
+            // clap's error, naming the value (not "unexpected argument '-1'").
+            ("autoencoder", &["--steps", "-1"], USAGE, "-1"),
+            // A negative number after a space: clap's error or the program's, naming the value.
+            ("autoencoder", &["--lr", "-1"], EITHER, "-1"),
+            ("kmeans", &["--k", "0"], REFUSED, "k"),
+            ("kmeans", &["--k", "10001"], REFUSED, "k"),
+            ("kmeans", &["--k", "100000"], REFUSED, "k"),
+            ("gan", &["--d-steps", "0"], REFUSED, "d_steps|--d-steps"),
+            ("gan", &["--loss", "bogus"], REFUSED, "--loss"),
+        ]);
+        for (model, extra, codes, needle) in table {
+            let ctx = format!("train {model} {extra:?}");
+            let why = format!("{ctx}: a value taken for a flag");
+            cases.refused_creating_nothing(&ctx, &out, codes, needle, || {
+                genzoo_without(&fresh(model, s(&out), extra), "unexpected argument", &why)
+            });
+        }
+        // A model that learns from labels, on the one dataset without them.
+        for model in ["cvae", "cond-pixelcnn", "cgan", "acgan", "ae-probe"] {
+            let ctx = format!("train {model} --dataset binarized-mnist");
+            cases.refused_creating_nothing(&ctx, &out, REFUSED, "has none", || {
+                genzoo(&train_on("binarized-mnist", model, s(&out), &[]))
+            });
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,6 +663,12 @@ const MLP_GAN: &[&str] = &["gan"];
 const DCGANS: &[&str] = &["dcgan", "wgan", "wgan-gp", "lsgan", "cgan", "acgan"];
 const GANS: &[&str] = &["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan", "acgan"];
 
+/// The TOML tables of the cases below: `[model_config]` and the GAN configuration's parts.
+const MC: &str = "model_config";
+const MLP_NET: &str = "model_config.network.mlp";
+const DCGAN_NET: &str = "model_config.network.dcgan";
+const TRAINING: &str = "model_config.training";
+
 /// (models, TOML table, `key = value` line, needle). Sizes set to 0 name their field; fields whose 0
 /// is meaningful are left out: `residual_blocks` (PixelCNN without blocks), PixelRNN `layers`,
 /// `eval_images` and `grid_samples` (0 = all / none), `classes` / `num_classes` of unconditional
@@ -649,178 +678,99 @@ const GANS: &[&str] = &["gan", "dcgan", "wgan", "wgan-gp", "lsgan", "cgan", "acg
 /// A case that turns out to be a valid configuration is to be removed from this table, not
 /// weakened (no accepting exit 0).
 const MODEL_CONFIG_CASES: &[(&[&str], &str, &str, &str)] = &[
-    (AE, "model_config", "channels = 0", "channels"),
-    (AE, "model_config", "image_size = 0", "image_size"),
-    (AE, "model_config", "hidden = [0, 64]", "hidden"),
-    (AE, "model_config", "hidden = [32, 0]", "hidden"),
-    (AE, "model_config", "latent = 0", "latent"),
-    (AE, "model_config", "channels = 3", "channels"),
-    (AE, "model_config", "image_size = 32", "image_size"),
+    (AE, MC, "channels = 0", "channels"),
+    (AE, MC, "image_size = 0", "image_size"),
+    (AE, MC, "hidden = [0, 64]", "hidden"),
+    (AE, MC, "hidden = [32, 0]", "hidden"),
+    (AE, MC, "latent = 0", "latent"),
+    (AE, MC, "channels = 3", "channels"),
+    (AE, MC, "image_size = 32", "image_size"),
     // Refused before allocating, stating the estimated need (run under an address-space cap).
-    (AE, "model_config", "latent = 100000000", "memory|GiB"),
-    (AE, "model_config", "latnet = 16", "unknown"),
-    (VAES, "model_config", "channels = 0", "channels"),
-    (VAES, "model_config", "image_size = 0", "image_size"),
-    (VAES, "model_config", "hidden = 0", "hidden"),
-    (VAES, "model_config", "latent = 0", "latent"),
-    (VAES, "model_config", "iwae_k = 0", "iwae_k"),
-    (VAES, "model_config", "channels = 3", "channels"),
-    (VAES, "model_config", "latnet = 16", "unknown"),
+    (AE, MC, "latent = 100000000", "memory|GiB"),
+    (AE, MC, "latnet = 16", "unknown"),
+    (VAES, MC, "channels = 0", "channels"),
+    (VAES, MC, "image_size = 0", "image_size"),
+    (VAES, MC, "hidden = 0", "hidden"),
+    (VAES, MC, "latent = 0", "latent"),
+    (VAES, MC, "iwae_k = 0", "iwae_k"),
+    (VAES, MC, "channels = 3", "channels"),
+    (VAES, MC, "latnet = 16", "unknown"),
     (
         &["vae-conv"],
-        "model_config",
+        MC,
         "conv_channels = [0, 64]",
         "conv_channels",
     ),
-    (PIXELCNN, "model_config", "channels = 0", "channels"),
-    (PIXELCNN, "model_config", "image_size = 0", "image_size"),
-    (PIXELCNN, "model_config", "hidden = 0", "hidden"),
-    (PIXELCNN, "model_config", "first_kernel = 0", "first_kernel"),
-    (PIXELCNN, "model_config", "block_kernel = 0", "block_kernel"),
-    (PIXELCNN, "model_config", "head_hidden = 0", "head_hidden"),
-    (PIXELCNN, "model_config", "levels = 0", "levels"),
-    (PIXELCNN, "model_config", "hiden = 128", "unknown"),
-    (GATED, "model_config", "channels = 0", "channels"),
-    (GATED, "model_config", "image_size = 0", "image_size"),
-    (GATED, "model_config", "hidden = 0", "hidden"),
-    (GATED, "model_config", "layers = 0", "layers"),
-    (GATED, "model_config", "first_kernel = 0", "first_kernel"),
-    (GATED, "model_config", "kernel = 0", "kernel"),
-    (GATED, "model_config", "head_hidden = 0", "head_hidden"),
-    (GATED, "model_config", "levels = 0", "levels"),
-    (GATED, "model_config", "hiden = 64", "unknown"),
-    (&["cond-pixelcnn"], "model_config", "classes = 0", "classes"),
-    (RNNS, "model_config", "channels = 0", "channels"),
-    (RNNS, "model_config", "image_size = 0", "image_size"),
-    (RNNS, "model_config", "hidden = 0", "hidden"),
-    (RNNS, "model_config", "first_kernel = 0", "first_kernel"),
-    (RNNS, "model_config", "head_hidden = 0", "head_hidden"),
-    (RNNS, "model_config", "levels = 0", "levels"),
-    (RNNS, "model_config", "hiden = 16", "unknown"),
-    (
-        &["row-lstm"],
-        "model_config",
-        "row_kernel = 0",
-        "row_kernel",
-    ),
-    (
-        MLP_GAN,
-        "model_config.network.mlp",
-        "channels = 0",
-        "channels",
-    ),
-    (
-        MLP_GAN,
-        "model_config.network.mlp",
-        "image_size = 0",
-        "image_size",
-    ),
-    (MLP_GAN, "model_config.network.mlp", "latent = 0", "latent"),
-    (
-        MLP_GAN,
-        "model_config.network.mlp",
-        "g_hidden = [0, 512]",
-        "g_hidden",
-    ),
-    (
-        MLP_GAN,
-        "model_config.network.mlp",
-        "d_hidden = [0, 256]",
-        "d_hidden",
-    ),
-    (
-        MLP_GAN,
-        "model_config.network.mlp",
-        "latnet = 100",
-        "unknown",
-    ),
-    (MLP_GAN, "model_config", "eval_imgaes = 100", "unknown"),
-    (
-        DCGANS,
-        "model_config.network.dcgan",
-        "channels = 0",
-        "channels",
-    ),
-    (
-        DCGANS,
-        "model_config.network.dcgan",
-        "image_size = 0",
-        "image_size",
-    ),
-    (DCGANS, "model_config.network.dcgan", "latent = 0", "latent"),
-    (
-        DCGANS,
-        "model_config.network.dcgan",
-        "g_hidden = [0, 64]",
-        "g_hidden",
-    ),
-    (
-        DCGANS,
-        "model_config.network.dcgan",
-        "d_hidden = [0, 128]",
-        "d_hidden",
-    ),
-    (
-        DCGANS,
-        "model_config.network.dcgan",
-        "latnet = 100",
-        "unknown",
-    ),
-    (
-        &["acgan"],
-        "model_config.network.dcgan",
-        "classes = 0",
-        "classes",
-    ),
-    (GANS, "model_config.training", "d_steps = 0", "d_steps"),
-    (GANS, "model_config.training", "beta1 = -1.0", "beta1"),
-    (GANS, "model_config.training", "beta2 = 1.5", "beta2"),
-    (GANS, "model_config", "eval_images = 0", "eval_images"),
-    (
-        MLP_GAN,
-        "model_config.network.mlp",
-        "init_std = -1.0",
-        "init_std",
-    ),
-    (MLP_GAN, "model_config.network.mlp", "leak = -1.0", "leak"),
-    (
-        DCGANS,
-        "model_config.network.dcgan",
-        "init_std = 0.0",
-        "init_std",
-    ),
-    (DCGANS, "model_config.network.dcgan", "leak = 1.5", "leak"),
+    (PIXELCNN, MC, "channels = 0", "channels"),
+    (PIXELCNN, MC, "image_size = 0", "image_size"),
+    (PIXELCNN, MC, "hidden = 0", "hidden"),
+    (PIXELCNN, MC, "first_kernel = 0", "first_kernel"),
+    (PIXELCNN, MC, "block_kernel = 0", "block_kernel"),
+    (PIXELCNN, MC, "head_hidden = 0", "head_hidden"),
+    (PIXELCNN, MC, "levels = 0", "levels"),
+    (PIXELCNN, MC, "hiden = 128", "unknown"),
+    (GATED, MC, "channels = 0", "channels"),
+    (GATED, MC, "image_size = 0", "image_size"),
+    (GATED, MC, "hidden = 0", "hidden"),
+    (GATED, MC, "layers = 0", "layers"),
+    (GATED, MC, "first_kernel = 0", "first_kernel"),
+    (GATED, MC, "kernel = 0", "kernel"),
+    (GATED, MC, "head_hidden = 0", "head_hidden"),
+    (GATED, MC, "levels = 0", "levels"),
+    (GATED, MC, "hiden = 64", "unknown"),
+    (&["cond-pixelcnn"], MC, "classes = 0", "classes"),
+    (RNNS, MC, "channels = 0", "channels"),
+    (RNNS, MC, "image_size = 0", "image_size"),
+    (RNNS, MC, "hidden = 0", "hidden"),
+    (RNNS, MC, "first_kernel = 0", "first_kernel"),
+    (RNNS, MC, "head_hidden = 0", "head_hidden"),
+    (RNNS, MC, "levels = 0", "levels"),
+    (RNNS, MC, "hiden = 16", "unknown"),
+    (&["row-lstm"], MC, "row_kernel = 0", "row_kernel"),
+    (MLP_GAN, MLP_NET, "channels = 0", "channels"),
+    (MLP_GAN, MLP_NET, "image_size = 0", "image_size"),
+    (MLP_GAN, MLP_NET, "latent = 0", "latent"),
+    (MLP_GAN, MLP_NET, "g_hidden = [0, 512]", "g_hidden"),
+    (MLP_GAN, MLP_NET, "d_hidden = [0, 256]", "d_hidden"),
+    (MLP_GAN, MLP_NET, "latnet = 100", "unknown"),
+    (MLP_GAN, MC, "eval_imgaes = 100", "unknown"),
+    (DCGANS, DCGAN_NET, "channels = 0", "channels"),
+    (DCGANS, DCGAN_NET, "image_size = 0", "image_size"),
+    (DCGANS, DCGAN_NET, "latent = 0", "latent"),
+    (DCGANS, DCGAN_NET, "g_hidden = [0, 64]", "g_hidden"),
+    (DCGANS, DCGAN_NET, "d_hidden = [0, 128]", "d_hidden"),
+    (DCGANS, DCGAN_NET, "latnet = 100", "unknown"),
+    (&["acgan"], DCGAN_NET, "classes = 0", "classes"),
+    (GANS, TRAINING, "d_steps = 0", "d_steps"),
+    (GANS, TRAINING, "beta1 = -1.0", "beta1"),
+    (GANS, TRAINING, "beta2 = 1.5", "beta2"),
+    (GANS, MC, "eval_images = 0", "eval_images"),
+    (MLP_GAN, MLP_NET, "init_std = -1.0", "init_std"),
+    (MLP_GAN, MLP_NET, "leak = -1.0", "leak"),
+    (DCGANS, DCGAN_NET, "init_std = 0.0", "init_std"),
+    (DCGANS, DCGAN_NET, "leak = 1.5", "leak"),
 ];
 
 #[test]
 fn every_model_config_fault_is_refused_before_anything_is_made() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    let out = tmp.path().join("new");
-    for &(models, table, line, needle) in MODEL_CONFIG_CASES {
-        for &model in models {
-            let ctx = format!("{model}: [{table}] {line}");
-            let cfg = tmp.path().join(format!("case-{cases}.toml"));
-            fs::write(&cfg, format!("[{table}]\n{line}\n")).expect("write config");
-            case(&mut failures, &ctx, || {
+    table_test("every_model_config_fault_is_refused", |tmp, cases| {
+        let out = tmp.join("new");
+        for &(models, table, line, needle) in MODEL_CONFIG_CASES {
+            for &model in models {
+                let ctx = format!("{model}: [{table}] {line}");
+                let cfg = tmp.join(format!("case-{}.toml", cases.count));
+                fs::write(&cfg, format!("[{table}]\n{line}\n")).expect("write config");
                 let args = fresh(model, s(&out), &["--config", s(&cfg), "--steps", "1"]);
-                let o = if line.contains("100000000") {
-                    genzoo_capped(&args)
-                } else {
-                    genzoo(&args)
-                };
-                assert_refused(&o, REFUSED, needle, &ctx);
-                assert!(!out.exists(), "{ctx}: created {}", out.display());
-            });
-            let _ = fs::remove_dir_all(&out);
-            cases += 1;
+                cases.refused_creating_nothing(&ctx, &out, REFUSED, needle, || {
+                    if line.contains("100000000") {
+                        genzoo_capped(&args)
+                    } else {
+                        genzoo(&args)
+                    }
+                });
+            }
         }
-    }
-    finish(
-        "every_model_config_fault_is_refused_before_anything_is_made",
-        cases,
-        &failures,
-    );
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -829,88 +779,52 @@ fn every_model_config_fault_is_refused_before_anything_is_made() {
 
 #[test]
 fn a_run_in_use_is_refused_to_every_other_writer_and_the_lock_dies_with_its_process() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    let d = tmp.path().join("run");
-    let ds = s(&d);
-    let last = d.join("checkpoints/last.ckpt");
-    let mut first = Running::spawn(
-        &fresh(
-            "autoencoder",
-            ds,
-            &[
-                "--steps",
-                "100000",
-                "--log-every",
-                "1",
-                "--checkpoint-every",
-                "5",
-            ],
-        ),
-        &tmp.path().join("first.log"),
-    );
-    first.wait_until("two logged steps and a checkpoint", || {
-        metrics_lines(&d) >= 2 && last.is_file()
-    });
-    let config = fs::read(d.join("config.toml")).expect("config");
-
-    let second = fresh("autoencoder", ds, &[]);
-    let mut overwrite = second.clone();
-    overwrite.push("--overwrite");
-    // --max-minutes bounds a resume that wrongly gets in (it would train 100,000 steps).
-    let resume = vec![
-        "train",
-        "--resume",
-        ds,
-        "--no-progress",
-        "--max-minutes",
-        "0.1",
-    ];
-    let table: Vec<(Vec<&str>, &str)> = vec![
-        (second, "in use"),
-        (resume, "in use"),
-        (overwrite, "in use"),
-    ];
-    for (args, needle) in &table {
-        let ctx = format!("{args:?} while another process trains into it");
-        case(&mut failures, &ctx, || {
-            let o = genzoo(args);
-            assert_refused(&o, REFUSED, needle, &ctx);
-            assert!(first.still_running(), "{ctx}: the first training stopped");
-            assert_eq!(
-                fs::read(d.join("config.toml")).expect("config"),
-                config,
-                "{ctx}: config.toml changed"
-            );
+    table_test("a_run_in_use_is_refused", |tmp, cases| {
+        let d = tmp.join("run");
+        let ds = s(&d);
+        let last = d.join("checkpoints/last.ckpt");
+        let mut first = Running::endless(&d, "5", &tmp.join("first.log"));
+        first.wait_until("two logged steps and a checkpoint", || {
+            metrics_lines(&d) >= 2 && last.is_file()
         });
-        cases += 1;
-    }
+        let config = fs::read(d.join("config.toml")).expect("config");
 
-    first.kill();
-    case(&mut failures, "resume after the lock holder died", || {
-        let stopped = Checkpoint::load(&last)
-            .expect("last.ckpt loads after kill -9")
-            .meta
-            .step;
-        let target = (stopped + 2).to_string();
-        let o = genzoo(&["train", "--resume", ds, "--steps", &target, "--no-progress"]);
-        assert_ok(&o, "resume after the lock holder died");
-        assert_eq!(
-            Checkpoint::load(&last)
-                .expect("resumed last.ckpt")
-                .meta
-                .step,
-            stopped + 2
-        );
-        let left = temporaries(&d);
-        assert!(left.is_empty(), "temporary files left: {left:?}");
+        let second = fresh("autoencoder", ds, &[]);
+        let mut overwrite = second.clone();
+        overwrite.push("--overwrite");
+        // --max-minutes bounds a resume that wrongly gets in (it would train 100,000 steps).
+        let resume = vec![
+            "train",
+            "--resume",
+            ds,
+            "--no-progress",
+            "--max-minutes",
+            "0.1",
+        ];
+        let table: Vec<(Vec<&str>, &str)> = vec![
+            (second, "in use"),
+            (resume, "in use"),
+            (overwrite, "in use"),
+        ];
+        for (args, needle) in &table {
+            let ctx = format!("{args:?} while another process trains into it");
+            cases.run(&ctx, || {
+                let o = genzoo(args);
+                assert_refused(&o, REFUSED, needle, &ctx);
+                assert!(first.still_running(), "{ctx}: the first training stopped");
+                assert_eq!(
+                    fs::read(d.join("config.toml")).expect("config"),
+                    config,
+                    "{ctx}: config.toml changed"
+                );
+            });
+        }
+
+        first.kill();
+        cases.run("resume after the lock holder died", || {
+            resume_two_more_steps(&d, "resume after the lock holder died (kill -9)");
+        });
     });
-    cases += 1;
-    finish(
-        "a_run_in_use_is_refused_to_every_other_writer",
-        cases,
-        &failures,
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -972,102 +886,91 @@ fn header_span(bytes: &[u8]) -> (usize, usize) {
 
 #[test]
 fn a_corrupt_checkpoint_is_a_named_error_and_changes_nothing() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    let run = train_small_run(&tmp.path().join("run"));
-    let path = run.join("checkpoints/last.ckpt");
-    let original = fs::read(&path).expect("read checkpoint");
-    let (hs, he) = header_span(&original);
-    let header = &original[hs..=he];
-    let len = original.len();
+    table_test("a_corrupt_checkpoint_is_a_named_error", |tmp, cases| {
+        let run = train_small_run(&tmp.join("run"));
+        let path = run.join("checkpoints/last.ckpt");
+        let original = fs::read(&path).expect("read checkpoint");
+        let (hs, he) = header_span(&original);
+        let header = &original[hs..=he];
+        let len = original.len();
 
-    // (offset, bit mask, what)
-    let mut flips: Vec<(usize, u8, String)> = vec![
-        (0, 0x01, "magic, first byte".to_string()),
-        (7, 0x01, "magic, last byte".to_string()),
-        (8, 0x01, "header length, low bit".to_string()),
-        (15, 0x80, "header length, top bit".to_string()),
-    ];
-    if hs > 16 {
-        flips.push((
-            16,
-            0x01,
-            "between preamble and header, first byte".to_string(),
-        ));
-        flips.push((
-            hs - 1,
-            0x01,
-            "between preamble and header, last byte".to_string(),
-        ));
-    }
-    flips.extend([
-        (hs, 0x01, "header: opening brace".to_string()),
-        (hs + 2, 0x01, "header: first key".to_string()),
-        ((hs + he) / 2, 0x01, "header: middle".to_string()),
-        (he, 0x01, "header: closing brace".to_string()),
-    ]);
-    // Bits that leave valid JSON: a digit of the step ('4' becomes '5'), a letter of the model
-    // name, a hex digit of a section hash. Only a checked header catches the first two.
-    for (key, what) in [
-        (&b"\"step\":"[..], "header: a digit of the step"),
-        (&b"\"model\":\""[..], "header: a letter of the model name"),
-        (
-            &b"\"sha256\":\""[..],
-            "header: a hex digit of a section hash",
-        ),
-    ] {
-        let at = find(header, key).unwrap_or_else(|| panic!("no {what} in the header"));
-        flips.push((hs + at + key.len(), 0x01, what.to_string()));
-    }
-    flips.extend([
-        (he + 1, 0x01, "body: first byte".to_string()),
-        ((he + 1 + len) / 2, 0x10, "body: middle".to_string()),
-        (len - 1, 0x01, "body: last byte".to_string()),
-    ]);
-
-    let mut corruptions: Vec<(Vec<u8>, String)> = flips
-        .into_iter()
-        .map(|(at, mask, what)| {
-            let mut bytes = original.clone();
-            bytes[at] ^= mask;
-            (bytes, format!("bit {mask:#04x} of byte {at} ({what})"))
-        })
-        .collect();
-    corruptions.push((
-        original[..len / 2].to_vec(),
-        "truncated to half".to_string(),
-    ));
-    corruptions.push((Vec::new(), "empty file".to_string()));
-
-    for (bytes, what) in &corruptions {
-        for cmd in [
-            vec![
-                "train",
-                "--resume",
-                s(&run),
-                "--steps",
-                "10",
-                "--no-progress",
-            ],
-            vec!["eval", s(&run), "--checkpoint", "last"],
-        ] {
-            let ctx = format!("{} with last.ckpt {what}", cmd[0]);
-            fs::write(&path, bytes).expect("write corrupt checkpoint");
-            let before = snapshot(&run);
-            case(&mut failures, &ctx, || {
-                let o = genzoo(&cmd);
-                assert_refused(&o, REFUSED, "checkpoint", &ctx);
-                assert_same(&before, &snapshot(&run), &ctx);
-            });
-            cases += 1;
+        // (offset, bit mask, what)
+        let mut flips: Vec<(usize, u8, String)> = vec![
+            (0, 0x01, "magic, first byte".to_string()),
+            (7, 0x01, "magic, last byte".to_string()),
+            (8, 0x01, "header length, low bit".to_string()),
+            (15, 0x80, "header length, top bit".to_string()),
+        ];
+        if hs > 16 {
+            flips.push((
+                16,
+                0x01,
+                "between preamble and header, first byte".to_string(),
+            ));
+            flips.push((
+                hs - 1,
+                0x01,
+                "between preamble and header, last byte".to_string(),
+            ));
         }
-    }
-    fs::write(&path, &original).expect("restore checkpoint");
-    finish(
-        "a_corrupt_checkpoint_is_a_named_error_and_changes_nothing",
-        cases,
-        &failures,
-    );
+        flips.extend([
+            (hs, 0x01, "header: opening brace".to_string()),
+            (hs + 2, 0x01, "header: first key".to_string()),
+            ((hs + he) / 2, 0x01, "header: middle".to_string()),
+            (he, 0x01, "header: closing brace".to_string()),
+        ]);
+        // Bits that leave valid JSON: a digit of the step ('4' becomes '5'), a letter of the model
+        // name, a hex digit of a section hash. Only a checked header catches the first two.
+        for (key, what) in [
+            (&b"\"step\":"[..], "header: a digit of the step"),
+            (&b"\"model\":\""[..], "header: a letter of the model name"),
+            (
+                &b"\"sha256\":\""[..],
+                "header: a hex digit of a section hash",
+            ),
+        ] {
+            let at = find(header, key).unwrap_or_else(|| panic!("no {what} in the header"));
+            flips.push((hs + at + key.len(), 0x01, what.to_string()));
+        }
+        flips.extend([
+            (he + 1, 0x01, "body: first byte".to_string()),
+            ((he + 1 + len) / 2, 0x10, "body: middle".to_string()),
+            (len - 1, 0x01, "body: last byte".to_string()),
+        ]);
+
+        let mut corruptions: Vec<(Vec<u8>, String)> = flips
+            .into_iter()
+            .map(|(at, mask, what)| {
+                let mut bytes = original.clone();
+                bytes[at] ^= mask;
+                (bytes, format!("bit {mask:#04x} of byte {at} ({what})"))
+            })
+            .collect();
+        corruptions.push((
+            original[..len / 2].to_vec(),
+            "truncated to half".to_string(),
+        ));
+        corruptions.push((Vec::new(), "empty file".to_string()));
+
+        for (bytes, what) in &corruptions {
+            for cmd in [
+                vec![
+                    "train",
+                    "--resume",
+                    s(&run),
+                    "--steps",
+                    "10",
+                    "--no-progress",
+                ],
+                vec!["eval", s(&run), "--checkpoint", "last"],
+            ] {
+                let ctx = format!("{} with last.ckpt {what}", cmd[0]);
+                fs::write(&path, bytes).expect("write corrupt checkpoint");
+                cases.refused_keeping(&ctx, &run, "checkpoint", || genzoo(&cmd));
+            }
+        }
+        fs::write(&path, &original).expect("restore checkpoint");
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1076,99 +979,48 @@ fn a_corrupt_checkpoint_is_a_named_error_and_changes_nothing() {
 
 #[test]
 fn a_training_killed_at_any_moment_resumes_from_a_checkpoint_that_loads() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    // (logged lines to wait for, then a delay before kill -9, to land at different moments)
-    let table: &[(usize, u64)] = &[(1, 0), (3, 7), (6, 23)];
-    for (i, &(lines, delay_ms)) in table.iter().enumerate() {
-        let ctx = format!("killed after {lines} logged lines + {delay_ms} ms");
-        let d = tmp.path().join(format!("run{i}"));
-        let log = tmp.path().join(format!("run{i}.log"));
-        case(&mut failures, &ctx, || {
-            let ds = s(&d);
-            let last = d.join("checkpoints/last.ckpt");
-            let mut child = Running::spawn(
-                &fresh(
-                    "autoencoder",
-                    ds,
-                    &[
-                        "--steps",
-                        "100000",
-                        "--checkpoint-every",
-                        "1",
-                        "--log-every",
-                        "1",
-                    ],
-                ),
-                &log,
-            );
-            child.wait_until(&format!("{lines} logged steps and a checkpoint"), || {
-                metrics_lines(&d) >= lines && last.is_file()
+    table_test("a_training_killed_at_any_moment_resumes", |tmp, cases| {
+        // (logged lines to wait for, then a delay before kill -9, to land at different moments)
+        let table: &[(usize, u64)] = &[(1, 0), (3, 7), (6, 23)];
+        for (i, &(lines, delay_ms)) in table.iter().enumerate() {
+            let ctx = format!("killed after {lines} logged lines + {delay_ms} ms");
+            let d = tmp.join(format!("run{i}"));
+            let log = tmp.join(format!("run{i}.log"));
+            cases.run(&ctx, || {
+                let last = d.join("checkpoints/last.ckpt");
+                let mut child = Running::endless(&d, "1", &log);
+                child.wait_until(&format!("{lines} logged steps and a checkpoint"), || {
+                    metrics_lines(&d) >= lines && last.is_file()
+                });
+                std::thread::sleep(Duration::from_millis(delay_ms));
+                child.kill();
+                resume_two_more_steps(&d, &ctx);
             });
-            std::thread::sleep(Duration::from_millis(delay_ms));
-            child.kill();
-            let stopped = Checkpoint::load(&last)
-                .unwrap_or_else(|e| panic!("{ctx}: last.ckpt does not load: {e}"))
-                .meta
-                .step;
-            let target = (stopped + 2).to_string();
-            let o = genzoo(&["train", "--resume", ds, "--steps", &target, "--no-progress"]);
-            assert_ok(&o, &ctx);
-            let resumed = Checkpoint::load(&last)
-                .unwrap_or_else(|e| panic!("{ctx}: resumed last.ckpt does not load: {e}"));
-            assert_eq!(resumed.meta.step, stopped + 2, "{ctx}");
-            let left = temporaries(&d);
-            assert!(left.is_empty(), "{ctx}: temporary files left: {left:?}");
+        }
+        // SIGTERM (what a scheduler or `docker stop` sends): the step finishes, `last` is saved, 130.
+        let d = tmp.join("term");
+        cases.run("SIGTERM", || {
+            let mut child = Running::endless(&d, "1000", &tmp.join("term.log"));
+            child.wait_until("two logged steps", || metrics_lines(&d) >= 2);
+            let pid = child.child.id().to_string();
+            let sent = Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill");
+            assert!(sent.success());
+            let status = child.child.wait().expect("wait");
+            let log = fs::read_to_string(tmp.join("term.log")).expect("log");
+            assert_eq!(status.code(), Some(130), "{log}");
+            assert!(
+                log.trim()
+                    .lines()
+                    .last()
+                    .is_some_and(|l| l.contains("interrupted at step")),
+                "{log}"
+            );
+            resume_two_more_steps(&d, "resume after SIGTERM (last saved on SIGTERM)");
         });
-        cases += 1;
-    }
-    // SIGTERM (what a scheduler or `docker stop` sends): the step finishes, `last` is saved, 130.
-    let d = tmp.path().join("term");
-    case(&mut failures, "SIGTERM", || {
-        let ds = s(&d);
-        let mut child = Running::spawn(
-            &fresh(
-                "autoencoder",
-                ds,
-                &[
-                    "--steps",
-                    "100000",
-                    "--log-every",
-                    "1",
-                    "--checkpoint-every",
-                    "1000",
-                ],
-            ),
-            &tmp.path().join("term.log"),
-        );
-        child.wait_until("two logged steps", || metrics_lines(&d) >= 2);
-        let pid = child.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(sent.success());
-        let status = child.child.wait().expect("wait");
-        let log = fs::read_to_string(tmp.path().join("term.log")).expect("log");
-        assert_eq!(status.code(), Some(130), "{log}");
-        assert!(
-            log.trim()
-                .lines()
-                .last()
-                .is_some_and(|l| l.contains("interrupted at step")),
-            "{log}"
-        );
-        let stopped = Checkpoint::load(&d.join("checkpoints/last.ckpt"))
-            .expect("last saved on SIGTERM")
-            .meta
-            .step;
-        let target = (stopped + 2).to_string();
-        let o = genzoo(&["train", "--resume", ds, "--steps", &target, "--no-progress"]);
-        assert_ok(&o, "resume after SIGTERM");
-        assert!(temporaries(&d).is_empty());
     });
-    cases += 1;
-    finish("a_training_killed_at_any_moment_resumes", cases, &failures);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1177,48 +1029,39 @@ fn a_training_killed_at_any_moment_resumes_from_a_checkpoint_that_loads() {
 
 #[test]
 fn resume_cannot_change_the_run_nor_continue_a_finished_one() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    let run = train_small_run(&tmp.path().join("run"));
-    let no_data = tmp.path().join("no-data");
-    fs::create_dir(&no_data).expect("mkdir");
-    // Each change comes with a longer budget, so only the change can be the reason to refuse.
-    let table: &[(&[&str], &str)] = &[
-        (&["--lr", "0.5", "--steps", "8"], "cannot change"),
-        (&["--batch-size", "4", "--steps", "8"], "cannot change"),
-        (&["--seed", "9", "--steps", "8"], "cannot change"),
-        (
-            &[
-                "--dataset",
-                "mnist",
-                "--data-dir",
-                s(&no_data),
-                "--steps",
-                "8",
-            ],
-            "cannot change",
-        ),
-        // The run trained its 4 steps: nothing is left to do.
-        (&[], "already"),
-        (&["--steps", "4"], "already"),
-    ];
-    for &(extra, needle) in table {
-        let ctx = format!("--resume {extra:?}");
-        let before = snapshot(&run);
-        case(&mut failures, &ctx, || {
+    table_test("resume_cannot_change_the_run", |tmp, cases| {
+        let run = train_small_run(&tmp.join("run"));
+        let no_data = tmp.join("no-data");
+        fs::create_dir(&no_data).expect("mkdir");
+        // Each change comes with a longer budget, so only the change can be the reason to refuse.
+        let table: &[(&[&str], &str)] = &[
+            (&["--lr", "0.5", "--steps", "8"], "cannot change"),
+            (&["--batch-size", "4", "--steps", "8"], "cannot change"),
+            (&["--seed", "9", "--steps", "8"], "cannot change"),
+            (
+                &[
+                    "--dataset",
+                    "mnist",
+                    "--data-dir",
+                    s(&no_data),
+                    "--steps",
+                    "8",
+                ],
+                "cannot change",
+            ),
+            // The run trained its 4 steps: nothing is left to do.
+            (&[], "already"),
+            (&["--steps", "4"], "already"),
+        ];
+        for &(extra, needle) in table {
+            let ctx = format!("--resume {extra:?}");
             let mut args = vec!["train", "--resume", s(&run), "--no-progress"];
             args.extend_from_slice(extra);
-            let o = genzoo(&args);
-            assert_refused(&o, REFUSED, needle, &ctx);
-            assert_same(&before, &snapshot(&run), &ctx);
-        });
-        cases += 1;
-    }
-    // What does not change the run's results may change.
-    case(
-        &mut failures,
-        "--resume --checkpoint-every 3 --steps 8",
-        || {
+            cases.refused_keeping(&ctx, &run, needle, || genzoo(&args));
+        }
+        // What does not change the run's results may change.
+        let ctx = "--resume --checkpoint-every 3 --steps 8";
+        cases.run(ctx, || {
             let o = genzoo(&[
                 "train",
                 "--resume",
@@ -1229,18 +1072,12 @@ fn resume_cannot_change_the_run_nor_continue_a_finished_one() {
                 "8",
                 "--no-progress",
             ]);
-            assert_ok(&o, "--resume --checkpoint-every 3 --steps 8");
+            assert_ok(&o, ctx);
             let last =
                 Checkpoint::load(&run.join("checkpoints/last.ckpt")).expect("resumed checkpoint");
             assert_eq!(last.meta.step, 8);
-        },
-    );
-    cases += 1;
-    finish(
-        "resume_cannot_change_the_run_nor_continue_a_finished_one",
-        cases,
-        &failures,
-    );
+        });
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1249,43 +1086,42 @@ fn resume_cannot_change_the_run_nor_continue_a_finished_one() {
 
 #[test]
 fn a_loss_that_stops_being_finite_is_said_and_leaves_no_null_metric() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    // A learning rate of 1e12 overflows the weights within a step or two. One step: the loss of
-    // that step is finite, and only the final evaluation can tell.
-    let table: &[(&str, &str)] = &[("autoencoder", "3"), ("autoencoder", "1"), ("vae", "3")];
-    for &(model, steps) in table {
-        let ctx = format!("{model} at lr 1e12 for {steps} steps");
-        let d = tmp.path().join(format!("{model}-{steps}-run"));
-        case(&mut failures, &ctx, || {
-            let o = genzoo(&fresh(
-                model,
-                s(&d),
-                &["--steps", steps, "--lr", "1e12", "--checkpoint-every", "1"],
-            ));
-            assert_refused(&o, REFUSED, "not finite|NaN|inf", &ctx);
-            let last = d.join("checkpoints/last.ckpt");
-            if last.exists() {
-                Checkpoint::load(&last)
-                    .unwrap_or_else(|e| panic!("{ctx}: the kept checkpoint does not load: {e}"));
-            }
-            let summary = d.join("summary.json");
-            if summary.exists() {
-                let text = fs::read_to_string(&summary).expect("read summary");
-                let value: serde_json::Value =
-                    serde_json::from_str(&text).expect("summary is JSON");
-                assert!(
-                    !value
-                        .get("test_mse")
-                        .is_some_and(serde_json::Value::is_null)
-                        && !text.contains("\"test_mse\": null"),
-                    "{ctx}: summary.json records a null test_mse:\n{text}"
-                );
-            }
-        });
-        cases += 1;
-    }
-    finish("a_loss_that_stops_being_finite_is_said", cases, &failures);
+    table_test("a_loss_that_stops_being_finite_is_said", |tmp, cases| {
+        // A learning rate of 1e12 overflows the weights within a step or two. One step: the loss of
+        // that step is finite, and only the final evaluation can tell.
+        let table: &[(&str, &str)] = &[("autoencoder", "3"), ("autoencoder", "1"), ("vae", "3")];
+        for &(model, steps) in table {
+            let ctx = format!("{model} at lr 1e12 for {steps} steps");
+            let d = tmp.join(format!("{model}-{steps}-run"));
+            cases.run(&ctx, || {
+                let o = genzoo(&fresh(
+                    model,
+                    s(&d),
+                    &["--steps", steps, "--lr", "1e12", "--checkpoint-every", "1"],
+                ));
+                assert_refused(&o, REFUSED, "not finite|NaN|inf", &ctx);
+                let last = d.join("checkpoints/last.ckpt");
+                if last.exists() {
+                    Checkpoint::load(&last).unwrap_or_else(|e| {
+                        panic!("{ctx}: the kept checkpoint does not load: {e}")
+                    });
+                }
+                let summary = d.join("summary.json");
+                if summary.exists() {
+                    let text = fs::read_to_string(&summary).expect("read summary");
+                    let value: serde_json::Value =
+                        serde_json::from_str(&text).expect("summary is JSON");
+                    assert!(
+                        !value
+                            .get("test_mse")
+                            .is_some_and(serde_json::Value::is_null)
+                            && !text.contains("\"test_mse\": null"),
+                        "{ctx}: summary.json records a null test_mse:\n{text}"
+                    );
+                }
+            });
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1294,40 +1130,26 @@ fn a_loss_that_stops_being_finite_is_said_and_leaves_no_null_metric() {
 
 #[test]
 fn a_request_too_big_is_refused_and_a_command_that_does_not_apply_says_so_plainly() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    let vae = tmp.path().join("vae");
-    assert_ok(&genzoo(&fresh("vae", s(&vae), &[])), "training the vae");
-    let table: &[(&[&str], &str)] = &[(&["--n", "10000000"], "memory|GiB")];
-    for &(extra, needle) in table {
-        let ctx = format!("sample {extra:?}");
-        let before = snapshot(&vae);
-        case(&mut failures, &ctx, || {
+    table_test("a_request_too_big_is_refused", |tmp, cases| {
+        let vae = tmp.join("vae");
+        assert_ok(&genzoo(&fresh("vae", s(&vae), &[])), "training the vae");
+        let table: &[(&[&str], &str)] = &[(&["--n", "10000000"], "memory|GiB")];
+        for &(extra, needle) in table {
+            let ctx = format!("sample {extra:?}");
             let mut args = vec!["sample", s(&vae)];
             args.extend_from_slice(extra);
-            let o = genzoo_capped(&args);
-            assert_refused(&o, REFUSED, needle, &ctx);
-            assert_same(&before, &snapshot(&vae), &ctx);
-        });
-        cases += 1;
-    }
+            cases.refused_keeping(&ctx, &vae, needle, || genzoo_capped(&args));
+        }
 
-    let km = fit_small_kmeans(&tmp.path().join("km"));
-    for cmd in ["eval", "sample", "figures"] {
-        let ctx = format!("{cmd} on a k-means fit");
-        let before = snapshot(&km);
-        case(&mut failures, &ctx, || {
-            let o = genzoo(&[cmd, s(&km)]);
-            let line = assert_refused(&o, REFUSED, "kmeans", &ctx);
-            assert!(
-                !line.contains("     "),
-                "{ctx}: a run of spaces in the message: {line:?}"
-            );
-            assert_same(&before, &snapshot(&km), &ctx);
-        });
-        cases += 1;
-    }
-    finish("a_request_too_big_is_refused", cases, &failures);
+        let km = fit_small_kmeans(&tmp.join("km"));
+        for cmd in ["eval", "sample", "figures"] {
+            let ctx = format!("{cmd} on a k-means fit");
+            let why = format!("{ctx}: a run of spaces in the message");
+            cases.refused_keeping(&ctx, &km, "kmeans", || {
+                genzoo_without(&[cmd, s(&km)], "     ", &why)
+            });
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1336,62 +1158,42 @@ fn a_request_too_big_is_refused_and_a_command_that_does_not_apply_says_so_plainl
 
 #[test]
 fn a_data_file_that_is_a_directory_is_named_not_reported_missing() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    let out = tmp.path().join("new");
-    let gz = "train-images-idx3-ubyte.gz";
-    let plain = "train-images-idx3-ubyte";
-    // (model, entries of <data>/mnist/ made directories)
-    let table: &[(&str, &[&str])] = &[
-        ("autoencoder", &[gz]),
-        ("autoencoder", &[plain]),
-        ("autoencoder", &[gz, plain]),
-        ("kmeans", &[gz]),
-    ];
-    for (i, &(model, dirs)) in table.iter().enumerate() {
-        let ctx = format!("{model} with {dirs:?} as directories");
-        let data = tmp.path().join(format!("data{i}"));
-        // The message names the directory, as given or canonical.
-        let mut names = Vec::new();
-        for name in dirs {
-            let bad = data.join("mnist").join(name);
-            fs::create_dir_all(&bad).expect("mkdir");
-            names.push(bad.display().to_string());
-            names.push(
-                fs::canonicalize(&bad)
-                    .expect("canonicalize")
-                    .display()
-                    .to_string(),
-            );
-        }
-        let needle = names.join("|");
-        case(&mut failures, &ctx, || {
-            let mut args = vec![
-                "train",
-                model,
-                "--dataset",
-                "mnist",
-                "--data-dir",
-                s(&data),
-                "--no-progress",
-                "--out",
-                s(&out),
-            ];
-            if model != "kmeans" {
-                args.extend(["--steps", "2", "--batch-size", "8"]);
+    table_test("a_data_file_that_is_a_directory_is_named", |tmp, cases| {
+        let out = tmp.join("new");
+        let gz = "train-images-idx3-ubyte.gz";
+        let plain = "train-images-idx3-ubyte";
+        // (model, entries of <data>/mnist/ made directories)
+        let table: &[(&str, &[&str])] = &[
+            ("autoencoder", &[gz]),
+            ("autoencoder", &[plain]),
+            ("autoencoder", &[gz, plain]),
+            ("kmeans", &[gz]),
+        ];
+        for (i, &(model, dirs)) in table.iter().enumerate() {
+            let ctx = format!("{model} with {dirs:?} as directories");
+            let data = tmp.join(format!("data{i}"));
+            // The message names the directory, as given or canonical.
+            let mut names = Vec::new();
+            for name in dirs {
+                let bad = data.join("mnist").join(name);
+                fs::create_dir_all(&bad).expect("mkdir");
+                names.push(bad.display().to_string());
+                names.push(
+                    fs::canonicalize(&bad)
+                        .expect("canonicalize")
+                        .display()
+                        .to_string(),
+                );
             }
-            let o = genzoo(&args);
-            let line = assert_refused(&o, REFUSED, &needle, &ctx);
-            assert!(
-                !line.contains("not found"),
-                "{ctx}: a directory reported as missing: {line}"
-            );
-            assert!(!out.exists(), "{ctx}: created {}", out.display());
-        });
-        let _ = fs::remove_dir_all(&out);
-        cases += 1;
-    }
-    finish("a_data_file_that_is_a_directory_is_named", cases, &failures);
+            let needle = names.join("|");
+            let why = format!("{ctx}: a directory reported as missing");
+            cases.refused_creating_nothing(&ctx, &out, REFUSED, &needle, || {
+                let extra = tiny(model, &["--data-dir", s(&data)]);
+                let args = train_on("mnist", model, s(&out), &extra);
+                genzoo_without(&args, "not found", &why)
+            });
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1483,104 +1285,100 @@ fn assert_disk_refusal(rc: Option<i32>, err: &str, needle: &str, ctx: &str) {
 
 #[test]
 fn a_full_disk_fails_the_write_names_the_file_and_loses_nothing() {
-    let tmp = tempdir();
-    let (mut cases, mut failures) = (0, Vec::new());
-    let old = train_small_run(&tmp.path().join("old"));
-    let mnt_run = |work: &Path| work.join("mnt/run");
+    table_test("a_full_disk_fails_the_write", |tmp, cases| {
+        let old = train_small_run(&tmp.join("old"));
+        let mnt_run = |work: &Path| work.join("mnt/run");
 
-    // Nothing fits: not even config.toml. The run directory made for it is removed again.
-    let work = tmp.path().join("nothing-fits");
-    let out = mnt_run(&work);
-    case(&mut failures, "a fresh run on a full disk", || {
-        let Some((rc, err)) =
-            on_small_disk(&work, 64, None, true, &fresh("autoencoder", s(&out), &[]))
-        else {
-            return;
-        };
-        assert_disk_refusal(rc, &err, "No space left", "a fresh run on a full disk");
-        let left: Vec<PathBuf> = snapshot(&work.join("after")).into_keys().collect();
-        assert!(left.is_empty(), "a failed start left {left:?}");
-    });
-    cases += 1;
+        // Nothing fits: not even config.toml. The run directory made for it is removed again.
+        let work = tmp.join("nothing-fits");
+        let out = mnt_run(&work);
+        cases.run("a fresh run on a full disk", || {
+            let Some((rc, err)) =
+                on_small_disk(&work, 64, None, true, &fresh("autoencoder", s(&out), &[]))
+            else {
+                return;
+            };
+            assert_disk_refusal(rc, &err, "No space left", "a fresh run on a full disk");
+            let left: Vec<PathBuf> = snapshot(&work.join("after")).into_keys().collect();
+            assert!(left.is_empty(), "a failed start left {left:?}");
+        });
 
-    // The first checkpoint does not fit: the error names it, no temporary file stays, and every
-    // line of metrics.jsonl is whole.
-    let work = tmp.path().join("checkpoint-does-not-fit");
-    let out = mnt_run(&work);
-    case(&mut failures, "a checkpoint larger than the disk", || {
-        let args = fresh(
-            "autoencoder",
-            s(&out),
-            &[
+        // The first checkpoint does not fit: the error names it, no temporary file stays, and every
+        // line of metrics.jsonl is whole.
+        let work = tmp.join("checkpoint-does-not-fit");
+        let out = mnt_run(&work);
+        cases.run("a checkpoint larger than the disk", || {
+            let args = fresh(
+                "autoencoder",
+                s(&out),
+                &[
+                    "--steps",
+                    "4",
+                    "--checkpoint-every",
+                    "2",
+                    "--log-every",
+                    "1",
+                ],
+            );
+            let Some((rc, err)) = on_small_disk(&work, 256, None, false, &args) else {
+                return;
+            };
+            assert_disk_refusal(
+                rc,
+                &err,
+                "No space left|.ckpt",
+                "a checkpoint larger than the disk",
+            );
+            let run = work.join("after/run");
+            assert!(
+                temporaries(&run).is_empty(),
+                "temporary files left: {:?}",
+                temporaries(&run)
+            );
+            let metrics = fs::read_to_string(run.join("metrics.jsonl")).expect("metrics.jsonl");
+            for line in metrics.lines() {
+                serde_json::from_str::<serde_json::Value>(line)
+                    .unwrap_or_else(|e| panic!("a torn metrics line {line:?}: {e}"));
+            }
+            assert!(
+                metrics.lines().count() >= 2,
+                "the steps before the failure are logged"
+            );
+            // The run stopped before its first checkpoint: a resume says so, and what to do.
+            let o = genzoo(&["train", "--resume", s(&run), "--no-progress"]);
+            assert_refused(
+                &o,
+                REFUSED,
+                "no checkpoint to resume from",
+                "resume without a checkpoint",
+            );
+        });
+
+        // Resuming an old run on a disk with no byte left: it fails and the old run is byte-identical.
+        let work = tmp.join("resume-on-full-disk");
+        let resumed = mnt_run(&work);
+        cases.run("a resume on a full disk", || {
+            let used: u64 = snapshot(&old)
+                .values()
+                .map(|b| b.len() as u64 / 1024 + 8)
+                .sum();
+            let args = [
+                "train",
+                "--resume",
+                s(&resumed),
                 "--steps",
-                "4",
-                "--checkpoint-every",
-                "2",
-                "--log-every",
-                "1",
-            ],
-        );
-        let Some((rc, err)) = on_small_disk(&work, 256, None, false, &args) else {
-            return;
-        };
-        assert_disk_refusal(
-            rc,
-            &err,
-            "No space left|.ckpt",
-            "a checkpoint larger than the disk",
-        );
-        let run = work.join("after/run");
-        assert!(
-            temporaries(&run).is_empty(),
-            "temporary files left: {:?}",
-            temporaries(&run)
-        );
-        let metrics = fs::read_to_string(run.join("metrics.jsonl")).expect("metrics.jsonl");
-        for line in metrics.lines() {
-            serde_json::from_str::<serde_json::Value>(line)
-                .unwrap_or_else(|e| panic!("a torn metrics line {line:?}: {e}"));
-        }
-        assert!(
-            metrics.lines().count() >= 2,
-            "the steps before the failure are logged"
-        );
-        // The run stopped before its first checkpoint: a resume says so, and what to do.
-        let o = genzoo(&["train", "--resume", s(&run), "--no-progress"]);
-        assert_refused(
-            &o,
-            REFUSED,
-            "no checkpoint to resume from",
-            "resume without a checkpoint",
-        );
+                "8",
+                "--no-progress",
+            ];
+            let Some((rc, err)) = on_small_disk(&work, used + 256, Some(&old), true, &args) else {
+                return;
+            };
+            assert_disk_refusal(rc, &err, "No space left", "a resume on a full disk");
+            assert_same(
+                &snapshot(&old),
+                &snapshot(&work.join("after/run")),
+                "a resume on a full disk",
+            );
+        });
     });
-    cases += 1;
-
-    // Resuming an old run on a disk with no byte left: it fails and the old run is byte-identical.
-    let work = tmp.path().join("resume-on-full-disk");
-    let resumed = mnt_run(&work);
-    case(&mut failures, "a resume on a full disk", || {
-        let used: u64 = snapshot(&old)
-            .values()
-            .map(|b| b.len() as u64 / 1024 + 8)
-            .sum();
-        let args = [
-            "train",
-            "--resume",
-            s(&resumed),
-            "--steps",
-            "8",
-            "--no-progress",
-        ];
-        let Some((rc, err)) = on_small_disk(&work, used + 256, Some(&old), true, &args) else {
-            return;
-        };
-        assert_disk_refusal(rc, &err, "No space left", "a resume on a full disk");
-        assert_same(
-            &snapshot(&old),
-            &snapshot(&work.join("after/run")),
-            "a resume on a full disk",
-        );
-    });
-    cases += 1;
-    finish("a_full_disk_fails_the_write", cases, &failures);
 }
