@@ -126,12 +126,44 @@ pub struct FiguresArgs {
     pub source: RunSource,
 }
 
+/// The labelled real images `classifier` and `calibrate` read: both splits of a dataset.
+#[derive(Debug, Clone, Args)]
+pub struct RealData {
+    /// Dataset: mnist, mnist-mini or fashion-mnist.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Dataset root (else $GENZOO_DATA_DIR, else the user cache dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Backend.
+    #[arg(long)]
+    pub backend: Option<String>,
+}
+
+impl RealData {
+    /// The dataset (refused when it has no labels), the backend and its device, and the train and
+    /// test splits.
+    fn load(&self) -> Result<(DatasetKind, Backend, Device, ImageSet, ImageSet)> {
+        let kind: DatasetKind = self.dataset.parse()?;
+        if kind.classes() == 0 {
+            return Err(Error::Config(format!(
+                "{kind} has no labels to train a classifier on; its images are MNIST digits, which the shipped genzoo-LeNet-MNIST reads"
+            )));
+        }
+        let backend = Backend::named_or_default(self.backend.as_deref())?;
+        let device = backend.device()?;
+        let train = load_split(kind, Split::Train, self.data_dir.as_deref())?;
+        let test = load_split(kind, Split::Test, self.data_dir.as_deref())?;
+        Ok((kind, backend, device, train, test))
+    }
+}
+
 /// `genzoo classifier` flags.
 #[derive(Debug, Args)]
 pub struct ClassifierArgs {
-    /// Dataset: mnist or fashion-mnist.
-    #[arg(long, default_value = "mnist")]
-    pub dataset: String,
+    /// The dataset to learn and its backend.
+    #[command(flatten)]
+    pub data: RealData,
     /// Epochs (the learning rate decays by 0.6 per epoch).
     #[arg(long, default_value_t = 5)]
     pub epochs: u64,
@@ -141,32 +173,20 @@ pub struct ClassifierArgs {
     /// Output file (a `.sha256` file is written beside it).
     #[arg(long)]
     pub out: PathBuf,
-    /// Dataset root (else $GENZOO_DATA_DIR, else the user cache dir).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Backend.
-    #[arg(long)]
-    pub backend: Option<String>,
 }
 
 /// `genzoo calibrate` flags.
 #[derive(Debug, Args)]
 pub struct CalibrateArgs {
-    /// Dataset: mnist, mnist-mini or fashion-mnist.
-    #[arg(long, default_value = "mnist")]
-    pub dataset: String,
+    /// The real sets and the backend.
+    #[command(flatten)]
+    pub data: RealData,
     /// Images per set.
     #[arg(long, default_value_t = 10_000)]
     pub n: usize,
     /// Feature extractor weights (default: the shipped genzoo-LeNet-MNIST).
     #[arg(long)]
     pub classifier: Option<PathBuf>,
-    /// Dataset root.
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    /// Backend.
-    #[arg(long)]
-    pub backend: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -442,16 +462,7 @@ pub fn figures(args: &FiguresArgs) -> Result<Vec<String>> {
 /// `genzoo classifier`: trains a LeNet on a dataset, reports its test accuracy, writes the
 /// safetensors file and its `.sha256`. Returns the accuracy.
 pub fn classifier(args: &ClassifierArgs) -> Result<f64> {
-    let kind: DatasetKind = args.dataset.parse()?;
-    if kind.classes() == 0 {
-        return Err(Error::Config(format!(
-            "{kind} has no labels to train a classifier on; its images are MNIST digits, which the shipped genzoo-LeNet-MNIST reads"
-        )));
-    }
-    let backend = Backend::named_or_default(args.backend.as_deref())?;
-    let device = backend.device()?;
-    let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
-    let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
+    let (kind, backend, device, train, test) = args.data.load()?;
     let t0 = Instant::now();
     let training = ClassifierTraining {
         epochs: args.epochs,
@@ -491,16 +502,7 @@ pub fn classifier(args: &ClassifierArgs) -> Result<f64> {
 /// `genzoo calibrate`: the sample metrics between real sets, so readers know what numbers mean:
 /// train vs test (the floor), test vs pixel-shuffled test and test vs blurred test.
 pub fn calibrate(args: &CalibrateArgs) -> Result<Vec<(String, Map<String, Value>)>> {
-    let kind: DatasetKind = args.dataset.parse()?;
-    if kind.classes() == 0 {
-        return Err(Error::Config(format!(
-            "{kind} has no labels to train a classifier on; its images are MNIST digits, which the shipped genzoo-LeNet-MNIST reads"
-        )));
-    }
-    let backend = Backend::named_or_default(args.backend.as_deref())?;
-    let device = backend.device()?;
-    let train = load_split(kind, Split::Train, args.data_dir.as_deref())?;
-    let test = load_split(kind, Split::Test, args.data_dir.as_deref())?;
+    let (kind, _, device, train, test) = args.data.load()?;
     let extractor =
         suite::feature_extractor(args.classifier.as_deref(), kind, test.shape(), &device)?;
     suite::calibration(

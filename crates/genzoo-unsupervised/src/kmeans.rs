@@ -82,16 +82,8 @@ impl KMeansConfig {
     pub fn fit_from(&self, x: &Tensor<2>, init: &Tensor<2>) -> crate::Result<KMeans> {
         let data = Data::new(x)?;
         self.validate(data.host.n)?;
-        let [k, d] = init.dims();
-        if k != self.k || d != data.host.d {
-            return Err(Error::Shape {
-                what: "initial centres",
-                expected: vec![self.k, data.host.d],
-                found: vec![k, d],
-            });
-        }
-        let init = to_host(init)?;
-        Ok(self.lloyd(&data, init.data.iter().map(|&v| f64::from(v)).collect()))
+        let init = initial_centres(init, self.k, data.host.d)?;
+        Ok(self.lloyd(&data, init))
     }
 
     fn lloyd(&self, data: &Data, mut centers: Vec<f64>) -> KMeans {
@@ -151,40 +143,32 @@ impl KMeansConfig {
     }
 }
 
+/// Given initial centres (`[k, d]`) as `f64` values, or the error naming the shape expected.
+pub(crate) fn initial_centres(init: &Tensor<2>, k: usize, d: usize) -> crate::Result<Vec<f64>> {
+    let found = init.dims();
+    if found != [k, d] {
+        return Err(Error::Shape {
+            what: "initial centres",
+            expected: vec![k, d],
+            found: found.to_vec(),
+        });
+    }
+    Ok(to_host(init)?.data.iter().map(|&v| f64::from(v)).collect())
+}
+
 /// A fitted k-means model.
 #[derive(Clone, Debug)]
 pub struct KMeans {
-    centers: Vec<f64>,
-    k: usize,
-    d: usize,
-    inertia: f64,
-    labels: Vec<usize>,
-    n_iter: usize,
-    converged: bool,
+    pub(crate) centers: Vec<f64>,
+    pub(crate) k: usize,
+    pub(crate) d: usize,
+    pub(crate) inertia: f64,
+    pub(crate) labels: Vec<usize>,
+    pub(crate) n_iter: usize,
+    pub(crate) converged: bool,
 }
 
 impl KMeans {
-    /// A fitted model from its parts (used by the mini-batch variant).
-    pub(crate) fn from_parts(
-        centers: Vec<f64>,
-        k: usize,
-        d: usize,
-        inertia: f64,
-        labels: Vec<usize>,
-        n_iter: usize,
-        converged: bool,
-    ) -> Self {
-        Self {
-            centers,
-            k,
-            d,
-            inertia,
-            labels,
-            n_iter,
-            converged,
-        }
-    }
-
     /// Cluster centres, `[k, d]` row-major, in `f64`.
     pub fn centers(&self) -> &[f64] {
         &self.centers

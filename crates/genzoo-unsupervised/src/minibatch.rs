@@ -17,8 +17,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use genzoo_datasets::rng::{Rng, derive_seed};
 
 use crate::error::Error;
-use crate::host::to_host;
-use crate::kmeans::{Data, KMeans, inertia, kmeans_plus_plus};
+use crate::kmeans::{Data, KMeans, inertia, initial_centres, kmeans_plus_plus};
 
 /// Configuration of a mini-batch k-means fit.
 #[derive(Config, Debug, PartialEq)]
@@ -91,15 +90,7 @@ impl MiniBatchKMeansConfig {
     pub fn fit_from(&self, x: &Tensor<2>, init: &Tensor<2>) -> crate::Result<KMeans> {
         let data = Data::new(x)?;
         self.validate(data.host.n)?;
-        let [k, d] = init.dims();
-        if k != self.k || d != data.host.d {
-            return Err(Error::Shape {
-                what: "initial centres",
-                expected: vec![self.k, data.host.d],
-                found: vec![k, d],
-            });
-        }
-        let init = to_host(init)?.data.iter().map(|&v| f64::from(v)).collect();
+        let init = initial_centres(init, self.k, data.host.d)?;
         let mut rng = Rng::seed_from_u64(derive_seed(self.seed, &[0x6d62]));
         Ok(self.run(&data, init, &mut rng))
     }
@@ -137,7 +128,15 @@ impl MiniBatchKMeansConfig {
         let all: Vec<usize> = (0..n).collect();
         let labels = data.assign_rows(&all, &centers, k).0;
         let inertia = inertia(&data.host, &centers, &labels);
-        KMeans::from_parts(centers, k, d, inertia, labels, n_steps, converged)
+        KMeans {
+            centers,
+            k,
+            d,
+            inertia,
+            labels,
+            n_iter: n_steps,
+            converged,
+        }
     }
 }
 
@@ -179,6 +178,7 @@ fn update(
 mod tests {
     use super::*;
     use crate::KMeansConfig;
+    use crate::host::to_host;
     use burn::tensor::Device;
 
     fn blobs(n_per: usize, seed: u64) -> (Vec<f32>, usize) {

@@ -31,6 +31,23 @@ pub struct AutoencoderConfig {
     pub latent: usize,
 }
 
+/// A 3×3 convolution of stride 2 and padding 1: halves the side (rounding up).
+pub(crate) fn halving_conv(c_in: usize, c_out: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([c_in, c_out], [3, 3])
+        .with_stride([2, 2])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(device)
+}
+
+/// A 4×4 transposed convolution of stride 2 and padding 1: doubles the side exactly, with no
+/// checkerboard overlap imbalance at the borders (the DCGAN convention).
+pub(crate) fn doubling_deconv(c_in: usize, c_out: usize, device: &Device) -> ConvTranspose2d {
+    ConvTranspose2dConfig::new([c_in, c_out], [4, 4])
+        .with_stride([2, 2])
+        .with_padding([1, 1])
+        .init(device)
+}
+
 impl AutoencoderConfig {
     /// The reference MNIST preset: 28×28×1 → conv 32 → conv 64 → z ∈ R³² → mirror image.
     pub fn mnist() -> Self {
@@ -106,20 +123,8 @@ impl AutoencoderConfig {
         );
         let [h1, h2] = self.hidden;
         let side = self.image_size / 4;
-        let conv = |c_in, c_out| {
-            Conv2dConfig::new([c_in, c_out], [3, 3])
-                .with_stride([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(device)
-        };
-        // Kernel 4, stride 2, padding 1 doubles the side exactly, with no checkerboard overlap
-        // imbalance at the borders (the DCGAN convention).
-        let deconv = |c_in, c_out| {
-            ConvTranspose2dConfig::new([c_in, c_out], [4, 4])
-                .with_stride([2, 2])
-                .with_padding([1, 1])
-                .init(device)
-        };
+        let conv = |c_in, c_out| halving_conv(c_in, c_out, device);
+        let deconv = |c_in, c_out| doubling_deconv(c_in, c_out, device);
         Autoencoder {
             enc1: conv(self.channels, h1),
             enc2: conv(h1, h2),

@@ -12,14 +12,15 @@ use std::f64::consts::PI;
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Int, Tensor};
 use genzoo_layers::{GemmForward, LinearGemm};
 use genzoo_metrics::likelihood::{bernoulli_log_prob, softplus};
 use serde::{Deserialize, Serialize};
 
+use crate::autoencoder::{doubling_deconv, halving_conv};
 use crate::error::VaeError;
 
 /// Encoder/decoder family.
@@ -322,19 +323,8 @@ impl VaeConfig {
                 out_channels * self.image_size * self.image_size,
             ),
             Architecture::Conv => {
-                let conv = |c_in, c_out| {
-                    Conv2dConfig::new([c_in, c_out], [3, 3])
-                        .with_stride([2, 2])
-                        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                        .init(device)
-                };
-                // Kernel 4, stride 2, padding 1 doubles the side exactly (the DCGAN convention).
-                let deconv = |c_in, c_out| {
-                    ConvTranspose2dConfig::new([c_in, c_out], [4, 4])
-                        .with_stride([2, 2])
-                        .with_padding([1, 1])
-                        .init(device)
-                };
+                let conv = |c_in, c_out| halving_conv(c_in, c_out, device);
+                let deconv = |c_in, c_out| doubling_deconv(c_in, c_out, device);
                 (
                     Some([conv(self.channels, h1), conv(h1, h2)].to_vec()),
                     Some([deconv(h2, h1), deconv(h1, out_channels)].to_vec()),
