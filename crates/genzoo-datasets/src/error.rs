@@ -251,6 +251,14 @@ pub enum Error {
         /// The valid names, comma-separated.
         expected: String,
     },
+    /// An item index past the end of an image set.
+    #[error("item {index} of an image set of {len}")]
+    Index {
+        /// The index asked for.
+        index: usize,
+        /// Items in the set.
+        len: usize,
+    },
 }
 
 impl Error {

@@ -1,9 +1,9 @@
 //! In-memory image sets and their conversion to burn tensors.
 //!
-//! burn's own `Dataset` and `Batcher` traits live behind its `dataset` feature, which the workspace does not
-//! enable (it pulls in `burn-dataset`); [`ImageSet::get`] and [`ImageBatcher::batch`] mirror their
-//! signatures (`get(index) -> Option<I>`, `batch(items, device) -> O`) so that implementing the traits later
-//! is a two-line forwarding impl.
+//! With the feature `burn-data`, [`ImageSet`] is a burn `Dataset<ImageItem>` and [`ImageBatcher`] a burn
+//! `Batcher<ImageItem, ImageBatch>`, so burn's `DataLoaderBuilder` takes them (batch size, shuffling, worker
+//! threads). The feature is off by default because it compiles burn's dataset crate; genzoo's own loop uses
+//! [`ImageSet::batch`] with [`epoch_order`] instead, which is what makes a resumed run see the same batches.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -219,6 +219,32 @@ impl ImageBatcher {
             labels.push(i64::from(it.label));
         }
         ImageBatch::from_parts(pixels, labels, [items.len(), c, h, w], device)
+    }
+}
+
+#[cfg(feature = "burn-data")]
+impl burn::data::dataset::Dataset<ImageItem> for ImageSet {
+    fn get(
+        &self,
+        index: usize,
+    ) -> std::result::Result<ImageItem, burn::data::dataset::DatasetError> {
+        ImageSet::get(self, index).ok_or_else(|| {
+            burn::data::dataset::DatasetError::new(Error::Index {
+                index,
+                len: self.len,
+            })
+        })
+    }
+
+    fn len(&self) -> usize {
+        ImageSet::len(self)
+    }
+}
+
+#[cfg(feature = "burn-data")]
+impl burn::data::dataloader::batcher::Batcher<ImageItem, ImageBatch> for ImageBatcher {
+    fn batch(&self, items: Vec<ImageItem>, device: &Device) -> ImageBatch {
+        ImageBatcher::batch(self, items, device)
     }
 }
 
