@@ -7,11 +7,17 @@ use burn::tensor::{Device, Int, Tensor};
 use genzoo_datasets::{Binarization, DataOptions, DatasetKind, ImageBatch, ImageSet, Split, load};
 
 fn floats(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32")
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32")
 }
 
 fn ints(t: Tensor<1, Int>) -> Vec<i64> {
-    t.into_data().convert::<i64>().try_to_vec::<i64>().expect("i64")
+    t.into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .expect("i64")
 }
 
 /// Every batch a loader over `set` yields, images and labels concatenated, and the batch count.

@@ -752,16 +752,16 @@ fn fetch_cifar_archive(
             return Ok(());
         };
         let mut f = fs::File::open(part).map_err(|e| Error::io(part, e))?;
-        let mut h = crate::md5::Md5::default();
+        let mut h = <crate::md5::Md5 as md5::Digest>::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = f.read(&mut buf).map_err(|e| Error::io(part, e))?;
             if n == 0 {
                 break;
             }
-            h.update(&buf[..n]);
+            md5::Digest::update(&mut h, &buf[..n]);
         }
-        let found = verify::hex(&h.finalize());
+        let found = verify::hex(&md5::Digest::finalize(h));
         if found.eq_ignore_ascii_case(md5) {
             Ok(())
         } else {

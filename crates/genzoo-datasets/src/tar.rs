@@ -1,210 +1,103 @@
-//! A minimal streaming ustar/GNU tar reader: enough to pull the six `.bin` members out of
-//! `cifar-10-binary.tar.gz` without a tar dependency. Regular-file members only; names are matched
-//! exactly against a wanted list, so nothing is ever written to a path taken from the archive.
+//! The members of a tar stream, through the `tar` crate: enough to pull the six `.bin` members out of
+//! `cifar-10-binary.tar.gz`. Regular-file members only; names are matched exactly against a wanted list by
+//! the caller, so nothing is ever written to a path taken from the archive. The crate's I/O errors become
+//! [`Error::Tar`] naming the archive and the offset of the member being read.
 
 use std::io::{self, Read};
 
 use crate::error::{Error, Result};
 
-const BLOCK: u64 = 512;
-
-fn tar_err(
-    file: &str,
-    offset: u64,
-    expected: impl Into<String>,
-    found: impl Into<String>,
-) -> Error {
+fn tar_err(file: &str, offset: u64, expected: &str, e: &io::Error) -> Error {
     Error::Tar {
         file: file.into(),
         offset,
         expected: expected.into(),
-        found: found.into(),
+        found: e.to_string(),
     }
 }
 
-/// Parses an octal numeric header field (NUL/space padded).
-fn octal(field: &[u8]) -> Option<u64> {
-    let s: Vec<u8> = field
-        .iter()
-        .copied()
-        .skip_while(|&b| b == b' ')
-        .take_while(|&b| b != 0 && b != b' ')
-        .collect();
-    if s.is_empty() {
-        return Some(0);
-    }
-    s.iter().try_fold(0u64, |acc, &b| {
-        if !(b'0'..=b'7').contains(&b) {
-            return None;
-        }
-        acc.checked_mul(8)?.checked_add(u64::from(b - b'0'))
-    })
-}
-
-/// Reads exactly `buf.len()` bytes, or reports how many arrived before end of stream.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
-/// Walks a tar stream and calls `visit(name, size, reader)` for every regular file; `visit` must consume
-/// exactly the bytes it wants (the rest of the member is skipped). `max_member` caps member sizes.
+/// Walks a tar stream and calls `visit(name, size, reader)` for every regular file; `visit` reads the
+/// bytes it wants (the rest of the member is skipped). `max_member` caps member sizes.
 pub fn for_each_file(
     file: &str,
-    mut input: impl Read,
+    input: impl Read,
     max_member: u64,
     mut visit: impl FnMut(&str, u64, &mut dyn Read) -> Result<()>,
 ) -> Result<()> {
+    let mut archive = ::tar::Archive::new(input);
+    // Where the member being read starts: the offset an error is reported at.
     let mut offset = 0u64;
-    let mut header = [0u8; BLOCK as usize];
-    let mut long_name: Option<String> = None;
-    let io_err =
-        |offset: u64, e: io::Error| tar_err(file, offset, "readable archive data", e.to_string());
-    loop {
-        let got = read_full(&mut input, &mut header).map_err(|e| io_err(offset, e))?;
-        if got == 0 {
-            // Archives should end with two zero blocks, but a bare end of stream after a whole member is
-            // harmless; the caller checks it found every member it needs.
-            return Ok(());
+    let entries = archive
+        .entries()
+        .map_err(|e| tar_err(file, offset, "a tar archive", &e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| tar_err(file, offset, "a valid tar header", &e))?;
+        offset = entry.raw_header_position();
+        if !entry.header().entry_type().is_file() {
+            continue;
         }
-        if got < header.len() {
-            return Err(tar_err(
-                file,
-                offset,
-                "a 512-byte header block",
-                format!("{got} bytes then end of stream"),
-            ));
-        }
-        if header.iter().all(|&b| b == 0) {
-            return Ok(());
-        }
-        let stored_sum = octal(&header[148..156]).ok_or_else(|| {
-            tar_err(
-                file,
-                offset + 148,
-                "octal header checksum",
-                "non-octal bytes",
-            )
-        })?;
-        let sum: u64 = header
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    u64::from(b)
-                }
-            })
-            .sum();
-        if sum != stored_sum {
-            return Err(tar_err(
-                file,
-                offset + 148,
-                format!("header checksum {sum}"),
-                format!("{stored_sum}"),
-            ));
-        }
-        let size = octal(&header[124..136])
-            .ok_or_else(|| tar_err(file, offset + 124, "octal member size", "non-octal bytes"))?;
+        let size = entry.size();
         if size > max_member {
-            return Err(tar_err(
-                file,
-                offset + 124,
-                format!("member size at most {max_member}"),
-                format!("{size}"),
-            ));
+            return Err(Error::Tar {
+                file: file.into(),
+                offset: offset + 124,
+                expected: format!("member size at most {max_member}"),
+                found: format!("{size}"),
+            });
         }
-        let kind = header[156];
-        let mut name =
-            String::from_utf8_lossy(header[..100].split(|&b| b == 0).next().unwrap_or(&[]))
-                .into_owned();
-        if &header[257..262] == b"ustar" {
-            let prefix =
-                String::from_utf8_lossy(header[345..500].split(|&b| b == 0).next().unwrap_or(&[]))
-                    .into_owned();
-            if !prefix.is_empty() {
-                name = format!("{prefix}/{name}");
-            }
+        let name = entry
+            .path()
+            .map_err(|e| tar_err(file, offset, "a member name", &e))?
+            .to_string_lossy()
+            .into_owned();
+        // The member's whole data must be there, whatever the visitor reads of it.
+        let mut reader = Counted {
+            inner: &mut entry,
+            read: 0,
+        };
+        visit(&name, size, &mut reader)?;
+        io::copy(&mut reader, &mut io::sink())
+            .map_err(|e| tar_err(file, offset, "the member's data", &e))?;
+        if reader.read != size {
+            return Err(Error::Tar {
+                file: file.into(),
+                offset: offset + 512 + reader.read,
+                expected: format!("{size} bytes of member {name:?}"),
+                found: format!("{} then end of stream", reader.read),
+            });
         }
-        if let Some(long) = long_name.take() {
-            name = long;
-        }
-        offset += BLOCK;
-        let mut member = (&mut input).take(size);
-        match kind {
-            b'0' | 0 => visit(&name, size, &mut member)?,
-            b'L' => {
-                // GNU long name: the member's data is the next header's name.
-                let mut buf = Vec::new();
-                member
-                    .read_to_end(&mut buf)
-                    .map_err(|e| io_err(offset, e))?;
-                long_name = Some(
-                    String::from_utf8_lossy(buf.split(|&b| b == 0).next().unwrap_or(&[]))
-                        .into_owned(),
-                );
-            }
-            _ => {}
-        }
-        // Skip whatever the visitor left, then the padding to the next block.
-        io::copy(&mut member, &mut io::sink()).map_err(|e| io_err(offset, e))?;
-        let consumed = size - member.limit();
-        if consumed != size {
-            return Err(tar_err(
-                file,
-                offset + consumed,
-                format!("{size} bytes of member {name:?}"),
-                format!("{consumed} then end of stream"),
-            ));
-        }
-        let pad = (BLOCK - size % BLOCK) % BLOCK;
-        let mut skip = vec![0u8; pad as usize];
-        let got = read_full(&mut input, &mut skip).map_err(|e| io_err(offset + size, e))?;
-        if got as u64 != pad {
-            return Err(tar_err(
-                file,
-                offset + size,
-                format!("{pad} bytes of padding"),
-                format!("{got}"),
-            ));
-        }
-        offset += size + pad;
+    }
+    Ok(())
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
     }
 }
 
-/// Builds a ustar archive in memory (for tests).
+/// Builds a ustar archive in memory (for tests), with the `tar` crate's builder.
 #[cfg(test)]
 pub(crate) fn build(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut builder = ::tar::Builder::new(Vec::new());
     for (name, data) in members {
-        let mut h = [0u8; 512];
-        h[..name.len()].copy_from_slice(name.as_bytes());
-        h[100..108].copy_from_slice(b"0000644\0");
-        h[108..116].copy_from_slice(b"0000000\0");
-        h[116..124].copy_from_slice(b"0000000\0");
-        h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
-        h[136..148].copy_from_slice(b"00000000000\0");
-        h[156] = b'0';
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        h[148..156].copy_from_slice(b"        ");
-        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-        out.extend_from_slice(&h);
-        out.extend_from_slice(data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
+        let mut header = ::tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(::tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, name, *data)
+            .expect("in-memory archive");
     }
-    out.resize(out.len() + 1024, 0);
-    out
+    builder.into_inner().expect("in-memory archive")
 }
 
 #[cfg(test)]
@@ -254,9 +147,29 @@ mod tests {
         let e = collect(&tar).expect_err("bad checksum");
         assert!(
             e.to_string()
-                .starts_with("t.tar: bad tar archive at byte 148: expected header checksum"),
+                .starts_with("t.tar: bad tar archive at byte 0: expected a valid tar header"),
             "{e}"
         );
+        assert!(e.to_string().contains("checksum"), "{e}");
+    }
+
+    #[test]
+    fn a_member_larger_than_the_cap_is_refused_by_its_size() {
+        let tar = build(&[("a", &[1u8; 600])]);
+        let e = for_each_file("t.tar", &tar[..], 599, |_, _, _| Ok(())).expect_err("too large");
+        assert!(
+            e.to_string().starts_with(
+                "t.tar: bad tar archive at byte 124: expected member size at most 599"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn gnu_long_names_and_ustar_prefixes_are_read() {
+        let long = format!("{}/{}", "d".repeat(120), "member.bin");
+        let tar = build(&[(long.as_str(), b"abc")]);
+        assert_eq!(collect(&tar).expect("valid"), vec![(long, b"abc".to_vec())]);
     }
 
     proptest! {
