@@ -19,12 +19,15 @@
 //! The arithmetic runs on the host in `f32`: per step the work is a few hundred small
 //! matrix-vector products, too small for a device kernel launch to pay off.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use genzoo_layers::MaskedConv2d;
 
 use crate::error::Result;
-use crate::pixelcnn::{PixelCnn, outputs_per_subpixel};
-use crate::sampling::{Autoregressive, SampleOptions, completion_start, draw, image_rng};
+use crate::pixelcnn::PixelCnn;
+use crate::sampling::{
+    Autoregressive, CachedSampler, SampleOptions, Start, Stepper, host_f32, run,
+};
+pub use crate::sampling::{complete_cached, sample_cached};
 
 /// A masked convolution as host weights: one `[c_in][c_out]` matrix per kernel tap that the mask
 /// does not zero entirely (taps after the centre never survive).
@@ -47,11 +50,7 @@ impl HostConv {
     /// at `(y + ky − anchor[0], x + kx − anchor[1])` (zero outside the image).
     pub(crate) fn from_parts(w: Tensor<4>, bias: Option<Tensor<1>>, anchor: [usize; 2]) -> Self {
         let [c_out, c_in, kh, kw] = w.dims();
-        let w: Vec<f32> = w
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .unwrap_or_default();
+        let w = host_f32(w).unwrap_or_default();
         let mut taps = Vec::new();
         for ky in 0..kh {
             for kx in 0..kw {
@@ -69,11 +68,7 @@ impl HostConv {
             }
         }
         let bias = match bias {
-            Some(b) => b
-                .into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .unwrap_or_default(),
+            Some(b) => host_f32(b).unwrap_or_default(),
             None => vec![0.0; c_out],
         };
         Self {
@@ -142,6 +137,90 @@ impl HostConv {
     }
 }
 
+/// The two 1×1 output layers every pixel model ends in, as host weights.
+pub(crate) struct HostHead {
+    head: HostConv,
+    out: HostConv,
+}
+
+impl HostHead {
+    pub(crate) fn new([head, out]: [&MaskedConv2d; 2]) -> Self {
+        Self {
+            head: HostConv::new(head),
+            out: HostConv::new(out),
+        }
+    }
+
+    /// The logits `[n][C · outs]` of one position from the features `y [n · c_in]` there.
+    pub(crate) fn logits(&self, y: &[f32], n: usize) -> Vec<f32> {
+        let mut hd = vec![0.0; n * self.head.c_out];
+        self.head.local(y, n, true, &mut hd);
+        let mut logits = vec![0.0; n * self.out.c_out];
+        self.out.local(&hd, n, true, &mut logits);
+        logits
+    }
+}
+
+/// A network as host layers, evaluated position by position in raster order on the preprocessed
+/// image (see [`Preprocessed`]).
+pub(crate) trait HostStack {
+    /// Evaluates the network at pixel `p` of `x` (`[H · W][n][C]`), keeping what later positions
+    /// read of it, and returns the logits `[n][C · outs]` of that pixel.
+    fn step(&mut self, x: &[f32], p: usize) -> Vec<f32>;
+    /// Every pixel of row `r` of `x` is final.
+    fn finish_row(&mut self, _x: &[f32], _r: usize) {}
+}
+
+/// A [`HostStack`] with its input: the image as the network sees it
+/// ([`PixelCnn::preprocess_value`]), `[H · W][n][C]`, each sub-pixel copied in once it is final.
+pub(crate) struct Preprocessed<S> {
+    stack: S,
+    x: Vec<f32>,
+    /// `[n, C, H, W]`.
+    shape: [usize; 4],
+}
+
+impl<S> Preprocessed<S> {
+    pub(crate) fn new(stack: S, n: usize, [c, h, w]: [usize; 3]) -> Self {
+        Self {
+            stack,
+            x: vec![0.0; h * w * n * c],
+            shape: [n, c, h, w],
+        }
+    }
+
+    /// Copies sub-pixel `ch` of pixel `p` of every image in `image` (host `[n, C, H, W]`).
+    fn set(&mut self, image: &[f32], p: usize, ch: usize) {
+        let [n, c, h, w] = self.shape;
+        for b in 0..n {
+            let v = image[(b * c + ch) * h * w + p];
+            self.x[(p * n + b) * c + ch] = PixelCnn::preprocess_value(v);
+        }
+    }
+}
+
+impl<S: HostStack> Stepper for Preprocessed<S> {
+    fn logits(&mut self, _image: &[f32], p: usize) -> Vec<f32> {
+        self.stack.step(&self.x, p)
+    }
+
+    /// A known pixel: evaluate the network there once to fill the caches.
+    fn known(&mut self, image: &[f32], p: usize) {
+        for ch in 0..self.shape[1] {
+            self.set(image, p, ch);
+        }
+        self.stack.step(&self.x, p);
+    }
+
+    fn drawn(&mut self, image: &[f32], p: usize, ch: usize) {
+        self.set(image, p, ch);
+    }
+
+    fn finish_row(&mut self, _image: &[f32], r: usize) {
+        self.stack.finish_row(&self.x, r);
+    }
+}
+
 struct HostBlock {
     down: HostConv,
     conv: HostConv,
@@ -152,19 +231,16 @@ struct HostBlock {
 struct Cache {
     input: HostConv,
     blocks: Vec<HostBlock>,
-    head: HostConv,
-    out: HostConv,
+    head: HostHead,
     n: usize,
     hw: [usize; 2],
-    /// The preprocessed image, `[H · W][n][C]`.
-    x: Vec<f32>,
     /// Per block, its down-projection output `[H · W][n][h]`.
     inner: Vec<Vec<f32>>,
 }
 
 impl Cache {
     fn new(model: &PixelCnn, n: usize) -> Self {
-        let [c, h, w] = model.image_shape();
+        let [_, h, w] = model.image_shape();
         let blocks: Vec<HostBlock> = model
             .blocks()
             .iter()
@@ -181,26 +257,24 @@ impl Cache {
             .iter()
             .map(|b| vec![0.0; h * w * n * b.down.c_out])
             .collect();
-        let [head, out] = model.head_layers();
         Self {
             input: HostConv::new(model.input_layer()),
             blocks,
-            head: HostConv::new(head),
-            out: HostConv::new(out),
+            head: HostHead::new(model.head_layers()),
             n,
             hw: [h, w],
-            x: vec![0.0; h * w * n * c],
             inner,
         }
     }
+}
 
-    /// Evaluates the whole stack at pixel `p`, filling the block caches there, and returns the
-    /// logits `[n][C · outs]` of that pixel.
-    fn step(&mut self, p: usize) -> Vec<f32> {
+impl HostStack for Cache {
+    /// Evaluates the whole stack at pixel `p`, filling the block caches there.
+    fn step(&mut self, image: &[f32], p: usize) -> Vec<f32> {
         let (n, [_, w]) = (self.n, self.hw);
         let (y, x) = (p / w, p % w);
         let mut a = vec![0.0; n * self.input.c_out];
-        self.input.at(&self.x, self.hw, y, x, n, false, &mut a);
+        self.input.at(image, self.hw, y, x, n, false, &mut a);
         for (block, inner) in self.blocks.iter().zip(self.inner.iter_mut()) {
             let ch = block.down.c_out;
             let mut d = vec![0.0; n * ch];
@@ -214,95 +288,17 @@ impl Cache {
                 *av += uv;
             }
         }
-        let mut hd = vec![0.0; n * self.head.c_out];
-        self.head.local(&a, n, true, &mut hd);
-        let mut logits = vec![0.0; n * self.out.c_out];
-        self.out.local(&hd, n, true, &mut logits);
-        logits
+        self.head.logits(&a, n)
     }
 }
 
-/// `n` fresh samples in [0, 1], each layer evaluated once per position (per channel on RGB).
-/// Gives the images [`crate::sampling::sample_naive`] gives for the same options.
-///
-/// # Shapes
-/// → `[n, C, H, W]`
-pub fn sample_cached(
-    model: &PixelCnn,
-    n: usize,
-    opts: &SampleOptions,
-    device: &Device,
-) -> Result<Tensor<4>> {
-    opts.check()?;
-    let [c, h, w] = model.image_shape();
-    let image = run_cached(model, vec![0.0; n * c * h * w], n, 0, opts);
-    Ok(Tensor::from_data(
-        TensorData::new(image, [n, c, h, w]),
-        device,
-    ))
-}
-
-/// Keeps the first `known` pixels (raster order) of each image and samples the rest, like
-/// [`crate::sampling::complete_naive`] (same options, same images) at the cost of one pass.
-///
-/// # Shapes
-/// `images: [n, C, H, W]` → `[n, C, H, W]`
-pub fn complete_cached(
-    model: &PixelCnn,
-    images: Tensor<4>,
-    known: usize,
-    opts: &SampleOptions,
-    device: &Device,
-) -> Result<Tensor<4>> {
-    opts.check()?;
-    let (image, n) = completion_start(model.image_shape(), images, known)?;
-    let [c, h, w] = model.image_shape();
-    let image = run_cached(model, image, n, known, opts);
-    Ok(Tensor::from_data(
-        TensorData::new(image, [n, c, h, w]),
-        device,
-    ))
-}
-
-fn run_cached(
-    model: &PixelCnn,
-    mut image: Vec<f32>,
-    n: usize,
-    start: usize,
-    opts: &SampleOptions,
-) -> Vec<f32> {
-    let [c, h, w] = model.image_shape();
-    let levels = model.levels();
-    let outs = outputs_per_subpixel(levels);
-    let mut cache = Cache::new(model, n);
-    let mut rngs: Vec<_> = (0..n).map(|b| image_rng(opts.seed, b)).collect();
-    let set = |cache: &mut Cache, image: &[f32], p: usize, ch: usize| {
-        for b in 0..n {
-            let v = image[(b * c + ch) * h * w + p];
-            cache.x[(p * n + b) * c + ch] = PixelCnn::preprocess_value(v);
-        }
-    };
-    for p in 0..h * w {
-        if p < start {
-            // A known pixel: evaluate the stack once to fill the caches, draw nothing.
-            for ch in 0..c {
-                set(&mut cache, &image, p, ch);
-            }
-            cache.step(p);
-            continue;
-        }
-        for ch in 0..c {
-            let logits = cache.step(p);
-            for (b, rng) in rngs.iter_mut().enumerate() {
-                let base = b * c * outs + ch * outs;
-                let u = rng.uniform_f64();
-                image[(b * c + ch) * h * w + p] =
-                    draw(&logits[base..base + outs], levels, opts.temperature, u);
-            }
-            set(&mut cache, &image, p, ch);
-        }
+/// Each layer evaluated once per position (per channel on RGB).
+impl CachedSampler for PixelCnn {
+    fn sample(&self, start: Start, opts: &SampleOptions, device: &Device) -> Result<Tensor<4>> {
+        run(self, start, None, opts, device, |n| {
+            Preprocessed::new(Cache::new(self, n), n, self.image_shape())
+        })
     }
-    image
 }
 
 #[cfg(test)]
@@ -310,14 +306,8 @@ mod tests {
     use super::*;
     use crate::PixelCnnConfig;
     use crate::sampling::{complete_naive, sample_naive};
+    use crate::test_util::values;
     use burn::tensor::Distribution;
-
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32")
-    }
 
     fn config(channels: usize, levels: usize) -> PixelCnnConfig {
         PixelCnnConfig::new()

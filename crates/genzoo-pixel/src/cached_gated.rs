@@ -17,13 +17,13 @@
 //! images equal the naive sampler's (up to float rounding of logits: a draw could only differ when a
 //! uniform falls within ~1e-6 of a threshold). Host arithmetic in `f32`, as in [`crate::cached`].
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
-use crate::cached::HostConv;
-use crate::error::{Error, Result};
+use crate::cached::{HostConv, HostHead, HostStack, Preprocessed};
+use crate::error::Result;
 use crate::gated::{Conditioned, GatedPixelCnn};
-use crate::pixelcnn::{PixelCnn, outputs_per_subpixel};
-use crate::sampling::{Autoregressive, SampleOptions, completion_start, draw, image_rng};
+pub use crate::sampling::complete_cached as complete_cached_gated;
+use crate::sampling::{Autoregressive, CachedSampler, SampleOptions, Start, host_f32, run};
 
 /// A plain convolution as host weights; `bottom` anchors the output at the kernel's last row (the
 /// vertical stack, padded only above), else at its centre.
@@ -53,12 +53,9 @@ struct HostLayer {
 /// The state of a cached sampling run of a Gated PixelCNN.
 struct GatedCache {
     layers: Vec<HostLayer>,
-    head: HostConv,
-    out: HostConv,
+    head: HostHead,
     n: usize,
     hw: [usize; 2],
-    /// The preprocessed image `[H · W][n][C]`: input of both stacks of the first layer.
-    x: Vec<f32>,
     /// Vertical output of layer `l` (input of layer `l + 1`), `[H · W][n][p]`.
     v: Vec<Vec<f32>>,
     /// Horizontal output of layer `l` on the current row (input of layer `l + 1`), `[W][n][p]`.
@@ -74,9 +71,9 @@ fn sigmoid(v: f32) -> f32 {
 }
 
 impl GatedCache {
-    fn new(model: &GatedPixelCnn, labels: &[usize], device: &Device) -> Self {
-        let n = labels.len();
-        let [c, h, w] = model.image_shape();
+    /// A run of `n` images, with their one-hot labels `[n, classes]` if the model is conditional.
+    fn new(model: &GatedPixelCnn, one_hot: Option<Tensor<2>>, n: usize) -> Self {
+        let [_, h, w] = model.image_shape();
         let layers: Vec<HostLayer> = model
             .layers
             .iter()
@@ -93,19 +90,14 @@ impl GatedCache {
             })
             .collect();
         // The class embedding, as the network computes it (a bias-free linear map of the one-hot).
-        let cond = (model.classes > 0).then(|| {
-            let ints: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
-            let one_hot: Tensor<2> =
-                Tensor::<1, Int>::from_data(TensorData::new(ints, [n]), device)
-                    .one_hot(model.classes)
-                    .float();
+        let cond = one_hot.map(|one_hot| {
             model
                 .layers
                 .iter()
                 .map(|l| {
                     let e: Option<Tensor<2>> =
                         l.cond.as_ref().map(|lin| lin.forward(one_hot.clone()));
-                    e.map(|e| e.into_data().convert::<f32>().try_to_vec::<f32>())
+                    e.map(host_f32)
                         .and_then(std::result::Result::ok)
                         .unwrap_or_default()
                 })
@@ -126,22 +118,17 @@ impl GatedCache {
                 [f, g]
             })
             .collect();
-        let [head, out] = [&model.head, &model.out];
-        let mut cache = Self {
+        Self {
             v: layers.iter().map(|l| vec![0.0; h * w * n * l.p]).collect(),
             h: layers.iter().map(|l| vec![0.0; w * n * l.p]).collect(),
             layers,
-            head: HostConv::new(head),
-            out: HostConv::new(out),
+            head: HostHead::new([&model.head, &model.out]),
             n,
             hw: [h, w],
-            x: vec![0.0; h * w * n * c],
             link,
-            cond: None,
-        };
-        // Flatten per-layer embeddings into one `[layer][n][4p]` buffer.
-        cache.cond = cond.map(|per_layer| per_layer.concat());
-        cache
+            // Flatten per-layer embeddings into one `[layer][n][4p]` buffer.
+            cond: cond.map(|per_layer| per_layer.concat()),
+        }
     }
 
     /// The class-embedding term of gate `part` (0: v_f, 1: v_g, 2: h_f, 3: h_g) of layer `l`, image `b`.
@@ -172,9 +159,11 @@ impl GatedCache {
             }
         }
     }
+}
 
-    /// The horizontal stack and the head at pixel `p`; returns the logits `[n][C · outs]`.
-    fn step(&mut self, pos: usize) -> Vec<f32> {
+impl HostStack for GatedCache {
+    /// The horizontal stack and the head at pixel `pos`.
+    fn step(&mut self, image: &[f32], pos: usize) -> Vec<f32> {
         let (n, [_, w]) = (self.n, self.hw);
         let (y, x) = (pos / w, pos % w);
         for l in 0..self.layers.len() {
@@ -182,8 +171,8 @@ impl GatedCache {
             let p = layer.p;
             let (mut f, mut g) = (vec![0.0; n * p], vec![0.0; n * p]);
             if l == 0 {
-                layer.h_f.at(&self.x, self.hw, y, x, n, false, &mut f);
-                layer.h_g.at(&self.x, self.hw, y, x, n, false, &mut g);
+                layer.h_f.at(image, self.hw, y, x, n, false, &mut f);
+                layer.h_g.at(image, self.hw, y, x, n, false, &mut g);
             } else {
                 let input = &self.h[l - 1];
                 layer.h_f.at(input, [1, w], 0, x, n, false, &mut f);
@@ -210,16 +199,12 @@ impl GatedCache {
         }
         let last = self.layers.len() - 1;
         let p = self.layers[last].p;
-        let hs = &self.h[last][x * n * p..(x + 1) * n * p];
-        let mut hd = vec![0.0; n * self.head.c_out];
-        self.head.local(hs, n, true, &mut hd);
-        let mut logits = vec![0.0; n * self.out.c_out];
-        self.out.local(&hd, n, true, &mut logits);
-        logits
+        self.head
+            .logits(&self.h[last][x * n * p..(x + 1) * n * p], n)
     }
 
     /// The vertical stack on the complete row `y`: its outputs, and the links row `y + 1` reads.
-    fn finish_row(&mut self, y: usize) {
+    fn finish_row(&mut self, image: &[f32], y: usize) {
         let (n, [_, w]) = (self.n, self.hw);
         for l in 0..self.layers.len() {
             let p = self.layers[l].p;
@@ -228,7 +213,7 @@ impl GatedCache {
             for x in 0..w {
                 let (mut f, mut g) = (vec![0.0; n * p], vec![0.0; n * p]);
                 let layer = &self.layers[l];
-                let input: &[f32] = if l == 0 { &self.x } else { &self.v[l - 1] };
+                let input: &[f32] = if l == 0 { image } else { &self.v[l - 1] };
                 layer.v_f.at(input, self.hw, y, x, n, false, &mut f);
                 layer.v_g.at(input, self.hw, y, x, n, false, &mut g);
                 // The links read the pre-gate features [v_f, v_g], without the class term.
@@ -249,17 +234,16 @@ impl GatedCache {
     }
 }
 
-/// One label per image as host values, checked against the model's classes.
-fn host_labels(cond: &Conditioned<'_>) -> Vec<usize> {
-    cond.labels
-        .clone()
-        .into_data()
-        .convert::<i64>()
-        .try_to_vec::<i64>()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|l| l.max(0) as usize)
-        .collect()
+/// Each layer evaluated once per position (per channel on RGB), the vertical stack once per row.
+impl CachedSampler for Conditioned<'_> {
+    fn sample(&self, start: Start, opts: &SampleOptions, device: &Device) -> Result<Tensor<4>> {
+        let [labels] = self.labels.dims();
+        run(self, start, Some(labels), opts, device, |n| {
+            let one_hot = self.model.condition(Some(self.labels.clone()), n, device);
+            let cache = GatedCache::new(self.model, one_hot, n);
+            Preprocessed::new(cache, n, self.image_shape())
+        })
+    }
 }
 
 /// One fresh sample per label of `cond` (see [`GatedPixelCnn::conditioned`]), in [0, 1], each
@@ -273,112 +257,18 @@ pub fn sample_cached_gated(
     opts: &SampleOptions,
     device: &Device,
 ) -> Result<Tensor<4>> {
-    opts.check()?;
-    let labels = host_labels(cond);
-    let n = labels.len();
-    let [c, h, w] = cond.image_shape();
-    let image = run(
-        cond.model,
-        &labels,
-        vec![0.0; n * c * h * w],
-        0,
-        opts,
-        device,
-    );
-    Ok(Tensor::from_data(
-        TensorData::new(image, [n, c, h, w]),
-        device,
-    ))
-}
-
-/// Keeps the first `known` pixels (raster order) of each image and samples the rest, one image per
-/// label of `cond`, like [`crate::sampling::complete_naive`] (same options, same images).
-///
-/// # Shapes
-/// `images: [labels, C, H, W]` → `[labels, C, H, W]`
-pub fn complete_cached_gated(
-    cond: &Conditioned<'_>,
-    images: Tensor<4>,
-    known: usize,
-    opts: &SampleOptions,
-    device: &Device,
-) -> Result<Tensor<4>> {
-    opts.check()?;
-    let labels = host_labels(cond);
-    let (image, n) = completion_start(cond.image_shape(), images, known)?;
-    if n != labels.len() {
-        return Err(Error::LabelCount {
-            labels: labels.len(),
-            images: n,
-        });
-    }
-    let [c, h, w] = cond.image_shape();
-    let image = run(cond.model, &labels, image, known, opts, device);
-    Ok(Tensor::from_data(
-        TensorData::new(image, [n, c, h, w]),
-        device,
-    ))
-}
-
-fn run(
-    model: &GatedPixelCnn,
-    labels: &[usize],
-    mut image: Vec<f32>,
-    start: usize,
-    opts: &SampleOptions,
-    device: &Device,
-) -> Vec<f32> {
-    let n = labels.len();
-    let [c, h, w] = model.image_shape();
-    let levels = model.levels;
-    let outs = outputs_per_subpixel(levels);
-    let mut cache = GatedCache::new(model, labels, device);
-    let mut rngs: Vec<_> = (0..n).map(|b| image_rng(opts.seed, b)).collect();
-    let set = |cache: &mut GatedCache, image: &[f32], p: usize, ch: usize| {
-        for b in 0..n {
-            let v = image[(b * c + ch) * h * w + p];
-            cache.x[(p * n + b) * c + ch] = PixelCnn::preprocess_value(v);
-        }
-    };
-    for p in 0..h * w {
-        if p < start {
-            // A known pixel: fill the row buffers, draw nothing.
-            for ch in 0..c {
-                set(&mut cache, &image, p, ch);
-            }
-            cache.step(p);
-        } else {
-            for ch in 0..c {
-                let logits = cache.step(p);
-                for (b, rng) in rngs.iter_mut().enumerate() {
-                    let base = b * c * outs + ch * outs;
-                    let u = rng.uniform_f64();
-                    image[(b * c + ch) * h * w + p] =
-                        draw(&logits[base..base + outs], levels, opts.temperature, u);
-                }
-                set(&mut cache, &image, p, ch);
-            }
-        }
-        if p % w == w - 1 && p / w + 1 < h {
-            cache.finish_row(p / w);
-        }
-    }
-    image
+    let [labels] = cond.labels.dims();
+    cond.sample(Start::Fresh(labels), opts, device)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::GatedPixelCnnConfig;
+    use crate::error::Error;
     use crate::sampling::{complete_naive, sample_naive};
+    use crate::test_util::values;
     use burn::tensor::Distribution;
-
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32")
-    }
 
     fn config(channels: usize, levels: usize, classes: usize) -> GatedPixelCnnConfig {
         GatedPixelCnnConfig::new()

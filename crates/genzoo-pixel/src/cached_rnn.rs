@@ -61,78 +61,26 @@ use burn::tensor::{Device, Tensor, TensorData};
 use genzoo_layers::{ConvLstmCell, MaskedConv2d, lstm_update};
 
 use crate::error::Result;
-use crate::pixelcnn::outputs_per_subpixel;
 use crate::pixelrnn::{PixelRnn, RnnKind};
-use crate::sampling::{Autoregressive, SampleOptions, completion_start, draw, image_rng};
+use crate::sampling::{
+    Autoregressive, CachedSampler, SampleOptions, Start, Stepper, host_f32, run,
+};
+pub use crate::sampling::{complete_cached, sample_cached};
 
-/// `n` fresh samples in [0, 1], with each sub-pixel's logits computed from cached LSTM states.
-/// Gives the images [`crate::sampling::sample_naive`] gives for the same options.
-///
-/// # Errors
-/// A temperature that is not positive and finite.
-///
-/// # Shapes
-/// → `[n, C, H, W]`
-pub fn sample_cached(
-    model: &PixelRnn,
-    n: usize,
-    opts: &SampleOptions,
-    device: &Device,
-) -> Result<Tensor<4>> {
-    opts.check()?;
-    let [c, h, w] = model.image_shape();
-    let image = run_cached(model, vec![0.0; n * c * h * w], n, 0, opts, device);
-    Ok(Tensor::from_data(
-        TensorData::new(image, [n, c, h, w]),
-        device,
-    ))
-}
-
-/// Keeps the first `known` pixels (raster order) of each image and samples the rest, like
-/// [`crate::sampling::complete_naive`] (same options, same images).
-///
-/// # Errors
-/// As [`sample_cached`]; images of another shape than the model's; `known > H · W`.
-///
-/// # Shapes
-/// `images: [n, C, H, W]` → `[n, C, H, W]`
-pub fn complete_cached(
-    model: &PixelRnn,
-    images: Tensor<4>,
-    known: usize,
-    opts: &SampleOptions,
-    device: &Device,
-) -> Result<Tensor<4>> {
-    opts.check()?;
-    let (image, n) = completion_start(model.image_shape(), images, known)?;
-    let [c, h, w] = model.image_shape();
-    let image = run_cached(model, image, n, known, opts, device);
-    Ok(Tensor::from_data(
-        TensorData::new(image, [n, c, h, w]),
-        device,
-    ))
-}
-
-fn run_cached(
-    model: &PixelRnn,
-    image: Vec<f32>,
-    n: usize,
-    start: usize,
-    opts: &SampleOptions,
-    device: &Device,
-) -> Vec<f32> {
-    if n == 0 {
-        return image;
-    }
-    match model.kind() {
-        RnnKind::RowLstm => run(RowCache::new(model, n, device), model, image, start, opts),
-        RnnKind::DiagonalBiLstm => run(
-            DiagonalCache::new(model, n, device),
-            model,
-            image,
-            start,
-            opts,
-        ),
+/// Each sub-pixel's logits computed from cached LSTM states.
+impl CachedSampler for PixelRnn {
+    fn sample(&self, start: Start, opts: &SampleOptions, device: &Device) -> Result<Tensor<4>> {
+        let width = self.image_shape()[2];
+        match self.kind() {
+            RnnKind::RowLstm => run(self, start, None, opts, device, |n| Positions {
+                cache: RowCache::new(self, n, device),
+                width,
+            }),
+            RnnKind::DiagonalBiLstm => run(self, start, None, opts, device, |n| Positions {
+                cache: DiagonalCache::new(self, n, device),
+                width,
+            }),
+        }
     }
 }
 
@@ -551,62 +499,36 @@ impl PositionCache for DiagonalCache {
     }
 }
 
-/// The sampling loop of [`crate::sampling`]'s protocol over a position cache: for each position
-/// in raster order, known pixels (before `start`) are evaluated once to fill the caches, the
-/// others once per channel, each evaluation followed by one uniform per image and a draw.
-fn run(
-    mut cache: impl PositionCache,
-    model: &PixelRnn,
-    mut image: Vec<f32>,
-    start: usize,
-    opts: &SampleOptions,
-) -> Vec<f32> {
-    let [c, h, w] = model.image_shape();
-    let n = image.len() / (c * h * w).max(1);
-    let levels = model.levels();
-    let outs = outputs_per_subpixel(levels);
-    let mut rngs: Vec<_> = (0..n).map(|b| image_rng(opts.seed, b)).collect();
-    for r in 0..h {
-        for x in 0..w {
-            if r * w + x < start {
-                cache.position(&image, r, x);
-                continue;
-            }
-            for ch in 0..c {
-                let logits: Vec<f32> = cache
-                    .position(&image, r, x)
-                    .into_data()
-                    .convert::<f32>()
-                    .try_to_vec::<f32>()
-                    .unwrap_or_default();
-                for (b, rng) in rngs.iter_mut().enumerate() {
-                    let base = (b * c + ch) * outs;
-                    let u = rng.uniform_f64();
-                    image[((b * c + ch) * h + r) * w + x] =
-                        draw(&logits[base..base + outs], levels, opts.temperature, u);
-                }
-            }
-        }
-        if r + 1 < h {
-            cache.finish_row(&image, r);
-        }
+/// A position cache as the sampling loop of [`crate::sampling`] steps it: a known pixel is
+/// evaluated once to fill the caches, a drawn one once per channel.
+struct Positions<P> {
+    cache: P,
+    /// `W` of the images.
+    width: usize,
+}
+
+impl<P: PositionCache> Stepper for Positions<P> {
+    fn logits(&mut self, image: &[f32], p: usize) -> Vec<f32> {
+        let logits = self.cache.position(image, p / self.width, p % self.width);
+        host_f32(logits).unwrap_or_default()
     }
-    image
+
+    fn known(&mut self, image: &[f32], p: usize) {
+        self.cache.position(image, p / self.width, p % self.width);
+    }
+
+    fn finish_row(&mut self, image: &[f32], r: usize) {
+        self.cache.finish_row(image, r);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sampling::{complete_naive, sample_naive};
+    use crate::test_util::values;
     use crate::{Error, PixelRnnConfig};
     use burn::tensor::Distribution;
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32")
-    }
 
     fn row_lstm(channels: usize, levels: usize) -> PixelRnnConfig {
         config(RnnKind::RowLstm, channels, levels)
@@ -621,6 +543,18 @@ mod tests {
             .with_first_kernel(5)
             .with_head_hidden(24)
             .with_levels(levels)
+    }
+
+    /// The cached logits equal the full pass's at every position, for a grayscale and an RGB model
+    /// of `kind` and for `last` (see [`worst_position_difference`]).
+    fn cached_logits_equal_the_full_pass(kind: RnnKind, last: PixelRnnConfig) {
+        for (config, n) in [(config(kind, 1, 2), 3), (config(kind, 3, 4), 2), (last, 2)] {
+            let worst = worst_position_difference(&config, n);
+            assert!(
+                worst < 1e-5,
+                "{config:?}: worst relative difference {worst}"
+            );
+        }
     }
 
     /// The worst relative difference between the cached logits at every position of whole random
@@ -661,17 +595,8 @@ mod tests {
     /// models, a `1×5` row kernel and a 7×7 input kernel taller than the image's first rows.
     #[test]
     fn cached_row_lstm_logits_equal_the_full_forward_pass() {
-        for (config, n) in [
-            (row_lstm(1, 2), 3),
-            (row_lstm(3, 4), 2),
-            (row_lstm(1, 5).with_row_kernel(5).with_first_kernel(7), 2),
-        ] {
-            let worst = worst_position_difference(&config, n);
-            assert!(
-                worst < 1e-5,
-                "{config:?}: worst relative difference {worst}"
-            );
-        }
+        let wide = row_lstm(1, 5).with_row_kernel(5).with_first_kernel(7);
+        cached_logits_equal_the_full_pass(RnnKind::RowLstm, wide);
     }
 
     /// The rows above reach a position through the kept states: rows 0–4 evaluated on another
@@ -755,29 +680,21 @@ mod tests {
         }
     }
 
-    /// Diagonal BiLSTM: the cached logits equal the full pass's at every position, for
-    /// grayscale and RGB models and a 7×7 input kernel wider than the distance to the image's
-    /// edges. This checks the carried padding states, the shift of the right-to-left stream and its
-    /// pixel input.
     #[test]
     fn cached_row_lstm_completion_equals_naive_and_keeps_the_known_pixels() {
         completion_equals_naive(RnnKind::RowLstm, 9);
     }
 
+    /// Diagonal BiLSTM: the cached logits equal the full pass's at every position, for
+    /// grayscale and RGB models and a 7×7 input kernel wider than the distance to the image's
+    /// edges. This checks the carried padding states, the shift of the right-to-left stream and its
+    /// pixel input.
     #[test]
     fn cached_diagonal_logits_equal_the_full_forward_pass() {
-        let diagonal = |c, levels| config(RnnKind::DiagonalBiLstm, c, levels);
-        for (config, n) in [
-            (diagonal(1, 2), 3),
-            (diagonal(3, 4), 2),
-            (diagonal(1, 5).with_first_kernel(7).with_layers(3), 2),
-        ] {
-            let worst = worst_position_difference(&config, n);
-            assert!(
-                worst < 1e-5,
-                "{config:?}: worst relative difference {worst}"
-            );
-        }
+        let deep = config(RnnKind::DiagonalBiLstm, 1, 5)
+            .with_first_kernel(7)
+            .with_layers(3);
+        cached_logits_equal_the_full_pass(RnnKind::DiagonalBiLstm, deep);
     }
 
     #[test]

@@ -14,10 +14,11 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
-use genzoo_layers::{MaskType, MaskedConv2d, MaskedConv2dConfig};
+use genzoo_layers::{MaskType, MaskedConv2d};
 use genzoo_metrics::likelihood::{bernoulli_log_prob, log_softmax};
 
-use crate::Autoregressive;
+use crate::common::{impl_config, impl_likelihood, masked_convs};
+use crate::sampling::impl_autoregressive;
 
 /// Configuration of [`PixelCnn`].
 #[derive(Config, Debug, PartialEq)]
@@ -67,48 +68,16 @@ impl PixelCnnConfig {
             .with_levels(256)
     }
 
-    /// Why this configuration cannot be built, if it cannot.
-    pub fn check(&self) -> Result<(), String> {
-        if self.channels != 1 && self.channels != 3 {
-            return Err(format!("channels must be 1 or 3, got {}", self.channels));
-        }
-        if self.image_size == 0 {
-            return Err("image_size must be positive".into());
-        }
-        if self.first_kernel.is_multiple_of(2) || self.block_kernel.is_multiple_of(2) {
-            return Err(format!(
-                "kernel sides must be odd, got first_kernel {} and block_kernel {}",
-                self.first_kernel, self.block_kernel
-            ));
-        }
-        if self.levels < 2 {
-            return Err(format!("levels must be at least 2, got {}", self.levels));
-        }
-        if self.hidden < 2 * self.channels || self.head_hidden < self.channels {
-            return Err(format!(
-                "hidden ({}) and head_hidden ({}) must leave every colour group some channels",
-                self.hidden, self.head_hidden
-            ));
-        }
-        Ok(())
-    }
-
     /// Builds the model with fresh weights on `device`.
     ///
     /// # Panics
     /// If [`PixelCnnConfig::check`] fails.
     pub fn init(&self, device: &Device) -> PixelCnn {
-        if let Err(e) = self.check() {
-            panic!("invalid PixelCnnConfig: {e}");
-        }
-        let groups = self.channels;
-        let conv = |c_in: usize, c_out: usize, k: usize, mask| {
-            MaskedConv2dConfig::new([c_in, c_out], [k, k], mask)
-                .with_color_groups(groups)
-                .init(device)
-        };
+        self.assert_valid();
+        let conv = masked_convs(self.channels, device);
         let h2 = self.hidden;
-        let h = (h2 / 2).max(groups);
+        let h = (h2 / 2).max(self.channels);
+        let logits = self.channels * outputs_per_subpixel(self.levels);
         PixelCnn {
             input: conv(self.channels, h2, self.first_kernel, MaskType::A),
             blocks: (0..self.residual_blocks)
@@ -119,18 +88,15 @@ impl PixelCnnConfig {
                 })
                 .collect(),
             head: conv(h2, self.head_hidden, 1, MaskType::B),
-            out: conv(
-                self.head_hidden,
-                self.channels * outputs_per_subpixel(self.levels),
-                1,
-                MaskType::B,
-            ),
+            out: conv(self.head_hidden, logits, 1, MaskType::B),
             channels: self.channels,
             image_size: self.image_size,
             levels: self.levels,
         }
     }
 }
+
+impl_config!(PixelCnnConfig, kernel: block_kernel, positive: [], per_group: 2);
 
 /// Logits per sub-pixel: 1 for a Bernoulli, `levels` for a softmax.
 pub fn outputs_per_subpixel(levels: usize) -> usize {
@@ -220,23 +186,9 @@ impl PixelCnn {
         let y = self.out.forward(relu(y)); // [B, C·outs, H, W]
         y.reshape([b, self.channels, outputs_per_subpixel(self.levels), h, w])
     }
-
-    /// Exact `log p(x)` of each image in nats.
-    ///
-    /// # Shapes
-    /// `x: [B, C, H, W]` with values `k / (levels − 1)` → `[B]`
-    pub fn log_prob(&self, x: Tensor<4>) -> Tensor<1> {
-        let logits = self.forward(x.clone());
-        log_prob_from_logits(logits, x, self.levels)
-    }
-
-    /// Mean NLL per image in nats, the training loss.
-    pub fn loss(&self, x: Tensor<4>) -> PixelCnnOutput {
-        PixelCnnOutput {
-            loss: self.log_prob(x).mean().neg(),
-        }
-    }
 }
+
+impl_likelihood!(PixelCnn, PixelCnnOutput);
 
 /// `log p(x)` per image from the logits of every conditional (shared by all pixel models).
 ///
@@ -256,23 +208,12 @@ pub fn log_prob_from_logits(logits: Tensor<5>, x: Tensor<4>, levels: usize) -> T
     per_subpixel.sum_dims(&[1, 2, 3]).reshape([b])
 }
 
-impl Autoregressive for PixelCnn {
-    fn image_shape(&self) -> [usize; 3] {
-        [self.channels, self.image_size, self.image_size]
-    }
-
-    fn levels(&self) -> usize {
-        self.levels
-    }
-
-    fn logits(&self, x: Tensor<4>) -> Tensor<5> {
-        self.forward(x)
-    }
-}
+impl_autoregressive!(PixelCnn, |model, x| model.forward(x));
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::{assert_normalised, causal_case, causal_moves, values};
     use burn::tensor::{Distribution, TensorData};
     use proptest::prelude::*;
 
@@ -291,27 +232,6 @@ mod tests {
             .with_levels(levels)
     }
 
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32 data")
-    }
-
-    /// Every image of `dims` sub-pixels with `levels` values each, as a batch.
-    fn all_images(shape: [usize; 3], levels: usize) -> (Vec<f32>, usize) {
-        let dims: usize = shape.iter().product();
-        let n = levels.pow(dims as u32);
-        let mut out = Vec::with_capacity(n * dims);
-        for mut code in 0..n {
-            for _ in 0..dims {
-                out.push((code % levels) as f32 / (levels - 1) as f32);
-                code /= levels;
-            }
-        }
-        (out, n)
-    }
-
     /// A proper distribution sums to 1 over all images; a mask that leaks any sub-pixel into its
     /// own conditional breaks this.
     #[test]
@@ -319,16 +239,13 @@ mod tests {
         let device = device();
         for (channels, size, levels) in [(1, 2, 2), (1, 2, 3), (3, 1, 3), (3, 2, 2)] {
             let model = tiny(channels, size, levels, 3).init(&device);
-            let shape = [channels, size, size];
-            let (x, n) = all_images(shape, levels);
-            let x = Tensor::<4>::from_data(TensorData::new(x, [n, channels, size, size]), &device);
-            let total: f64 = values(model.log_prob(x))
-                .iter()
-                .map(|&l| f64::from(l).exp())
-                .sum();
-            assert!(
-                (total - 1.0).abs() < 1e-4,
-                "{channels}×{size}×{size}, {levels} levels: Σ p(x) = {total}"
+            let what = format!("{channels}×{size}×{size}, {levels} levels");
+            assert_normalised(
+                |x| model.log_prob(x),
+                [channels, size],
+                levels,
+                &device,
+                &what,
             );
         }
     }
@@ -421,44 +338,16 @@ mod tests {
         /// the logits of any sub-pixel ≤ i.
         #[test]
         fn pixelcnn_is_causal(
-            rgb in any::<bool>(),
-            size in 2usize..5,
+            case in causal_case(2..5),
             levels in prop::sample::select(vec![2usize, 4]),
-            frac in 0.0f64..1.0,
-            seed in any::<u64>(),
         ) {
             let device = device();
-            let c = if rgb { 3 } else { 1 };
+            let [c, size] = case.shape;
             let model = tiny(c, size, levels, 3).init(&device);
-            let hw = size * size;
-            let i = ((hw * c) as f64 * frac) as usize;
-            let mut r = seed | 1;
-            let mut next = || { r ^= r << 13; r ^= r >> 7; r ^= r << 17; (r >> 40) as f32 / (1u64 << 24) as f32 };
-            let x: Vec<f32> = (0..c * hw).map(|_| next()).collect();
-            let mut x2 = x.clone();
-            for ch in 0..c {
-                for p in 0..hw {
-                    if p * c + ch >= i {
-                        x2[ch * hw + p] = 1.0 - x2[ch * hw + p] + 0.25;
-                    }
-                }
-            }
-            let run = |v: Vec<f32>| values(model.forward(
-                Tensor::<4>::from_data(TensorData::new(v, [1, c, size, size]), &device)));
-            let (y, y2) = (run(x), run(x2));
-            let outs = outputs_per_subpixel(levels);
-            for ch in 0..c {
-                for k in 0..outs {
-                    for p in 0..hw {
-                        if p * c + ch <= i {
-                            let j = (ch * outs + k) * hw + p;
-                            prop_assert!((y[j] - y2[j]).abs() <= 1e-5,
-                                "logit of channel {ch} at pixel {p} moved ({} vs {}) when inputs ≥ {i} changed",
-                                y[j], y2[j]);
-                        }
-                    }
-                }
-            }
+            let m = causal_moves(|x| model.forward(x), case, &device);
+            prop_assert!(m.early.is_none(),
+                "logit (channel, pixel, before, after) {:?} moved when inputs ≥ {} changed",
+                m.early, m.i);
         }
     }
 }

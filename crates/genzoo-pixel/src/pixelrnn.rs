@@ -31,12 +31,12 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use genzoo_layers::{
-    ConvLstmCell, ConvLstmCellConfig, LstmState, MaskType, MaskedConv2d, MaskedConv2dConfig, skew,
-    unskew,
+    ConvLstmCell, ConvLstmCellConfig, LstmState, MaskType, MaskedConv2d, skew, unskew,
 };
 
-use crate::Autoregressive;
-use crate::pixelcnn::{log_prob_from_logits, outputs_per_subpixel};
+use crate::common::{impl_config, impl_likelihood, masked_convs};
+use crate::pixelcnn::outputs_per_subpixel;
+use crate::sampling::impl_autoregressive;
 
 /// Which recurrent layer a [`PixelRnn`] stacks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -111,47 +111,15 @@ impl PixelRnnConfig {
         }
     }
 
-    /// Why this configuration cannot be built, if it cannot.
-    pub fn check(&self) -> Result<(), String> {
-        if self.channels != 1 && self.channels != 3 {
-            return Err(format!("channels must be 1 or 3, got {}", self.channels));
-        }
-        if self.image_size == 0 {
-            return Err("image_size must be positive".into());
-        }
-        if self.first_kernel.is_multiple_of(2) || self.row_kernel.is_multiple_of(2) {
-            return Err(format!(
-                "kernel sides must be odd, got first_kernel {} and row_kernel {}",
-                self.first_kernel, self.row_kernel
-            ));
-        }
-        if self.levels < 2 {
-            return Err(format!("levels must be at least 2, got {}", self.levels));
-        }
-        if self.hidden < self.channels || self.head_hidden < self.channels {
-            return Err(format!(
-                "hidden ({}) and head_hidden ({}) must leave every colour group some channels",
-                self.hidden, self.head_hidden
-            ));
-        }
-        Ok(())
-    }
-
     /// Builds the model with fresh weights on `device`.
     ///
     /// # Panics
     /// If [`PixelRnnConfig::check`] fails.
     pub fn init(&self, device: &Device) -> PixelRnn {
-        if let Err(e) = self.check() {
-            panic!("invalid PixelRnnConfig: {e}");
-        }
+        self.assert_valid();
         let groups = self.channels;
         let (h, h2) = (self.hidden, 2 * self.hidden);
-        let conv = |c_in: usize, c_out: usize, k: usize, mask| {
-            MaskedConv2dConfig::new([c_in, c_out], [k, k], mask)
-                .with_color_groups(groups)
-                .init(device)
-        };
+        let conv = masked_convs(groups, device);
         let cell = |input_kernel, state_kernel| {
             ConvLstmCellConfig::new(h2, h, input_kernel, state_kernel)
                 .with_color_groups(groups)
@@ -177,17 +145,13 @@ impl PixelRnnConfig {
                 }),
             }
         }
+        let logits = self.channels * outputs_per_subpixel(self.levels);
         PixelRnn {
             input: conv(self.channels, h2, self.first_kernel, MaskType::A),
             rows,
             diagonals,
             head: conv(h2, self.head_hidden, 1, MaskType::B),
-            out: conv(
-                self.head_hidden,
-                self.channels * outputs_per_subpixel(self.levels),
-                1,
-                MaskType::B,
-            ),
+            out: conv(self.head_hidden, logits, 1, MaskType::B),
             channels: self.channels,
             image_size: self.image_size,
             levels: self.levels,
@@ -195,6 +159,8 @@ impl PixelRnnConfig {
         }
     }
 }
+
+impl_config!(PixelRnnConfig, kernel: row_kernel, positive: [], per_group: 1);
 
 /// The slices of width 1 of `x` along `dim`, in order, cut in two levels: blocks of about √n
 /// slices, then the slices of each block.
@@ -225,15 +191,7 @@ pub fn unstack(x: Tensor<4>, dim: usize) -> Vec<Tensor<4>> {
 /// # Shapes
 /// `gates: [B, 4h, H, W]` (input-to-state part of every position) → `[B, h, H, W]`
 pub fn scan_rows(cell: &ConvLstmCell, gates: Tensor<4>) -> Tensor<4> {
-    let [b, _, rows, w] = gates.dims();
-    let mut state = LstmState::zeros(b, cell.hidden(), [1, w], &gates.device());
-    let mut out = Vec::with_capacity(rows);
-    for row in unstack(gates, 2) {
-        state = cell.step(row, &state);
-        out.push(state.h.clone());
-    }
-    debug_assert_eq!(out.len(), rows);
-    Tensor::cat(out, 2)
+    scan(cell, gates, 2)
 }
 
 /// Runs a convolutional LSTM over the columns of `gates` (left to right) and stacks them.
@@ -241,15 +199,24 @@ pub fn scan_rows(cell: &ConvLstmCell, gates: Tensor<4>) -> Tensor<4> {
 /// # Shapes
 /// `gates: [B, 4h, H, L]` → `[B, h, H, L]`
 pub fn scan_columns(cell: &ConvLstmCell, gates: Tensor<4>) -> Tensor<4> {
-    let [b, _, h, cols] = gates.dims();
-    let mut state = LstmState::zeros(b, cell.hidden(), [h, 1], &gates.device());
-    let mut out = Vec::with_capacity(cols);
-    for column in unstack(gates, 3) {
-        state = cell.step(column, &state);
+    scan(cell, gates, 3)
+}
+
+/// Runs a convolutional LSTM over the slices of `gates` along `dim` (2: rows, 3: columns), in
+/// order from a zero state, and stacks the hidden slices.
+fn scan(cell: &ConvLstmCell, gates: Tensor<4>, dim: usize) -> Tensor<4> {
+    let [b, _, h, w] = gates.dims();
+    let steps = gates.dims()[dim];
+    let mut size = [h, w];
+    size[dim - 2] = 1;
+    let mut state = LstmState::zeros(b, cell.hidden(), size, &gates.device());
+    let mut out = Vec::with_capacity(steps);
+    for slice in unstack(gates, dim) {
+        state = cell.step(slice, &state);
         out.push(state.h.clone());
     }
-    debug_assert_eq!(out.len(), cols);
-    Tensor::cat(out, 3)
+    debug_assert_eq!(out.len(), steps);
+    Tensor::cat(out, dim)
 }
 
 /// A Row LSTM layer with its residual connection: `x + out(RowLSTM(x))`.
@@ -432,53 +399,21 @@ impl PixelRnn {
         }
         self.head_logits(y) // [B, C, outs, H, W]
     }
-
-    /// Exact `log p(x)` of each image in nats.
-    ///
-    /// # Shapes
-    /// `x: [B, C, H, W]` → `[B]`
-    pub fn log_prob(&self, x: Tensor<4>) -> Tensor<1> {
-        let logits = self.forward(x.clone());
-        log_prob_from_logits(logits, x, self.levels)
-    }
-
-    /// Mean NLL per image in nats, the training loss.
-    pub fn loss(&self, x: Tensor<4>) -> PixelRnnOutput {
-        PixelRnnOutput {
-            loss: self.log_prob(x).mean().neg(),
-        }
-    }
 }
 
-impl Autoregressive for PixelRnn {
-    fn image_shape(&self) -> [usize; 3] {
-        [self.channels, self.image_size, self.image_size]
-    }
+impl_likelihood!(PixelRnn, PixelRnnOutput);
 
-    fn levels(&self) -> usize {
-        self.levels
-    }
-
-    fn logits(&self, x: Tensor<4>) -> Tensor<5> {
-        self.forward(x)
-    }
-}
+impl_autoregressive!(PixelRnn, |model, x| model.forward(x));
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::{assert_normalised, causal_case, causal_moves, values};
     use burn::tensor::{Distribution, TensorData};
     use proptest::prelude::*;
 
     fn device() -> Device {
         Device::flex()
-    }
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32 data")
     }
 
     #[test]
@@ -537,20 +472,8 @@ mod tests {
         for kind in [RnnKind::RowLstm, RnnKind::DiagonalBiLstm] {
             for (c, s) in [(1usize, 2usize), (3, 2)] {
                 let model = tiny(kind, c, s, 2).init(&device);
-                let dims = c * s * s;
-                let n = 1usize << dims;
-                let x: Vec<f32> = (0..n)
-                    .flat_map(|code| (0..dims).map(move |k| ((code >> k) & 1) as f32))
-                    .collect();
-                let x = Tensor::<4>::from_data(TensorData::new(x, [n, c, s, s]), &device);
-                let total: f64 = values(model.log_prob(x))
-                    .iter()
-                    .map(|&l| f64::from(l).exp())
-                    .sum();
-                assert!(
-                    (total - 1.0).abs() < 1e-4,
-                    "{kind:?} {c}×{s}×{s}: Σ p = {total}"
-                );
+                let what = format!("{kind:?} {c}×{s}×{s}");
+                assert_normalised(|x| model.log_prob(x), [c, s], 2, &device, &what);
             }
         }
     }
@@ -620,6 +543,9 @@ mod tests {
         assert!(row[5 * size + 5] != 0.0 && row[py * size + 5] != 0.0);
     }
 
+    /// `([H, W], layers, first_kernel)` of a model.
+    type Case = ([usize; 2], usize, usize);
+
     /// Which input pixels each output logit of a grayscale model depends on: entry
     /// `[q · H·W + p]` is the input gradient at pixel `p` of the logit at output pixel `q`.
     ///
@@ -629,9 +555,7 @@ mod tests {
     /// layer), so a zero gradient means no path, not a dead unit.
     fn dependencies(
         kind: RnnKind,
-        [height, width]: [usize; 2],
-        layers: usize,
-        first_kernel: usize,
+        ([height, width], layers, first_kernel): Case,
         paper_layer: bool,
     ) -> Vec<f32> {
         let device = device().autodiff();
@@ -689,7 +613,7 @@ mod tests {
     /// images, `W` large enough that `(r − 1, W − 1)` is outside the mask-A window of `(r, 0)`.
     #[test]
     fn diagonal_bilstm_sees_every_earlier_pixel_from_every_output() {
-        for ([height, width], layers, first_kernel) in [
+        for case in [
             ([6, 6], 1, 7),
             ([6, 6], 2, 7),
             ([7, 5], 1, 7),
@@ -697,14 +621,9 @@ mod tests {
             ([5, 5], 2, 3),
             ([4, 6], 1, 3),
         ] {
+            let ([height, width], layers, first_kernel) = case;
             let n = height * width;
-            let dep = dependencies(
-                RnnKind::DiagonalBiLstm,
-                [height, width],
-                layers,
-                first_kernel,
-                false,
-            );
+            let dep = dependencies(RnnKind::DiagonalBiLstm, case, false);
             let at = |p: usize| (p / width, p % width);
             let mut missing = Vec::new();
             for q in 0..n {
@@ -738,17 +657,10 @@ mod tests {
     /// however many layers are stacked.
     #[test]
     fn paper_diagonal_bilstm_misses_exactly_the_last_pixel_of_the_row_above() {
-        for ([height, width], layers, first_kernel) in
-            [([6, 6], 1, 7), ([5, 7], 2, 7), ([5, 5], 2, 3)]
-        {
+        for case in [([6, 6], 1, 7), ([5, 7], 2, 7), ([5, 5], 2, 3)] {
+            let ([height, width], layers, first_kernel) = case;
             let n = height * width;
-            let dep = dependencies(
-                RnnKind::DiagonalBiLstm,
-                [height, width],
-                layers,
-                first_kernel,
-                true,
-            );
+            let dep = dependencies(RnnKind::DiagonalBiLstm, case, true);
             for q in 0..n {
                 for p in 0..n {
                     let ((r, c), (pr, pc)) = ((q / width, q % width), (p / width, p % width));
@@ -823,53 +735,19 @@ mod tests {
         /// The whole network is causal: changing sub-pixels at order position ≥ i never changes
         /// the logits of any sub-pixel ≤ i, for both recurrent layers.
         #[test]
-        fn pixelrnn_is_causal(
-            diagonal in any::<bool>(),
-            rgb in any::<bool>(),
-            size in 2usize..9,
-            frac in 0.0f64..1.0,
-            seed in any::<u64>(),
-        ) {
+        fn pixelrnn_is_causal(diagonal in any::<bool>(), case in causal_case(2..9)) {
             let device = device();
             let kind = if diagonal { RnnKind::DiagonalBiLstm } else { RnnKind::RowLstm };
-            let c = if rgb { 3 } else { 1 };
-            let levels = if rgb { 4 } else { 2 };
+            let [c, size] = case.shape;
+            let levels = if c == 3 { 4 } else { 2 };
             let model = tiny(kind, c, size, levels).init(&device);
-            let hw = size * size;
-            let i = ((hw * c) as f64 * frac) as usize;
-            let mut r = seed | 1;
-            let mut next = || { r ^= r << 13; r ^= r >> 7; r ^= r << 17; (r >> 40) as f32 / (1u64 << 24) as f32 };
-            let x: Vec<f32> = (0..c * hw).map(|_| next()).collect();
-            let mut x2 = x.clone();
-            for ch in 0..c {
-                for p in 0..hw {
-                    if p * c + ch >= i {
-                        x2[ch * hw + p] = 1.0 - x2[ch * hw + p] + 0.25;
-                    }
-                }
-            }
-            let run = |v: Vec<f32>| values(model.forward(
-                Tensor::<4>::from_data(TensorData::new(v, [1, c, size, size]), &device)));
-            let (y, y2) = (run(x), run(x2));
-            let outs = outputs_per_subpixel(levels);
-            let mut later_moved = false;
-            for ch in 0..c {
-                for k in 0..outs {
-                    for p in 0..hw {
-                        let j = (ch * outs + k) * hw + p;
-                        if p * c + ch <= i {
-                            prop_assert!((y[j] - y2[j]).abs() <= 1e-5,
-                                "{kind:?}: logit of channel {ch} at pixel {p} moved ({} vs {}) when inputs ≥ {i} changed",
-                                y[j], y2[j]);
-                        } else if (y[j] - y2[j]).abs() > 1e-6 {
-                            later_moved = true;
-                        }
-                    }
-                }
-            }
+            let m = causal_moves(|x| model.forward(x), case, &device);
+            prop_assert!(m.early.is_none(),
+                "{kind:?}: logit (channel, pixel, before, after) {:?} moved when inputs ≥ {} changed",
+                m.early, m.i);
             // The change is seen somewhere later (else the test would pass vacuously).
-            if i + 1 < hw * c {
-                prop_assert!(later_moved, "{kind:?}: no later logit depends on the changed inputs");
+            if m.i + 1 < size * size * c {
+                prop_assert!(m.later, "{kind:?}: no later logit depends on the changed inputs");
             }
         }
     }

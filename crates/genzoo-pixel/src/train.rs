@@ -23,10 +23,10 @@ use genzoo_train::{
     StepOutput, Task,
 };
 
-use crate::sampling::{Autoregressive, SampleOptions, complete_naive, sample_naive};
+use crate::common::Shared;
+use crate::sampling::{Autoregressive, CachedSampler, SampleOptions, Start, draw_naive};
 use crate::{
-    GatedPixelCnn, GatedPixelCnnConfig, PixelCnn, PixelCnnConfig, PixelRnn, PixelRnnConfig,
-    RnnKind, cached, cached_gated, cached_rnn,
+    GatedPixelCnn, GatedPixelCnnConfig, PixelCnn, PixelCnnConfig, PixelRnn, PixelRnnConfig, RnnKind,
 };
 
 /// Seed of the progress grids and figures (fixed, so grids of successive steps compare).
@@ -45,7 +45,7 @@ const EVAL_BATCH: usize = 250;
 const GENERATE_BATCH: usize = 64;
 
 /// What the task needs of a pixel model besides its network: the likelihood given labels
-/// (ignored by unconditional models) and both samplers.
+/// (ignored by unconditional models) and the model its samplers draw from.
 pub trait PixelModel: Module + Autoregressive {
     /// Classes it is conditioned on (0: unconditional).
     fn classes(&self) -> usize {
@@ -56,71 +56,31 @@ pub trait PixelModel: Module + Autoregressive {
     /// # Shapes
     /// `x: [B, C, H, W]`, `labels: [B]` → `[B]`
     fn log_prob_given(&self, x: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<1>;
-    /// One sample per label, with the cached sampler (`fast`) or the naive one.
-    fn sample_labels(
-        &self,
-        labels: &[usize],
-        opts: &SampleOptions,
-        fast: bool,
-        device: &Device,
-    ) -> crate::Result<Tensor<4>>;
-    /// Completions of `images` given their `labels`, with the cached sampler (`fast`) or the
-    /// naive one.
-    fn complete_labels(
-        &self,
-        images: Tensor<4>,
-        labels: &[usize],
-        known: usize,
-        opts: &SampleOptions,
-        fast: bool,
-        device: &Device,
-    ) -> crate::Result<Tensor<4>>;
+    /// The model to draw one image per label from: itself if unconditional (labels not used).
+    fn given(&self, labels: &[usize], device: &Device) -> crate::Result<impl CachedSampler + '_>;
 }
 
-/// [`PixelModel`] for an unconditional model with a cached sampler module `$cached`
-/// (`sample_cached`, `complete_cached`): labels are not used.
+/// [`PixelModel`] for an unconditional model: labels are not used.
 macro_rules! unconditional_pixel_model {
-    ($model:ty, $cached:ident) => {
+    ($model:ty) => {
         impl PixelModel for $model {
             fn log_prob_given(&self, x: Tensor<4>, _labels: Tensor<1, Int>) -> Tensor<1> {
                 self.log_prob(x)
             }
 
-            fn sample_labels(
+            fn given(
                 &self,
-                labels: &[usize],
-                opts: &SampleOptions,
-                fast: bool,
-                device: &Device,
-            ) -> crate::Result<Tensor<4>> {
-                if fast {
-                    $cached::sample_cached(self, labels.len(), opts, device)
-                } else {
-                    sample_naive(self, labels.len(), opts, device)
-                }
-            }
-
-            fn complete_labels(
-                &self,
-                images: Tensor<4>,
                 _labels: &[usize],
-                known: usize,
-                opts: &SampleOptions,
-                fast: bool,
-                device: &Device,
-            ) -> crate::Result<Tensor<4>> {
-                if fast {
-                    $cached::complete_cached(self, images, known, opts, device)
-                } else {
-                    complete_naive(self, images, known, opts, device)
-                }
+                _device: &Device,
+            ) -> crate::Result<impl CachedSampler + '_> {
+                Ok(self)
             }
         }
     };
 }
 
-unconditional_pixel_model!(PixelCnn, cached);
-unconditional_pixel_model!(PixelRnn, cached_rnn);
+unconditional_pixel_model!(PixelCnn);
+unconditional_pixel_model!(PixelRnn);
 
 impl PixelModel for GatedPixelCnn {
     fn classes(&self) -> usize {
@@ -131,41 +91,26 @@ impl PixelModel for GatedPixelCnn {
         self.log_prob(x, Some(labels))
     }
 
-    fn sample_labels(
-        &self,
-        labels: &[usize],
-        opts: &SampleOptions,
-        fast: bool,
-        device: &Device,
-    ) -> crate::Result<Tensor<4>> {
-        let cond = self.conditioned(labels, device)?;
-        if fast {
-            cached_gated::sample_cached_gated(&cond, opts, device)
-        } else {
-            sample_naive(&cond, labels.len(), opts, device)
-        }
+    fn given(&self, labels: &[usize], device: &Device) -> crate::Result<impl CachedSampler + '_> {
+        self.conditioned(labels, device)
     }
+}
 
-    fn complete_labels(
-        &self,
-        images: Tensor<4>,
-        labels: &[usize],
-        known: usize,
-        opts: &SampleOptions,
-        fast: bool,
-        device: &Device,
-    ) -> crate::Result<Tensor<4>> {
-        // An unconditional model takes any labels (they are not used).
-        let labels: Vec<usize> = labels
-            .iter()
-            .map(|&l| l.min(self.classes().max(1) - 1))
-            .collect();
-        let cond = self.conditioned(&labels, device)?;
-        if fast {
-            cached_gated::complete_cached_gated(&cond, images, known, opts, device)
-        } else {
-            complete_naive(&cond, images, known, opts, device)
-        }
+/// One image per label from `start`, with the cached sampler (`fast`) or the naive one: both draw
+/// the same images.
+fn draw<M: PixelModel>(
+    model: &M,
+    labels: &[usize],
+    start: Start,
+    opts: &SampleOptions,
+    fast: bool,
+    device: &Device,
+) -> crate::Result<Tensor<4>> {
+    let model = model.given(labels, device)?;
+    if fast {
+        model.sample(start, opts, device)
+    } else {
+        draw_naive(&model, start, opts, device)
     }
 }
 
@@ -249,12 +194,9 @@ impl<M: PixelModel> PixelTask<M> {
         self.net.model()
     }
 
-    fn binarize(&self) -> Binarization {
-        if self.net.model().levels() == 2 {
-            Binarization::Dynamic
-        } else {
-            Binarization::None
-        }
+    /// A non-autodiff copy of the model and the plain device, to evaluate and sample.
+    fn inference(&self) -> (M, Device) {
+        (self.net.model().valid(), self.device.clone().inner())
     }
 
     fn dims(&self) -> usize {
@@ -272,15 +214,13 @@ impl<M: PixelModel> PixelTask<M> {
 
     /// One sample per label, `GENERATE_BATCH` at a time, batch `k` drawn from `(seed, k)`.
     fn sample_batched(&self, labels: &[usize], seed: u64) -> Result<Tensor<4>> {
-        let model = self.net.model().valid();
-        let device = self.device.clone().inner();
+        let (model, device) = self.inference();
         let chunks: Vec<Tensor<4>> = labels
             .chunks(GENERATE_BATCH)
             .enumerate()
             .map(|(k, l)| {
                 let opts = SampleOptions::new(derive_seed(seed, &[k as u64]));
-                model
-                    .sample_labels(l, &opts, self.fast, &device)
+                draw(&model, l, Start::Fresh(l.len()), &opts, self.fast, &device)
                     .map_err(sampling_error)
             })
             .collect::<Result<_>>()?;
@@ -296,11 +236,7 @@ impl<M: PixelModel> PixelTask<M> {
 pub fn test_nll<M: PixelModel>(model: &M, test: &ImageSet, limit: usize, device: &Device) -> f64 {
     let model = model.valid();
     let device = device.clone().inner();
-    let binarization = if model.levels() == 2 {
-        Binarization::Dynamic
-    } else {
-        Binarization::None
-    };
+    let binarization = binarization_of(&model);
     let indices = test_indices(test, limit);
     let mut sum = 0.0;
     for chunk in indices.chunks(EVAL_BATCH) {
@@ -309,6 +245,16 @@ pub fn test_nll<M: PixelModel>(model: &M, test: &ImageSet, limit: usize, device:
         sum -= f64::from(log_p.into_scalar::<f32>());
     }
     sum / indices.len().max(1) as f64
+}
+
+/// How a model's data is binarized: afresh at each use for a binary model (`levels = 2`), not at
+/// all otherwise.
+fn binarization_of(model: &impl Autoregressive) -> Binarization {
+    if model.levels() == 2 {
+        Binarization::Dynamic
+    } else {
+        Binarization::None
+    }
 }
 
 /// Bench records of both samplers for `samples` images: `sample_cached_s` (a full cached run) and
@@ -325,15 +271,13 @@ fn sampler_times<M: PixelModel>(
     }
     let opts = SampleOptions::new(0);
     let t0 = std::time::Instant::now();
-    let images = model
-        .sample_labels(labels, &opts, true, device)
-        .map_err(sampling_error)?;
+    let start = Start::Fresh(labels.len());
+    let images = draw(model, labels, start, &opts, true, device).map_err(sampling_error)?;
     let cached_s = t0.elapsed().as_secs_f64();
     let [_, _, h, w] = images.dims();
     let t0 = std::time::Instant::now();
-    model
-        .complete_labels(images, labels, (h - 1) * w, &opts, false, device)
-        .map_err(sampling_error)?;
+    let start = Start::Completion(images, (h - 1) * w);
+    draw(model, labels, start, &opts, false, device).map_err(sampling_error)?;
     let naive_s = t0.elapsed().as_secs_f64() * h as f64;
     Ok(vec![
         ("sample_cached_s".into(), cached_s),
@@ -349,7 +293,7 @@ impl<M: PixelModel> Task for PixelTask<M> {
     }
 
     fn binarization(&self) -> Binarization {
-        self.binarize()
+        binarization_of(self.net.model())
     }
 
     fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
@@ -398,10 +342,10 @@ impl<M: PixelModel> Task for PixelTask<M> {
         } else {
             return None;
         };
-        let model = self.net.model().valid();
-        let device = self.device.clone().inner();
+        let (model, device) = self.inference();
         let opts = SampleOptions::new(GRID_SEED);
-        match model.sample_labels(&labels, &opts, self.fast, &device) {
+        let start = Start::Fresh(labels.len());
+        match draw(&model, &labels, start, &opts, self.fast, &device) {
             Ok(images) => Grid::from_tensor(images, cols).ok(),
             Err(e) => {
                 tracing::warn!("progress grid: {e}");
@@ -419,7 +363,7 @@ impl<M: PixelModel> Task for PixelTask<M> {
         let seeds: Vec<u64> = (0..COMPLETIONS as u64)
             .map(|k| derive_seed(GRID_SEED, &[k, 0xC0]))
             .collect();
-        let binarization = self.binarize();
+        let binarization = binarization_of(self.net.model());
         let figure = completion_figure(self, test, binarization, n, &seeds, &device)
             .and_then(|images| Grid::from_tensor(images, n));
         match figure {
@@ -432,8 +376,7 @@ impl<M: PixelModel> Task for PixelTask<M> {
     }
 
     fn bench_extras(&mut self, _test: &ImageSet, samples: usize) -> Vec<(String, f64)> {
-        let model = self.net.model().valid();
-        let device = self.device.clone().inner();
+        let (model, device) = self.inference();
         sampler_times(&model, &self.labels_for(samples), &device).unwrap_or_else(|e| {
             tracing::warn!("sampler timing: {e}");
             Vec::new()
@@ -491,13 +434,16 @@ impl<M: PixelModel> Complete for PixelTask<M> {
         known: usize,
         seed: u64,
     ) -> Result<Tensor<4>> {
-        let model = self.net.model().valid();
-        let device = self.device.clone().inner();
-        let images = images.to_device(&device);
+        let (model, device) = self.inference();
+        let start = Start::Completion(images.to_device(&device), known);
+        // Labels beyond the model's classes are clamped: an unconditional model takes any labels
+        // (it does not use them).
+        let labels: Vec<usize> = labels
+            .iter()
+            .map(|&l| l.min(self.classes().max(1) - 1))
+            .collect();
         let opts = SampleOptions::new(seed);
-        model
-            .complete_labels(images, labels, known, &opts, self.fast, &device)
-            .map_err(sampling_error)
+        draw(&model, &labels, start, &opts, self.fast, &device).map_err(sampling_error)
     }
 }
 
@@ -539,16 +485,25 @@ impl PixelRnnRunConfig {
     }
 }
 
-/// Parameters and activations per pixel of the two-layer 1×1 head `h → head_hidden → C·levels`
-/// every pixel model ends in.
-fn head_size(h: usize, head_hidden: usize, channels: usize, levels: usize) -> (u64, u64) {
-    (
-        sum(&[
-            prod(&[h, head_hidden]),
-            prod(&[head_hidden, channels, levels]),
+/// Parameters and activations per image of the pixel model of `c`: a `C → first_width` first
+/// convolution, `count` layers of `layer` parameters each with `stack` activations per pixel in
+/// all, and the two-layer 1×1 head `hidden → head_hidden → C·levels` every pixel model ends in.
+fn model_size(c: Shared, first_width: usize, [layer, count]: [u64; 2], stack: u64) -> Size {
+    let (channels, levels, fk) = (c.channels, c.levels, c.first_kernel);
+    let head_params = sum(&[
+        prod(&[c.hidden, c.head_hidden]),
+        prod(&[c.head_hidden, channels, levels]),
+    ]);
+    let head_activations = sum(&[c.head_hidden as u64, prod(&[channels, levels])]);
+    Size {
+        params: sum(&[
+            prod(&[channels, first_width, fk, fk]),
+            layer.saturating_mul(count),
+            head_params,
         ]),
-        sum(&[head_hidden as u64, prod(&[channels, levels])]),
-    )
+        activations: prod(&[c.image_size, c.image_size])
+            .saturating_mul(sum(&[stack, head_activations])),
+    }
 }
 
 /// Refuses a model of `[channels, size, size]` images for a dataset of another shape.
@@ -599,24 +554,18 @@ impl PixelCnnConfig {
     pub fn size(&self) -> Size {
         let c = self;
         let (h, half) = (c.hidden, c.hidden / 2);
-        let fk = c.first_kernel;
         let bk = c.block_kernel;
         let block = sum(&[
             prod(&[h, half]),
             prod(&[half, half, bk, bk]),
             prod(&[half, h]),
         ]);
-        let pixels = prod(&[c.image_size, c.image_size]);
-        let head = head_size(h, c.head_hidden, c.channels, c.levels);
-        Size {
-            params: sum(&[
-                prod(&[c.channels, h, fk, fk]),
-                block.saturating_mul(c.residual_blocks as u64),
-                head.0,
-            ]),
-            activations: pixels
-                .saturating_mul(sum(&[prod(&[h, 2 * c.residual_blocks + 2]), head.1])),
-        }
+        model_size(
+            c.shared(),
+            h,
+            [block, c.residual_blocks as u64],
+            prod(&[h, 2 * c.residual_blocks + 2]),
+        )
     }
 }
 
@@ -674,23 +623,18 @@ impl GatedPixelCnnConfig {
         let c = self;
         let h = c.hidden;
         let k = c.kernel;
-        let fk = c.first_kernel;
         let layer = sum(&[
             prod(&[2 * h, h, k, k]),
             prod(&[2 * h, h, k]),
             prod(&[3 * h, h]),
             prod(&[c.classes, 4 * h]),
         ]);
-        let pixels = prod(&[c.image_size, c.image_size]);
-        let head = head_size(h, c.head_hidden, c.channels, c.levels);
-        Size {
-            params: sum(&[
-                prod(&[c.channels, 4 * h, fk, fk]),
-                layer.saturating_mul(c.layers as u64),
-                head.0,
-            ]),
-            activations: pixels.saturating_mul(sum(&[prod(&[6 * h, c.layers + 1]), head.1])),
-        }
+        model_size(
+            c.shared(),
+            4 * h,
+            [layer, c.layers as u64],
+            prod(&[6 * h, c.layers + 1]),
+        )
     }
 }
 
@@ -735,19 +679,13 @@ impl PixelRnnConfig {
             RnnKind::DiagonalBiLstm => 2,
             RnnKind::RowLstm => 1,
         };
-        let fk = c.first_kernel;
         let layer = prod(&[directions, 2, 4 * h, h, c.row_kernel.max(2)]);
-        let pixels = prod(&[c.image_size, c.image_size]);
-        let head = head_size(h, c.head_hidden, c.channels, c.levels);
-        Size {
-            params: sum(&[
-                prod(&[c.channels, 2 * h, fk, fk]),
-                layer.saturating_mul(c.layers as u64),
-                head.0,
-            ]),
-            activations: pixels
-                .saturating_mul(sum(&[prod(&[directions, 6 * h, c.layers]), head.1])),
-        }
+        model_size(
+            c.shared(),
+            2 * h,
+            [layer, c.layers as u64],
+            prod(&[directions, 6 * h, c.layers]),
+        )
     }
 }
 
