@@ -25,7 +25,8 @@ impl Shared {
         positive: &[(&str, usize)],
         (name, kernel): (&str, usize),
         per_group: usize,
-    ) -> Result<(), String> {
+    ) -> crate::Result<()> {
+        let invalid = |m: String| Err(crate::Error::InvalidConfig(m));
         let Self {
             channels,
             image_size,
@@ -35,24 +36,24 @@ impl Shared {
             levels,
         } = *self;
         if channels != 1 && channels != 3 {
-            return Err(format!("channels must be 1 or 3, got {channels}"));
+            return invalid(format!("channels must be 1 or 3, got {channels}"));
         }
         let mut sizes = [("image_size", image_size)]
             .into_iter()
             .chain(positive.iter().copied());
         if let Some((size, _)) = sizes.find(|&(_, v)| v == 0) {
-            return Err(format!("{size} must be positive"));
+            return invalid(format!("{size} must be positive"));
         }
         if first_kernel.is_multiple_of(2) || kernel.is_multiple_of(2) {
-            return Err(format!(
+            return invalid(format!(
                 "kernel sides must be odd, got first_kernel {first_kernel} and {name} {kernel}"
             ));
         }
         if levels < 2 {
-            return Err(format!("levels must be at least 2, got {levels}"));
+            return invalid(format!("levels must be at least 2, got {levels}"));
         }
         if hidden < per_group * channels || head_hidden < channels {
-            return Err(format!(
+            return invalid(format!(
                 "hidden ({hidden}) and head_hidden ({head_hidden}) must leave every colour group some channels"
             ));
         }
@@ -71,7 +72,7 @@ macro_rules! impl_config {
     ) => {
         impl $config {
             /// Why this configuration cannot be built, if it cannot.
-            pub fn check(&self) -> ::std::result::Result<(), String> {
+            pub fn check(&self) -> $crate::Result<()> {
                 let positive: &[(&str, usize)] = &[$((stringify!($positive), self.$positive)),*];
                 let kernel = (stringify!($kernel), self.$kernel);
                 self.shared().check(positive, kernel, $per_group)

@@ -3,6 +3,10 @@
 /// What went wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
+    /// A configuration a model cannot be built with, or one that does not fit the dataset; the
+    /// message names the field and the value found.
+    #[error("{0}")]
+    InvalidConfig(String),
     /// Sampling temperature not in (0, ∞).
     #[error("sampling temperature must be positive and finite, got {0}")]
     Temperature(f64),

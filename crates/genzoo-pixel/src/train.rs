@@ -507,13 +507,13 @@ fn model_size(c: Shared, first_width: usize, [layer, count]: [u64; 2], stack: u6
 }
 
 /// Refuses a model of `[channels, size, size]` images for a dataset of another shape.
-fn check_shape(model: [usize; 3], kind: DatasetKind) -> std::result::Result<(), String> {
+fn check_shape(model: [usize; 3], kind: DatasetKind) -> crate::Result<()> {
     let [c, h, w] = kind.shape();
     if model != [c, h, w] {
-        return Err(format!(
+        return Err(crate::Error::InvalidConfig(format!(
             "the model is for {}×{}×{} images but dataset '{kind}' has {c}×{h}×{w}",
             model[0], model[1], model[2]
-        ));
+        )));
     }
     Ok(())
 }
@@ -528,7 +528,7 @@ impl PixelCnnConfig {
     }
 
     /// [`PixelCnnConfig::check`], and images of the dataset's shape.
-    pub fn check_dataset(&self, kind: DatasetKind) -> std::result::Result<(), String> {
+    pub fn check_dataset(&self, kind: DatasetKind) -> crate::Result<()> {
         self.check()?;
         check_shape([self.channels, self.image_size, self.image_size], kind)
     }
@@ -582,19 +582,15 @@ impl GatedPixelCnnConfig {
 
     /// [`GatedPixelCnnConfig::check`], images of the dataset's shape, and at most its classes
     /// (at least one for a `conditional` model).
-    pub fn check_dataset(
-        &self,
-        kind: DatasetKind,
-        conditional: bool,
-    ) -> std::result::Result<(), String> {
+    pub fn check_dataset(&self, kind: DatasetKind, conditional: bool) -> crate::Result<()> {
         self.check()?;
         check_shape([self.channels, self.image_size, self.image_size], kind)?;
         if self.classes > kind.classes() || (conditional && self.classes == 0) {
-            return Err(format!(
+            return Err(crate::Error::InvalidConfig(format!(
                 "classes must be between 1 and the {} classes of '{kind}', got {}",
                 kind.classes(),
                 self.classes
-            ));
+            )));
         }
         Ok(())
     }
@@ -650,21 +646,17 @@ impl PixelRnnConfig {
     }
 
     /// [`PixelRnnConfig::check`], the kind `want`, and images of the dataset's shape.
-    pub fn check_dataset(
-        &self,
-        kind: DatasetKind,
-        want: RnnKind,
-    ) -> std::result::Result<(), String> {
+    pub fn check_dataset(&self, kind: DatasetKind, want: RnnKind) -> crate::Result<()> {
         self.check()?;
         if self.kind != want {
             let name = match want {
                 RnnKind::RowLstm => "row-lstm",
                 RnnKind::DiagonalBiLstm => "diagonal-bilstm",
             };
-            return Err(format!(
+            return Err(crate::Error::InvalidConfig(format!(
                 "kind is {:?} but model '{name}' is {want:?}",
                 self.kind
-            ));
+            )));
         }
         check_shape([self.channels, self.image_size, self.image_size], kind)
     }
@@ -757,11 +749,13 @@ mod tests {
         );
         let err = PixelCnnConfig::mnist()
             .check_dataset(DatasetKind::Cifar10)
-            .expect_err("grey model, colour data");
+            .expect_err("grey model, colour data")
+            .to_string();
         assert!(err.contains("1×28×28") && err.contains("3×32×32"), "{err}");
         let err = GatedPixelCnnConfig::mnist()
             .check_dataset(DatasetKind::Mnist, true)
-            .expect_err("a conditional model needs classes");
+            .expect_err("a conditional model needs classes")
+            .to_string();
         assert!(
             err.contains("classes must be between 1 and the 10"),
             "{err}"
@@ -774,7 +768,8 @@ mod tests {
         );
         let err = PixelRnnConfig::mnist()
             .check_dataset(DatasetKind::Mnist, RnnKind::RowLstm)
-            .expect_err("a diagonal BiLSTM is not a row LSTM");
+            .expect_err("a diagonal BiLSTM is not a row LSTM")
+            .to_string();
         assert!(err.contains("model 'row-lstm'"), "{err}");
     }
 }

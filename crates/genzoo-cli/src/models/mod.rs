@@ -280,7 +280,7 @@ fn rnn_kind(name: &str) -> RnnKind {
 }
 
 /// An error of `[model_config]` of model `name`.
-fn bad_config(name: &str) -> impl Fn(String) -> Error + '_ {
+fn bad_config<E: std::fmt::Display>(name: &str) -> impl Fn(E) -> Error + '_ {
     move |m| Error::Config(format!("[model_config] of '{name}': {m}"))
 }
 
