@@ -541,14 +541,8 @@ pub fn train_with_validation(
             || step.is_multiple_of(opts.log_every)
             || step.is_multiple_of(opts.sample_every)
             || signal::requested();
-        if read_now && let Err((step, loss)) = window.read() {
-            bar.abandon();
-            let _ = write_report(run.root());
-            return Err(Error::NonFiniteLoss {
-                step,
-                loss,
-                checkpoint: kept(&good),
-            });
+        if read_now && let Err(found) = window.read() {
+            return Err(stop_non_finite(run, &bar, found, kept(&good)));
         }
         if let Some(ckpt) = pending.take() {
             ckpt.save(&run.checkpoint_path("last"))?;
@@ -621,14 +615,8 @@ pub fn train_with_validation(
             });
         }
     }
-    if let Err((step, loss)) = window.read() {
-        bar.abandon();
-        let _ = write_report(run.root());
-        return Err(Error::NonFiniteLoss {
-            step,
-            loss,
-            checkpoint: kept(&good),
-        });
+    if let Err(found) = window.read() {
+        return Err(stop_non_finite(run, &bar, found, kept(&good)));
     }
     bar.finish_and_clear();
 
@@ -799,6 +787,23 @@ fn evaluate(
 }
 
 /// `e` with the checkpoint that is kept named in it.
+/// Ends a run whose loss at `step` was not finite: the progress bar stops, the report is written,
+/// and the error names the checkpoint kept.
+fn stop_non_finite(
+    run: &RunDir,
+    bar: &indicatif::ProgressBar,
+    (step, loss): (u64, f64),
+    checkpoint: String,
+) -> Error {
+    bar.abandon();
+    let _ = write_report(run.root());
+    Error::NonFiniteLoss {
+        step,
+        loss,
+        checkpoint,
+    }
+}
+
 fn with_kept(e: Error, kept: String) -> Error {
     match e {
         Error::NonFinite { what, step, .. } => Error::NonFinite {
