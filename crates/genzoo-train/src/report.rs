@@ -1,7 +1,9 @@
 //! `report.html`: one self-contained page per run.
 //!
-//! The page shows what a run did without any tooling: the final metrics (`summary.json`) as a table,
-//! one SVG chart per logged metric (`metrics.jsonl`), the latest sample grids (`samples/*.png`)
+//! The page shows what a run did without any tooling: the headline metrics of `summary.json` first,
+//! with units and four significant figures (every field below them), one SVG chart per logged
+//! quantity of `metrics.jsonl` with its train, validation and test curves together (throughput on a
+//! chart of its own, elapsed time on none), a strip of sample grids over training (`samples/*.png`)
 //! embedded as `data:` URIs, and the resolved `config.toml`. Everything is inline — CSS, SVG,
 //! images — so the file can be mailed, attached to an issue or opened from a laptop without the run
 //! directory next to it.
@@ -22,7 +24,8 @@ use serde_json::Value;
 use crate::fsutil::write_atomic;
 use crate::svg::{self, ChartOptions, Series, escape_xml};
 
-/// How many sample grids (the latest ones) are embedded in the page; all are listed by name.
+/// How many sample grids are embedded in the page, spread evenly over training from the first to the
+/// last; all are listed by name.
 pub const SAMPLES_SHOWN: usize = 6;
 
 /// Sample files larger than this are listed but not embedded, so that one oversized grid cannot
@@ -82,7 +85,8 @@ h1{font-size:1.5em;margin-bottom:0}h2{border-bottom:1px solid #ddd;padding-botto
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.25em .7em;text-align:left}\
 td.num{text-align:right;font-variant-numeric:tabular-nums}\
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}\
-.charts,.samples{display:flex;flex-wrap:wrap;gap:1em}svg{max-width:100%;height:auto}\
+.charts{display:flex;flex-wrap:wrap;gap:1em}.samples{display:flex;gap:1em;overflow-x:auto}\
+svg{max-width:100%;height:auto}td.unit{color:#666}\
 figure{margin:0}figcaption{color:#555;font-size:.9em;text-align:center}\
 img{image-rendering:pixelated;border:1px solid #ddd;max-width:100%;height:auto}";
 
@@ -124,10 +128,12 @@ fn summary_section(h: &mut String, path: &Path) {
     };
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => {
+            headline_table(h, &map);
             let mut rows = Vec::new();
             for (k, v) in &map {
                 flatten_value(k, v, &mut rows);
             }
+            h.push_str("<details><summary>Every field of <code>summary.json</code></summary>\n");
             h.push_str("<table><tr><th>metric</th><th>value</th></tr>\n");
             for (k, v) in rows {
                 let class = if v.parse::<f64>().is_ok() {
@@ -142,7 +148,7 @@ fn summary_section(h: &mut String, path: &Path) {
                     escape_xml(&v)
                 );
             }
-            h.push_str("</table>\n");
+            h.push_str("</table></details>\n");
         }
         Ok(other) => {
             let _ = writeln!(h, "<pre>{}</pre>", escape_xml(&other.to_string()));
@@ -155,6 +161,87 @@ fn summary_section(h: &mut String, path: &Path) {
             let _ = writeln!(h, "<pre>{}</pre>", escape_xml(&text));
         }
     }
+}
+
+/// The summary fields a reader opens the report for: the test and validation metrics, the final
+/// training loss, the budget and the throughput.
+fn is_headline(key: &str) -> bool {
+    key.starts_with("test_")
+        || key.starts_with("valid_")
+        || matches!(
+            key,
+            "final_train_loss"
+                | "steps"
+                | "epochs_completed"
+                | "train_images_per_sec"
+                | "wall_time_s"
+        )
+}
+
+/// The unit of a metric, read off its name.
+fn unit(key: &str) -> &'static str {
+    if key.ends_with("_nats") {
+        "nats"
+    } else if key.ends_with("bits_per_dim") {
+        "bits/dim"
+    } else if key.ends_with("images_per_sec") {
+        "images/s"
+    } else if key.ends_with("_s") {
+        "s"
+    } else {
+        ""
+    }
+}
+
+/// `x` to four significant figures: plain notation from 0.001 to 10⁶, scientific outside; integers
+/// as they are.
+pub fn four_significant(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        return format!("{x:.0}");
+    }
+    let magnitude = x.abs().log10().floor();
+    if (-3.0..4.0).contains(&magnitude) {
+        format!("{x:.*}", (3.0 - magnitude) as usize)
+    } else if (4.0..6.0).contains(&magnitude) {
+        let unit = 10f64.powf(magnitude - 3.0);
+        format!("{:.0}", (x / unit).round() * unit)
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// The headline metrics, in a table of name, value (four significant figures) and unit.
+fn headline_table(h: &mut String, map: &serde_json::Map<String, Value>) {
+    let mut rows: Vec<(&String, f64)> = map
+        .iter()
+        .filter(|(k, _)| is_headline(k))
+        .filter_map(|(k, v)| Some((k, v.as_f64()?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    // Test metrics first, then validation, then the rest.
+    rows.sort_by_key(|(k, _)| {
+        (
+            !k.starts_with("test_"),
+            !k.starts_with("valid_"),
+            k.as_str(),
+        )
+    });
+    h.push_str("<table class=\"headline\"><tr><th>metric</th><th>value</th><th>unit</th></tr>\n");
+    for (k, v) in rows {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"unit\">{}</td></tr>",
+            escape_xml(k),
+            four_significant(v),
+            unit(k)
+        );
+    }
+    h.push_str("</table>\n");
 }
 
 /// Flattens nested objects into dotted keys (`{"test": {"nll": 1}}` → `test.nll`); other values
@@ -267,12 +354,31 @@ fn curves_section(h: &mut String, path: &Path) {
         h.push_str("<p class=\"missing\">No metrics logged yet.</p>\n");
         return;
     }
+    // One chart per quantity: `bits_per_dim` of the training records, `valid_bits_per_dim` and
+    // `test_bits_per_dim` are the same quantity on three splits. Elapsed time is not charted.
+    let mut charts: BTreeMap<String, SplitSeries> = BTreeMap::new();
+    for (key, splits) in &m.series {
+        if key == "time_s" {
+            continue;
+        }
+        let quantity = key
+            .strip_prefix("test_")
+            .or_else(|| key.strip_prefix("valid_"))
+            .unwrap_or(key);
+        let chart = charts.entry(quantity.to_string()).or_default();
+        for (split, points) in splits {
+            chart
+                .entry(split.clone())
+                .or_default()
+                .extend_from_slice(points);
+        }
+    }
     // Losses come first: they are what one opens a report for.
-    let mut keys: Vec<&String> = m.series.keys().collect();
+    let mut keys: Vec<&String> = charts.keys().collect();
     keys.sort_by_key(|k| (!k.contains("loss"), k.as_str()));
     h.push_str("<div class=\"charts\">\n");
     for key in keys {
-        let splits = &m.series[key];
+        let splits = &charts[key];
         let series: Vec<Series> = splits
             .iter()
             .map(|(split, pts)| {
@@ -355,22 +461,24 @@ fn samples_section(h: &mut String, dir: &Path) {
     }
     files.sort_by_cached_key(|(n, _)| sample_key(n));
 
-    let shown = files.len().min(SAMPLES_SHOWN);
-    if shown == files.len() {
+    let shown = spread(files.len(), SAMPLES_SHOWN);
+    if shown.len() == files.len() {
         let _ = writeln!(
             h,
-            "<p>{shown} grid{}, newest first.</p>",
-            if shown == 1 { "" } else { "s" }
+            "<p>{} grid{}, in training order.</p>",
+            shown.len(),
+            if shown.len() == 1 { "" } else { "s" }
         );
     } else {
         let _ = writeln!(
             h,
-            "<p>The latest {shown} of {} grids, newest first.</p>",
+            "<p>{} of {} grids, from the first to the last, in training order.</p>",
+            shown.len(),
             files.len()
         );
     }
     h.push_str("<div class=\"samples\">\n");
-    for (name, path) in files.iter().rev().take(SAMPLES_SHOWN) {
+    for (name, path) in shown.into_iter().map(|i| &files[i]) {
         let caption = escape_xml(name);
         let too_big = fs::metadata(path)
             .map(|m| m.len() > MAX_EMBEDDED_BYTES)
@@ -405,6 +513,17 @@ fn samples_section(h: &mut String, dir: &Path) {
         let _ = writeln!(h, "<li><code>{}</code></li>", escape_xml(name));
     }
     h.push_str("</ol></details>\n");
+}
+
+/// Up to `k` indices of `0..n` spread evenly from the first to the last, in order.
+fn spread(n: usize, k: usize) -> Vec<usize> {
+    if n <= k {
+        return (0..n).collect();
+    }
+    if k <= 1 {
+        return vec![n - 1];
+    }
+    (0..k).map(|i| i * (n - 1) / (k - 1)).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -541,7 +660,7 @@ mod tests {
         fs::write(dir.join("metrics.jsonl"), metrics.join("\n")).expect("metrics");
         fs::write(
             dir.join("summary.json"),
-            r#"{"test": {"nll_bits_per_dim": 1.2345, "kl": 7}, "steps": 30, "note": "a<b"}"#,
+            r#"{"test": {"nll_bits_per_dim": 1.2345, "kl": 7}, "steps": 30, "note": "a<b", "test_nll_nats": 87.509677}"#,
         )
         .expect("summary");
         let samples = dir.join("samples");
@@ -573,7 +692,7 @@ mod tests {
         assert!(html.contains("<title>genzoo run — vae-mnist-20250101T000000Z</title>"));
         // The config verbatim, escaped.
         assert!(html.contains("name = &quot;vae &lt;beta &amp; gamma&gt;&quot;\nlatent = 16"));
-        // One chart per metric: loss (first), images_per_sec, lr, parts.kl; loss has two splits.
+        // One chart per quantity: loss (first), images_per_sec, lr, parts.kl; loss has two splits.
         assert_eq!(html.matches("<svg").count(), 4);
         let loss_at = html.find("<title>loss</title>").expect("loss chart");
         assert!(
@@ -587,11 +706,18 @@ mod tests {
         // Lines 4 and 6 are skipped and counted; the blank line is not a line.
         assert!(html.contains("6 lines in"));
         assert!(html.contains("2 malformed lines skipped (first: line 4)"));
+        // The headline first: test metrics with units and four significant figures.
+        let headline = html.find("class=\"headline\"").expect("headline table");
+        assert!(headline < html.find("Every field").expect("all fields"));
+        assert!(html.contains(
+            "<td>test_nll_nats</td><td class=\"num\">87.51</td><td class=\"unit\">nats</td>"
+        ));
+        assert!(html.contains("<td>steps</td><td class=\"num\">30</td>"));
         // The summary table, flattened and escaped.
         assert!(html.contains("<td>test.nll_bits_per_dim</td><td class=\"num\">1.2345</td>"));
         assert!(html.contains("<td>test.kl</td><td class=\"num\">7</td>"));
         assert!(html.contains("<td>note</td><td>a&lt;b</td>"));
-        // The grids, newest (highest step) first, embedded; small grids are enlarged.
+        // The grids, in training order, embedded; small grids are enlarged.
         assert_eq!(
             html.matches("src=\"data:image/png;base64,iVBORw0KGgo")
                 .count(),
@@ -602,7 +728,7 @@ mod tests {
             html.find("step-20.png"),
             html.find("step-3.png"),
         );
-        assert!(a < b && b < c, "newest first");
+        assert!(c < b && b < a, "in training order");
         assert!(
             html.contains("<img width=\"56\""),
             "a 14-pixel-wide grid is shown 4x"
@@ -706,7 +832,44 @@ mod tests {
     }
 
     #[test]
-    fn latest_samples_only_are_embedded() {
+    fn train_and_test_curves_of_a_quantity_share_a_chart_and_time_has_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metrics = [
+            r#"{"step": 1, "split": "train", "bits_per_dim": 0.3, "time_s": 1.0}"#,
+            r#"{"step": 2, "split": "train", "bits_per_dim": 0.2, "time_s": 2.0}"#,
+            r#"{"step": 2, "split": "valid", "valid_bits_per_dim": 0.25}"#,
+            r#"{"step": 2, "split": "test", "test_bits_per_dim": 0.24}"#,
+        ];
+        fs::write(dir.path().join("metrics.jsonl"), metrics.join("\n")).expect("metrics");
+        let html = render_report(dir.path());
+        assert_eq!(html.matches("<svg").count(), 1, "one chart: bits_per_dim");
+        assert!(html.contains("<title>bits_per_dim</title>"));
+        for split in ["train", "valid", "test"] {
+            assert!(html.contains(&format!(">{split}</text>")), "{split}");
+        }
+        assert!(!html.contains("<title>time_s</title>"));
+    }
+
+    #[test]
+    fn four_significant_figures() {
+        let cases = [
+            (0.007290652603842318, "0.007291"),
+            (3990.9745584590614, "3991"),
+            (87.509677, "87.51"),
+            (0.16103288, "0.1610"),
+            (30.0, "30"),
+            (123456.7, "123500"),
+            (1.5e-5, "1.500e-5"),
+            (2.5e7, "25000000"),
+            (-0.5, "-0.5000"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(four_significant(x), want, "{x}");
+        }
+    }
+
+    #[test]
+    fn a_strip_of_samples_spans_training() {
         let dir = tempfile::tempdir().expect("tempdir");
         let samples = dir.path().join("samples");
         fs::create_dir(&samples).expect("samples");
@@ -727,8 +890,15 @@ mod tests {
             html.matches("data:image/png;base64,").count(),
             SAMPLES_SHOWN
         );
-        assert!(html.contains("<li><code>step-0.png</code></li>"));
-        assert!(!html.contains("alt=\"step-0.png\""));
-        assert!(html.contains("alt=\"step-8.png\""));
+        // Nine grids, six shown: the first, the last and four between, in order.
+        assert!(html.contains("<li><code>step-2.png</code></li>"));
+        assert!(!html.contains("alt=\"step-2.png\""));
+        let at = |step: u32| {
+            html.find(&format!("alt=\"step-{step}.png\""))
+                .expect("embedded")
+        };
+        assert!(at(0) < at(3) && at(3) < at(8));
+        assert_eq!(spread(9, 6), [0, 1, 3, 4, 6, 8]);
+        assert_eq!(spread(4, 6), [0, 1, 2, 3]);
     }
 }
