@@ -530,3 +530,65 @@ fn full_mnist_trains_when_the_data_dir_is_available() {
     let cfg = read_json(&dir.join("summary.json"));
     assert_eq!(cfg["model"], "autoencoder");
 }
+
+/// `--tensorboard`: an event file beside `metrics.jsonl` whose records pass their CRCs and hold
+/// every logged training loss (as TensorBoard's `f32`) at its step, and the sample grids as PNGs.
+#[test]
+fn tensorboard_events_hold_the_logged_losses_and_the_sample_grids() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("run");
+    genzoo_cli::train(&TrainArgs {
+        tensorboard: true,
+        sample_every: Some(2),
+        ..genzoo_tests::mini_args("autoencoder", &dir, 4, 16, 3)
+    })
+    .expect("trains");
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.join("tensorboard"))
+        .expect("tensorboard dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0]
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(name.starts_with("events.out.tfevents."), "{name}");
+    let events = genzoo_train::tensorboard::read_events(&files[0]).expect("valid records");
+    use genzoo_train::tensorboard::{Value as TbValue, What};
+    let value = |step: u64, tag: &str| {
+        events.iter().find_map(|e| match &e.what {
+            Some(What::Summary(s)) if e.step == step as i64 => s
+                .value
+                .iter()
+                .find(|v| v.tag == tag)
+                .map(|v| v.value.clone()),
+            _ => None,
+        })
+    };
+    let logged: Vec<(u64, f64)> = genzoo_tests::metrics(&dir)
+        .iter()
+        .filter(|r| r["split"] == "train")
+        .map(|r| {
+            (
+                r["step"].as_u64().expect("step"),
+                r["loss"].as_f64().expect("loss"),
+            )
+        })
+        .collect();
+    assert_eq!(logged.len(), 4);
+    for (step, loss) in logged {
+        assert_eq!(
+            value(step, "train/loss"),
+            Some(Some(TbValue::SimpleValue(loss as f32))),
+            "step {step}"
+        );
+    }
+    for step in [2, 4] {
+        let png = std::fs::read(dir.join(format!("samples/step-{step}.png"))).expect("grid");
+        match value(step, "samples") {
+            Some(Some(TbValue::Image(img))) => assert_eq!(img.encoded_image_string, png),
+            other => panic!("no sample image at step {step}: {other:?}"),
+        }
+    }
+}

@@ -113,6 +113,10 @@ pub struct TrainArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Also write the logged numbers and the sample grids as TensorBoard event files, into
+    /// <run>/tensorboard (`tensorboard --logdir <run>/tensorboard`).
+    #[arg(long)]
+    pub tensorboard: bool,
     /// Stop training after this many minutes of wall time (after the step in progress), then
     /// evaluate, save and report as at the end of the budget: a fixed compute budget.
     #[arg(long)]
@@ -393,6 +397,7 @@ pub fn train(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     let train_opts = TrainOptions {
         progress: !args.no_progress,
         time_limit,
+        tensorboard: args.tensorboard,
         ..cfg.train_options(spec.defaults.epochs)
     };
     train_opts.check(train_set.len())?;

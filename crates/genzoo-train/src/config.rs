@@ -106,7 +106,7 @@ impl RunConfig {
     }
 
     /// The loop settings of this configuration: its seed, batch size, budget (`default_epochs`
-    /// when it names neither epochs nor steps) and cadence; no progress bar, no time limit.
+    /// when it names neither epochs nor steps) and cadence; no progress bar, no time limit, no TensorBoard.
     pub fn train_options(&self, default_epochs: u64) -> TrainOptions {
         TrainOptions {
             seed: self.seed,
@@ -121,6 +121,7 @@ impl RunConfig {
             checkpoint_every: self.checkpoint_every,
             progress: false,
             time_limit: None,
+            tensorboard: false,
         }
     }
 

@@ -34,6 +34,7 @@ pub mod scalar;
 pub mod signal;
 pub mod state;
 pub mod svg;
+pub mod tensorboard;
 pub mod trainer;
 
 pub use backend::Backend;

@@ -429,7 +429,7 @@ fn sample_key(name: &str) -> (u8, u64, String) {
 }
 
 /// Width and height from a PNG's IHDR chunk, or `None` when the bytes are not a PNG.
-fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+pub(crate) fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
     if bytes.len() < 24 || &bytes[..8] != SIGNATURE || &bytes[12..16] != b"IHDR" {
         return None;

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::write_atomic;
+use crate::tensorboard::EventWriter;
 
 /// A run directory, created fresh, reopened to resume, or opened to read.
 ///
@@ -350,24 +351,58 @@ impl RunDir {
             .append(true)
             .open(&path)
             .at(&path)?;
-        Ok(MetricsLog { file, path })
+        Ok(MetricsLog {
+            file,
+            path,
+            tensorboard: None,
+        })
     }
 }
 
-/// Append-only `metrics.jsonl`; every record is flushed so a crash loses nothing logged.
-#[derive(Debug)]
+/// Append-only `metrics.jsonl`; every record is flushed so a crash loses nothing logged. With a
+/// TensorBoard writer, each record's numbers are also an event of scalars tagged
+/// `<split>/<field>`.
 pub struct MetricsLog {
     file: File,
     path: PathBuf,
+    tensorboard: Option<EventWriter>,
 }
 
 impl MetricsLog {
-    /// Appends one JSON object as a line.
+    /// Appends one JSON object as a line (and its numbers to TensorBoard, if it writes there).
     pub fn write(&mut self, record: &Map<String, Value>) -> Result<()> {
         let mut line = serde_json::to_string(record).expect("JSON map serializes");
         line.push('\n');
         self.file.write_all(line.as_bytes()).at(&self.path)?;
-        self.file.flush().at(&self.path)
+        self.file.flush().at(&self.path)?;
+        if let Some(tb) = &mut self.tensorboard {
+            let step = record.get("step").and_then(Value::as_u64).unwrap_or(0);
+            let split = record.get("split").and_then(Value::as_str).unwrap_or("run");
+            let scalars: Vec<(String, f64)> = record
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "step" | "epoch" | "split"))
+                .filter_map(|(k, v)| Some((format!("{split}/{k}"), v.as_f64()?)))
+                .collect();
+            if !scalars.is_empty() {
+                tb.scalars(step, &scalars)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Also writes the records, and the sample grids given to [`MetricsLog::image`], as
+    /// TensorBoard events.
+    pub fn with_tensorboard(mut self, writer: EventWriter) -> Self {
+        self.tensorboard = Some(writer);
+        self
+    }
+
+    /// A PNG file as a TensorBoard image at `step`, if TensorBoard is written.
+    pub fn image(&mut self, step: u64, tag: &str, png: &Path) -> Result<()> {
+        match &mut self.tensorboard {
+            Some(tb) => tb.png(step, tag, &std::fs::read(png).at(png)?),
+            None => Ok(()),
+        }
     }
 }
 

@@ -310,6 +310,9 @@ pub struct TrainOptions {
     /// step, so at least one step runs) the run ends as if its budget were spent — final
     /// evaluation, checkpoints, figures, summary (with `stopped_by_time_limit`).
     pub time_limit: Option<std::time::Duration>,
+    /// Also write the logged records and the sample grids as TensorBoard events, into a new file
+    /// of `<run>/tensorboard/`.
+    pub tensorboard: bool,
 }
 
 impl TrainOptions {
@@ -326,6 +329,7 @@ impl TrainOptions {
             checkpoint_every: 500,
             progress: false,
             time_limit: None,
+            tensorboard: false,
         }
     }
 
@@ -487,6 +491,10 @@ pub fn train_with_validation(
         opts.check_not_spent(run, &meta, train_set.len())?;
     }
     let mut log = run.metrics_log(resume.as_ref().map(|c| c.meta.step))?;
+    if opts.tensorboard {
+        let writer = crate::tensorboard::EventWriter::create(&run.root().join("tensorboard"))?;
+        log = log.with_tensorboard(writer);
+    }
 
     let bar = progress_bar(opts.progress, total_steps, meta.step);
     let started = Instant::now();
@@ -575,7 +583,7 @@ pub fn train_with_validation(
         }
         bar.set_position(step.min(total_steps));
         if step.is_multiple_of(opts.sample_every) {
-            save_grid(task, run, test_set, &format!("step-{step}"))?;
+            save_grid(task, run, test_set, &mut log, step)?;
         }
 
         if epoch_ended {
@@ -649,7 +657,7 @@ pub fn train_with_validation(
         }
     }
     snapshot(task, &meta)?.save(&run.checkpoint_path("last"))?;
-    save_grid(task, run, test_set, &format!("step-{}", meta.step))?;
+    save_grid(task, run, test_set, &mut log, meta.step)?;
     for (name, figure) in task.figures(test_set) {
         write_figure(run, &name, &figure)?;
     }
@@ -865,11 +873,20 @@ pub fn write_grid(path: &std::path::Path, g: &Grid) -> Result<()> {
     })
 }
 
-fn save_grid(task: &mut dyn Task, run: &RunDir, test_set: &ImageSet, name: &str) -> Result<()> {
-    match task.sample_grid(test_set) {
-        Some(g) => write_grid(&run.sample_path(name), &g),
-        None => Ok(()),
-    }
+/// The task's sample grid at `step`, as `samples/step-<step>.png` (and a TensorBoard image).
+fn save_grid(
+    task: &mut dyn Task,
+    run: &RunDir,
+    test_set: &ImageSet,
+    log: &mut crate::run::MetricsLog,
+    step: u64,
+) -> Result<()> {
+    let Some(g) = task.sample_grid(test_set) else {
+        return Ok(());
+    };
+    let path = run.sample_path(&format!("step-{step}"));
+    write_grid(&path, &g)?;
+    log.image(step, "samples", &path)
 }
 
 /// The steps since the last log record: their outputs as the steps returned them (`unread`) until
