@@ -140,10 +140,8 @@ pub const DEFAULT_MODEL: &str = "vae";
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Models => {
-            for m in models::registry() {
-                println!("{:<14} {}", m.name, m.summary);
-            }
-            for (name, summary) in models::classic::CLASSIC_MODELS {
+            let trained = models::registry().into_iter().map(|m| (m.name, m.summary));
+            for (name, summary) in trained.chain(models::classic::classic_models()) {
                 println!("{name:<14} {summary}");
             }
             let compiled: Vec<String> = Backend::compiled()

@@ -102,8 +102,29 @@ pub struct KdeParams {
     pub max_train: usize,
 }
 
-/// The classic fits of this crate by name, as `genzoo train` knows them.
-pub const FITS: [&str; 5] = ["kmeans", "minibatch-kmeans", "pca", "gmm", "kde"];
+/// The classic fits of this crate by name, as `genzoo train` knows them, with one line each.
+pub const FITS: [(&str, &str); 5] = [
+    (
+        "kmeans",
+        "k-means, k-means++ seeding, Lloyd iterations, restarts (lecture §1.1)",
+    ),
+    (
+        "minibatch-kmeans",
+        "mini-batch k-means, per-centre rate 1/count (Sculley 2010)",
+    ),
+    (
+        "pca",
+        "principal component analysis, exact or randomized (lecture §1.2)",
+    ),
+    (
+        "gmm",
+        "Gaussian mixture by EM, full/diagonal covariances (lecture §1.4)",
+    ),
+    (
+        "kde",
+        "Gaussian kernel density estimate, held-out bandwidth choice (lecture §1.4)",
+    ),
+];
 
 /// One classic fit and its parameters (a run's `[model_config]`; serialized as the parameters
 /// alone).
@@ -260,7 +281,7 @@ impl ClassicFit {
 fn not_a_fit(model: &str) -> Error {
     Error::Config(format!(
         "'{model}' is not a classic fit; known: {}",
-        FITS.join(", ")
+        FITS.map(|(name, _)| name).join(", ")
     ))
 }
 

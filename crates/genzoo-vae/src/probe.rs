@@ -35,6 +35,12 @@ struct AutoencoderRun {
     model_config: toml::Table,
 }
 
+/// The probe's name on the command line and its line for `genzoo models`.
+pub const PROBE: (&str, &str) = (
+    "ae-probe",
+    "linear probe on autoencoder / PCA-50 / pixel features, 100 / 1k / all labels (lecture §1.3)",
+);
+
 /// Parameters of the probe (`[model_config]` of `ae-probe`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

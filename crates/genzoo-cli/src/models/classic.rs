@@ -14,7 +14,7 @@ use genzoo_train::{Backend, RunDir};
 
 use crate::{Error, Result};
 use genzoo_unsupervised::fit::{ClassicData, ClassicFit, Ctx, load_rows};
-use genzoo_vae::probe::ProbeParams;
+use genzoo_vae::probe::{PROBE, ProbeParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -22,37 +22,14 @@ use super::{from_table, to_table};
 use crate::TrainArgs;
 use crate::config::{Layers, Provenance, set_flag};
 
-/// The classic fits `genzoo train` knows, with one line for `genzoo models`.
-pub const CLASSIC_MODELS: [(&str, &str); 6] = [
-    (
-        "kmeans",
-        "k-means, k-means++ seeding, Lloyd iterations, restarts (lecture §1.1)",
-    ),
-    (
-        "minibatch-kmeans",
-        "mini-batch k-means, per-centre rate 1/count (Sculley 2010)",
-    ),
-    (
-        "pca",
-        "principal component analysis, exact or randomized (lecture §1.2)",
-    ),
-    (
-        "gmm",
-        "Gaussian mixture by EM, full/diagonal covariances (lecture §1.4)",
-    ),
-    (
-        "kde",
-        "Gaussian kernel density estimate, held-out bandwidth choice (lecture §1.4)",
-    ),
-    (
-        "ae-probe",
-        "linear probe on autoencoder / PCA-50 / pixel features, 100 / 1k / all labels (lecture §1.3)",
-    ),
-];
+/// The classic fits `genzoo train` knows, with one line each for `genzoo models`.
+pub fn classic_models() -> impl Iterator<Item = (&'static str, &'static str)> {
+    genzoo_unsupervised::fit::FITS.into_iter().chain([PROBE])
+}
 
 /// Whether `genzoo train <name>` is a classic fit (handled by [`fit`]) rather than a registry model.
 pub fn is_classic(name: &str) -> bool {
-    CLASSIC_MODELS.iter().any(|(n, _)| *n == name)
+    classic_models().any(|(n, _)| n == name)
 }
 
 /// The `config.toml` of a classic fit.
