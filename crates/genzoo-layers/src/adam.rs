@@ -119,7 +119,7 @@ impl Optimizer for Adam {
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         #[cfg(feature = "flex")]
         {
-            let fits = takes_flex_route(&tensor, &grad, state.as_ref());
+            let fits = crate::route::adam(&tensor, &grad, state.as_ref());
             if fits {
                 let (time, m, v) = match state {
                     Some(s) => (
@@ -140,25 +140,6 @@ impl Optimizer for Adam {
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
         burn::optim::Adam::to_device(state, device)
     }
-}
-
-/// Whether one update takes the Flex kernel: parameter, gradient and moments all `f32` on Flex,
-/// of one shape, and no AMSGrad maximum in the state (a state loaded from burn's AMSGrad).
-#[cfg(feature = "flex")]
-fn takes_flex_route<const D: usize>(
-    tensor: &Tensor<D>,
-    grad: &Tensor<D>,
-    state: Option<&AdamState<D>>,
-) -> bool {
-    crate::flex::applies(&[tensor, grad])
-        && tensor.dims() == grad.dims()
-        && state.is_none_or(|s| {
-            let m = &s.momentum;
-            m.max_moment_2.is_none()
-                && m.moment_1.dims() == grad.dims()
-                && m.moment_2.dims() == grad.dims()
-                && crate::flex::applies(&[&m.moment_1, &m.moment_2])
-        })
 }
 
 /// The Flex kernel and its registration as a backend extension.
@@ -388,24 +369,24 @@ mod tests {
     fn updates_on_flex_take_the_kernel() {
         let device = Device::flex();
         let t = |v: [f32; 2]| Tensor::<1>::from_floats(v, &device);
-        assert!(takes_flex_route(&t([1.0, 2.0]), &t([0.5, 0.5]), None));
+        assert!(crate::route::adam(&t([1.0, 2.0]), &t([0.5, 0.5]), None));
         let (_, state) = AdamConfig::new()
             .build()
             .step(1e-3, t([1.0, 2.0]), t([0.5, 0.5]), None);
         let state = state.expect("state");
-        assert!(takes_flex_route(
+        assert!(crate::route::adam(
             &t([1.0, 2.0]),
             &t([0.5, 0.5]),
             Some(&state)
         ));
         // Off the kernel: another dtype, another shape, an AMSGrad state.
         let wide = t([1.0, 2.0]).cast(burn::tensor::DType::F64);
-        assert!(!takes_flex_route(&wide.clone(), &wide, None));
+        assert!(!crate::route::adam(&wide.clone(), &wide, None));
         let three = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device);
-        assert!(!takes_flex_route(&three.clone(), &three, Some(&state)));
+        assert!(!crate::route::adam(&three.clone(), &three, Some(&state)));
         let mut amsgrad = state;
         amsgrad.momentum.max_moment_2 = Some(t([0.0, 0.0]));
-        assert!(!takes_flex_route(
+        assert!(!crate::route::adam(
             &t([1.0, 2.0]),
             &t([0.5, 0.5]),
             Some(&amsgrad)

@@ -34,7 +34,7 @@ pub fn gated_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         "gated_tanh needs an even number of channels, got {dims:?}"
     );
     #[cfg(feature = "flex")]
-    if crate::flex::applies(&[&x]) {
+    if crate::route::flex(&[&x]) {
         return flex::gated_tanh(x);
     }
     composed::gated_tanh(x)
@@ -51,7 +51,7 @@ pub fn gated_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 pub fn lstm_cell<const D: usize>(gates: Tensor<D>, c_prev: Tensor<D>) -> Tensor<D> {
     check_lstm_shapes(&gates, &c_prev, "lstm_cell");
     #[cfg(feature = "flex")]
-    if crate::flex::applies(&[&gates, &c_prev]) {
+    if crate::route::flex(&[&gates, &c_prev]) {
         return flex::lstm_cell(gates, c_prev);
     }
     composed::lstm_cell(gates, c_prev)
@@ -68,7 +68,7 @@ pub fn lstm_cell<const D: usize>(gates: Tensor<D>, c_prev: Tensor<D>) -> Tensor<
 pub fn lstm_hidden<const D: usize>(gates: Tensor<D>, c: Tensor<D>) -> Tensor<D> {
     check_lstm_shapes(&gates, &c, "lstm_hidden");
     #[cfg(feature = "flex")]
-    if crate::flex::applies(&[&gates, &c]) {
+    if crate::route::flex(&[&gates, &c]) {
         return flex::lstm_hidden(gates, c);
     }
     composed::lstm_hidden(gates, c)
@@ -82,7 +82,7 @@ pub fn lstm_hidden<const D: usize>(gates: Tensor<D>, c: Tensor<D>) -> Tensor<D> 
 /// determines the sign of `x` only for `slope > 0`; other slopes take burn's op.
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if slope > 0.0 && slope.is_finite() && crate::flex::applies(&[&x]) {
+    if crate::route::leaky_relu(&x, slope) {
         return flex::leaky_relu(x, slope as f32);
     }
     burn::tensor::activation::leaky_relu(x, slope)
@@ -94,7 +94,7 @@ pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
 /// keeps the output for the backward pass (absolute error below 5e-7 against `f64`).
 pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if crate::flex::applies(&[&x]) {
+    if crate::route::flex(&[&x]) {
         return flex::tanh(x);
     }
     burn::tensor::activation::tanh(x)
@@ -111,7 +111,7 @@ pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// `logits`, `target`: the same shape (burn's ops, with broadcasting, otherwise)
 pub fn bernoulli_log_prob<const D: usize>(logits: Tensor<D>, target: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if logits.dims() == target.dims() && crate::flex::applies(&[&logits, &target]) {
+    if crate::route::bernoulli_log_prob(&logits, &target) {
         return flex::bernoulli_log_prob(logits, target);
     }
     composed::bernoulli_log_prob(logits, target)

@@ -226,7 +226,7 @@ impl MaskedConv2d {
             None
         };
         let (ph, pw) = (kh / 2, kw / 2);
-        crate::conv::conv2d_taps(x, weight, bias, [(ph, ph), (pw, pw)], &first.taps)
+        crate::route::conv2d_taps(x, weight, bias, [(ph, ph), (pw, pw)], &first.taps)
     }
 
     /// The same convolution through burn's `conv2d` over the whole (masked) kernel: the

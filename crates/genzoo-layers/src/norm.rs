@@ -21,12 +21,7 @@ use burn::tensor::Tensor;
 /// `x: [B, C, …]` with `C` the layer's features → the same shape
 pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if D >= 2
-        && x.device().is_autodiff()
-        && bn.training.is_enabled()
-        && crate::flex::applies(&[&x])
-        && crate::flex::applies(&[&bn.gamma.val(), &bn.beta.val()])
-    {
+    if crate::route::batch_norm(bn, &x) {
         return flex::train(bn, x);
     }
     bn.forward(x)
