@@ -46,6 +46,25 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
+    /// A convolution of `[C, H, W]` images with a `kh × kw` kernel and
+    /// `p = [s_h, s_w, p_top, p_bottom, p_left, p_right]`, over its output grid.
+    pub(crate) fn conv(c: usize, [h, w]: [usize; 2], [kh, kw]: [usize; 2], p: [usize; 6]) -> Self {
+        let [sh, sw, pt, pb, pl, pr] = p;
+        Self {
+            c,
+            h,
+            w,
+            kh,
+            kw,
+            sh,
+            sw,
+            pt,
+            pl,
+            gh: (h + pt + pb - kh) / sh + 1,
+            gw: (w + pl + pr - kw) / sw + 1,
+        }
+    }
+
     /// Rows of the column matrix: `C·kh·kw`.
     pub(crate) fn rows(&self) -> usize {
         self.c * self.kh * self.kw

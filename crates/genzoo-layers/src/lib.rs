@@ -25,13 +25,14 @@
 //! assert_eq!(conv.forward(x).dims(), [2, 16, 28, 28]);
 //! ```
 
-// Layers, from the bottom: kernels on `f32` slices (`flex`, `gemm`, `im2col`, `phase`); operations
-// with their backward passes (`conv`, `conv_ops`, `fused`, `norm`, `skew`); the choice of kernel
-// (`route`); layers and the optimizer (`masked`, `lstm`, `adam`). A module uses only modules
-// below it.
+// Layers, from the bottom: kernels on `f32` slices (`flex`, `gemm`, `im2col`, `phase`) and the
+// backward node of the custom operations (`autodiff`); operations (`conv`, `conv_ops`, `fused`,
+// `norm`, `skew`); the choice of kernel (`route`); layers and the optimizer (`masked`, `lstm`,
+// `adam`). A module uses only modules below it.
 pub mod adam;
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+mod autodiff;
 pub mod conv;
-#[cfg(feature = "flex")]
 mod conv_ops;
 #[cfg(feature = "flex")]
 mod flex;
@@ -48,6 +49,7 @@ mod phase;
 pub mod route;
 pub mod skew;
 
+pub use conv_ops::ConvOps;
 pub use lstm::{ConvLstmCell, ConvLstmCellConfig, LstmState, lstm_update};
 pub use masked::{MaskType, MaskedConv2d, MaskedConv2dConfig, causal_mask, channel_group};
 pub use route::{RoutedForward, conv_transpose2d, conv2d, conv2d_stacked, linear};
@@ -55,6 +57,8 @@ pub use skew::{skew, unskew};
 
 /// What the tests of the operations share.
 #[cfg(test)]
+// Without `flex`, only the tests of the tensor-op compositions run.
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
 mod test_util {
     use burn::tensor::{Device, Distribution, Tensor};
 
@@ -116,7 +120,14 @@ mod test_util {
                 values(x.grad(&grads).expect("dx")),
             ));
         }
-        let (fast, reference) = (&out[0], &out[1]);
+        assert_outputs_close(&out[0], &out[1], what);
+    }
+
+    /// Output, weight gradient, bias gradient (if any) and input gradient of one route.
+    pub type Outputs = (Vec<f32>, Vec<f32>, Option<Vec<f32>>, Vec<f32>);
+
+    /// Each of `fast`'s values against `reference`'s ([`assert_close`]).
+    pub fn assert_outputs_close(fast: &Outputs, reference: &Outputs, what: &str) {
         assert_close(&fast.0, &reference.0, &format!("{what} output"));
         assert_close(&fast.1, &reference.1, &format!("{what} weight gradient"));
         if let (Some(a), Some(b)) = (&fast.2, &reference.2) {

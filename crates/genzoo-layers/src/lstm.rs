@@ -176,14 +176,11 @@ pub fn lstm_update(gates: Tensor<4>, c_prev: Tensor<4>) -> LstmState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::values;
     use burn::module::Param;
 
     fn device() -> Device {
         Device::flex()
-    }
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().expect("f32 data")
     }
 
     fn sig(v: f64) -> f64 {

@@ -439,19 +439,7 @@ mod tests {
             (32, 5, 6, 2, 3, 1, 1, 1, 0, 1, 1, 3),
         ];
         for (c, h, w, kh, kw, sh, sw, pt, pb, pl, pr, o) in cases {
-            let g = Geometry {
-                c,
-                h,
-                w,
-                kh,
-                kw,
-                sh,
-                sw,
-                pt,
-                pl,
-                gh: (h + pt + pb - kh) / sh + 1,
-                gw: (w + pl + pr - kw) / sw + 1,
-            };
+            let g = Geometry::conv(c, [h, w], [kh, kw], [sh, sw, pt, pb, pl, pr]);
             for batch in [1, 5] {
                 let x = pseudo(batch * c * h * w, 1);
                 let wt = pseudo(o * c * kh * kw, 2);

@@ -12,9 +12,11 @@
 //! - **GEMM compositions** of burn's tensor ops ([`crate::conv`]), on any backend;
 //! - **burn's own ops**: everything else.
 //!
-//! Speed-ups quoted below are forward + backward on this project's CPU machine, measured with
-//! `cargo run --release -p genzoo-layers --example conv_paths` (per-layer timings) or, per
-//! preset, `genzoo bench --only MODEL` before and after (`docs/performance.md` keeps the tables).
+//! Each rule's numbers name how they were measured, on this project's CPU machine (forward +
+//! backward): `conv_paths` is `cargo run --release --example conv_paths -p genzoo-layers`
+//! (per-layer timings), `bench` is `genzoo bench --only MODEL` with and without the rule, in
+//! alternated rounds, `perf` a `perf record` of `genzoo train MODEL` (`docs/performance.md`
+//! keeps the tables and commits).
 
 use burn::nn::Linear;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
@@ -23,7 +25,6 @@ use burn::tensor::module;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use crate::conv::{self, add_bias, conv2d_options};
-#[cfg(feature = "flex")]
 use crate::conv_ops;
 
 // ---------------------------------------------------------------------------------------------
@@ -92,15 +93,14 @@ pub(crate) fn adam<const D: usize>(
 /// Input channels from which a stride-1 layer is folded ([`crate::phase`]) rather than given a
 /// column matrix ([`crate::im2col`]): folded, each tap is one product with `k = C`, thin for few
 /// channels, while the column matrix is `kh·kw` times the input (6× for the Gated PixelCNN's 2×3
-/// vertical stack over 64 channels, where folding measured +11% on `cond-pixelcnn`).
+/// vertical stack over 64 channels, where folding measured +11% on `cond-pixelcnn`, `bench`).
 const PHASE_MIN_CHANNELS: usize = 32;
 
 /// Whether a Flex convolution over `channels` (the input's; a transposed convolution's output's)
 /// is folded: every strided layer (the column matrices are stride 1's; folding single-channel
-/// first layers measured `vae-conv` +9%, DCGAN's peak memory 144 → 110 MiB), and stride-1
+/// first layers: `vae-conv` +9%, DCGAN's peak memory 144 → 110 MiB, `bench`), and stride-1
 /// layers with a kernel larger than 1×1 over [`PHASE_MIN_CHANNELS`] or more; never for an empty
 /// output `grid`.
-#[cfg(feature = "flex")]
 fn folds(channels: usize, kernel: [usize; 2], stride: [usize; 2], grid: [usize; 2]) -> bool {
     let strided = stride[0] > 1 || stride[1] > 1;
     let wide = channels >= PHASE_MIN_CHANNELS && kernel[0] * kernel[1] > 1;
@@ -114,8 +114,8 @@ fn plain(dilation: [usize; 2], groups: usize) -> bool {
 
 /// A convolution layer's `conv2d` (burn's signature and result). Stride-1 1×1 kernels (a channel
 /// mix: burn's weight gradient is a thin product over batch × pixels, 2.2× slower) and
-/// single-channel inputs at stride 1 (1.6–2.1×) take [`crate::conv`]'s GEMM composition; all
-/// others [`conv2d_op`].
+/// single-channel inputs at stride 1 (1.6–2.1×, `conv_paths`) take [`crate::conv`]'s GEMM
+/// composition; all others [`conv2d_op`].
 ///
 /// # Shapes
 /// `x: [B, C_in, H, W]`, `weight: [C_out, C_in, kh, kw]`, `bias: [C_out]` →
@@ -143,8 +143,8 @@ fn takes_gemm([_, c_in, kh, kw]: [usize; 4], options: &ConvOptions<2>) -> bool {
 /// concatenated in order, each with its bias if all have one): the gate pairs of the Gated
 /// PixelCNN. 1×1 kernels and single-channel inputs take the tap product of [`conv2d_taps`] (2.7×
 /// and 1.8× faster than burn's `conv2d` for the Gated PixelCNN's links and first vertical
-/// convolution); wider kernels [`conv2d_op`] (the phase engine for the 2×3 vertical stack over 64
-/// channels).
+/// convolution, `conv_paths`); wider kernels [`conv2d_op`] (the phase engine for the 2×3
+/// vertical stack over 64 channels).
 ///
 /// # Panics
 /// If `convs` is empty or the first pads "same" (which depends on the input size).
@@ -200,7 +200,6 @@ fn conv2d_op(
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
-    #[cfg(feature = "flex")]
     if plain(options.dilation, options.groups) && flex(&[&x, &weight]) {
         let [_, c_in, h, w] = x.dims();
         let [_, _, kh, kw] = weight.dims();
@@ -217,7 +216,8 @@ fn conv2d_op(
 /// A transposed-convolution layer's `conv_transpose2d` (burn's signature and result): the Flex
 /// operation of [`crate::conv_ops`] where it applies (folded or not, [`folds`], over the output),
 /// burn's op elsewhere and for dilation or groups ≠ 1. [`crate::conv`]'s sub-pixel composition
-/// measured as fast as burn's op or slower on every decoder layer of the presets (0.3–1.0×).
+/// measured as fast as burn's op or slower on every decoder layer of the presets (0.3–1.0×,
+/// `conv_paths`).
 ///
 /// # Shapes
 /// `x: [B, C_in, H, W]`, `weight: [C_in, C_out, kh, kw]`, `bias: [C_out]` →
@@ -228,7 +228,6 @@ pub fn conv_transpose2d(
     bias: Option<Tensor<1>>,
     options: ConvTransposeOptions<2>,
 ) -> Tensor<4> {
-    #[cfg(feature = "flex")]
     if plain(options.dilation, options.groups) && flex(&[&x, &weight]) {
         let [_, _, h, w] = x.dims();
         let [_, c_out, kh, kw] = weight.dims();
@@ -259,34 +258,30 @@ pub fn conv2d_taps(
     padding: [(usize, usize); 2],
     taps: &[usize],
 ) -> Tensor<4> {
-    #[cfg(feature = "flex")]
+    let [c_out, c_in, kh, kw] = weight.dims();
+    if !taps.is_empty()
+        && kh * kw <= usize::BITS as usize
+        && taps.windows(2).all(|p| p[0] < p[1])
+        && flex(&[&x, &weight])
     {
-        let [c_out, c_in, kh, kw] = weight.dims();
-        if !taps.is_empty()
-            && kh * kw <= usize::BITS as usize
-            && taps.windows(2).all(|p| p[0] < p[1])
-            && flex(&[&x, &weight])
-        {
-            conv::taps_output(x.dims(), weight.dims(), padding, taps);
-            let weight = conv::taps_weight(weight, taps).reshape([c_out, taps.len() * c_in]);
-            let mask = taps.iter().fold(0usize, |m, &i| m | 1 << i);
-            let [(pt, pb), (pl, pr)] = padding;
-            let y = conv_ops::conv2d_taps(x, weight, [kh, kw, mask, pt, pb, pl, pr]);
-            return add_bias(y, bias);
-        }
+        conv::taps_output(x.dims(), weight.dims(), padding, taps);
+        let weight = conv::taps_weight(weight, taps).reshape([c_out, taps.len() * c_in]);
+        let mask = taps.iter().fold(0usize, |m, &i| m | 1 << i);
+        let [(pt, pb), (pl, pr)] = padding;
+        let y = conv_ops::conv2d_taps(x, weight, [kh, kw, mask, pt, pb, pl, pr]);
+        return add_bias(y, bias);
     }
     conv::conv2d_taps(x, weight, bias, padding, taps)
 }
 
 /// `linear` with burn's signature and result for a batch of vectors: `x · weight + bias`, one
 /// product each way through [`crate::gemm`] on Flex (burn-flex allocates every product as a
-/// zeroed byte buffer and then copies it into an aligned one: 9% of the MLP GAN's step in
+/// zeroed byte buffer and then copies it into an aligned one: 9% of the MLP GAN's step,
 /// `perf`), burn's op elsewhere.
 ///
 /// # Shapes
 /// `x: [B, d_in]`, `weight: [d_in, d_out]`, `bias: [d_out]` → `[B, d_out]`
 pub fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
-    #[cfg(feature = "flex")]
     if x.dims()[1] == weight.dims()[0] && flex(&[&x, &weight]) {
         let y = conv_ops::linear_product(x, weight);
         return match bias {
