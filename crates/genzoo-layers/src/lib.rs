@@ -26,9 +26,10 @@
 //! ```
 
 // Layers, from the bottom: kernels on `f32` slices (`flex`, `gemm`, `im2col`, `phase`) and the
-// backward node of the custom operations (`autodiff`); operations (`conv`, `conv_ops`, `fused`,
-// `norm`, `skew`); the choice of kernel (`route`); layers and the optimizer (`masked`, `lstm`,
-// `adam`). A module uses only modules below it.
+// backward node of the custom operations (`autodiff`); convolution operations (`conv`, `conv_ops`)
+// and `skew`; the choice of kernel (`route`); what asks it: the element-wise functions (`fused`),
+// BatchNorm (`norm`), the layers (`masked`, `lstm`) and the optimizer (`adam`). A module uses only
+// modules below it.
 pub mod adam;
 #[cfg_attr(not(feature = "flex"), allow(dead_code))]
 mod autodiff;
