@@ -16,9 +16,8 @@ use burn::tensor::module::conv_transpose2d;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor};
 use genzoo_layers::fused::{leaky_relu, tanh};
-use genzoo_layers::im2col::linear;
 use genzoo_layers::norm::batch_norm;
-use genzoo_layers::{GemmForward, LinearGemm};
+use genzoo_layers::{RoutedForward, conv2d, linear};
 
 use crate::nets::{invalid, leaky_slope, positive_sizes, with_labels};
 use crate::spectral::SpectralNorm;
@@ -227,7 +226,7 @@ impl DcganGenerator {
     /// `z: [B, latent]`, `labels: [B, classes]` → `[B, C, 4·side, 4·side]` in [−1, 1]
     pub fn forward(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Tensor<4> {
         let [b, _] = z.dims();
-        let h = self.fc.forward_gemm(with_labels(z, labels)).reshape([
+        let h = self.fc.forward_routed(with_labels(z, labels)).reshape([
             b,
             self.hidden,
             self.side,
@@ -235,8 +234,8 @@ impl DcganGenerator {
         ]); // [B, 128, 7, 7]
         // BatchNorm's training pass as one custom operation on Flex (`genzoo_layers::norm`).
         let h = relu(batch_norm(&self.bn0, h));
-        let h = relu(batch_norm(&self.bn1, self.deconv1.forward_auto(h))); // [B, 64, 14, 14]
-        tanh(self.deconv2.forward_auto(h)) // [B, 1, 28, 28]
+        let h = relu(batch_norm(&self.bn1, self.deconv1.forward_routed(h))); // [B, 64, 14, 14]
+        tanh(self.deconv2.forward_routed(h)) // [B, 1, 28, 28]
     }
 }
 
@@ -289,16 +288,11 @@ impl DcganDiscriminator {
     fn conv(&self, i: usize, x: Tensor<4>) -> Tensor<4> {
         let layer = if i == 0 { &self.conv1 } else { &self.conv2 };
         match &self.sn {
-            // forward_auto: the GEMM path where it measured faster (single-channel input).
-            None => layer.forward_auto(x),
+            None => layer.forward_routed(x),
             Some(_) => {
                 let bias = layer.bias.as_ref().map(|b| b.val());
                 let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
-                if layer.prefers_gemm() {
-                    genzoo_layers::conv::conv2d(x, self.kernel(i), bias, options)
-                } else {
-                    genzoo_layers::im2col::conv2d(x, self.kernel(i), bias, options)
-                }
+                conv2d(x, self.kernel(i), bias, options)
             }
         }
     }
@@ -323,7 +317,7 @@ impl DcganDiscriminator {
 
     fn linear(&self, h: Tensor<2>) -> Tensor<2> {
         match &self.sn {
-            None => self.fc.forward_gemm(h),
+            None => self.fc.forward_routed(h),
             Some(_) => linear(h, self.fc_weight(), self.fc.bias.as_ref().map(|b| b.val())),
         }
     }

@@ -6,7 +6,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
-use genzoo_layers::LinearGemm;
+use genzoo_layers::RoutedForward;
 use genzoo_layers::fused::{leaky_relu, tanh};
 
 use crate::nets::{leaky_slope, with_labels};
@@ -104,9 +104,9 @@ impl MlpGenerator {
         let [b, _] = z.dims();
         let [c, h, w] = self.shape;
         let x = with_labels(z, labels);
-        let x = leaky_relu(self.fc1.forward_gemm(x), self.leak);
-        let x = leaky_relu(self.fc2.forward_gemm(x), self.leak);
-        tanh(self.out.forward_gemm(x)).reshape([b, c, h, w])
+        let x = leaky_relu(self.fc1.forward_routed(x), self.leak);
+        let x = leaky_relu(self.fc2.forward_routed(x), self.leak);
+        tanh(self.out.forward_routed(x)).reshape([b, c, h, w])
     }
 }
 
@@ -126,9 +126,9 @@ impl MlpDiscriminator {
     /// `x: [B, C, H, W]`, `labels: [B, classes]` → `[B, 1]`
     pub fn forward(&self, x: Tensor<4>, labels: Option<Tensor<2>>) -> Tensor<2> {
         let h = with_labels(x.flatten(1, 3), labels);
-        let h = leaky_relu(self.fc1.forward_gemm(h), self.leak);
-        let h = leaky_relu(self.fc2.forward_gemm(h), self.leak);
-        self.out.forward_gemm(h)
+        let h = leaky_relu(self.fc1.forward_routed(h), self.leak);
+        let h = leaky_relu(self.fc2.forward_routed(h), self.leak);
+        self.out.forward_routed(h)
     }
 
     /// `∂D(x)/∂x` written as differentiable tensor ops (for the gradient penalty): the

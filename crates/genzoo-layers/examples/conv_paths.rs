@@ -75,7 +75,7 @@ fn main() {
         if k == 3 {
             // PixelCNN's mask-B layer: the tap path over the 5 kept positions.
             let taps = || {
-                let y = genzoo_layers::conv::conv2d_taps(
+                let y = genzoo_layers::route::conv2d_taps(
                     x.clone(),
                     w.clone(),
                     None,
@@ -262,7 +262,7 @@ fn plain_convs(device: &Device) {
                 (false, 0) => conv2d(xc, wc, None, conv_options.clone()),
                 (false, 1) => genzoo_layers::conv::conv2d(xc, wc, None, conv_options.clone()),
                 (false, _) => {
-                    genzoo_layers::conv::conv2d_taps(xc, wc, None, conv_options.padding, &all_taps)
+                    genzoo_layers::route::conv2d_taps(xc, wc, None, conv_options.padding, &all_taps)
                 }
                 (true, 0) => conv_transpose2d(xc, wc, None, transpose_options.clone()),
                 (true, _) => {

@@ -29,6 +29,7 @@
 //! assert_eq!(model.weight.dims(), [3, 1]);
 //! ```
 
+use burn::backend::{Backend, Dispatch, backend_extension, tensor::FloatTensor};
 use burn::config::Config;
 use burn::optim::{AdamState, LearningRate, ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
@@ -80,7 +81,6 @@ pub struct Adam {
 }
 
 /// The scalars of one update at step `time` (1 at the first), computed as burn computes them.
-#[cfg_attr(not(feature = "flex"), allow(dead_code))]
 #[derive(Clone, Copy, Debug)]
 struct Scalars {
     beta_1: f32,
@@ -93,7 +93,6 @@ struct Scalars {
 }
 
 impl Adam {
-    #[cfg_attr(not(feature = "flex"), allow(dead_code))]
     fn scalars(&self, time: usize, lr: LearningRate) -> Scalars {
         let t = time as i32;
         let bias_correction2_sqrt = (1.0 - self.beta_2.powi(t)).sqrt();
@@ -117,22 +116,18 @@ impl Optimizer for Adam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        #[cfg(feature = "flex")]
-        {
-            let fits = takes_flex_route(&tensor, &grad, state.as_ref());
-            if fits {
-                let (time, m, v) = match state {
-                    Some(s) => (
-                        s.momentum.time + 1,
-                        s.momentum.moment_1,
-                        s.momentum.moment_2,
-                    ),
-                    None => (1, grad.zeros_like(), grad.zeros_like()),
-                };
-                let (p, m, v) = flex::update(tensor, grad, m, v, self.scalars(time, lr));
-                let momentum = burn::optim::AdaptiveMomentumState::new(time, m, v);
-                return (p, Some(AdamState::new(momentum)));
-            }
+        if crate::route::adam(&tensor, &grad, state.as_ref()) {
+            let (time, m, v) = match state {
+                Some(s) => (
+                    s.momentum.time + 1,
+                    s.momentum.moment_1,
+                    s.momentum.moment_2,
+                ),
+                None => (1, grad.zeros_like(), grad.zeros_like()),
+            };
+            let (p, m, v) = update(tensor, grad, m, v, self.scalars(time, lr));
+            let momentum = burn::optim::AdaptiveMomentumState::new(time, m, v);
+            return (p, Some(AdamState::new(momentum)));
         }
         self.reference.step(lr, tensor, grad, state)
     }
@@ -142,74 +137,58 @@ impl Optimizer for Adam {
     }
 }
 
-/// Whether one update takes the Flex kernel: parameter, gradient and moments all `f32` on Flex,
-/// of one shape, and no AMSGrad maximum in the state (a state loaded from burn's AMSGrad).
-#[cfg(feature = "flex")]
-fn takes_flex_route<const D: usize>(
-    tensor: &Tensor<D>,
-    grad: &Tensor<D>,
-    state: Option<&AdamState<D>>,
-) -> bool {
-    crate::flex::applies(&[tensor, grad])
-        && tensor.dims() == grad.dims()
-        && state.is_none_or(|s| {
-            let m = &s.momentum;
-            m.max_moment_2.is_none()
-                && m.moment_1.dims() == grad.dims()
-                && m.moment_2.dims() == grad.dims()
-                && crate::flex::applies(&[&m.moment_1, &m.moment_2])
-        })
+/// One Adam update as an operation a backend may compute with its own kernel (never tracked). The
+/// reference is burn's `Adam` optimizer, written with `Tensor` (not with a backend's primitives),
+/// so every backend that takes it implements it.
+#[backend_extension(Flex: cfg(feature = "flex"), Autodiff)]
+pub trait AdamOps: Backend {
+    /// The new parameter and moments `(p, m, v)` from the old ones and the gradient, with
+    /// the step's scalars `[β₁, β₂, bias correction, ε·√(1 − β₂ᵗ), learning rate]`.
+    // Without `flex` the generated dispatch has no backend to pass this argument to.
+    #[cfg_attr(not(feature = "flex"), allow(unused_variables))]
+    fn adam_update(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        scalars: [f32; 5],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// The Flex kernel and its registration as a backend extension.
+/// [`AdamOps::adam_update`] on tensors.
+fn update<const D: usize>(
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moment_1: Tensor<D>,
+    moment_2: Tensor<D>,
+    s: Scalars,
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    let (p, m, v) = <Dispatch as AdamOps>::adam_update(
+        param.into_dispatch(),
+        grad.into_dispatch(),
+        moment_1.into_dispatch(),
+        moment_2.into_dispatch(),
+        [s.beta_1, s.beta_2, s.combined, s.epsilon, s.lr],
+    );
+    (
+        Tensor::from_dispatch(p),
+        Tensor::from_dispatch(m),
+        Tensor::from_dispatch(v),
+    )
+}
+
+/// The Flex kernel, and the operation's registration on Flex with and without autodiff.
 #[cfg(feature = "flex")]
 mod flex {
-    use super::Scalars;
+    use super::AdamOps;
     use crate::flex::contiguous;
     use burn::backend::autodiff::{Autodiff, checkpoint::strategy::CheckpointStrategy};
     use burn::backend::flex::FlexTensor;
-    use burn::backend::{
-        AutodiffBackend, Backend, Dispatch, Flex, backend_extension, tensor::FloatTensor,
-    };
-    use burn::tensor::Tensor;
+    use burn::backend::{AutodiffBackend, Flex, tensor::FloatTensor};
     use rayon::prelude::*;
 
     /// Elements per parallel task.
     const CHUNK: usize = 16 * 1024;
-
-    #[backend_extension(Flex, Autodiff)]
-    pub trait AdamOps: Backend {
-        /// The new parameter and moments `(p, m, v)` from the old ones and the gradient, with
-        /// the step's scalars `[β₁, β₂, bias correction, ε·√(1 − β₂ᵗ), learning rate]`.
-        fn adam_update(
-            param: FloatTensor<Self>,
-            grad: FloatTensor<Self>,
-            moment_1: FloatTensor<Self>,
-            moment_2: FloatTensor<Self>,
-            scalars: [f32; 5],
-        ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
-    }
-
-    pub fn update<const D: usize>(
-        param: Tensor<D>,
-        grad: Tensor<D>,
-        moment_1: Tensor<D>,
-        moment_2: Tensor<D>,
-        s: Scalars,
-    ) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
-        let (p, m, v) = <Dispatch as AdamOps>::adam_update(
-            param.into_dispatch(),
-            grad.into_dispatch(),
-            moment_1.into_dispatch(),
-            moment_2.into_dispatch(),
-            [s.beta_1, s.beta_2, s.combined, s.epsilon, s.lr],
-        );
-        (
-            Tensor::from_dispatch(p),
-            Tensor::from_dispatch(m),
-            Tensor::from_dispatch(v),
-        )
-    }
 
     /// `x` as a tensor whose buffer holds exactly its values, in order: written in place when
     /// nothing else holds the buffer, copied once otherwise (`storage_mut` copies on write).
@@ -388,24 +367,24 @@ mod tests {
     fn updates_on_flex_take_the_kernel() {
         let device = Device::flex();
         let t = |v: [f32; 2]| Tensor::<1>::from_floats(v, &device);
-        assert!(takes_flex_route(&t([1.0, 2.0]), &t([0.5, 0.5]), None));
+        assert!(crate::route::adam(&t([1.0, 2.0]), &t([0.5, 0.5]), None));
         let (_, state) = AdamConfig::new()
             .build()
             .step(1e-3, t([1.0, 2.0]), t([0.5, 0.5]), None);
         let state = state.expect("state");
-        assert!(takes_flex_route(
+        assert!(crate::route::adam(
             &t([1.0, 2.0]),
             &t([0.5, 0.5]),
             Some(&state)
         ));
         // Off the kernel: another dtype, another shape, an AMSGrad state.
         let wide = t([1.0, 2.0]).cast(burn::tensor::DType::F64);
-        assert!(!takes_flex_route(&wide.clone(), &wide, None));
+        assert!(!crate::route::adam(&wide.clone(), &wide, None));
         let three = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device);
-        assert!(!takes_flex_route(&three.clone(), &three, Some(&state)));
+        assert!(!crate::route::adam(&three.clone(), &three, Some(&state)));
         let mut amsgrad = state;
         amsgrad.momentum.max_moment_2 = Some(t([0.0, 0.0]));
-        assert!(!takes_flex_route(
+        assert!(!crate::route::adam(
             &t([1.0, 2.0]),
             &t([0.5, 0.5]),
             Some(&amsgrad)

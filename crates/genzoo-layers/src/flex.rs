@@ -1,5 +1,5 @@
-//! What the custom Flex operations of [`crate::fused`], [`crate::im2col`] and [`crate::norm`]
-//! share: the routing check and access to a Flex tensor's `f32` buffer.
+//! What the custom Flex operations share: whether a tensor can take them and access to a Flex
+//! tensor's `f32` buffer.
 
 use burn::backend::DispatchDevice;
 use burn::backend::flex::FlexTensor;

@@ -17,6 +17,8 @@
 //!
 //! Channel blocks: for `x: [B, k·p, …]`, block `j` is `x[:, j·p .. (j+1)·p, …]`.
 
+use burn::backend::ops::ActivationOps;
+use burn::backend::{Backend, backend_extension, tensor::FloatTensor};
 use burn::tensor::Tensor;
 
 /// `tanh(x[:, :p]) ⊙ σ(x[:, p:])`: the gated activation of the Gated PixelCNN (van den Oord
@@ -33,9 +35,8 @@ pub fn gated_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         D >= 2 && dims[1].is_multiple_of(2),
         "gated_tanh needs an even number of channels, got {dims:?}"
     );
-    #[cfg(feature = "flex")]
-    if crate::flex::applies(&[&x]) {
-        return flex::gated_tanh(x);
+    if crate::route::flex(&[&x]) {
+        return op::gated_tanh(x);
     }
     composed::gated_tanh(x)
 }
@@ -50,9 +51,8 @@ pub fn gated_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// If the shapes do not match as above.
 pub fn lstm_cell<const D: usize>(gates: Tensor<D>, c_prev: Tensor<D>) -> Tensor<D> {
     check_lstm_shapes(&gates, &c_prev, "lstm_cell");
-    #[cfg(feature = "flex")]
-    if crate::flex::applies(&[&gates, &c_prev]) {
-        return flex::lstm_cell(gates, c_prev);
+    if crate::route::flex(&[&gates, &c_prev]) {
+        return op::lstm_cell(gates, c_prev);
     }
     composed::lstm_cell(gates, c_prev)
 }
@@ -67,9 +67,8 @@ pub fn lstm_cell<const D: usize>(gates: Tensor<D>, c_prev: Tensor<D>) -> Tensor<
 /// If the shapes do not match as above.
 pub fn lstm_hidden<const D: usize>(gates: Tensor<D>, c: Tensor<D>) -> Tensor<D> {
     check_lstm_shapes(&gates, &c, "lstm_hidden");
-    #[cfg(feature = "flex")]
-    if crate::flex::applies(&[&gates, &c]) {
-        return flex::lstm_hidden(gates, c);
+    if crate::route::flex(&[&gates, &c]) {
+        return op::lstm_hidden(gates, c);
     }
     composed::lstm_hidden(gates, c)
 }
@@ -81,9 +80,8 @@ pub fn lstm_hidden<const D: usize>(gates: Tensor<D>, c: Tensor<D>) -> Tensor<D> 
 /// The Flex kernel keeps the output for the backward pass (the next layer keeps it anyway), which
 /// determines the sign of `x` only for `slope > 0`; other slopes take burn's op.
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
-    #[cfg(feature = "flex")]
-    if slope > 0.0 && slope.is_finite() && crate::flex::applies(&[&x]) {
-        return flex::leaky_relu(x, slope as f32);
+    if crate::route::leaky_relu(&x, slope) {
+        return op::leaky_relu(x, slope as f32);
     }
     burn::tensor::activation::leaky_relu(x, slope)
 }
@@ -93,9 +91,8 @@ pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
 /// twice a step) was 8% of the `gan` step. The Flex kernel is one vectorised pass each way and
 /// keeps the output for the backward pass (absolute error below 5e-7 against `f64`).
 pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    #[cfg(feature = "flex")]
-    if crate::flex::applies(&[&x]) {
-        return flex::tanh(x);
+    if crate::route::flex(&[&x]) {
+        return op::tanh(x);
     }
     burn::tensor::activation::tanh(x)
 }
@@ -110,9 +107,8 @@ pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// # Shapes
 /// `logits`, `target`: the same shape (burn's ops, with broadcasting, otherwise)
 pub fn bernoulli_log_prob<const D: usize>(logits: Tensor<D>, target: Tensor<D>) -> Tensor<D> {
-    #[cfg(feature = "flex")]
-    if logits.dims() == target.dims() && crate::flex::applies(&[&logits, &target]) {
-        return flex::bernoulli_log_prob(logits, target);
+    if crate::route::bernoulli_log_prob(&logits, &target) {
+        return op::bernoulli_log_prob(logits, target);
     }
     composed::bernoulli_log_prob(logits, target)
 }
@@ -222,46 +218,44 @@ mod math {
     }
 }
 
-/// The Flex kernels and their registration as a backend extension.
-#[cfg(feature = "flex")]
-mod flex {
-    use super::math;
-    use crate::flex::{contiguous, tensor, values};
-    use burn::backend::autodiff::{
-        Autodiff,
-        checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
-        grads::Gradients,
-        ops::{Backward, Ops, OpsKind},
-    };
-    use burn::backend::flex::FlexTensor;
-    use burn::backend::{
-        Backend, Dispatch, Flex, TensorMetadata, backend_extension, tensor::FloatTensor,
-    };
-    use burn::tensor::Tensor;
-    use rayon::prelude::*;
-
-    /// Elements per parallel task: large enough to amortise rayon, small enough to split a
-    /// batch item between threads.
-    const CHUNK: usize = 16 * 1024;
-
-    #[backend_extension(Flex, Autodiff)]
-    pub trait FusedOps: Backend {
-        fn gated_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
-        fn lstm_cell(gates: FloatTensor<Self>, c_prev: FloatTensor<Self>) -> FloatTensor<Self>;
-        fn lstm_hidden(gates: FloatTensor<Self>, c: FloatTensor<Self>) -> FloatTensor<Self>;
-        fn leaky_relu(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self>;
-        fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
-        fn bernoulli_log_prob(
-            logits: FloatTensor<Self>,
-            target: FloatTensor<Self>,
-        ) -> FloatTensor<Self>;
+/// The element-wise functions as operations a backend may compute with its own kernels, with
+/// hand-written backward passes. `tanh` and `leaky_relu` default to burn's ops; the others have
+/// their reference in [`composed`], written with `Tensor` (not with a backend's primitives), and
+/// every backend that takes them implements them.
+#[backend_extension(Flex: cfg(feature = "flex"), Autodiff)]
+pub trait FusedOps: Backend {
+    /// [`gated_tanh`].
+    fn gated_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// [`lstm_cell`].
+    fn lstm_cell(gates: FloatTensor<Self>, c_prev: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// [`lstm_hidden`].
+    fn lstm_hidden(gates: FloatTensor<Self>, c: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// [`leaky_relu`] for `slope > 0`.
+    // Without `flex` the generated dispatch has no backend to pass this argument to.
+    #[cfg_attr(not(feature = "flex"), allow(unused_variables))]
+    fn leaky_relu(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
+        <Self as ActivationOps<Self>>::leaky_relu(x, f64::from(slope).into())
     }
+    /// [`tanh`].
+    fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_tanh(x)
+    }
+    /// [`bernoulli_log_prob`] for equal shapes.
+    fn bernoulli_log_prob(
+        logits: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+/// The operations of [`FusedOps`] on tensors.
+mod op {
+    use super::FusedOps;
+    use burn::backend::Dispatch;
+    use burn::tensor::Tensor;
 
     pub fn bernoulli_log_prob<const D: usize>(logits: Tensor<D>, target: Tensor<D>) -> Tensor<D> {
-        Tensor::from_dispatch(<Dispatch as FusedOps>::bernoulli_log_prob(
-            logits.into_dispatch(),
-            target.into_dispatch(),
-        ))
+        let (l, t) = (logits.into_dispatch(), target.into_dispatch());
+        Tensor::from_dispatch(<Dispatch as FusedOps>::bernoulli_log_prob(l, t))
     }
 
     pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f32) -> Tensor<D> {
@@ -277,18 +271,30 @@ mod flex {
     }
 
     pub fn lstm_cell<const D: usize>(gates: Tensor<D>, c_prev: Tensor<D>) -> Tensor<D> {
-        Tensor::from_dispatch(<Dispatch as FusedOps>::lstm_cell(
-            gates.into_dispatch(),
-            c_prev.into_dispatch(),
-        ))
+        let (g, c) = (gates.into_dispatch(), c_prev.into_dispatch());
+        Tensor::from_dispatch(<Dispatch as FusedOps>::lstm_cell(g, c))
     }
 
     pub fn lstm_hidden<const D: usize>(gates: Tensor<D>, c: Tensor<D>) -> Tensor<D> {
-        Tensor::from_dispatch(<Dispatch as FusedOps>::lstm_hidden(
-            gates.into_dispatch(),
-            c.into_dispatch(),
-        ))
+        let (g, c) = (gates.into_dispatch(), c.into_dispatch());
+        Tensor::from_dispatch(<Dispatch as FusedOps>::lstm_hidden(g, c))
     }
+}
+
+/// The Flex kernels, and the operations' registration on Flex with and without autodiff.
+#[cfg(feature = "flex")]
+mod flex {
+    use super::{FusedOps, math};
+    use crate::autodiff::tracked;
+    use crate::flex::{contiguous, tensor, values};
+    use burn::backend::autodiff::{Autodiff, checkpoint::strategy::CheckpointStrategy};
+    use burn::backend::flex::FlexTensor;
+    use burn::backend::{Flex, TensorMetadata, tensor::FloatTensor};
+    use rayon::prelude::*;
+
+    /// Elements per parallel task: large enough to amortise rayon, small enough to split a
+    /// batch item between threads.
+    const CHUNK: usize = 16 * 1024;
 
     /// The layout of one operation: `items` batch items, each with blocks of `m` elements.
     #[derive(Clone, Copy)]
@@ -580,180 +586,84 @@ mod flex {
     }
 
     impl FusedOps for Flex {
-        fn gated_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        fn gated_tanh(x: FlexTensor) -> FlexTensor {
             gated_forward(x)
         }
-        fn lstm_cell(gates: FloatTensor<Self>, c_prev: FloatTensor<Self>) -> FloatTensor<Self> {
+        fn lstm_cell(gates: FlexTensor, c_prev: FlexTensor) -> FlexTensor {
             cell_forward(gates, c_prev)
         }
-        fn lstm_hidden(gates: FloatTensor<Self>, c: FloatTensor<Self>) -> FloatTensor<Self> {
+        fn lstm_hidden(gates: FlexTensor, c: FlexTensor) -> FlexTensor {
             hidden_forward(gates, c)
         }
-        fn leaky_relu(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
+        fn leaky_relu(x: FlexTensor, slope: f32) -> FlexTensor {
             leaky_forward(x, slope)
         }
-        fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        fn tanh(x: FlexTensor) -> FlexTensor {
             tanh_forward(x)
         }
-        fn bernoulli_log_prob(
-            logits: FloatTensor<Self>,
-            target: FloatTensor<Self>,
-        ) -> FloatTensor<Self> {
+        fn bernoulli_log_prob(logits: FlexTensor, target: FlexTensor) -> FlexTensor {
             bernoulli_forward(logits, target)
         }
     }
 
-    #[derive(Debug)]
-    struct LeakyBackward {
-        slope: f32,
+    /// What the one-input operations keep: their input (`gated_tanh`) or their output.
+    fn input([x]: [FlexTensor; 1], _: &FlexTensor) -> FlexTensor {
+        x
     }
 
-    impl Backward<Flex, 1> for LeakyBackward {
-        type State = FlexTensor;
-
-        fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [parent] = ops.parents;
-            let grad = grads.consume::<Flex>(&ops.node);
-            if let Some(node) = parent {
-                grads.register::<Flex>(node.id, leaky_backward(ops.state, grad, self.slope));
-            }
-        }
+    fn output(_: [FlexTensor; 1], y: &FlexTensor) -> FlexTensor {
+        y.clone()
     }
 
-    #[derive(Debug)]
-    struct TanhBackward;
-
-    impl Backward<Flex, 1> for TanhBackward {
-        type State = FlexTensor;
-
-        fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [parent] = ops.parents;
-            let grad = grads.consume::<Flex>(&ops.node);
-            if let Some(node) = parent {
-                grads.register::<Flex>(node.id, tanh_backward(ops.state, grad));
-            }
-        }
+    /// What the two-input operations keep: both inputs.
+    fn both([a, b]: [FlexTensor; 2], _: &FlexTensor) -> (FlexTensor, FlexTensor) {
+        (a, b)
     }
 
-    #[derive(Debug)]
-    struct GatedBackward;
-
-    impl Backward<Flex, 1> for GatedBackward {
-        type State = FlexTensor;
-
-        fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [parent] = ops.parents;
-            let grad = grads.consume::<Flex>(&ops.node);
-            if let Some(node) = parent {
-                grads.register::<Flex>(node.id, gated_backward(ops.state, grad));
+    /// A two-input backward kernel `(a, b, grad) → (da, db)` as the node's kernel.
+    macro_rules! pair {
+        ($kernel:ident) => {
+            |(a, b): (FlexTensor, FlexTensor), grad, (), _| {
+                let (da, db) = $kernel(a, b, grad);
+                [Some(da), Some(db)]
             }
-        }
-    }
-
-    /// The backward of the operations with two inputs (the LSTM updates: the gates and a state;
-    /// the Bernoulli log-likelihood: the logits and the target), a kernel that gives both
-    /// gradients.
-    #[derive(Debug)]
-    struct PairBackward {
-        kernel: fn(FlexTensor, FlexTensor, FlexTensor) -> (FlexTensor, FlexTensor),
-    }
-
-    impl Backward<Flex, 2> for PairBackward {
-        type State = (FlexTensor, FlexTensor);
-
-        fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [gates_node, state_node] = ops.parents;
-            let grad = grads.consume::<Flex>(&ops.node);
-            let (gates, state) = ops.state;
-            let (d_gates, d_state) = (self.kernel)(gates, state, grad);
-            if let Some(node) = gates_node {
-                grads.register::<Flex>(node.id, d_gates);
-            }
-            if let Some(node) = state_node {
-                grads.register::<Flex>(node.id, d_state);
-            }
-        }
-    }
-
-    fn pair_op<C: CheckpointStrategy>(
-        gates: FloatTensor<Autodiff<Flex, C>>,
-        state: FloatTensor<Autodiff<Flex, C>>,
-        forward: fn(FlexTensor, FlexTensor) -> FlexTensor,
-        backward: fn(FlexTensor, FlexTensor, FlexTensor) -> (FlexTensor, FlexTensor),
-    ) -> FloatTensor<Autodiff<Flex, C>> {
-        match (PairBackward { kernel: backward })
-            .prepare::<C>([gates.node(), state.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (g, s) = (gates.primitive().clone(), state.primitive().clone());
-                let out = forward(g.clone(), s.clone());
-                prep.finish((g, s), out)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(forward(gates.into_primitive(), state.into_primitive()))
-            }
-        }
+        };
     }
 
     impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
         fn gated_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            match GatedBackward
-                .prepare::<C>([x.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => {
-                    let inner = x.primitive().clone();
-                    let out = gated_forward(inner.clone());
-                    prep.finish(inner, out)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(gated_forward(x.into_primitive())),
-            }
+            let backward = |x, grad, (), _| [Some(gated_backward(x, grad))];
+            tracked::<Flex, C, _, _, 1>([x], (), |[x]| gated_forward(x), input, backward)
         }
 
         fn lstm_cell(gates: FloatTensor<Self>, c_prev: FloatTensor<Self>) -> FloatTensor<Self> {
-            pair_op::<C>(gates, c_prev, cell_forward, cell_backward)
+            let forward = |[g, c]: [FlexTensor; 2]| cell_forward(g, c);
+            tracked::<Flex, C, _, _, 2>([gates, c_prev], (), forward, both, pair!(cell_backward))
         }
 
         fn lstm_hidden(gates: FloatTensor<Self>, c: FloatTensor<Self>) -> FloatTensor<Self> {
-            pair_op::<C>(gates, c, hidden_forward, hidden_backward)
+            let forward = |[g, c]: [FlexTensor; 2]| hidden_forward(g, c);
+            tracked::<Flex, C, _, _, 2>([gates, c], (), forward, both, pair!(hidden_backward))
         }
 
         fn bernoulli_log_prob(
             logits: FloatTensor<Self>,
             target: FloatTensor<Self>,
         ) -> FloatTensor<Self> {
-            pair_op::<C>(logits, target, bernoulli_forward, bernoulli_backward)
+            let forward = |[l, t]: [FlexTensor; 2]| bernoulli_forward(l, t);
+            let backward = pair!(bernoulli_backward);
+            tracked::<Flex, C, _, _, 2>([logits, target], (), forward, both, backward)
         }
 
         fn leaky_relu(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
-            match (LeakyBackward { slope })
-                .prepare::<C>([x.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => {
-                    let y = leaky_forward(x.primitive().clone(), slope);
-                    prep.finish(y.clone(), y)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(leaky_forward(x.into_primitive(), slope)),
-            }
+            let forward = |[x]: [FlexTensor; 1]| leaky_forward(x, slope);
+            let backward = |y, grad, slope, _| [Some(leaky_backward(y, grad, slope))];
+            tracked::<Flex, C, _, _, 1>([x], slope, forward, output, backward)
         }
 
         fn tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            match TanhBackward
-                .prepare::<C>([x.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => {
-                    let y = tanh_forward(x.primitive().clone());
-                    prep.finish(y.clone(), y)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(tanh_forward(x.into_primitive())),
-            }
+            let backward = |y, grad, (), _| [Some(tanh_backward(y, grad))];
+            tracked::<Flex, C, _, _, 1>([x], (), |[x]| tanh_forward(x), output, backward)
         }
     }
 }

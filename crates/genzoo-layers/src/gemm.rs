@@ -1,5 +1,5 @@
 //! A safe, bounds-checked entry to the `gemm` crate's `f32` matrix product (the crate burn-flex
-//! multiplies with), for the custom Flex convolutions of [`crate::im2col`].
+//! multiplies with), for the custom Flex convolutions.
 //!
 //! Going through `Flex::float_matmul` cost two extra passes over every product's output: burn-flex
 //! allocates it as a zeroed byte vector, which cubecl then copies into a 16-byte-aligned

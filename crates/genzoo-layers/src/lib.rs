@@ -25,30 +25,43 @@
 //! assert_eq!(conv.forward(x).dims(), [2, 16, 28, 28]);
 //! ```
 
+// Layers, from the bottom: kernels on `f32` slices (`flex`, `gemm`, `im2col`, `phase`) and the
+// backward node of the custom operations (`autodiff`); convolution operations (`conv`, `conv_ops`)
+// and `skew`; the choice of kernel (`route`); what asks it: the element-wise functions (`fused`),
+// BatchNorm (`norm`), the layers (`masked`, `lstm`) and the optimizer (`adam`). A module uses only
+// modules below it.
 pub mod adam;
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+mod autodiff;
 pub mod conv;
+mod conv_ops;
 #[cfg(feature = "flex")]
 mod flex;
 pub mod fused;
 #[cfg(feature = "flex")]
 mod gemm;
-pub mod im2col;
+#[cfg(feature = "flex")]
+mod im2col;
 pub mod lstm;
 pub mod masked;
 pub mod norm;
 #[cfg(feature = "flex")]
 mod phase;
+pub mod route;
 pub mod skew;
 
-pub use conv::{GemmForward, LinearGemm};
+pub use conv_ops::ConvOps;
 pub use lstm::{ConvLstmCell, ConvLstmCellConfig, LstmState, lstm_update};
 pub use masked::{MaskType, MaskedConv2d, MaskedConv2dConfig, causal_mask, channel_group};
+pub use route::{RoutedForward, conv_transpose2d, conv2d, conv2d_stacked, linear};
 pub use skew::{skew, unskew};
 
-/// What the tests of the custom Flex operations share.
-#[cfg(all(test, feature = "flex"))]
+/// What the tests of the operations share.
+#[cfg(test)]
+// Without `flex`, only the tests of the tensor-op compositions run.
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
 mod test_util {
-    use burn::tensor::Tensor;
+    use burn::tensor::{Device, Distribution, Tensor};
 
     /// A tensor's values as `f32`.
     pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -65,5 +78,62 @@ mod test_util {
             .zip(b)
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f32::max)
+    }
+
+    pub fn assert_close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-5 * scale,
+                "{what}[{i}]: ours {x} vs reference {y} (scale {scale})"
+            );
+        }
+    }
+
+    /// Output, weight, bias and input gradients of `fast` and `reference` under a random
+    /// cotangent.
+    pub fn compare(
+        what: &str,
+        x_shape: [usize; 4],
+        w_shape: [usize; 4],
+        bias: usize,
+        f: &dyn Fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>, bool) -> Tensor<4>,
+    ) {
+        let device = Device::flex().autodiff();
+        let normal = Distribution::Normal(0.0, 1.0);
+        let x = Tensor::<4>::random(x_shape, normal, &device).require_grad();
+        let w = Tensor::<4>::random(w_shape, normal, &device).require_grad();
+        let b = (bias > 0).then(|| Tensor::<1>::random([bias], normal, &device).require_grad());
+        let mut out = Vec::new();
+        let mut r = None;
+        for fast in [true, false] {
+            let y = f(x.clone(), w.clone(), b.clone(), fast);
+            let r = r
+                .get_or_insert_with(|| Tensor::<4>::random(y.dims(), normal, &device))
+                .clone();
+            assert_eq!(y.dims(), r.dims(), "{what}: output shape");
+            let grads = (y.clone() * r).sum().backward();
+            out.push((
+                values(y.inner()),
+                values(w.grad(&grads).expect("dw")),
+                b.as_ref().map(|b| values(b.grad(&grads).expect("db"))),
+                values(x.grad(&grads).expect("dx")),
+            ));
+        }
+        assert_outputs_close(&out[0], &out[1], what);
+    }
+
+    /// Output, weight gradient, bias gradient (if any) and input gradient of one route.
+    pub type Outputs = (Vec<f32>, Vec<f32>, Option<Vec<f32>>, Vec<f32>);
+
+    /// Each of `fast`'s values against `reference`'s ([`assert_close`]).
+    pub fn assert_outputs_close(fast: &Outputs, reference: &Outputs, what: &str) {
+        assert_close(&fast.0, &reference.0, &format!("{what} output"));
+        assert_close(&fast.1, &reference.1, &format!("{what} weight gradient"));
+        if let (Some(a), Some(b)) = (&fast.2, &reference.2) {
+            assert_close(a, b, &format!("{what} bias gradient"));
+        }
+        assert_close(&fast.3, &reference.3, &format!("{what} input gradient"));
     }
 }

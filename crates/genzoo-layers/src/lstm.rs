@@ -136,7 +136,7 @@ impl ConvLstmCell {
         let bias = self.input_to_state.bias.as_ref().map(|b| b.val());
         let options =
             ConvOptions::new_with_padding([1, 1], [(kh / 2, kh / 2), (kw / 2, kw / 2)], [1, 1], 1);
-        crate::im2col::conv2d(x, weight, bias, options)
+        crate::route::lstm_conv2d(x, weight, bias, options)
     }
 
     /// `K_ss ⊛ h_prev`, causal in height: zero padding of `kh − 1` rows on top and `kw/2`
@@ -148,7 +148,7 @@ impl ConvLstmCell {
         let [kh, kw] = self.state_kernel;
         let options =
             ConvOptions::new_with_padding([1, 1], [(kh - 1, 0), (kw / 2, kw / 2)], [1, 1], 1);
-        crate::im2col::conv2d(h_prev, self.state_to_state.weight.val(), None, options)
+        crate::route::lstm_conv2d(h_prev, self.state_to_state.weight.val(), None, options)
     }
 
     /// One step of the recurrence from the precomputed input part of this row or column.
@@ -176,14 +176,11 @@ pub fn lstm_update(gates: Tensor<4>, c_prev: Tensor<4>) -> LstmState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::values;
     use burn::module::Param;
 
     fn device() -> Device {
         Device::flex()
-    }
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().expect("f32 data")
     }
 
     fn sig(v: f64) -> f64 {

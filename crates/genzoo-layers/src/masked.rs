@@ -226,7 +226,7 @@ impl MaskedConv2d {
             None
         };
         let (ph, pw) = (kh / 2, kw / 2);
-        crate::conv::conv2d_taps(x, weight, bias, [(ph, ph), (pw, pw)], &first.taps)
+        crate::route::conv2d_taps(x, weight, bias, [(ph, ph), (pw, pw)], &first.taps)
     }
 
     /// The same convolution through burn's `conv2d` over the whole (masked) kernel: the
@@ -245,16 +245,13 @@ impl MaskedConv2d {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::{assert_close, assert_outputs_close, values};
     use burn::module::Param;
     use burn::tensor::Distribution;
     use proptest::prelude::*;
 
     fn device() -> Device {
         Device::flex()
-    }
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().expect("f32 data")
     }
 
     #[test]
@@ -326,17 +323,6 @@ mod tests {
         assert_eq!(before, values(conv.conv.weight.val().inner()));
     }
 
-    fn assert_close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: lengths");
-        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!(
-                (x - y).abs() <= 1e-5 * scale,
-                "{what}[{i}]: tap path {x} vs conv2d {y} (scale {scale})"
-            );
-        }
-    }
-
     #[test]
     fn the_tap_path_equals_conv2d_in_value_and_gradients() {
         let device = device().autodiff();
@@ -393,13 +379,7 @@ mod tests {
                     .map_or_else(|| vec![0.0; 2 * channels[0] * h * w], values);
                 out.push((values(y.inner()), dw, db, dx));
             }
-            let (fast, reference) = (&out[0], &out[1]);
-            assert_close(&fast.0, &reference.0, &format!("{what} output"));
-            assert_close(&fast.1, &reference.1, &format!("{what} weight gradient"));
-            if let (Some(a), Some(b)) = (&fast.2, &reference.2) {
-                assert_close(a, b, &format!("{what} bias gradient"));
-            }
-            assert_close(&fast.3, &reference.3, &format!("{what} input gradient"));
+            assert_outputs_close(&out[0], &out[1], &what);
         }
     }
 

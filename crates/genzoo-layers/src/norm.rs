@@ -12,6 +12,7 @@
 //! same choice between the training and inference paths, and burn's own op on every backend but
 //! Flex. Tested against burn's module in output, running statistics and every gradient.
 
+use burn::backend::{Backend, Dispatch, backend_extension, tensor::FloatTensor};
 use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
 
@@ -20,78 +21,72 @@ use burn::tensor::Tensor;
 /// # Shapes
 /// `x: [B, C, …]` with `C` the layer's features → the same shape
 pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    #[cfg(feature = "flex")]
-    if D >= 2
-        && x.device().is_autodiff()
-        && bn.training.is_enabled()
-        && crate::flex::applies(&[&x])
-        && crate::flex::applies(&[&bn.gamma.val(), &bn.beta.val()])
-    {
-        return flex::train(bn, x);
+    if crate::route::batch_norm(bn, &x) {
+        return train(bn, x);
     }
     bn.forward(x)
 }
 
+/// BatchNorm's training pass as operations a backend may compute with its own kernels, with a
+/// hand-written backward pass. The reference is burn's `BatchNorm` module, written with `Tensor`
+/// (not with a backend's primitives), so every backend that takes them implements them.
+#[backend_extension(Flex: cfg(feature = "flex"), Autodiff)]
+pub trait NormOps: Backend {
+    /// Per-channel mean and biased variance of `x: [B, C, …]`, as `[2, C]` (never tracked).
+    fn batch_stats(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `γ·(x − μ)/√(σ² + ε) + β` with `stats = [μ; σ²]` from [`NormOps::batch_stats`] of the
+    /// same `x`; the backward pass differentiates through the statistics too.
+    // Without `flex` the generated dispatch has no backend to pass this argument to.
+    #[cfg_attr(not(feature = "flex"), allow(unused_variables))]
+    fn batch_norm_apply(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+}
+
+/// burn's `BatchNorm::forward_train` with the two operations above.
+fn train<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let stats: Tensor<2> = Tensor::from_dispatch(<Dispatch as NormOps>::batch_stats(
+        x.clone().detach().into_dispatch(),
+    ));
+    let y = Tensor::from_dispatch(<Dispatch as NormOps>::batch_norm_apply(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        stats.clone().into_dispatch(),
+        bn.epsilon,
+    ));
+    let device = stats.device();
+    let [c] = bn.gamma.val().dims();
+    let stats = stats.detach();
+    let (mean, var) = (
+        stats.clone().narrow(0, 0, 1).reshape([c]),
+        stats.narrow(0, 1, 1).reshape([c]),
+    );
+    let m = bn.momentum;
+    let running_mean = bn.running_mean.value_sync().to_device(&device);
+    let running_var = bn.running_var.value_sync().to_device(&device);
+    bn.running_mean
+        .update((running_mean.mul_scalar(1.0 - m) + mean.mul_scalar(m)).detach());
+    bn.running_var
+        .update((running_var.mul_scalar(1.0 - m) + var.mul_scalar(m)).detach());
+    y
+}
+
+/// The Flex kernels, and the operations' registration on Flex with and without autodiff.
 #[cfg(feature = "flex")]
 mod flex {
+    use super::NormOps;
+    use crate::autodiff::tracked;
     use crate::flex::{contiguous, tensor, values};
-    use burn::backend::autodiff::{
-        Autodiff,
-        checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
-        grads::Gradients,
-        ops::{Backward, Ops, OpsKind},
-    };
+    use burn::backend::autodiff::{Autodiff, checkpoint::strategy::CheckpointStrategy};
     use burn::backend::flex::FlexTensor;
-    use burn::backend::{
-        Backend, Dispatch, Flex, TensorMetadata, backend_extension, tensor::FloatTensor,
-    };
-    use burn::nn::BatchNorm;
-    use burn::tensor::{Shape, Tensor};
+    use burn::backend::{Flex, TensorMetadata, tensor::FloatTensor};
+    use burn::tensor::Shape;
     use rayon::prelude::*;
-
-    #[backend_extension(Flex, Autodiff)]
-    pub trait NormOps: Backend {
-        /// Per-channel mean and biased variance of `x: [B, C, …]`, as `[2, C]` (never tracked).
-        fn batch_stats(x: FloatTensor<Self>) -> FloatTensor<Self>;
-        /// `γ·(x − μ)/√(σ² + ε) + β` with `stats = [μ; σ²]` from [`NormOps::batch_stats`] of the
-        /// same `x`; the backward pass differentiates through the statistics too.
-        fn batch_norm_apply(
-            x: FloatTensor<Self>,
-            gamma: FloatTensor<Self>,
-            beta: FloatTensor<Self>,
-            stats: FloatTensor<Self>,
-            epsilon: f64,
-        ) -> FloatTensor<Self>;
-    }
-
-    /// burn's `BatchNorm::forward_train` with the two operations above.
-    pub fn train<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-        let stats: Tensor<2> = Tensor::from_dispatch(<Dispatch as NormOps>::batch_stats(
-            x.clone().detach().into_dispatch(),
-        ));
-        let y = Tensor::from_dispatch(<Dispatch as NormOps>::batch_norm_apply(
-            x.into_dispatch(),
-            bn.gamma.val().into_dispatch(),
-            bn.beta.val().into_dispatch(),
-            stats.clone().into_dispatch(),
-            bn.epsilon,
-        ));
-        let device = stats.device();
-        let [c] = bn.gamma.val().dims();
-        let stats = stats.detach();
-        let (mean, var) = (
-            stats.clone().narrow(0, 0, 1).reshape([c]),
-            stats.narrow(0, 1, 1).reshape([c]),
-        );
-        let m = bn.momentum;
-        let running_mean = bn.running_mean.value_sync().to_device(&device);
-        let running_var = bn.running_var.value_sync().to_device(&device);
-        bn.running_mean
-            .update((running_mean.mul_scalar(1.0 - m) + mean.mul_scalar(m)).detach());
-        bn.running_var
-            .update((running_var.mul_scalar(1.0 - m) + var.mul_scalar(m)).detach());
-        y
-    }
 
     /// `(batch, channels, spatial)` of `[B, C, …]`.
     fn layout(x: &FlexTensor) -> (usize, usize, usize) {
@@ -151,12 +146,7 @@ mod flex {
         stats: FlexTensor,
         epsilon: f64,
     ) -> FlexTensor {
-        let (x, gamma, beta, stats) = (
-            contiguous(x),
-            contiguous(gamma),
-            contiguous(beta),
-            contiguous(stats),
-        );
+        let [x, gamma, beta, stats] = [x, gamma, beta, stats].map(contiguous);
         let (b, c, s) = layout(&x);
         let (xs, gs, bs) = (values(&x), values(&gamma), values(&beta));
         let mi = mean_inv_std(values(&stats), c, epsilon);
@@ -184,12 +174,7 @@ mod flex {
         dy: FlexTensor,
         epsilon: f64,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let (x, gamma, stats, dy) = (
-            contiguous(x),
-            contiguous(gamma),
-            contiguous(stats),
-            contiguous(dy),
-        );
+        let [x, gamma, stats, dy] = [x, gamma, stats, dy].map(contiguous);
         let (b, c, s) = layout(&x);
         let (xs, gs, dys) = (values(&x), values(&gamma), values(&dy));
         let mi = mean_inv_std(values(&stats), c, epsilon);
@@ -255,28 +240,6 @@ mod flex {
         }
     }
 
-    #[derive(Debug)]
-    struct ApplyBackward {
-        epsilon: f64,
-    }
-
-    impl Backward<Flex, 3> for ApplyBackward {
-        /// `x`, `γ`, the statistics.
-        type State = (FlexTensor, FlexTensor, FlexTensor);
-
-        fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [x_node, gamma_node, beta_node] = ops.parents;
-            let grad = grads.consume::<Flex>(&ops.node);
-            let (x, gamma, stats) = ops.state;
-            let (dx, dgamma, dbeta) = apply_backward(x, gamma, stats, grad, self.epsilon);
-            for (node, g) in [(x_node, dx), (gamma_node, dgamma), (beta_node, dbeta)] {
-                if let Some(node) = node {
-                    grads.register::<Flex>(node.id, g);
-                }
-            }
-        }
-    }
-
     impl<C: CheckpointStrategy> NormOps for Autodiff<Flex, C> {
         fn batch_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
             // Called on a detached input: a constant of the graph.
@@ -284,6 +247,7 @@ mod flex {
             <Autodiff<Flex, C> as burn::backend::AutodiffBackend>::from_inner(out)
         }
 
+        /// Tracks `x`, `γ` and `β`; keeps `x`, `γ` and the statistics.
         fn batch_norm_apply(
             x: FloatTensor<Self>,
             gamma: FloatTensor<Self>,
@@ -292,28 +256,14 @@ mod flex {
             epsilon: f64,
         ) -> FloatTensor<Self> {
             let stats = stats.primitive().clone();
-            match (ApplyBackward { epsilon })
-                .prepare::<C>([x.node(), gamma.node(), beta.node()])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => {
-                    let (xp, gp, bp) = (
-                        x.primitive().clone(),
-                        gamma.primitive().clone(),
-                        beta.primitive().clone(),
-                    );
-                    let out = apply_forward(xp.clone(), gp.clone(), bp, stats.clone(), epsilon);
-                    prep.finish((xp, gp, stats), out)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(apply_forward(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    stats,
-                    epsilon,
-                )),
-            }
+            let kept = stats.clone();
+            let forward = |[x, g, b]: [FlexTensor; 3]| apply_forward(x, g, b, stats, epsilon);
+            let keep = |[x, g, _]: [FlexTensor; 3], _: &FlexTensor| (x, g, kept);
+            let backward = |(x, g, s), grad, epsilon, _| {
+                let (dx, dgamma, dbeta) = apply_backward(x, g, s, grad, epsilon);
+                [Some(dx), Some(dgamma), Some(dbeta)]
+            };
+            tracked::<Flex, C, _, _, 3>([x, gamma, beta], epsilon, forward, keep, backward)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Convolutions without a column matrix: each image is folded into its `s_h·s_w` phases
 //! (space-to-depth), and the stride-`s` convolution becomes a stride-1 one over the folded image,
 //! computed as a few matrix products that read the folded image in place ("implicit GEMM"). At
-//! stride 1 the folded image is the padded image; [`crate::im2col`] sends every strided layer here
+//! stride 1 the folded image is the padded image; the router sends every strided layer here
 //! and the stride-1 ones over 32 channels or more.
 //!
 //! For stride `s` and tap `u = s·a + p` (`p < s`), the input pixel `s·i + u − pad` is pixel
@@ -30,7 +30,7 @@
 //! where `dy` is the output gradient on the `H_o × W_q` grid, with zeros in the extra columns.
 
 use crate::gemm::{Mat, matmul, per_image, sum_over_images};
-use crate::im2col::Geometry;
+use crate::im2col::{Geometry, valid};
 
 /// One product of the folded convolution: folded channels `k0..k0 + index.len()` of tap `tap`,
 /// whose `[O, index.len()]` kernel block starts at `start` in the regrouped kernel; `index[k]` is
@@ -41,19 +41,6 @@ struct Segment {
     k0: usize,
     start: usize,
     index: Vec<usize>,
-}
-
-/// The grid indices `i < grid` whose pixel `s·i + p − pad` lies in `0..size`.
-pub(crate) fn valid(
-    grid: usize,
-    s: usize,
-    p: usize,
-    pad: usize,
-    size: usize,
-) -> std::ops::Range<usize> {
-    let lo = pad.saturating_sub(p).div_ceil(s);
-    let hi = (size + pad).saturating_sub(p).div_ceil(s).min(grid);
-    lo..hi.max(lo)
 }
 
 /// The phase route of [`Geometry`] (`gh × gw` is the output grid `H_o × W_o`).
@@ -452,19 +439,7 @@ mod tests {
             (32, 5, 6, 2, 3, 1, 1, 1, 0, 1, 1, 3),
         ];
         for (c, h, w, kh, kw, sh, sw, pt, pb, pl, pr, o) in cases {
-            let g = Geometry {
-                c,
-                h,
-                w,
-                kh,
-                kw,
-                sh,
-                sw,
-                pt,
-                pl,
-                gh: (h + pt + pb - kh) / sh + 1,
-                gw: (w + pl + pr - kw) / sw + 1,
-            };
+            let g = Geometry::conv(c, [h, w], [kh, kw], [sh, sw, pt, pb, pl, pr]);
             for batch in [1, 5] {
                 let x = pseudo(batch * c * h * w, 1);
                 let wt = pseudo(o * c * kh * kw, 2);

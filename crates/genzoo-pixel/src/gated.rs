@@ -199,27 +199,10 @@ impl GatedLayer {
     }
 }
 
-/// `cat([a(x), b(x)], 1)` as one convolution over the concatenated weights. The 1×1 links and
-/// the first layer's single-channel vertical convolution go through
-/// [`genzoo_layers::conv::conv2d_taps`] (one batched matrix product, the masked convolutions'
-/// layout: 2.7× and 1.8× faster than burn's `conv2d` for them, forward and backward), the
-/// other vertical-stack convolutions (2×3 over 64 channels) through [`genzoo_layers::im2col::conv2d`],
-/// whose stride-1 route is the phase engine's implicit GEMM (`docs/performance.md`).
+/// `cat([a(x), b(x)], 1)` as one convolution over the concatenated weights
+/// ([`genzoo_layers::conv2d_stacked`]).
 fn pair_conv2d(a: &Conv2d, b: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let weight = Tensor::cat(vec![a.weight.val(), b.weight.val()], 0);
-    let bias = match (&a.bias, &b.bias) {
-        (Some(ba), Some(bb)) => Some(Tensor::cat(vec![ba.val(), bb.val()], 0)),
-        _ => None,
-    };
-    let options = genzoo_layers::conv::conv2d_options(a)
-        .expect("the gated layers' convolutions pad explicitly");
-    let [_, c_in, kh, kw] = weight.dims();
-    if kh * kw == 1 || c_in == 1 {
-        let taps: Vec<usize> = (0..kh * kw).collect();
-        genzoo_layers::conv::conv2d_taps(x, weight, bias, options.padding, &taps)
-    } else {
-        genzoo_layers::im2col::conv2d(x, weight, bias, options)
-    }
+    genzoo_layers::conv2d_stacked(&[a, b], x)
 }
 
 /// Gated PixelCNN with vertical and horizontal stacks, optionally class-conditional.

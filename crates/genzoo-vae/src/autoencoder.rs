@@ -12,7 +12,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
-use genzoo_layers::GemmForward;
+use genzoo_layers::RoutedForward;
 
 /// Configuration of [`Autoencoder`]. Images must have a side divisible by 4.
 #[derive(Config, Debug, PartialEq)]
@@ -166,9 +166,8 @@ impl Autoencoder {
     /// # Shapes
     /// `x: [B, C, H, W]` in [0, 1] → `[B, latent]`
     pub fn encode(&self, x: Tensor<4>) -> Tensor<2> {
-        // forward_auto: the GEMM path where it measured faster (single-channel input).
-        let h = relu(self.enc1.forward_auto(x)); // [B, h1, H/2, W/2]
-        let h = relu(self.enc2.forward_auto(h)); // [B, h2, H/4, W/4]
+        let h = relu(self.enc1.forward_routed(x)); // [B, h1, H/2, W/2]
+        let h = relu(self.enc2.forward_routed(h)); // [B, h2, H/4, W/4]
         self.enc_fc.forward(h.flatten(1, 3))
     }
 
@@ -179,8 +178,8 @@ impl Autoencoder {
     pub fn decode(&self, z: Tensor<2>) -> Tensor<4> {
         let [b, _] = z.dims();
         let h = relu(self.dec_fc.forward(z)).reshape([b, self.hidden, self.side, self.side]);
-        let h = relu(self.dec1.forward_auto(h)); // [B, h1, H/2, W/2]
-        sigmoid(self.dec2.forward_auto(h))
+        let h = relu(self.dec1.forward_routed(h)); // [B, h1, H/2, W/2]
+        sigmoid(self.dec2.forward_routed(h))
     }
 
     /// Reconstructs images: `decode(encode(x))`.

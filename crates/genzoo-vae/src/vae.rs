@@ -16,7 +16,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Int, Tensor};
-use genzoo_layers::{GemmForward, LinearGemm};
+use genzoo_layers::RoutedForward;
 use genzoo_metrics::likelihood::{bernoulli_log_prob, softplus};
 use serde::{Deserialize, Serialize};
 
@@ -437,17 +437,16 @@ impl Vae {
     pub fn encode(&self, x: Tensor<4>, y: Option<&Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
         let mut h = x;
         for conv in &self.enc_convs {
-            // forward_auto: the GEMM path where it measured faster (single-channel input).
-            h = relu(conv.forward_auto(h)); // [B, h1, H/2, W/2], then [B, h2, H/4, W/4]
+            h = relu(conv.forward_routed(h)); // [B, h1, H/2, W/2], then [B, h2, H/4, W/4]
         }
         let h = self.condition(h.flatten(1, 3), y);
-        let mut h = self.activation.apply(self.enc_fc.forward_gemm(h)); // [B, hidden]
+        let mut h = self.activation.apply(self.enc_fc.forward_routed(h)); // [B, hidden]
         for layer in &self.enc_more {
-            h = self.activation.apply(layer.forward_gemm(h));
+            h = self.activation.apply(layer.forward_routed(h));
         }
         (
-            self.enc_mean.forward_gemm(h.clone()),
-            self.enc_logvar.forward_gemm(h),
+            self.enc_mean.forward_routed(h.clone()),
+            self.enc_logvar.forward_routed(h),
         )
     }
 
@@ -460,11 +459,11 @@ impl Vae {
         let [b, _] = z.dims();
         let mut h = self
             .activation
-            .apply(self.dec_fc.forward_gemm(self.condition(z, y))); // [B, hidden]
+            .apply(self.dec_fc.forward_routed(self.condition(z, y))); // [B, hidden]
         for layer in &self.dec_more {
-            h = self.activation.apply(layer.forward_gemm(h));
+            h = self.activation.apply(layer.forward_routed(h));
         }
-        let h = self.dec_out.forward_gemm(h);
+        let h = self.dec_out.forward_routed(h);
         if self.dec_deconvs.is_empty() {
             let c = self.channels * self.likelihood.params_per_channel();
             return h.reshape([b, c, self.image_size, self.image_size]);
@@ -472,7 +471,7 @@ impl Vae {
         let mut h = relu(h).reshape([b, self.conv_hidden, self.side, self.side]);
         let last = self.dec_deconvs.len() - 1;
         for (i, deconv) in self.dec_deconvs.iter().enumerate() {
-            h = deconv.forward_auto(h); // [B, h1, H/2, W/2], then [B, C', H, W]
+            h = deconv.forward_routed(h); // [B, h1, H/2, W/2], then [B, C', H, W]
             if i < last {
                 h = relu(h);
             }
