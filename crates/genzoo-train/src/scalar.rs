@@ -9,6 +9,8 @@ use burn::tensor::Tensor;
 
 /// A number reported by a step: a host value, or a one-element tensor read on demand, or an
 /// arithmetic of those that is evaluated in `f64` when read.
+// A step returns a handful of these; keeping the tensor inline saves an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Scalar {
     /// A value already on the host.
