@@ -178,12 +178,13 @@ fn is_headline(key: &str) -> bool {
         )
 }
 
-/// The unit of a metric, read off its name.
+/// The unit of a metric, read off its name: likelihoods and their bounds (`nll`, `nelbo`) are in
+/// nats unless they are bits per dimension.
 fn unit(key: &str) -> &'static str {
-    if key.ends_with("_nats") {
-        "nats"
-    } else if key.ends_with("bits_per_dim") {
+    if key.ends_with("bits_per_dim") {
         "bits/dim"
+    } else if key.ends_with("_nats") || key.contains("nll") || key.contains("nelbo") {
+        "nats"
     } else if key.ends_with("images_per_sec") {
         "images/s"
     } else if key.ends_with("_s") {
@@ -713,6 +714,15 @@ mod tests {
             "<td>test_nll_nats</td><td class=\"num\">87.51</td><td class=\"unit\">nats</td>"
         ));
         assert!(html.contains("<td>steps</td><td class=\"num\">30</td>"));
+        assert_eq!(
+            [
+                unit("test_nelbo"),
+                unit("test_iwae10_nll"),
+                unit("test_nelbo_bits_per_dim")
+            ],
+            ["nats", "nats", "bits/dim"]
+        );
+        assert_eq!([unit("wall_time_s"), unit("test_mse")], ["s", ""]);
         // The summary table, flattened and escaped.
         assert!(html.contains("<td>test.nll_bits_per_dim</td><td class=\"num\">1.2345</td>"));
         assert!(html.contains("<td>test.kl</td><td class=\"num\">7</td>"));
