@@ -397,10 +397,10 @@ impl MetricsLog {
         self
     }
 
-    /// A PNG file as a TensorBoard image at `step`, if TensorBoard is written.
-    pub fn image(&mut self, step: u64, tag: &str, png: &Path) -> Result<()> {
+    /// A PNG image as a TensorBoard image at `step`, if TensorBoard is written.
+    pub fn image(&mut self, step: u64, tag: &str, png: &[u8]) -> Result<()> {
         match &mut self.tensorboard {
-            Some(tb) => tb.png(step, tag, &std::fs::read(png).at(png)?),
+            Some(tb) => tb.png(step, tag, png),
             None => Ok(()),
         }
     }

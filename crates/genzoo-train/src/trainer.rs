@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::capability::{Complete, Generate, GenerateClass, LikelihoodBounds};
 use crate::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::error::{Error, Result};
-use crate::image::{GridOptions, write_grid_png};
+use crate::image::{GridOptions, encode_png, grid_rgb8};
 use crate::report::write_report;
 use crate::run::{RunDir, num, record};
 use crate::scalar::Scalar;
@@ -859,18 +859,25 @@ pub fn write_figure(run: &RunDir, name: &str, figure: &Figure) -> Result<()> {
 
 /// Writes a grid as a PNG; small images (MNIST, CIFAR) are hard to judge at 1:1, so they are doubled.
 pub fn write_grid(path: &std::path::Path, g: &Grid) -> Result<()> {
+    write_grid_bytes(path, g).map(|_| ())
+}
+
+/// [`write_grid`], returning the PNG file's bytes.
+fn write_grid_bytes(path: &std::path::Path, g: &Grid) -> Result<Vec<u8>> {
     let scale = if g.height.max(g.width) <= 32 { 2 } else { 1 };
     let opts = GridOptions {
         cols: g.cols,
         scale,
         ..GridOptions::default()
     };
-    write_grid_png(path, &g.images, g.n, g.channels, g.height, g.width, &opts).map_err(|source| {
-        Error::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
+    let io_err = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let grid = grid_rgb8(&g.images, g.n, g.channels, g.height, g.width, &opts).map_err(io_err)?;
+    let png = encode_png(&grid).map_err(io_err)?;
+    crate::fsutil::write_atomic(path, &png).map_err(io_err)?;
+    Ok(png)
 }
 
 /// The task's sample grid at `step`, as `samples/step-<step>.png` (and a TensorBoard image).
@@ -885,8 +892,8 @@ fn save_grid(
         return Ok(());
     };
     let path = run.sample_path(&format!("step-{step}"));
-    write_grid(&path, &g)?;
-    log.image(step, "samples", &path)
+    let png = write_grid_bytes(&path, &g)?;
+    log.image(step, "samples", &png)
 }
 
 /// The steps since the last log record: their outputs as the steps returned them (`unread`) until
