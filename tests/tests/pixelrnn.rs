@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use genzoo_cli::TrainArgs;
+use genzoo_cli::models::ModelConfig;
 use genzoo_tests::{
     assert_checkpoint_mismatch, assert_fast_sampling_matches_naive, assert_files,
     assert_nll_and_bits_per_dim, edit_config, mini_args, resume_args, write_file,
@@ -126,6 +127,12 @@ fn presets_of_both_models_come_from_the_registry() {
         let mnist = spec
             .preset(genzoo_datasets::DatasetKind::Mnist)
             .expect("preset");
+        assert!(matches!(
+            (name, &mnist),
+            ("row-lstm", ModelConfig::RowLstm(_))
+                | ("diagonal-bilstm", ModelConfig::DiagonalBilstm(_))
+        ));
+        let mnist = mnist.table().expect("table");
         assert_eq!(mnist["kind"].as_str(), Some(kind));
         assert_eq!(mnist["hidden"].as_integer(), Some(16));
         assert_eq!(mnist["layers"].as_integer(), Some(7));
@@ -133,6 +140,7 @@ fn presets_of_both_models_come_from_the_registry() {
         assert_eq!(mnist["grid_samples"].as_integer(), Some(16));
         let cifar = spec
             .preset(genzoo_datasets::DatasetKind::Cifar10)
+            .and_then(|c| c.table())
             .expect("preset");
         assert_eq!(cifar["channels"].as_integer(), Some(3));
         assert_eq!(cifar["levels"].as_integer(), Some(256));

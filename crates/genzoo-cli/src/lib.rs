@@ -239,7 +239,7 @@ pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     table.insert("log_every".into(), 50.into());
     table.insert("sample_every".into(), 500.into());
     table.insert("checkpoint_every".into(), 500.into());
-    table.insert("model_config".into(), spec.preset(kind)?.into());
+    table.insert("model_config".into(), spec.preset(kind)?.table()?.into());
     models::gan::dataset_defaults(model, kind, &mut table)?;
     let mut table = layers.merge(table, args);
     models::gan::apply_train_flags(model, kind, &mut table, args.loss.as_deref(), args.d_steps)?;

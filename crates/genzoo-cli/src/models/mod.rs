@@ -10,9 +10,11 @@ use genzoo_gan::task::{GanModelConfig, GanTask};
 use genzoo_pixel::train::{PixelRnnRunConfig, PixelTask};
 use genzoo_pixel::{GatedPixelCnnConfig, PixelCnnConfig, PixelRnnConfig, RnnKind};
 use genzoo_train::Task;
+use genzoo_vae::train::{AutoencoderTask, VaeTask, check_config};
+use genzoo_vae::{AutoencoderConfig, VaeConfig};
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
-use genzoo_vae::AutoencoderConfig;
 
 use crate::config::RunConfig;
 
@@ -43,21 +45,178 @@ pub struct ModelSpec {
     pub summary: &'static str,
     /// Training defaults.
     pub defaults: Defaults,
-    make_preset: fn(&'static str, DatasetKind) -> Result<toml::Table>,
-    make_task: fn(&'static str, &RunConfig, &Device) -> Result<Box<dyn Task>>,
+    make_preset: fn(&'static str, DatasetKind) -> Result<ModelConfig>,
 }
 
 impl ModelSpec {
-    /// The model's reference configuration for a dataset, as a TOML table.
-    pub fn preset(&self, dataset: DatasetKind) -> Result<toml::Table> {
+    /// The model's reference configuration for a dataset.
+    pub fn preset(&self, dataset: DatasetKind) -> Result<ModelConfig> {
         (self.make_preset)(self.name, dataset)
     }
 
     /// The task of a resolved configuration on an autodiff device: `[model_config]` parsed and
     /// checked against the dataset and the memory there is.
     pub fn build(&self, run: &RunConfig, device: &Device) -> Result<Box<dyn Task>> {
-        (self.make_task)(self.name, run, device)
+        ModelConfig::read(self.name, &run.model_config)?.task(self.name, run, device)
     }
+}
+
+/// A gradient-trained run's `model` and `[model_config]` read as one value: the model's name is
+/// the tag, the configuration type of that model the content. The run configuration of
+/// `genzoo-train` keeps `[model_config]` as a table because that crate knows no model; the
+/// registry reads it here, once, into this type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "model", content = "model_config", rename_all = "kebab-case")]
+#[allow(missing_docs)] // each variant is the model of the same name in `genzoo models`
+pub enum ModelConfig {
+    Autoencoder(AutoencoderConfig),
+    Vae(VaeConfig),
+    VaeConv(VaeConfig),
+    BetaVae(VaeConfig),
+    Cvae(VaeConfig),
+    #[serde(rename = "vae-2d")]
+    Vae2d(VaeConfig),
+    Iwae(VaeConfig),
+    Pixelcnn(PixelCnnConfig),
+    GatedPixelcnn(GatedPixelCnnConfig),
+    CondPixelcnn(GatedPixelCnnConfig),
+    Gan(GanModelConfig),
+    Dcgan(GanModelConfig),
+    Wgan(GanModelConfig),
+    WganGp(GanModelConfig),
+    Lsgan(GanModelConfig),
+    Cgan(GanModelConfig),
+    Acgan(GanModelConfig),
+    RowLstm(PixelRnnRunConfig),
+    DiagonalBilstm(PixelRnnRunConfig),
+}
+
+impl ModelConfig {
+    /// `[model_config]` of model `model`, typed; a key its type does not have is an error naming
+    /// it and the keys there are (burn's `Config` derive cannot deny unknown fields itself). A VAE
+    /// field added after a run was made (e.g. `iwae_k`) takes its default, which is the behaviour
+    /// the run had, so older run directories still resume.
+    pub fn read(model: &str, table: &toml::Table) -> Result<Self> {
+        let mut content = if vae::is_vae(model) {
+            to_table(&VaeConfig::new())?
+        } else {
+            toml::Table::new()
+        };
+        content.extend(table.clone());
+        let mut tagged = toml::Table::new();
+        tagged.insert("model".into(), model.into());
+        tagged.insert("model_config".into(), content.into());
+        // The message alone: every key is in `[model_config]`, which the error names already.
+        let cfg: Self = tagged
+            .try_into()
+            .map_err(|e: toml::de::Error| bad_config(model)(e.message()))?;
+        unknown_keys(model, "[model_config]", table, &cfg.table()?)?;
+        Ok(cfg)
+    }
+
+    /// Model `model` with configuration `content` (the model's own configuration type).
+    pub fn tagged<T: serde::Serialize>(model: &str, content: &T) -> Result<Self> {
+        Self::read(model, &to_table(content)?)
+    }
+
+    /// The `[model_config]` table of `config.toml`.
+    pub fn table(&self) -> Result<toml::Table> {
+        match to_table(self)?.remove("model_config") {
+            Some(toml::Value::Table(content)) => Ok(content),
+            _ => Err(Error::Config(
+                "a model configuration must be a table".into(),
+            )),
+        }
+    }
+
+    /// The model's family and its configuration: one exhaustive match over the models.
+    fn family(&self) -> Family<'_> {
+        match self {
+            Self::Autoencoder(c) => Family::Autoencoder(c),
+            Self::Vae(c) | Self::VaeConv(c) | Self::BetaVae(c) | Self::Cvae(c) => Family::Vae(c),
+            Self::Vae2d(c) | Self::Iwae(c) => Family::Vae(c),
+            Self::Pixelcnn(c) => Family::PixelCnn(c),
+            Self::GatedPixelcnn(c) => Family::Gated(c, false),
+            Self::CondPixelcnn(c) => Family::Gated(c, true),
+            Self::Gan(c) | Self::Dcgan(c) | Self::Wgan(c) | Self::WganGp(c) => Family::Gan(c),
+            Self::Lsgan(c) | Self::Cgan(c) | Self::Acgan(c) => Family::Gan(c),
+            Self::RowLstm(c) => Family::PixelRnn(c, RnnKind::RowLstm),
+            Self::DiagonalBilstm(c) => Family::PixelRnn(c, RnnKind::DiagonalBiLstm),
+        }
+    }
+
+    /// The task of model `name` trained with `run`'s data, batch and learning rate, after checking
+    /// the configuration against the dataset and the memory there is.
+    pub fn task(
+        &self,
+        name: &'static str,
+        run: &RunConfig,
+        device: &Device,
+    ) -> Result<Box<dyn Task>> {
+        let (dataset, batch, lr) = (run.dataset, run.batch_size, run.lr);
+        let what = format!("the {name}");
+        Ok(match self.family() {
+            Family::Autoencoder(cfg) => {
+                cfg.check_dataset(dataset)?;
+                cfg.size().check(&what, batch)?;
+                Box::new(AutoencoderTask::new(cfg, lr, device))
+            }
+            Family::Vae(cfg) => {
+                check_config(cfg, dataset)?;
+                cfg.size().check(&what, batch)?;
+                Box::new(VaeTask::new(name, cfg, lr, run.seed, device))
+            }
+            Family::PixelCnn(cfg) => {
+                cfg.check_dataset(dataset).map_err(bad_config(name))?;
+                cfg.size().check(&what, batch)?;
+                Box::new(PixelTask::pixelcnn(cfg, lr, device))
+            }
+            Family::Gated(cfg, conditional) => {
+                cfg.check_dataset(dataset, conditional)
+                    .map_err(bad_config(name))?;
+                cfg.size().check(&what, batch)?;
+                Box::new(PixelTask::new(name, cfg.init(device), lr, device))
+            }
+            Family::PixelRnn(run_cfg, kind) => {
+                let model = &run_cfg.model;
+                model
+                    .check_dataset(dataset, kind)
+                    .map_err(bad_config(name))?;
+                model.size().check(&what, batch)?;
+                Box::new(run_cfg.task(lr, device))
+            }
+            Family::Gan(cfg) => {
+                cfg.validate()?;
+                cfg.check_dataset(dataset)?;
+                cfg.size().check(&format!("{what} networks"), batch)?;
+                Box::new(GanTask::new(name, cfg, lr, device))
+            }
+        })
+    }
+
+    /// Analytic training FLOP per image (2 FLOP a multiply-add, training ≈ 3× forward; each
+    /// config counts its own layers), or `None` for a model without a count.
+    pub fn train_flop_per_image(&self) -> Option<f64> {
+        match self.family() {
+            Family::Autoencoder(cfg) => Some(cfg.train_flop_per_image()),
+            Family::Vae(cfg) => Some(cfg.train_flop_per_image()),
+            Family::PixelCnn(cfg) => Some(cfg.train_flop_per_image()),
+            Family::Gated(cfg, _) => Some(cfg.train_flop_per_image()),
+            Family::Gan(cfg) => Some(cfg.train_flop_per_image()),
+            Family::PixelRnn(..) => None,
+        }
+    }
+}
+
+/// The families of [`ModelConfig`]: models that share a configuration type and a task.
+enum Family<'a> {
+    Autoencoder(&'a AutoencoderConfig),
+    Vae(&'a VaeConfig),
+    PixelCnn(&'a PixelCnnConfig),
+    /// The Gated PixelCNN, class-conditional or not.
+    Gated(&'a GatedPixelCnnConfig, bool),
+    PixelRnn(&'a PixelRnnRunConfig, RnnKind),
+    Gan(&'a GanModelConfig),
 }
 
 pub(crate) fn to_table<T: serde::Serialize>(value: &T) -> Result<toml::Table> {
@@ -65,15 +224,12 @@ pub(crate) fn to_table<T: serde::Serialize>(value: &T) -> Result<toml::Table> {
 }
 
 /// `[model_config]` as the model's configuration type; a key the type does not have is an error
-/// naming it and the keys there are (burn's `Config` derive cannot deny unknown fields itself).
+/// naming it and the keys there are.
 pub fn from_table<T: serde::de::DeserializeOwned + serde::Serialize>(
     model: &str,
     table: &toml::Table,
 ) -> Result<T> {
-    let cfg: T = table
-        .clone()
-        .try_into()
-        .map_err(|e| Error::Config(format!("[model_config] of '{model}': {e}")))?;
+    let cfg: T = table.clone().try_into().map_err(bad_config(model))?;
     let known = to_table(&cfg)?;
     unknown_keys(model, "[model_config]", table, &known)?;
     Ok(cfg)
@@ -169,14 +325,8 @@ pub fn registry() -> Vec<ModelSpec> {
         name: "autoencoder",
         summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
         defaults: defaults(64, 10, 1e-3),
-        make_preset: |_, dataset| to_table(&AutoencoderConfig::for_dataset(dataset)),
-        make_task: |_, run, device| {
-            let cfg: AutoencoderConfig = from_table(&run.model, &run.model_config)?;
-            cfg.check_dataset(run.dataset)?;
-            cfg.size().check("the autoencoder", run.batch_size)?;
-            Ok(Box::new(genzoo_vae::train::AutoencoderTask::new(
-                &cfg, run.lr, device,
-            )))
+        make_preset: |name, dataset| {
+            ModelConfig::tagged(name, &AutoencoderConfig::for_dataset(dataset))
         },
     }];
     all.extend(vae::entries());
@@ -184,12 +334,8 @@ pub fn registry() -> Vec<ModelSpec> {
         name: "pixelcnn",
         summary: "PixelCNN, exact NLL on binarized MNIST / 256-way softmax (lecture §2.1)",
         defaults: defaults(32, 1, 1e-3),
-        make_preset: |_, dataset| to_table(&PixelCnnConfig::for_dataset(dataset)),
-        make_task: |name, run, device| {
-            let cfg: PixelCnnConfig = from_table(name, &run.model_config)?;
-            cfg.check_dataset(run.dataset).map_err(bad_config(name))?;
-            cfg.size().check("the PixelCNN", run.batch_size)?;
-            Ok(Box::new(PixelTask::pixelcnn(&cfg, run.lr, device)))
+        make_preset: |name, dataset| {
+            ModelConfig::tagged(name, &PixelCnnConfig::for_dataset(dataset))
         },
     });
     for (name, summary) in [
@@ -208,20 +354,10 @@ pub fn registry() -> Vec<ModelSpec> {
             defaults: defaults(32, 1, 1e-3),
             make_preset: |name, dataset| {
                 let conditional = name == "cond-pixelcnn";
-                to_table(&GatedPixelCnnConfig::for_dataset(dataset, conditional))
-            },
-            make_task: |name, run, device| {
-                let conditional = name == "cond-pixelcnn";
-                let cfg: GatedPixelCnnConfig = from_table(name, &run.model_config)?;
-                cfg.check_dataset(run.dataset, conditional)
-                    .map_err(bad_config(name))?;
-                cfg.size().check(&format!("the {name}"), run.batch_size)?;
-                Ok(Box::new(PixelTask::new(
+                ModelConfig::tagged(
                     name,
-                    cfg.init(device),
-                    run.lr,
-                    device,
-                )))
+                    &GatedPixelCnnConfig::for_dataset(dataset, conditional),
+                )
             },
         });
     }
@@ -229,14 +365,8 @@ pub fn registry() -> Vec<ModelSpec> {
         name,
         summary,
         defaults: defaults(64, 5, lr),
-        make_preset: |name, dataset| to_table(&GanModelConfig::preset(name, dataset)?),
-        make_task: |name, run, device| {
-            let cfg: GanModelConfig = from_table(name, &run.model_config)?;
-            cfg.validate()?;
-            cfg.check_dataset(run.dataset)?;
-            cfg.size()
-                .check(&format!("the {name} networks"), run.batch_size)?;
-            Ok(Box::new(GanTask::new(name, &cfg, run.lr, device)))
+        make_preset: |name, dataset| {
+            ModelConfig::tagged(name, &GanModelConfig::preset(name, dataset)?)
         },
     }));
     for (name, summary) in [
@@ -254,29 +384,17 @@ pub fn registry() -> Vec<ModelSpec> {
             summary,
             defaults: defaults(16, 1, 1e-3),
             make_preset: |name, dataset| {
-                let cfg = PixelRnnConfig::for_dataset(dataset, rnn_kind(name));
-                to_table(&PixelRnnRunConfig::new(cfg))
-            },
-            make_task: |name, run, device| {
-                let run_cfg: PixelRnnRunConfig = from_table(name, &run.model_config)?;
-                let model = &run_cfg.model;
-                model
-                    .check_dataset(run.dataset, rnn_kind(name))
-                    .map_err(bad_config(name))?;
-                model.size().check(&format!("the {name}"), run.batch_size)?;
-                Ok(Box::new(run_cfg.task(run.lr, device)))
+                let kind = if name == "row-lstm" {
+                    RnnKind::RowLstm
+                } else {
+                    RnnKind::DiagonalBiLstm
+                };
+                let cfg = PixelRnnConfig::for_dataset(dataset, kind);
+                ModelConfig::tagged(name, &PixelRnnRunConfig::new(cfg))
             },
         });
     }
     all
-}
-
-fn rnn_kind(name: &str) -> RnnKind {
-    if name == "row-lstm" {
-        RnnKind::RowLstm
-    } else {
-        RnnKind::DiagonalBiLstm
-    }
 }
 
 /// An error of `[model_config]` of model `name`.
@@ -284,20 +402,9 @@ fn bad_config<E: std::fmt::Display>(name: &str) -> impl Fn(E) -> Error + '_ {
     move |m| Error::Config(format!("[model_config] of '{name}': {m}"))
 }
 
-/// Analytic training FLOP per image of a run's model (2 FLOP a multiply-add, training ≈ 3×
-/// forward; each config counts its own layers), or `None` for a model without a count.
+/// Analytic training FLOP per image of a run's model, or `None` for a model without a count.
 pub fn train_flop_per_image(run: &RunConfig) -> Result<Option<f64>> {
-    let (model, table) = (run.model.as_str(), &run.model_config);
-    Ok(Some(match model {
-        "autoencoder" => from_table::<AutoencoderConfig>(model, table)?.train_flop_per_image(),
-        "pixelcnn" => from_table::<PixelCnnConfig>(model, table)?.train_flop_per_image(),
-        "gated-pixelcnn" | "cond-pixelcnn" => {
-            from_table::<GatedPixelCnnConfig>(model, table)?.train_flop_per_image()
-        }
-        m if vae::is_vae(m) => vae::config(run)?.train_flop_per_image(),
-        m if is_gan(m) => from_table::<GanModelConfig>(model, table)?.train_flop_per_image(),
-        _ => return Ok(None),
-    }))
+    Ok(ModelConfig::read(&run.model, &run.model_config)?.train_flop_per_image())
 }
 
 /// Looks a model up by name; the error lists the known names.

@@ -1,12 +1,9 @@
 //! The VAE family's registry entries (`vae`, `vae-conv`, `beta-vae`, `cvae`, `vae-2d`, `iwae`);
 //! the task, presets and checks are `genzoo_vae::train`'s.
 
-use crate::Result;
-use genzoo_vae::VaeConfig;
-use genzoo_vae::train::{VaeTask, check_config, preset};
+use genzoo_vae::train::preset;
 
-use super::{ModelSpec, defaults, from_table, to_table};
-use crate::config::RunConfig;
+use super::{ModelConfig, ModelSpec, defaults};
 
 /// The VAE entries: name and summary.
 const VAES: [(&str, &str); 6] = [
@@ -47,20 +44,6 @@ pub fn entries() -> [ModelSpec; 6] {
         name,
         summary,
         defaults: defaults(128, 10, 1e-3),
-        make_preset: |name, dataset| to_table(&preset(name, dataset)),
-        make_task: |name, run, device| {
-            let cfg = config(run)?;
-            check_config(&cfg, run.dataset)?;
-            cfg.size().check(&format!("the {name}"), run.batch_size)?;
-            Ok(Box::new(VaeTask::new(name, &cfg, run.lr, run.seed, device)))
-        },
+        make_preset: |name, dataset| ModelConfig::tagged(name, &preset(name, dataset)),
     })
-}
-
-/// A run's VAE configuration. A field added after a run was made (e.g. `iwae_k`) takes its
-/// default, which is the behaviour the run had, so older run directories still resume.
-pub fn config(run: &RunConfig) -> Result<VaeConfig> {
-    let mut table = to_table(&VaeConfig::new())?;
-    table.extend(run.model_config.clone());
-    from_table(&run.model, &table)
 }
