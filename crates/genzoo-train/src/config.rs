@@ -149,16 +149,20 @@ impl RunConfig {
 
 /// Serde by the name a type prints and parses (`Display` / `FromStr`), so `config.toml` holds
 /// `dataset = "mnist"` and an unknown name is an error listing the known ones.
-mod by_name {
+/// Serde through `Display` and `FromStr`: an enum written in `config.toml` by its name
+/// (`#[serde(with = "genzoo_train::config::by_name")]`).
+pub mod by_name {
     use std::fmt::Display;
     use std::str::FromStr;
 
     use serde::{Deserialize, Deserializer, Serializer, de};
 
+    /// Writes the value's name.
     pub fn serialize<T: Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(value)
     }
 
+    /// Parses a name; an unknown one is an error of the deserializer.
     pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
     where
         T: FromStr<Err: Display>,

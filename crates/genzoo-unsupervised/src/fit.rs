@@ -294,14 +294,32 @@ pub enum ClassicData {
     Toy(ToyKind),
 }
 
-impl ClassicData {
+impl std::str::FromStr for ClassicData {
+    type Err = Error;
+
     /// Parses `toy-…` names as toy sets, anything else as an image dataset.
-    pub fn parse(name: &str) -> Result<Self> {
+    fn from_str(name: &str) -> Result<Self> {
         if name.starts_with("toy-") {
             Ok(Self::Toy(name.parse().map_err(cfg_err)?))
         } else {
             Ok(Self::Images(name.parse()?))
         }
+    }
+}
+
+impl std::fmt::Display for ClassicData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Images(kind) => kind.fmt(f),
+            Self::Toy(kind) => kind.fmt(f),
+        }
+    }
+}
+
+impl ClassicData {
+    /// Parses `toy-…` names as toy sets, anything else as an image dataset.
+    pub fn parse(name: &str) -> Result<Self> {
+        name.parse()
     }
 
     /// Classes of the data (mixture components of a toy set).

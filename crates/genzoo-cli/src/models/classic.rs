@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use genzoo_datasets::{DataOptions, DatasetKind};
+use genzoo_train::config::by_name;
 use genzoo_train::{Backend, RunDir};
 
 use crate::{Error, Result};
@@ -39,9 +40,11 @@ pub struct ClassicConfig {
     /// Model name (`kmeans`, `pca`, ...).
     pub model: String,
     /// Dataset: an image set (`mnist`, `mnist-mini`, ...) or a toy 2-D set (`toy-ring8`, ...).
-    pub dataset: String,
+    #[serde(with = "by_name")]
+    pub dataset: ClassicData,
     /// Backend of the tensor products.
-    pub backend: String,
+    #[serde(with = "by_name")]
+    pub backend: Backend,
     /// Seed of every random choice.
     pub seed: u64,
     /// The model's parameters.
@@ -126,12 +129,11 @@ pub fn resolve(args: &TrainArgs) -> Result<ClassicConfig> {
 /// Configuration and data are checked before the run directory is created.
 pub fn fit(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     let mut cfg = resolve(args)?;
-    let data = ClassicData::parse(&cfg.dataset)?;
+    let data = cfg.dataset;
     if let ClassicData::Images(kind) = data {
         super::check_labels(&cfg.model, kind)?;
     }
-    let backend: Backend = cfg.backend.parse()?;
-    let device = backend.device()?;
+    let device = cfg.backend.device()?;
     let opts = DataOptions {
         data_dir: args.data_dir.clone(),
         download: args.download,
@@ -182,10 +184,10 @@ pub fn fit(args: &TrainArgs) -> Result<(PathBuf, Map<String, Value>)> {
     };
     let mut summary = match &job {
         Job::Fit(fit) => fit.run(&ctx)?,
-        Job::Probe(probe) => genzoo_vae::probe::run_probe(&ctx, probe, &cfg.dataset)?,
+        Job::Probe(probe) => genzoo_vae::probe::run_probe(&ctx, probe, &cfg.dataset.to_string())?,
     };
     summary.insert("model".into(), Value::from(model));
-    summary.insert("dataset".into(), Value::from(cfg.dataset.clone()));
+    summary.insert("dataset".into(), Value::from(cfg.dataset.to_string()));
     summary.insert("train_rows".into(), Value::from(train.n));
     summary.insert("test_rows".into(), Value::from(test.n));
     run.write_summary(&summary)?;

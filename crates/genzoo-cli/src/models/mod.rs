@@ -321,6 +321,8 @@ pub fn gan_names() -> String {
 
 /// All models, in the order `genzoo models` lists them.
 pub fn registry() -> Vec<ModelSpec> {
+    const PIXEL: Defaults = defaults(32, 1, 1e-3);
+    const RNN: Defaults = defaults(16, 1, 1e-3);
     let mut all = vec![ModelSpec {
         name: "autoencoder",
         summary: "convolutional autoencoder, L2 reconstruction (lecture §1.3)",
@@ -330,37 +332,28 @@ pub fn registry() -> Vec<ModelSpec> {
         },
     }];
     all.extend(vae::entries());
-    all.push(ModelSpec {
-        name: "pixelcnn",
-        summary: "PixelCNN, exact NLL on binarized MNIST / 256-way softmax (lecture §2.1)",
-        defaults: defaults(32, 1, 1e-3),
-        make_preset: |name, dataset| {
-            ModelConfig::tagged(name, &PixelCnnConfig::for_dataset(dataset))
-        },
-    });
-    for (name, summary) in [
-        (
-            "gated-pixelcnn",
-            "Gated PixelCNN, vertical + horizontal stacks, no blind spot (lecture §2.1)",
-        ),
-        (
-            "cond-pixelcnn",
-            "class-conditional Gated PixelCNN, one sample row per class (lecture §2.1)",
-        ),
-    ] {
-        all.push(ModelSpec {
-            name,
-            summary,
-            defaults: defaults(32, 1, 1e-3),
+    all.extend([
+        ModelSpec {
+            name: "pixelcnn",
+            summary: "PixelCNN, exact NLL on binarized MNIST / 256-way softmax (lecture §2.1)",
+            defaults: PIXEL,
             make_preset: |name, dataset| {
-                let conditional = name == "cond-pixelcnn";
-                ModelConfig::tagged(
-                    name,
-                    &GatedPixelCnnConfig::for_dataset(dataset, conditional),
-                )
+                ModelConfig::tagged(name, &PixelCnnConfig::for_dataset(dataset))
             },
-        });
-    }
+        },
+        ModelSpec {
+            name: "gated-pixelcnn",
+            summary: "Gated PixelCNN, vertical + horizontal stacks, no blind spot (lecture §2.1)",
+            defaults: PIXEL,
+            make_preset: gated_preset,
+        },
+        ModelSpec {
+            name: "cond-pixelcnn",
+            summary: "class-conditional Gated PixelCNN, one sample row per class (lecture §2.1)",
+            defaults: PIXEL,
+            make_preset: gated_preset,
+        },
+    ]);
     all.extend(GANS.map(|(name, summary, lr)| ModelSpec {
         name,
         summary,
@@ -369,32 +362,34 @@ pub fn registry() -> Vec<ModelSpec> {
             ModelConfig::tagged(name, &GanModelConfig::preset(name, dataset)?)
         },
     }));
-    for (name, summary) in [
-        (
-            "row-lstm",
-            "PixelRNN Row LSTM, rows top to bottom, exact NLL (lecture §2.1)",
-        ),
-        (
-            "diagonal-bilstm",
-            "PixelRNN Diagonal BiLSTM, skewed diagonals both ways, exact NLL (lecture §2.1)",
-        ),
-    ] {
-        all.push(ModelSpec {
-            name,
-            summary,
-            defaults: defaults(16, 1, 1e-3),
-            make_preset: |name, dataset| {
-                let kind = if name == "row-lstm" {
-                    RnnKind::RowLstm
-                } else {
-                    RnnKind::DiagonalBiLstm
-                };
-                let cfg = PixelRnnConfig::for_dataset(dataset, kind);
-                ModelConfig::tagged(name, &PixelRnnRunConfig::new(cfg))
-            },
-        });
-    }
+    all.extend([
+        ModelSpec {
+            name: "row-lstm",
+            summary: "PixelRNN Row LSTM, rows top to bottom, exact NLL (lecture §2.1)",
+            defaults: RNN,
+            make_preset: |name, dataset| rnn_preset(name, dataset, RnnKind::RowLstm),
+        },
+        ModelSpec {
+            name: "diagonal-bilstm",
+            summary: "PixelRNN Diagonal BiLSTM, skewed diagonals both ways, exact NLL (lecture §2.1)",
+            defaults: RNN,
+            make_preset: |name, dataset| rnn_preset(name, dataset, RnnKind::DiagonalBiLstm),
+        },
+    ]);
     all
+}
+
+fn gated_preset(name: &'static str, dataset: DatasetKind) -> Result<ModelConfig> {
+    let conditional = name == "cond-pixelcnn";
+    ModelConfig::tagged(
+        name,
+        &GatedPixelCnnConfig::for_dataset(dataset, conditional),
+    )
+}
+
+fn rnn_preset(name: &str, dataset: DatasetKind, kind: RnnKind) -> Result<ModelConfig> {
+    let cfg = PixelRnnConfig::for_dataset(dataset, kind);
+    ModelConfig::tagged(name, &PixelRnnRunConfig::new(cfg))
 }
 
 /// An error of `[model_config]` of model `name`.
