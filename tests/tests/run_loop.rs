@@ -227,6 +227,9 @@ struct Scripted {
     score: Score,
     last: Option<PathBuf>,
     at_evaluation: Option<u64>,
+    /// The learning-rate factor in force at each step, as the loop set it.
+    lr_factors: Vec<f64>,
+    lr_factor: f64,
 }
 
 impl Scripted {
@@ -244,6 +247,8 @@ impl Scripted {
             ),
             last: None,
             at_evaluation: None,
+            lr_factors: Vec::new(),
+            lr_factor: 1.0,
         }
     }
 
@@ -266,6 +271,7 @@ impl Task for Scripted {
     fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
         let batch = batches.single();
         self.done += 1;
+        self.lr_factors.push(self.lr_factor);
         let loss = if self.done == self.nan_step {
             f64::NAN
         } else {
@@ -276,6 +282,9 @@ impl Task for Scripted {
             parts: vec![],
             images: batch.images.dims()[0],
         }
+    }
+    fn scale_lr(&mut self, factor: f64) {
+        self.lr_factor = factor;
     }
     fn evaluate(&mut self, set: &ImageSet) -> Vec<(String, f64)> {
         if let Some(last) = &self.last {
@@ -591,4 +600,79 @@ fn tensorboard_events_hold_the_logged_losses_and_the_sample_grids() {
             other => panic!("no sample image at step {step}: {other:?}"),
         }
     }
+}
+
+/// With `lr_decay`, the loop sets the factor `decay^(step / steps per epoch)` before every step
+/// (so after one epoch the rate is `decay` times the configured one), logs it, and a run resumed
+/// from a checkpoint continues on the same curve; without it the rate is never touched.
+#[test]
+fn a_learning_rate_decay_scales_every_step_and_a_resumed_run_continues_its_curve() {
+    let per_epoch = (mini_test().len() / 16) as f64;
+    let decayed = |steps| TrainOptions {
+        lr_decay: Some(0.25),
+        ..options(steps, 1)
+    };
+    let expected: Vec<f64> = (0..8).map(|s| 0.25f64.powf(s as f64 / per_epoch)).collect();
+    assert!(
+        expected[7] < 1.0 && per_epoch > 7.0,
+        "the curve must move within 8 steps"
+    );
+
+    let whole = Scratch::new();
+    let mut task = Scripted::nan_at(u64::MAX, u64::MAX);
+    whole.train(&mut task, &decayed(8)).expect("trains");
+    assert_eq!(task.lr_factors, expected);
+    let logged: Vec<f64> = metrics(whole.run.root())
+        .iter()
+        .filter(|r| r["split"] == "train")
+        .map(|r| r["lr_factor"].as_f64().expect("lr_factor logged"))
+        .collect();
+    assert_eq!(logged.len(), expected.len());
+    for (l, e) in logged.iter().zip(&expected) {
+        assert!((l - e).abs() < 1e-12, "each record logs its step's factor: {l} vs {e}");
+    }
+
+    let parts = Scratch::new();
+    let mut first = Scripted::nan_at(u64::MAX, u64::MAX);
+    parts.train(&mut first, &decayed(3)).expect("trains");
+    let ckpt = Checkpoint::load(&parts.run.checkpoint_path("last")).expect("last.ckpt");
+    let mut rest = Scripted::nan_at(u64::MAX, u64::MAX);
+    let data = mini_test();
+    let device = burn::tensor::Device::flex();
+    genzoo_train::train(
+        &mut rest,
+        &parts.run,
+        &data,
+        &data,
+        &device,
+        &decayed(8),
+        Some(ckpt),
+    )
+    .expect("resumes");
+    assert_eq!([first.lr_factors, rest.lr_factors].concat(), expected);
+
+    let constant = Scratch::new();
+    let mut task = Scripted::nan_at(u64::MAX, u64::MAX);
+    constant.train(&mut task, &options(4, 1)).expect("trains");
+    assert_eq!(
+        task.lr_factors, [1.0; 4],
+        "no decay: the rate is left alone"
+    );
+}
+
+#[test]
+fn a_learning_rate_decay_outside_0_1_is_refused() {
+    for decay in [0.0, -0.5, 1.5, f64::NAN] {
+        let opts = TrainOptions {
+            lr_decay: Some(decay),
+            ..options(4, 1)
+        };
+        let err = opts.check(100).expect_err("refused");
+        assert!(err.to_string().contains("lr_decay"), "{err}");
+    }
+    let ok = TrainOptions {
+        lr_decay: Some(1.0),
+        ..options(4, 1)
+    };
+    ok.check(100).expect("1 is a constant rate");
 }

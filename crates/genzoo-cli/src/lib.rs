@@ -80,6 +80,10 @@ pub struct TrainArgs {
     /// Learning rate.
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Exponential learning-rate decay: the rate is multiplied by this factor per epoch, applied
+    /// a little at every step (0.5 halves it each epoch). Default: a constant rate.
+    #[arg(long)]
+    pub lr_decay: Option<f64>,
     /// Seed for initialisation, data order and sampling.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -246,6 +250,7 @@ pub fn resolve_config(args: &TrainArgs) -> Result<RunConfig> {
     let int = |v: Option<u64>| v.map(|v| v as i64);
     set_flag(&mut table, "batch_size", args.batch_size.map(|b| b as i64));
     set_flag(&mut table, "lr", args.lr);
+    set_flag(&mut table, "lr_decay", args.lr_decay);
     set_flag(&mut table, "log_every", int(args.log_every));
     set_flag(&mut table, "sample_every", int(args.sample_every));
     set_flag(&mut table, "checkpoint_every", int(args.checkpoint_every));
@@ -296,6 +301,10 @@ fn resume_config(args: &TrainArgs, run: &RunDir) -> Result<RunConfig> {
         }
     };
     differs("--lr", args.lr.is_some_and(|lr| lr != cfg.lr));
+    differs(
+        "--lr-decay",
+        args.lr_decay.is_some_and(|d| Some(d) != cfg.lr_decay),
+    );
     differs(
         "--batch-size",
         args.batch_size.is_some_and(|b| b != cfg.batch_size),

@@ -604,6 +604,9 @@ fn invalid_flags_never_create_a_directory() {
             (&["--lr=-1"], "lr"),
             (&["--lr", "nan"], "lr"),
             (&["--lr", "inf"], "lr"),
+            (&["--lr-decay", "0"], "lr_decay"),
+            (&["--lr-decay", "1.5"], "lr_decay"),
+            (&["--lr-decay", "nan"], "lr_decay"),
             (&["--max-minutes", "0"], "--max-minutes"),
             (&["--max-minutes", "nan"], "--max-minutes"),
             (&["--max-minutes=-1"], "--max-minutes"),
@@ -1036,6 +1039,7 @@ fn resume_cannot_change_the_run_nor_continue_a_finished_one() {
         // Each change comes with a longer budget, so only the change can be the reason to refuse.
         let table: &[(&[&str], &str)] = &[
             (&["--lr", "0.5", "--steps", "8"], "cannot change"),
+            (&["--lr-decay", "0.5", "--steps", "8"], "cannot change"),
             (&["--batch-size", "4", "--steps", "8"], "cannot change"),
             (&["--seed", "9", "--steps", "8"], "cannot change"),
             (

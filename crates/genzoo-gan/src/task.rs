@@ -329,6 +329,7 @@ pub struct GanTask {
     name: &'static str,
     gan: GanTrainer,
     network: Architecture,
+    base_lr: f64,
     lr: f64,
     eval_images: usize,
     toy: Option<ToyKind>,
@@ -342,6 +343,7 @@ impl GanTask {
             name,
             gan: GanTrainer::new(&config.network, config.training.clone(), device),
             network: config.network.clone(),
+            base_lr: lr,
             lr,
             eval_images: config.eval_images.max(1),
             toy: config.toy,
@@ -411,6 +413,10 @@ impl Task for GanTask {
 
     fn batches_per_step(&self) -> usize {
         self.gan.config.d_steps
+    }
+
+    fn scale_lr(&mut self, factor: f64) {
+        self.lr = self.base_lr * factor;
     }
 
     fn step(&mut self, batches: StepBatches, rng: &mut Rng) -> StepOutput {

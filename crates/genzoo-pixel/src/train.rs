@@ -296,6 +296,10 @@ impl<M: PixelModel> Task for PixelTask<M> {
         binarization_of(self.net.model())
     }
 
+    fn scale_lr(&mut self, factor: f64) {
+        self.net.scale_lr(factor);
+    }
+
     fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
         let batch = batches.single();
         let images = batch.images.dims()[0];

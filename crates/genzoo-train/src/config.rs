@@ -36,6 +36,9 @@ pub struct RunConfig {
     pub steps: Option<u64>,
     /// Learning rate.
     pub lr: f64,
+    /// The learning rate's factor per epoch, applied continuously; absent: a constant rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_decay: Option<f64>,
     /// Log a training record every this many steps.
     pub log_every: u64,
     /// Write a sample grid every this many steps.
@@ -122,6 +125,7 @@ impl RunConfig {
             progress: false,
             time_limit: None,
             tensorboard: false,
+            lr_decay: self.lr_decay,
         }
     }
 
@@ -143,14 +147,12 @@ impl RunConfig {
         if self.log_every == 0 || self.sample_every == 0 || self.checkpoint_every == 0 {
             return bad("log_every, sample_every and checkpoint_every must be at least 1".into());
         }
-        Ok(())
+        crate::trainer::check_lr_decay(self.lr_decay)
     }
 }
 
 /// Serde by the name a type prints and parses (`Display` / `FromStr`), so `config.toml` holds
 /// `dataset = "mnist"` and an unknown name is an error listing the known ones.
-/// Serde through `Display` and `FromStr`: an enum written in `config.toml` by its name
-/// (`#[serde(with = "genzoo_train::config::by_name")]`).
 pub mod by_name {
     use std::fmt::Display;
     use std::str::FromStr;
@@ -198,6 +200,7 @@ mod tests {
             epochs: Some(2),
             steps: None,
             lr: 1e-3,
+            lr_decay: None,
             log_every: 10,
             sample_every: 100,
             checkpoint_every: 100,

@@ -93,13 +93,24 @@ pub fn load_optim(
 pub struct Optimized<M> {
     model: M,
     optim: ModuleOptimizer,
+    base_lr: f64,
     lr: f64,
 }
 
 impl<M: Module> Optimized<M> {
     /// `model` trained by `optim` at learning rate `lr`.
     pub fn new(model: M, optim: ModuleOptimizer, lr: f64) -> Self {
-        Self { model, optim, lr }
+        Self {
+            model,
+            optim,
+            base_lr: lr,
+            lr,
+        }
+    }
+
+    /// Trains on at `factor` × the learning rate it was made with.
+    pub fn scale_lr(&mut self, factor: f64) {
+        self.lr = self.base_lr * factor;
     }
 
     /// The model as trained so far.
@@ -137,5 +148,48 @@ impl<M: Module> Optimized<M> {
         self.model = model;
         self.optim = optim;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::LinearConfig;
+    use burn::optim::SgdConfig;
+    use burn::tensor::Device;
+
+    use super::*;
+
+    /// Plain SGD moves a weight by `lr · factor · gradient`; the gradient of `sum(x·W + b)` with
+    /// respect to `W` is `x`, so the step is known in closed form. A later factor replaces an
+    /// earlier one rather than compounding it.
+    #[test]
+    fn scale_lr_scales_the_step_by_its_factor() {
+        let device = Device::flex().autodiff();
+        let model = LinearConfig::new(2, 1).init(&device);
+        let x = Tensor::<2>::from_floats([[1.0, 2.0]], &device);
+        let weights = |m: &burn::nn::Linear| -> Vec<f32> {
+            m.weight.val().into_data().try_to_vec::<f32>().expect("f32")
+        };
+        let before = weights(&model);
+        for factors in [&[1.0][..], &[0.25], &[0.5, 0.25], &[0.25, 1.0]] {
+            let mut net = Optimized::new(model.clone(), SgdConfig::new().init(), 0.1);
+            for &f in factors {
+                net.scale_lr(f);
+            }
+            net.step(net.model().forward(x.clone()).sum());
+            let factor = factors[factors.len() - 1] as f32;
+            let moved: Vec<f32> = before
+                .iter()
+                .zip(weights(net.model()))
+                .map(|(b, a)| b - a)
+                .collect();
+            for (m, xi) in moved.iter().zip([1.0f32, 2.0]) {
+                let want = 0.1 * factor * xi;
+                assert!(
+                    (m - want).abs() < 1e-6,
+                    "{factors:?}: moved {m}, want {want}"
+                );
+            }
+        }
     }
 }

@@ -236,6 +236,9 @@ pub trait Task {
     }
     /// One optimisation step on the step's batches.
     fn step(&mut self, batches: StepBatches, rng: &mut Rng) -> StepOutput;
+    /// Sets every optimizer's learning rate to `factor` × the run's (a schedule's value for the
+    /// next step; 1 restores the configured rate).
+    fn scale_lr(&mut self, factor: f64);
     /// Metrics on held-out data, e.g. `[("test_mse", 0.01)]`.
     fn evaluate(&mut self, test: &ImageSet) -> Vec<(String, f64)>;
     /// The evaluation metric that picks `best.ckpt` (lower is better).
@@ -313,6 +316,10 @@ pub struct TrainOptions {
     /// Also write the logged records and the sample grids as TensorBoard events, into a new file
     /// of `<run>/tensorboard/`.
     pub tensorboard: bool,
+    /// Exponential learning-rate decay: the rate is multiplied by this factor per epoch,
+    /// continuously (`lr · decay^(step / steps per epoch)`, set before every step, so a resumed run
+    /// continues the same curve). `None` keeps the rate constant.
+    pub lr_decay: Option<f64>,
 }
 
 impl TrainOptions {
@@ -330,6 +337,7 @@ impl TrainOptions {
             progress: false,
             time_limit: None,
             tensorboard: false,
+            lr_decay: None,
         }
     }
 
@@ -347,7 +355,7 @@ impl TrainOptions {
                 "log_every, sample_every and checkpoint_every must be at least 1".into(),
             ));
         }
-        Ok(())
+        check_lr_decay(self.lr_decay)
     }
 
     /// Whether a run standing at `meta` has spent this budget on a training set of `train_len`
@@ -530,6 +538,9 @@ pub fn train_with_validation(
         }
         let epoch_before = batches.epoch();
         let completed_before = completed(&batches);
+        if let Some(decay) = opts.lr_decay {
+            task.scale_lr(lr_factor(decay, meta.step, steps_per_epoch));
+        }
         let t0 = Instant::now();
         let out = task.step(
             StepBatches::take(&mut batches, task.batches_per_step()),
@@ -571,6 +582,12 @@ pub fn train_with_validation(
                 ("images_per_sec", num(ips)),
                 ("time_s", num(started.elapsed().as_secs_f64())),
             ]);
+            if let Some(decay) = opts.lr_decay {
+                rec.insert(
+                    "lr_factor".into(),
+                    num(lr_factor(decay, meta.step - 1, steps_per_epoch)),
+                );
+            }
             for (k, v) in &window.parts {
                 rec.insert((*k).to_string(), num(v / window.n as f64));
             }
@@ -972,4 +989,19 @@ fn progress_bar(enabled: bool, total: u64, position: u64) -> indicatif::Progress
     );
     bar.set_position(position);
     bar
+}
+
+/// The learning rate's factor at the step that follows `step` steps: `decay^(step / steps_per_epoch)`.
+pub fn lr_factor(decay: f64, step: u64, steps_per_epoch: u64) -> f64 {
+    decay.powf(step as f64 / steps_per_epoch.max(1) as f64)
+}
+
+/// Refuses a learning-rate decay outside (0, 1].
+pub fn check_lr_decay(decay: Option<f64>) -> Result<()> {
+    match decay {
+        Some(d) if !(d > 0.0 && d <= 1.0) => Err(Error::Config(format!(
+            "lr_decay must be in (0, 1] (the learning rate's factor per epoch), found {d}"
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -82,6 +82,10 @@ impl Task for AutoencoderTask {
         "autoencoder"
     }
 
+    fn scale_lr(&mut self, factor: f64) {
+        self.net.scale_lr(factor);
+    }
+
     fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
         let batch = batches.single();
         let images = batch.images.dims()[0];
@@ -507,6 +511,10 @@ impl Task for VaeTask {
             Likelihood::Bernoulli => Binarization::Dynamic,
             Likelihood::DiscretizedLogistic => Binarization::None,
         }
+    }
+
+    fn scale_lr(&mut self, factor: f64) {
+        self.net.scale_lr(factor);
     }
 
     fn step(&mut self, batches: StepBatches, rng: &mut Rng) -> StepOutput {
