@@ -629,7 +629,10 @@ fn a_learning_rate_decay_scales_every_step_and_a_resumed_run_continues_its_curve
         .collect();
     assert_eq!(logged.len(), expected.len());
     for (l, e) in logged.iter().zip(&expected) {
-        assert!((l - e).abs() < 1e-12, "each record logs its step's factor: {l} vs {e}");
+        assert!(
+            (l - e).abs() < 1e-12,
+            "each record logs its step's factor: {l} vs {e}"
+        );
     }
 
     let parts = Scratch::new();

@@ -286,6 +286,8 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
     let mut loaded = args.source.load()?;
     let kind = loaded.config.dataset;
     check_images_fit(args.n, kind, "--n")?;
+    // Test-set passes can take minutes (an exact NLL over 10,000 images): show them on a terminal.
+    genzoo_train::protocol::show_progress(true);
     let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
     let mut out = Map::new();
     out.insert(

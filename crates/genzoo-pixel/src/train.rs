@@ -16,7 +16,7 @@ use genzoo_layers::adam::AdamConfig;
 use genzoo_metrics::likelihood::bits_per_dim;
 use genzoo_train::capability::{check_class, completion_figure};
 use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
-use genzoo_train::protocol::{test_batch, test_indices};
+use genzoo_train::protocol::{eval_chunks, test_batch, test_indices};
 use genzoo_train::state::Optimized;
 use genzoo_train::{
     Checkpoint, Complete, Error, Figure, Generate, GenerateClass, Grid, Result, StepBatches,
@@ -239,7 +239,7 @@ pub fn test_nll<M: PixelModel>(model: &M, test: &ImageSet, limit: usize, device:
     let binarization = binarization_of(&model);
     let indices = test_indices(test, limit);
     let mut sum = 0.0;
-    for chunk in indices.chunks(EVAL_BATCH) {
+    for chunk in eval_chunks(&indices, EVAL_BATCH, "exact NLL") {
         let batch = test_batch(test, chunk, binarization, &device);
         let log_p = model.log_prob_given(batch.images, batch.labels).sum();
         sum -= f64::from(log_p.into_scalar::<f32>());

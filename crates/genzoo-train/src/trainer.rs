@@ -449,6 +449,7 @@ pub fn train_with_validation(
         validation: valid.is_some(),
     };
     opts.check(train_set.len())?;
+    crate::protocol::show_progress(opts.progress);
     signal::install();
     let mut meta = CheckpointMeta {
         model: task.name().to_string(),
@@ -604,7 +605,8 @@ pub fn train_with_validation(
         }
 
         if epoch_ended {
-            let improved = evaluate(task, &eval, &mut log, &mut meta, &mut summary, epoch_before);
+            let improved = bar
+                .suspend(|| evaluate(task, &eval, &mut log, &mut meta, &mut summary, epoch_before));
             let improved = match improved {
                 Ok(improved) => improved,
                 Err(e) => {

@@ -17,7 +17,7 @@ use genzoo_layers::adam::AdamConfig;
 use genzoo_train::Scalar;
 use genzoo_train::capability::check_class;
 use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
-use genzoo_train::protocol::{test_batch, test_indices};
+use genzoo_train::protocol::{eval_chunks, test_batch, test_indices};
 use genzoo_train::state::{Optimized, load_module};
 use genzoo_train::svg::{group_by_label, scatter};
 use genzoo_train::{
@@ -69,7 +69,7 @@ pub fn test_mse(model: &Autoencoder, test: &ImageSet, device: &Device) -> f64 {
     let device = device.clone().inner();
     let mut sum = 0.0;
     let indices = test_indices(test, 0);
-    for chunk in indices.chunks(EVAL_BATCH) {
+    for chunk in eval_chunks(&indices, EVAL_BATCH, "reconstruction MSE") {
         let batch = test_batch(test, chunk, Binarization::None, &device);
         let out = model.loss(batch.images);
         sum += f64::from(out.loss.into_scalar::<f32>()) * chunk.len() as f64;
@@ -241,7 +241,7 @@ pub fn test_scores(
     } else {
         EVAL_BATCH
     };
-    for idx in indices.chunks(batch_size) {
+    for idx in eval_chunks(indices, batch_size, "ELBO and bounds") {
         let batch = test_batch(test, idx, test_binarization(config), &device);
         let y = (config.num_classes > 0).then(|| one_hot(batch.labels, config.num_classes));
         let eps = standard_normal(idx.len(), config.latent, &mut rng, &device);
