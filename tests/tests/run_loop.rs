@@ -679,3 +679,34 @@ fn a_learning_rate_decay_outside_0_1_is_refused() {
     };
     ok.check(100).expect("1 is a constant rate");
 }
+
+/// Every recipe of `docs/recipes/` resolves as `genzoo train --config` reads it, with its
+/// top-level values taken as written and its `[model_config]` typed without unknown keys.
+#[test]
+fn every_documented_recipe_resolves() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/recipes");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("docs/recipes") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("recipe");
+        let file: toml::Table = toml::from_str(&text).expect("TOML");
+        let model = file["model"].as_str().expect("model").to_string();
+        let args = TrainArgs {
+            model: Some(model.clone()),
+            config: Some(path.clone()),
+            ..TrainArgs::default()
+        };
+        let cfg =
+            genzoo_cli::resolve_config(&args).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        genzoo_cli::models::ModelConfig::read(&cfg.model, &cfg.model_config)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let written = toml::Table::try_from(&cfg).expect("serializes");
+        for (key, value) in &file {
+            if key != "model_config" {
+                assert_eq!(written.get(key), Some(value), "{}: {key}", path.display());
+            }
+        }
+        seen += 1;
+    }
+    assert!(seen >= 5, "found {seen} recipes in {}", dir.display());
+}
