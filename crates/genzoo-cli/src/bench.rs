@@ -7,13 +7,10 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 
 use clap::Args;
-use genzoo_datasets::rng::Rng;
 use genzoo_datasets::{DataOptions, DatasetKind, Split};
-use genzoo_train::Batches;
-use genzoo_train::bench::{Machine, peak_rss_mib, time_steps};
+use genzoo_train::bench::{BenchOptions, Machine, record};
 
 use crate::{Error, Result};
 use serde_json::{Map, Value};
@@ -165,64 +162,28 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
         Split::Train,
         &DataOptions::default(),
     )?;
-    let mut batches = Batches::new(
-        &train,
-        device.clone(),
-        preset.batch_size,
-        task.binarization(),
-        0,
-        0,
-        0,
-    );
-    let mut rng = Rng::seed_from_u64(0);
-    let timing = time_steps(
-        task.as_mut(),
-        &mut batches,
-        &mut rng,
-        args.warmup,
-        args.repeats,
-        args.steps,
-    )?;
-    let num = genzoo_train::run::num;
+    let test = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())?;
+    let opts = BenchOptions {
+        batch_size: preset.batch_size,
+        warmup: args.warmup,
+        repeats: args.repeats,
+        steps: args.steps,
+        samples: args.samples,
+    };
+    let flop = models::train_flop_per_image(&cfg)?;
     let machine = backend.is_cpu().then(Machine::detect);
     let mut out = Map::new();
     out.insert("model".into(), Value::from(preset.model));
     out.insert("backend".into(), Value::from(backend.to_string()));
-    out.insert("batch_size".into(), Value::from(preset.batch_size));
-    out.insert("train_images_per_sec".into(), num(timing.images_per_sec));
-    out.insert("train_step_s".into(), num(timing.step_s));
-    if let Some(per_image) = models::train_flop_per_image(&cfg)? {
-        let flop = per_image * preset.batch_size as f64;
-        let rate = flop / timing.step_s / 1e9;
-        out.insert("gflop_per_step".into(), num(flop / 1e9));
-        out.insert("gflop_per_sec".into(), num(rate));
-        if let Some(peak) = machine.as_ref().and_then(|m| m.peak_gflops) {
-            out.insert("peak_gflop_per_sec".into(), num(peak));
-            out.insert("percent_of_peak".into(), num(100.0 * rate / peak));
-        }
-    }
-    if let Some(m) = machine {
-        out.insert("threads".into(), Value::from(m.threads));
-        out.insert("isa".into(), Value::from(m.isa));
-        if let Some(model) = m.cpu_model {
-            out.insert("cpu_model".into(), Value::from(model));
-        }
-    }
-    if args.samples > 0 {
-        let t0 = Instant::now();
-        if let Some(g) = task.generator() {
-            g.generate(args.samples, 0)?;
-            out.insert("sample_n".into(), Value::from(args.samples));
-            out.insert("sample_s".into(), num(t0.elapsed().as_secs_f64()));
-        }
-    }
-    let test = genzoo_datasets::load(DatasetKind::MnistMini, Split::Test, &DataOptions::default())?;
-    for (k, v) in task.bench_extras(&test, args.samples) {
-        out.insert(k, num(v));
-    }
-    if let Some(mib) = peak_rss_mib() {
-        out.insert("peak_rss_mib".into(), num(mib));
-    }
+    let measured = record(
+        task.as_mut(),
+        [&train, &test],
+        &device,
+        flop,
+        machine,
+        &opts,
+    )?;
+    out.extend(measured);
     Ok(out)
 }
 

@@ -11,10 +11,99 @@
 
 use std::time::Instant;
 
+use burn::tensor::Device;
+use genzoo_datasets::ImageSet;
 use genzoo_datasets::rng::Rng;
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::run::num;
 use crate::trainer::{Batches, StepBatches, Task};
+
+/// What a bench record measures of a task.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchOptions {
+    /// Images per training step.
+    pub batch_size: usize,
+    /// Untimed steps first.
+    pub warmup: usize,
+    /// Timed repeats; the median is reported.
+    pub repeats: usize,
+    /// Training steps per repeat.
+    pub steps: usize,
+    /// Samples drawn for the sampling time (0: none).
+    pub samples: usize,
+}
+
+/// One bench record of `task` on `device` (seed 0): training throughput on batches of `train`,
+/// with the FLOP rate where the FLOP per image are known, and its share of the nominal peak of
+/// `machine` (the CPU the device runs on; `None` for an accelerator); the time to draw
+/// `opts.samples` samples; the task's own extras on `test`; the process's peak memory.
+pub fn record(
+    task: &mut dyn Task,
+    data: [&ImageSet; 2],
+    device: &Device,
+    flop_per_image: Option<f64>,
+    machine: Option<Machine>,
+    opts: &BenchOptions,
+) -> Result<Map<String, Value>> {
+    let [train, test] = data;
+    let binarization = task.binarization();
+    let mut batches = Batches::new(
+        train,
+        device.clone(),
+        opts.batch_size,
+        binarization,
+        0,
+        0,
+        0,
+    );
+    let mut rng = Rng::seed_from_u64(0);
+    let timing = time_steps(
+        task,
+        &mut batches,
+        &mut rng,
+        opts.warmup,
+        opts.repeats,
+        opts.steps,
+    )?;
+    let mut out = Map::new();
+    out.insert("batch_size".into(), Value::from(opts.batch_size));
+    out.insert("train_images_per_sec".into(), num(timing.images_per_sec));
+    out.insert("train_step_s".into(), num(timing.step_s));
+    if let Some(per_image) = flop_per_image {
+        let flop = per_image * opts.batch_size as f64;
+        let rate = flop / timing.step_s / 1e9;
+        out.insert("gflop_per_step".into(), num(flop / 1e9));
+        out.insert("gflop_per_sec".into(), num(rate));
+        if let Some(peak) = machine.as_ref().and_then(|m| m.peak_gflops) {
+            out.insert("peak_gflop_per_sec".into(), num(peak));
+            out.insert("percent_of_peak".into(), num(100.0 * rate / peak));
+        }
+    }
+    if let Some(m) = machine {
+        out.insert("threads".into(), Value::from(m.threads));
+        out.insert("isa".into(), Value::from(m.isa));
+        if let Some(model) = m.cpu_model {
+            out.insert("cpu_model".into(), Value::from(model));
+        }
+    }
+    if opts.samples > 0
+        && let Some(g) = task.generator()
+    {
+        let t0 = Instant::now();
+        g.generate(opts.samples, 0)?;
+        out.insert("sample_n".into(), Value::from(opts.samples));
+        out.insert("sample_s".into(), num(t0.elapsed().as_secs_f64()));
+    }
+    for (k, v) in task.bench_extras(test, opts.samples) {
+        out.insert(k, num(v));
+    }
+    if let Some(mib) = peak_rss_mib() {
+        out.insert("peak_rss_mib".into(), num(mib));
+    }
+    Ok(out)
+}
 
 /// The median of `xs` (NaN for none).
 pub fn median(mut xs: Vec<f64>) -> f64 {
