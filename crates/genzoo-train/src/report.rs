@@ -178,12 +178,14 @@ fn is_headline(key: &str) -> bool {
         )
 }
 
-/// The unit of a metric, read off its name: likelihoods and their bounds (`nll`, `nelbo`) are in
-/// nats unless they are bits per dimension.
+/// The unit of a metric, read off its name: likelihoods, their bounds (`nll`, `nelbo`) and the
+/// ELBO's terms (`kl`, `recon`) are in nats unless they are bits per dimension.
 fn unit(key: &str) -> &'static str {
+    let nats = ["_nats", "_kl", "_recon"];
     if key.ends_with("bits_per_dim") {
         "bits/dim"
-    } else if key.ends_with("_nats") || key.contains("nll") || key.contains("nelbo") {
+    } else if nats.iter().any(|n| key.ends_with(n)) || key.contains("nll") || key.contains("nelbo")
+    {
         "nats"
     } else if key.ends_with("images_per_sec") {
         "images/s"
@@ -396,6 +398,11 @@ fn curves_section(h: &mut String, path: &Path) {
         let (lo, hi) = ys().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, u), y| {
             (l.min(y), u.max(y))
         });
+        // A quantity logged over and over without changing (a KL weight without warm-up) says
+        // nothing as a curve.
+        if lo == hi && ys().count() > 1 {
+            continue;
+        }
         // A log axis only pays off when values span two decades or more, as early losses often do.
         let log_y = lo > 0.0 && hi / lo >= 100.0;
         let opts = ChartOptions {
@@ -723,6 +730,7 @@ mod tests {
             ["nats", "nats", "bits/dim"]
         );
         assert_eq!([unit("wall_time_s"), unit("test_mse")], ["s", ""]);
+        assert_eq!([unit("test_kl"), unit("valid_recon")], ["nats", "nats"]);
         // The summary table, flattened and escaped.
         assert!(html.contains("<td>test.nll_bits_per_dim</td><td class=\"num\">1.2345</td>"));
         assert!(html.contains("<td>test.kl</td><td class=\"num\">7</td>"));
@@ -845,8 +853,8 @@ mod tests {
     fn train_and_test_curves_of_a_quantity_share_a_chart_and_time_has_none() {
         let dir = tempfile::tempdir().expect("tempdir");
         let metrics = [
-            r#"{"step": 1, "split": "train", "bits_per_dim": 0.3, "time_s": 1.0}"#,
-            r#"{"step": 2, "split": "train", "bits_per_dim": 0.2, "time_s": 2.0}"#,
+            r#"{"step": 1, "split": "train", "bits_per_dim": 0.3, "time_s": 1.0, "kl_weight": 1}"#,
+            r#"{"step": 2, "split": "train", "bits_per_dim": 0.2, "time_s": 2.0, "kl_weight": 1}"#,
             r#"{"step": 2, "split": "valid", "valid_bits_per_dim": 0.25}"#,
             r#"{"step": 2, "split": "test", "test_bits_per_dim": 0.24}"#,
         ];
@@ -858,6 +866,10 @@ mod tests {
             assert!(html.contains(&format!(">{split}</text>")), "{split}");
         }
         assert!(!html.contains("<title>time_s</title>"));
+        assert!(
+            !html.contains("<title>kl_weight</title>"),
+            "a constant is not charted"
+        );
     }
 
     #[test]
