@@ -11,7 +11,9 @@ For each export written by `genzoo export RUN --layout pytorch --out M.safetenso
    compares every output genzoo wrote beside them (codes, reconstructions, posterior parameters, decoder
    outputs, logits, log-likelihoods, generated images, discriminator scores): the largest absolute
    difference must be under --tol (1e-4);
-3. with --nll EVAL.json --data DIR, for a likelihood model trained on binarized-mnist: the twin's mean test
+3. with --resave DIR, writes each twin's `state_dict()` with the export's metadata into DIR, which
+   `genzoo import` reads back (`scripts/check_export.sh` then compares seeded samples);
+4. with --nll EVAL.json --data DIR, for a likelihood model trained on binarized-mnist: the twin's mean test
    NLL over the 10,000 test digits must be genzoo's (`genzoo eval RUN --metrics nll --json > EVAL.json`) to
    --nll-tol nats.
 
@@ -33,7 +35,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from safetensors import safe_open
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 import reference as ref
 
@@ -132,6 +134,18 @@ def check_probe(path, tol):
     return model, worst
 
 
+def resave(path, out_dir):
+    """Writes the twin's `state_dict()` (as PyTorch saves a model) with the export's metadata to
+    OUT_DIR/<name>, for `genzoo import`: the round trip export -> PyTorch -> state dict -> import."""
+    net, _, meta = load_export(path)
+    out = Path(out_dir) / Path(path).name
+    if out.exists():
+        raise SystemExit(f"{out} exists")
+    state = {k: v.contiguous() for k, v in net.state_dict().items()}
+    save_file(state, out, metadata=meta)
+    print(f"wrote {out}")
+
+
 def binarized_test(data_dir):
     """The 10,000 fixed-binarization test digits (Larochelle & Murray) as [N, 1, 28, 28] floats."""
     path = Path(data_dir) / "binarized_mnist_test.amat.gz"
@@ -163,6 +177,7 @@ def main():
     p.add_argument("--nll", help="`genzoo eval --metrics nll --json` of the (one) export's run")
     p.add_argument("--data", help="the binarized-mnist directory, for --nll")
     p.add_argument("--nll-tol", type=float, default=1e-3)
+    p.add_argument("--resave", help="also write each twin's state_dict with the export's metadata into this directory")
     args = p.parse_args()
     torch.manual_seed(0)
     if args.nll:
@@ -172,6 +187,8 @@ def main():
         return
     results = [check_probe(path, args.tol) for path in args.exports]
     print("all agree: " + ", ".join(f"{m} {w:.1e}" for m, w in results))
+    for path in args.exports if args.resave else []:
+        resave(path, args.resave)
 
 
 if __name__ == "__main__":

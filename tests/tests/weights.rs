@@ -89,12 +89,12 @@ fn round_trips(model: &str) {
     let expected = outputs(&run);
     for layout in ["burn", "pytorch"] {
         let file = tmp.path().join(format!("{layout}.safetensors"));
-        let written = export(&export_args(&run, &file, layout)).expect("export");
-        assert_eq!(written, vec![file.clone()]);
+        export(&export_args(&run, &file, layout)).expect("export");
+        assert!(file.is_file());
         let back = tmp.path().join(format!("imported-{layout}"));
-        let made = import(&import_args(&file, model, &back))
+        import(&import_args(&file, model, &back))
             .unwrap_or_else(|e| panic!("{model} {layout}: {e}"));
-        assert_eq!(made, back);
+        assert!(back.join("checkpoints/last.ckpt").is_file());
         let got = outputs(&back);
         assert_eq!(got.len(), expected.len());
         for ((name, a), (other, b)) in expected.iter().zip(&got) {

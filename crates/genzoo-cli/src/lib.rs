@@ -209,16 +209,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 )))
             }
         }
-        Command::Export(args) => {
-            weights::export(&args)?
-                .iter()
-                .for_each(|p| println!("{}", p.display()));
-            Ok(())
-        }
-        Command::Import(args) => {
-            println!("{}", weights::import(&args)?.display());
-            Ok(())
-        }
+        Command::Export(args) => weights::export(&args),
+        Command::Import(args) => weights::import(&args),
         Command::Calibrate(args) => {
             let rows = eval::calibrate(&args)?;
             if args.json {

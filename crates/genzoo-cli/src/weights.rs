@@ -43,24 +43,21 @@ pub struct ImportArgs {
     pub out: PathBuf,
 }
 
-/// `genzoo export`: returns the files written.
-pub fn export(args: &ExportArgs) -> Result<Vec<PathBuf>> {
+/// `genzoo export`: prints the files written.
+pub fn export(args: &ExportArgs) -> Result<()> {
     let layout = args.layout.parse()?;
     let mut run = eval::load_run(&args.run, &args.checkpoint, None)?;
     let config = run.run.read_config()?;
-    let (out, probe) = (&args.out, args.probe.as_deref());
-    Ok(export_run(
-        run.task.as_mut(),
-        &config,
-        run.step,
-        layout,
-        out,
-        probe,
-    )?)
+    let probe = args.probe.as_deref();
+    let task = run.task.as_mut();
+    for path in export_run(task, &config, run.step, layout, &args.out, probe)? {
+        println!("{}", path.display());
+    }
+    Ok(())
 }
 
-/// `genzoo import`: returns the run directory made.
-pub fn import(args: &ImportArgs) -> Result<PathBuf> {
+/// `genzoo import`: prints the run directory made.
+pub fn import(args: &ImportArgs) -> Result<()> {
     if models::classic::is_classic(&args.model) {
         return Err(Error::Config(format!(
             "'{}' is a classic fit: it has no network weights to import",
@@ -68,9 +65,11 @@ pub fn import(args: &ImportArgs) -> Result<PathBuf> {
         )));
     }
     models::find(&args.model)?;
-    import_run(&args.file, &args.model, &args.out, |cfg| {
+    let run = import_run(&args.file, &args.model, &args.out, |cfg| {
         let device = cfg.backend.device()?.autodiff();
         device.seed(cfg.seed);
         models::find(&cfg.model)?.build(cfg, &device)
-    })
+    })?;
+    println!("{}", run.display());
+    Ok(())
 }
