@@ -85,6 +85,8 @@ def gflop_per_step(model, batch):
 
 
 class Autoencoder(nn.Module):
+    """`AutoencoderConfig::mnist()`; `encode` and `decode` as genzoo's `Autoencoder`."""
+
     def __init__(self):
         super().__init__()
         self.enc1 = nn.Conv2d(1, 32, 3, 2, 1)
@@ -94,11 +96,15 @@ class Autoencoder(nn.Module):
         self.dec1 = nn.ConvTranspose2d(64, 32, 4, 2, 1)
         self.dec2 = nn.ConvTranspose2d(32, 1, 4, 2, 1)
 
-    def forward(self, x):
-        h = F.relu(self.enc2(F.relu(self.enc1(x))))
-        z = self.enc_fc(h.flatten(1))
+    def encode(self, x):
+        return self.enc_fc(F.relu(self.enc2(F.relu(self.enc1(x)))).flatten(1))
+
+    def decode(self, z):
         h = F.relu(self.dec_fc(z)).view(-1, 64, 7, 7)
         return torch.sigmoid(self.dec2(F.relu(self.dec1(h))))
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
 
 
 class Vae(nn.Module):
@@ -118,19 +124,27 @@ class Vae(nn.Module):
         self.dec_fc = nn.Linear(20, hidden)
         self.dec_out = nn.Linear(hidden, feat)
 
-    def forward(self, x):
+    def encode(self, x):
+        """The posterior's mean and log-variance."""
         h = x
         if self.conv:
             for c in self.enc_convs:
                 h = F.relu(c(h))
         h = F.relu(self.enc_fc(h.flatten(1)))
-        mu, logvar = self.enc_mean(h), self.enc_logvar(h)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        return self.enc_mean(h), self.enc_logvar(h)
+
+    def decode(self, z):
+        """Bernoulli logits [B, 1, 28, 28]."""
         h = self.dec_out(F.relu(self.dec_fc(z)))
         if self.conv:
             h = F.relu(h).view(-1, 64, 7, 7)
             h = self.dec_deconvs[1](F.relu(self.dec_deconvs[0](h)))
-        logits = h.view_as(x)
+        return h.view(-1, 1, 28, 28)
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        logits = self.decode(z)
         recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
         kl = -0.5 * (1 + logvar - mu.square() - logvar.exp()).sum(1)
         return (recon + kl).mean()
@@ -138,7 +152,8 @@ class Vae(nn.Module):
 
 class MaskedConv2d(nn.Conv2d):
     """Mask A/B convolution, the mask multiplied into the weight in forward (pytorch-generative's way).
-    `k` is a side or a (height, width) pair, both odd; "same" padding."""
+    `k` is a side or a (height, width) pair, both odd; "same" padding. The mask is a constant, not part of
+    the state dict (genzoo does not save it either)."""
 
     def __init__(self, c_in, c_out, k, mask_type, bias=True):
         kh, kw = (k, k) if isinstance(k, int) else k
@@ -146,56 +161,99 @@ class MaskedConv2d(nn.Conv2d):
         mask = torch.ones(kh, kw)
         mask[kh // 2, kw // 2 + (mask_type == "B"):] = 0
         mask[kh // 2 + 1:] = 0
-        self.register_buffer("mask", mask[None, None])
+        self.register_buffer("mask", mask[None, None], persistent=False)
 
     def forward(self, x):
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
 
 
+class Masked(nn.Module):
+    """genzoo_layers::MaskedConv2d: a masked convolution held as `conv`, so its parameters are named
+    `<layer>.conv.weight` / `.conv.bias` as in genzoo's export."""
+
+    def __init__(self, c_in, c_out, k, mask_type, bias=True):
+        super().__init__()
+        self.conv = MaskedConv2d(c_in, c_out, k, mask_type, bias)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def bernoulli_nll(logits, x):
+    """−log p(x) per image in nats from Bernoulli logits."""
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+
+class ResidualBlock(nn.Module):
+    """PixelCNN's residual block: 1x1 h2 -> h, 3x3 h -> h, 1x1 h -> h2, all mask B, ReLU before each."""
+
+    def __init__(self, h2, h):
+        super().__init__()
+        self.down = Masked(h2, h, 1, "B")
+        self.conv = Masked(h, h, 3, "B")
+        self.up = Masked(h, h2, 1, "B")
+
+    def forward(self, y):
+        return y + self.up(F.relu(self.conv(F.relu(self.down(F.relu(y))))))
+
+
 class PixelCnn(nn.Module):
     """`PixelCnnConfig::mnist()`: 7x7 mask-A 1->128, 7 residual blocks, two 1x1 mask-B heads."""
 
-    def __init__(self, h2=128, blocks=7, head=128):
+    def __init__(self, h2=128, blocks=7, head=128, first_kernel=7, block_kernel=3):
         super().__init__()
-        h = h2 // 2
-        self.input = MaskedConv2d(1, h2, 7, "A")
-        self.blocks = nn.ModuleList(
-            nn.ModuleList([MaskedConv2d(h2, h, 1, "B"), MaskedConv2d(h, h, 3, "B"), MaskedConv2d(h, h2, 1, "B")])
-            for _ in range(blocks))
-        self.head = MaskedConv2d(h2, head, 1, "B")
-        self.out = MaskedConv2d(head, 1, 1, "B")
+        self.input = Masked(1, h2, first_kernel, "A")
+        self.blocks = nn.ModuleList(ResidualBlock(h2, h2 // 2) for _ in range(blocks))
+        self.head = Masked(h2, head, 1, "B")
+        self.out = Masked(head, 1, 1, "B")
+        assert block_kernel == 3
+
+    def logits(self, x):
+        y = self.input(x * 2 - 1)
+        for block in self.blocks:
+            y = block(y)
+        return self.out(F.relu(self.head(F.relu(y))))
 
     def forward(self, x):
-        y = self.input(x * 2 - 1)
-        for down, conv, up in self.blocks:
-            y = y + up(F.relu(conv(F.relu(down(F.relu(y))))))
-        logits = self.out(F.relu(self.head(F.relu(y))))
-        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+        return bernoulli_nll(self.logits(x), x).mean()
 
 
 class GatedLayer(nn.Module):
-    """One layer of the Gated PixelCNN (van den Oord et al. 2016, arXiv:1606.05328), pytorch-generative's
-    layout: each stack's two gates (f, g) are one convolution to 2p channels, as in genzoo's `pair_conv2d`."""
+    """One layer of the Gated PixelCNN (van den Oord et al. 2016, arXiv:1606.05328) with genzoo's parameters:
+    each gate pair (f, g) of each stack is two convolutions, run here as one over the concatenated weights
+    as genzoo's `pair_conv2d` does."""
 
     def __init__(self, c_in, p, k, mask_type, classes, residual):
         super().__init__()
         self.p, self.k, self.residual = p, k, residual
         # Vertical stack: a (k/2 + 1) x k kernel, padded k/2 on top, 0 below, k/2 left and right, so row y
         # sees rows y - k/2 ..= y.
-        self.v = nn.Conv2d(c_in, 2 * p, (k // 2 + 1, k))
-        self.h = MaskedConv2d(c_in, 2 * p, (1, k), mask_type)
-        self.link = nn.Conv2d(2 * p, 2 * p, 1)  # genzoo's link_f, link_g: 2p -> p each
-        self.h_out = nn.Conv2d(p, p, 1)  # 1x1 mask B on one colour group: a plain 1x1 convolution
-        self.cond = nn.Linear(classes, 4 * p, bias=False)  # one-hot class -> v_f, v_g, h_f, h_g terms
+        self.v_f = nn.Conv2d(c_in, p, (k // 2 + 1, k))
+        self.v_g = nn.Conv2d(c_in, p, (k // 2 + 1, k))
+        self.h_f = Masked(c_in, p, (1, k), mask_type)
+        self.h_g = Masked(c_in, p, (1, k), mask_type)
+        self.link_f = nn.Conv2d(2 * p, p, 1)
+        self.link_g = nn.Conv2d(2 * p, p, 1)
+        self.h_out = Masked(p, p, 1, "B")  # 1x1 mask B on one colour group: nothing masked
+        # One-hot class -> the terms of v_f, v_g, h_f, h_g; absent without classes, as in genzoo.
+        self.cond = nn.Linear(classes, 4 * p, bias=False) if classes else None
+
+    @staticmethod
+    def pair(a, b, x, **kw):
+        return F.conv2d(x, torch.cat([a.weight, b.weight]), torch.cat([a.bias, b.bias]), **kw)
 
     def forward(self, v, h, onehot):
         p, k = self.p, self.k
-        vfg = self.v(F.pad(v, (k // 2, k // 2, k // 2, 0)))
+        vfg = self.pair(self.v_f, self.v_g, F.pad(v, (k // 2, k // 2, k // 2, 0)))
         down = F.pad(vfg[:, :, :-1], (0, 0, 1, 0))  # shift down one row: row y sees rows < y
-        hfg = self.h(h) + self.link(down)
-        e = self.cond(onehot)[:, :, None, None]
-        vfg = vfg + e[:, :2 * p]
-        hfg = hfg + e[:, 2 * p:]
+        hconv = self.h_f.conv
+        h_w = torch.cat([self.h_f.conv.weight, self.h_g.conv.weight]) * hconv.mask
+        hfg = F.conv2d(h, h_w, torch.cat([self.h_f.conv.bias, self.h_g.conv.bias]), padding=hconv.padding)
+        hfg = hfg + self.pair(self.link_f, self.link_g, down)
+        if self.cond is not None:
+            e = self.cond(onehot)[:, :, None, None]
+            vfg = vfg + e[:, :2 * p]
+            hfg = hfg + e[:, 2 * p:]
         v_out = torch.tanh(vfg[:, :p]) * torch.sigmoid(vfg[:, p:])
         gated = self.h_out(torch.tanh(hfg[:, :p]) * torch.sigmoid(hfg[:, p:]))
         return v_out, (h + gated if self.residual else gated)
@@ -203,7 +261,8 @@ class GatedLayer(nn.Module):
 
 class CondGatedPixelCnn(nn.Module):
     """`GatedPixelCnnConfig::mnist_conditional()`: 10 gated layers of p = 64 (7x7 mask A, then 3x3 mask B),
-    class-conditional (10 classes), head 1x1 64 -> 128 -> 1 (mask B), Bernoulli NLL summed per image."""
+    class-conditional (10 classes; 0 for `gated-pixelcnn`), head 1x1 64 -> 128 -> 1 (mask B), Bernoulli NLL
+    summed per image."""
 
     def __init__(self, p=64, layers=10, first_kernel=7, kernel=3, head=128, classes=10):
         super().__init__()
@@ -212,19 +271,18 @@ class CondGatedPixelCnn(nn.Module):
             GatedLayer(1 if i == 0 else p, p, first_kernel if i == 0 else kernel, "A" if i == 0 else "B",
                        classes, residual=i > 0)
             for i in range(layers))
-        self.head = nn.Conv2d(p, head, 1)
-        self.out = nn.Conv2d(head, 1, 1)
+        self.head = Masked(p, head, 1, "B")
+        self.out = Masked(head, 1, 1, "B")
 
     def logits(self, x, labels):
-        onehot = F.one_hot(labels, self.classes).float()
+        onehot = F.one_hot(labels, self.classes).float() if self.classes else None
         v = h = x * 2 - 1
         for layer in self.layers:
             v, h = layer(v, h, onehot)
         return self.out(F.relu(self.head(F.relu(h))))
 
     def forward(self, x, labels):
-        logits = self.logits(x, labels)
-        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+        return bernoulli_nll(self.logits(x, labels), x).mean()
 
 
 class ConvLstmCell(nn.Module):
@@ -252,7 +310,7 @@ class RowLstmLayer(nn.Module):
     def __init__(self, hidden, k):
         super().__init__()
         self.cell = ConvLstmCell(2 * hidden, hidden, (1, k), (1, k))
-        self.out = nn.Conv2d(hidden, 2 * hidden, 1)  # 1x1 mask B, one colour group: plain
+        self.out = Masked(hidden, 2 * hidden, 1, "B")  # 1x1 mask B, one colour group: nothing masked
 
     def forward(self, x):
         b, _, rows, w = x.shape
@@ -281,14 +339,16 @@ class DiagonalBiLstmLayer(nn.Module):
     """Diagonal BiLSTM (arXiv:1601.06759 §3.2) as genzoo builds it: skewed input, 1x1 input-to-state, 2x1
     state-to-state from column to column (a Python loop over the skewed columns); the right-to-left
     direction runs on the mirrored map, also reads the pixels (unmasked 1x1, no bias) and is shifted down
-    a row; both directions summed; residual x + out(left + right)."""
+    a row; both directions summed; residual x + out(left + right). The two cells are named `forward` and
+    `backward` as in genzoo; `forward` being nn.Module's method (which `add_module` refuses), they are
+    put into `_modules` directly and read from there."""
 
     def __init__(self, hidden, channels=1):
         super().__init__()
-        self.forward_cell = ConvLstmCell(2 * hidden, hidden, (1, 1), (2, 1))
-        self.backward_cell = ConvLstmCell(2 * hidden, hidden, (1, 1), (2, 1))
+        self._modules["forward"] = ConvLstmCell(2 * hidden, hidden, (1, 1), (2, 1))
+        self._modules["backward"] = ConvLstmCell(2 * hidden, hidden, (1, 1), (2, 1))
         self.backward_pixels = nn.Conv2d(channels, 4 * hidden, 1, bias=False)
-        self.out = nn.Conv2d(hidden, 2 * hidden, 1)
+        self.out = Masked(hidden, 2 * hidden, 1, "B")
 
     @staticmethod
     def direction(cell, x, extra=None):
@@ -304,26 +364,32 @@ class DiagonalBiLstmLayer(nn.Module):
         return unskew(torch.cat(out, 3))
 
     def forward(self, x, image):
-        left = self.direction(self.forward_cell, x)
+        left = self.direction(self._modules["forward"], x)
         pixels = self.backward_pixels(image.flip(3))
-        right = self.direction(self.backward_cell, x.flip(3), pixels).flip(3)
+        right = self.direction(self._modules["backward"], x.flip(3), pixels).flip(3)
         right = F.pad(right[:, :, :-1], (0, 0, 1, 0))  # row r takes row r - 1
         return x + self.out(left + right)
 
 
 class PixelRnn(nn.Module):
     """`PixelRnnConfig::mnist_row_lstm()` / `::mnist()`: 7x7 mask A 1 -> 2h, 7 residual Row LSTM or Diagonal
-    BiLSTM layers of h = 16, ReLU -> 1x1 (2h -> 32) -> ReLU -> 1x1 (32 -> 1), Bernoulli NLL summed per image."""
+    BiLSTM layers of h = 16, ReLU -> 1x1 (2h -> 32) -> ReLU -> 1x1 (32 -> 1), Bernoulli NLL summed per image.
+    The layers are `rows` or `diagonals`, as in genzoo."""
 
     def __init__(self, kind, hidden=16, layers=7, first_kernel=7, row_kernel=3, head=32):
         super().__init__()
         self.kind = kind
-        self.input = MaskedConv2d(1, 2 * hidden, first_kernel, "A")
-        self.layers = nn.ModuleList(
+        self.input = Masked(1, 2 * hidden, first_kernel, "A")
+        stack = nn.ModuleList(
             RowLstmLayer(hidden, row_kernel) if kind == "row-lstm" else DiagonalBiLstmLayer(hidden)
             for _ in range(layers))
-        self.head = nn.Conv2d(2 * hidden, head, 1)
-        self.out = nn.Conv2d(head, 1, 1)
+        self.add_module("rows" if kind == "row-lstm" else "diagonals", stack)
+        self.head = Masked(2 * hidden, head, 1, "B")
+        self.out = Masked(head, 1, 1, "B")
+
+    @property
+    def layers(self):
+        return self._modules["rows" if self.kind == "row-lstm" else "diagonals"]
 
     def logits(self, x):
         image = x * 2 - 1
@@ -333,31 +399,91 @@ class PixelRnn(nn.Module):
         return self.out(F.relu(self.head(F.relu(y))))
 
     def forward(self, x):
-        logits = self.logits(x)
-        return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+        return bernoulli_nll(self.logits(x), x).mean()
+
+
+class DcganGenerator(nn.Module):
+    """`DcganConfig::mnist()`'s generator, genzoo's names: fc -> [128, 7, 7] -> BN, ReLU -> deconv 4x4/2 ->
+    BN, ReLU -> deconv 4x4/2 -> tanh."""
+
+    def __init__(self, latent=100):
+        super().__init__()
+        self.fc = nn.Linear(latent, 128 * 7 * 7)
+        self.bn0 = nn.BatchNorm2d(128)
+        self.deconv1 = nn.ConvTranspose2d(128, 64, 4, 2, 1)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.deconv2 = nn.ConvTranspose2d(64, 1, 4, 2, 1)
+
+    def forward(self, z):
+        h = F.relu(self.bn0(self.fc(z).view(-1, 128, 7, 7)))
+        h = F.relu(self.bn1(self.deconv1(h)))
+        return torch.tanh(self.deconv2(h))
+
+
+class DcganDiscriminator(nn.Module):
+    """`DcganConfig::mnist()`'s discriminator: conv 4x4/2, LeakyReLU(0.2) -> conv 4x4/2 -> BN, LeakyReLU ->
+    fc -> a logit."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 64, 4, 2, 1)
+        self.conv2 = nn.Conv2d(64, 128, 4, 2, 1)
+        self.bn = nn.BatchNorm2d(128)
+        self.fc = nn.Linear(128 * 7 * 7, 1)
+
+    def forward(self, x):
+        h = F.leaky_relu(self.conv1(x), 0.2)
+        h = F.leaky_relu(self.bn(self.conv2(h)), 0.2)
+        return self.fc(h.flatten(1))
 
 
 def dcgan_nets():
-    g = nn.Sequential(
-        nn.Linear(100, 128 * 7 * 7), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128), nn.ReLU(),
-        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
-    d = nn.Sequential(
-        nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-        nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+    g, d = DcganGenerator(), DcganDiscriminator()
     for m in list(g.modules()) + list(d.modules()):
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
     return g, d
 
 
+class MlpGenerator(nn.Module):
+    """`MlpGanConfig::mnist()`'s generator: 100 -> 256 -> 512 -> 784, LeakyReLU(0.2), tanh."""
+
+    def __init__(self, latent=100):
+        super().__init__()
+        self.fc1 = nn.Linear(latent, 256)
+        self.fc2 = nn.Linear(256, 512)
+        self.out = nn.Linear(512, 784)
+
+    def forward(self, z):
+        h = F.leaky_relu(self.fc2(F.leaky_relu(self.fc1(z), 0.2)), 0.2)
+        return torch.tanh(self.out(h)).view(-1, 1, 28, 28)
+
+
+class MlpDiscriminator(nn.Module):
+    """`MlpGanConfig::mnist()`'s discriminator: 784 -> 512 -> 256 -> 1, LeakyReLU(0.2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 512)
+        self.fc2 = nn.Linear(512, 256)
+        self.out = nn.Linear(256, 1)
+
+    def forward(self, x):
+        h = F.leaky_relu(self.fc2(F.leaky_relu(self.fc1(x.flatten(1)), 0.2)), 0.2)
+        return self.out(h)
+
+
 def mlp_gan_nets():
-    g = nn.Sequential(nn.Linear(100, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
-                      nn.Linear(512, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
-    d = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256),
-                      nn.LeakyReLU(0.2), nn.Linear(256, 1))
-    return g, d
+    return MlpGenerator(), MlpDiscriminator()
+
+
+class GanNets(nn.Module):
+    """genzoo_gan::GanNets: both networks of a GAN, as one export holds them."""
+
+    def __init__(self, generator, discriminator):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
 
 
 def make_step(model, batch, device):

@@ -34,11 +34,13 @@ fn workspace_root() -> PathBuf {
 }
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <train|eval|sample|figures|classifier|calibrate|bench|test|mnist-mini> [args]\n  \
+    "usage: cargo xtask <train|eval|sample|figures|export|import|classifier|calibrate|bench|test|mnist-mini> [args]\n  \
      train [model] [--backend flex|ndarray|wgpu|cuda] [genzoo train flags]   (`cargo xtask train --help` for all)\n  \
      eval <run> [--metrics nll,elbo,iwae,fid,kid,is,pr,acc] [--n 10000] [--iwae-k 5000] [--json]   test metrics of a run\n  \
      sample <run> [--n 64] [--seed S] [--label K] [--fast] [--complete] [--out FILE.png]   fresh samples of a run\n  \
      figures <run> [--checkpoint best|last]                            redraw manifold/interpolation/... figures\n  \
+     export <run> --out FILE.safetensors [--layout burn|pytorch] [--probe FILE]   a run's weights, config in the metadata\n  \
+     import FILE.safetensors --model M --out RUN                       a new run from exported weights\n  \
      classifier --dataset mnist --out FILE                             retrain a metrics feature extractor\n  \
      calibrate [--dataset mnist] [--n 10000]                           metrics between real sets\n  \
      bench [vae|pixelcnn|gan|unsupervised|all] [--only M,..] [--threads N] [--backend B] [--json FILE]   speed, GFLOP/s, memory\n  \
@@ -57,6 +59,8 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "eval" => genzoo("eval", rest),
         "sample" => genzoo("sample", rest),
         "figures" => genzoo("figures", rest),
+        "export" => genzoo("export", rest),
+        "import" => genzoo("import", rest),
         "classifier" => genzoo("classifier", rest),
         "calibrate" => genzoo("calibrate", rest),
         "bench" => genzoo("bench", rest),

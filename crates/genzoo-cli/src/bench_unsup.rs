@@ -15,8 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::bench::BenchArgs;
 
-/// The group name on the command line.
-pub const GROUP: &str = "unsupervised";
+pub use genzoo_unsupervised::bench::{GROUP, is_unsup, print};
 
 /// Runs the fits; one record per fit.
 pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
@@ -52,57 +51,4 @@ pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
         })?;
     }
     Ok(out)
-}
-
-/// Whether `records` came from this group (then [`print`] prints them).
-pub fn is_unsup(records: &[Map<String, Value>]) -> bool {
-    records
-        .first()
-        .is_some_and(|r| r.get("group").and_then(Value::as_str) == Some(GROUP))
-}
-
-/// Prints the records as a table: fit, seconds, quality numbers.
-pub fn print(records: &[Map<String, Value>]) {
-    println!(
-        "{:<46} {:>9}  quality",
-        "fit (full MNIST 60,000 × 784)", "seconds"
-    );
-    for r in records {
-        let quality: Vec<String> = r
-            .iter()
-            .filter(|(k, _)| {
-                !matches!(
-                    k.as_str(),
-                    "group" | "fit" | "seconds" | "backend" | "threads" | "isa" | "cpu_model"
-                )
-            })
-            .map(|(k, v)| match v.as_f64() {
-                Some(x) if !v.is_u64() && x != 0.0 && x.abs() < 1e-3 => format!("{k} {x:.2e}"),
-                Some(x) if !v.is_u64() => format!("{k} {x:.6}"),
-                _ => format!("{k} {v}"),
-            })
-            .collect();
-        println!(
-            "{:<46} {:>9.2}  {}",
-            r.get("fit").and_then(Value::as_str).unwrap_or("?"),
-            r.get("seconds").and_then(Value::as_f64).unwrap_or(f64::NAN),
-            quality.join(", ")
-        );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn records_are_recognised_and_printed() {
-        let mut r = Map::new();
-        r.insert("group".into(), Value::from(GROUP));
-        r.insert("fit".into(), Value::from("pca"));
-        assert!(is_unsup(std::slice::from_ref(&r)));
-        let mut other = r;
-        other.insert("group".into(), Value::from("models"));
-        assert!(!is_unsup(&[other]) && !is_unsup(&[]));
-    }
 }

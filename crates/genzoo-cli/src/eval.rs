@@ -232,7 +232,7 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
         // Classic fits have no checkpoint or sampler: their metrics were computed at fit time.
         return Err(Error::Config(format!(
             "{} is a classic fit ({}): it reports its metrics in {} when it is fitted; \
-             `eval`, `sample` and `figures` work on trained generative models",
+             `eval`, `sample`, `figures` and `export` work on trained generative models",
             dir.display(),
             classic.model,
             run.root().join("summary.json").display()

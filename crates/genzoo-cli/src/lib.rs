@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod eval;
 pub mod models;
+pub mod weights;
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +52,10 @@ pub enum Command {
     Calibrate(Box<eval::CalibrateArgs>),
     /// Training throughput, sampling time and peak memory of the reference presets.
     Bench(Box<bench::BenchArgs>),
+    /// Write a run's weights as safetensors, burn's or PyTorch's layout, config in the metadata.
+    Export(Box<weights::ExportArgs>),
+    /// Make a run (for `sample`, `eval`, `train --resume`) from a file `export` wrote.
+    Import(Box<weights::ImportArgs>),
 }
 
 /// `genzoo train` flags. Unset flags fall back to `--config`, then to the model's defaults.
@@ -208,6 +213,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 )))
             }
         }
+        Command::Export(args) => weights::export(&args),
+        Command::Import(args) => weights::import(&args),
         Command::Calibrate(args) => {
             let rows = eval::calibrate(&args)?;
             if args.json {

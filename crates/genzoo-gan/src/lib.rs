@@ -53,7 +53,7 @@ pub use dcgan::{DcganConfig, DcganDiscriminator, DcganGenerator};
 pub use error::{Error, Result};
 pub use loss::GanLoss;
 pub use mlp::{MlpDiscriminator, MlpGanConfig, MlpGenerator};
-pub use nets::{Architecture, Discriminator, Generator};
+pub use nets::{Architecture, Discriminator, GanNets, Generator};
 pub use penalty::gradient_penalty;
 pub use spectral::SpectralNorm;
 pub use train::{DiscriminatorReport, GanOptimizer, GanTrainConfig, GanTrainer};

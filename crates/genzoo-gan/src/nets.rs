@@ -180,6 +180,16 @@ impl Generator {
     }
 }
 
+/// Both networks of a GAN as one module, so that one weights file holds them, under
+/// `generator.` and `discriminator.`.
+#[derive(Module, Debug)]
+pub struct GanNets {
+    /// The generator.
+    pub generator: Generator,
+    /// The discriminator or critic.
+    pub discriminator: Discriminator,
+}
+
 /// A discriminator (critic) of either architecture.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)]

@@ -8,7 +8,8 @@
 
 use std::path::Path;
 
-use burn::tensor::{Device, Tensor};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::toy::ToyKind;
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
@@ -16,12 +17,16 @@ use genzoo_train::capability::check_class;
 use genzoo_train::memory::{Size, conv_macs, prod, sum};
 use genzoo_train::protocol::test_batch;
 use genzoo_train::state::{load_module, load_optim, module_section, optim_section};
+use genzoo_train::weights::{
+    Layout, from_safetensors, probe_latents, probe_one_hot, to_safetensors,
+};
 use genzoo_train::{
     Checkpoint, Error, Figure, Generate, GenerateClass, Grid, Result, Scalar, StepBatches,
     StepOutput, Task,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::nets::GanNets;
 use crate::{Architecture, DcganConfig, GanTrainConfig, GanTrainer, MlpGanConfig, latent};
 
 /// Fixed-noise grid: 8 × 8 samples (10 × 10, one row per class, for a conditional model).
@@ -627,6 +632,46 @@ impl Task for GanTask {
         self.gan.g_optim = g_optim;
         self.gan.d_optim = d_optim;
         Ok(())
+    }
+
+    fn export_weights(&self, layout: Layout, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
+        to_safetensors(&self.nets(), layout, metadata)
+    }
+
+    fn import_weights(&mut self, bytes: Vec<u8>, layout: Layout, path: &Path) -> Result<()> {
+        let nets = from_safetensors(&self.nets(), bytes, layout, path)?;
+        self.gan.generator = nets.generator;
+        self.gan.discriminator = nets.discriminator;
+        Ok(())
+    }
+
+    /// Fixed codes `z` and, for a conditional model, `labels` one-hot; the generator's `output`
+    /// in [−1, 1] (before the mapping to [0, 1]), the discriminator's raw `score` of it and, for
+    /// an AC-GAN, its `class_logits`.
+    fn probe(&mut self) -> Result<Vec<(String, TensorData)>> {
+        let device = self.device.clone().inner();
+        let nets = self.nets().valid();
+        let z = probe_latents(self.network.latent(), &device);
+        let classes = self.classes();
+        let y = (classes > 0).then(|| probe_one_hot(classes, &device));
+        let output = nets.generator.forward(z.clone(), y.clone());
+        let (score, class_logits) = nets.discriminator.forward_aux(output.clone(), y.clone());
+        let mut out = vec![("z".to_string(), z.into_data())];
+        out.extend(y.map(|y| ("labels".to_string(), y.into_data())));
+        out.push(("output".to_string(), output.into_data()));
+        out.push(("score".to_string(), score.into_data()));
+        out.extend(class_logits.map(|c| ("class_logits".to_string(), c.into_data())));
+        Ok(out)
+    }
+}
+
+impl GanTask {
+    /// Both networks as one module (a cheap copy: tensors are shared).
+    fn nets(&self) -> GanNets {
+        GanNets {
+            generator: self.gan.generator.clone(),
+            discriminator: self.gan.discriminator.clone(),
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_layers::adam::AdamConfig;
@@ -18,6 +18,7 @@ use genzoo_train::capability::{check_class, completion_figure};
 use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
 use genzoo_train::protocol::{eval_chunks, test_batch, test_indices};
 use genzoo_train::state::Optimized;
+use genzoo_train::weights::{Layout, PROBE_BATCH, probe_images};
 use genzoo_train::{
     Checkpoint, Complete, Error, Figure, Generate, GenerateClass, Grid, Result, StepBatches,
     StepOutput, Task,
@@ -56,6 +57,11 @@ pub trait PixelModel: Module + Autoregressive {
     /// # Shapes
     /// `x: [B, C, H, W]`, `labels: [B]` → `[B]`
     fn log_prob_given(&self, x: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<1>;
+    /// Logits of every conditional given `labels` (ignored by unconditional models).
+    ///
+    /// # Shapes
+    /// `x: [B, C, H, W]`, `labels: [B]` → `[B, C, outs, H, W]`
+    fn logits_given(&self, x: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<5>;
     /// The model to draw one image per label from: itself if unconditional (labels not used).
     fn given(&self, labels: &[usize], device: &Device) -> crate::Result<impl CachedSampler + '_>;
 }
@@ -66,6 +72,10 @@ macro_rules! unconditional_pixel_model {
         impl PixelModel for $model {
             fn log_prob_given(&self, x: Tensor<4>, _labels: Tensor<1, Int>) -> Tensor<1> {
                 self.log_prob(x)
+            }
+
+            fn logits_given(&self, x: Tensor<4>, _labels: Tensor<1, Int>) -> Tensor<5> {
+                self.logits(x)
             }
 
             fn given(
@@ -89,6 +99,11 @@ impl PixelModel for GatedPixelCnn {
 
     fn log_prob_given(&self, x: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<1> {
         self.log_prob(x, Some(labels))
+    }
+
+    fn logits_given(&self, x: Tensor<4>, labels: Tensor<1, Int>) -> Tensor<5> {
+        let labels = (self.classes() > 0).then_some(labels);
+        self.forward(x, labels)
     }
 
     fn given(&self, labels: &[usize], device: &Device) -> crate::Result<impl CachedSampler + '_> {
@@ -405,6 +420,39 @@ impl<M: PixelModel> Task for PixelTask<M> {
 
     fn load(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
         self.net.load(checkpoint, path)
+    }
+
+    fn export_weights(&self, layout: Layout, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
+        self.net.export_weights(layout, metadata)
+    }
+
+    fn import_weights(&mut self, bytes: Vec<u8>, layout: Layout, path: &Path) -> Result<()> {
+        self.net.import_weights(bytes, layout, path)
+    }
+
+    /// `input` images (0/1 pixels for a binary model, multiples of 1/(levels − 1) otherwise),
+    /// `labels` (`0, 1, …` modulo the classes; zeros for an unconditional model), the `logits` of
+    /// every conditional and the exact `log_prob` per image in nats.
+    fn probe(&mut self) -> Result<Vec<(String, TensorData)>> {
+        let device = self.device.clone().inner();
+        let model = self.net.model().valid();
+        let levels = model.levels();
+        let mut x = probe_images(model.image_shape(), levels == 2, &device);
+        if levels > 2 {
+            let top = (levels - 1) as f64;
+            x = x.mul_scalar(top).floor().div_scalar(top);
+        }
+        let classes = model.classes().max(1);
+        let labels: Vec<i64> = (0..PROBE_BATCH).map(|i| (i % classes) as i64).collect();
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [PROBE_BATCH]), &device);
+        let logits = model.logits_given(x.clone(), labels.clone());
+        let log_prob = model.log_prob_given(x.clone(), labels.clone());
+        Ok(vec![
+            ("input".into(), x.into_data()),
+            ("labels".into(), labels.float().into_data()),
+            ("logits".into(), logits.into_data()),
+            ("log_prob".into(), log_prob.into_data()),
+        ])
     }
 }
 

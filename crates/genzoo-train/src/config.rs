@@ -174,6 +174,33 @@ pub mod by_name {
     }
 }
 
+/// Refuses the keys of `given` (recursively) that `known`, the parsed-and-reserialized
+/// configuration, does not have.
+pub fn unknown_keys(
+    model: &str,
+    path: &str,
+    given: &toml::Table,
+    known: &toml::Table,
+) -> Result<()> {
+    for (key, value) in given {
+        match (known.get(key), value) {
+            (None, _) => {
+                let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
+                names.sort_unstable();
+                return Err(Error::Config(format!(
+                    "unknown key '{key}' in {path} of '{model}'; its keys are: {}",
+                    names.join(", ")
+                )));
+            }
+            (Some(toml::Value::Table(k)), toml::Value::Table(g)) => {
+                unknown_keys(model, &format!("{path}.{key}"), g, k)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Deep-merges `overrides` into `base`: tables merge key by key, everything else replaces.
 pub fn merge(base: &mut toml::Table, overrides: toml::Table) {
     for (k, v) in overrides {

@@ -48,6 +48,22 @@ pub enum Error {
         /// Which tensor or field differs, with both values.
         message: String,
     },
+    /// A weights file that is not a complete safetensors file, or lacks genzoo's metadata.
+    #[error("weights file {path}: {message}")]
+    CorruptWeights {
+        /// The weights file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A weights file whose tensors do not fit the model its configuration builds.
+    #[error("weights file {path} does not fit this model: {message}")]
+    WeightsMismatch {
+        /// The weights file.
+        path: PathBuf,
+        /// Which tensors are missing, left over or of another shape.
+        message: String,
+    },
     /// The loss became NaN or infinite.
     #[error(
         "loss is {loss} at step {step}; stopped. The last good checkpoint ({checkpoint}) is kept; lower the learning rate or check the data"

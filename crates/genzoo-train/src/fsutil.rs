@@ -48,9 +48,44 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to a new file `path`: never replaces a file, not even one that appears while
+/// writing (the complete temporary file is hard-linked into place, which fails if `path` exists).
+pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if path.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "the file exists and is not replaced; remove it or choose another name",
+        ));
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| invalid(format!("{} has no file name", path.display())))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.new-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    write_atomic(&tmp, bytes)?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    linked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_new_never_replaces_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("w.safetensors");
+        write_new(&p, b"one").expect("first write");
+        let err = write_new(&p, b"two").expect_err("exists");
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&p).expect("read"), b"one");
+        assert_eq!(fs::read_dir(dir.path()).expect("dir").count(), 1);
+    }
 
     #[test]
     fn replaces_content_and_leaves_no_temp_file() {

@@ -36,6 +36,7 @@ pub mod state;
 pub mod svg;
 pub mod tensorboard;
 pub mod trainer;
+pub mod weights;
 
 pub use backend::Backend;
 pub use capability::{BoundOptions, Complete, Generate, GenerateClass, LikelihoodBounds};
@@ -47,3 +48,4 @@ pub use trainer::{
     Batches, Budget, Figure, Grid, StepBatches, StepOutput, Task, TrainOptions, train,
     train_with_validation, validation_name,
 };
+pub use weights::{Layout, WeightsFile};

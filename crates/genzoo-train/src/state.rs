@@ -12,6 +12,7 @@ use burn::tensor::{Bytes, Tensor};
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::scalar::Scalar;
+use crate::weights::{Layout, from_safetensors, to_safetensors};
 
 fn serialize_err(e: RecordError) -> Error {
     Error::Config(format!("serializing state: {e}"))
@@ -133,6 +134,18 @@ impl<M: Module> Optimized<M> {
             module_section("model", &self.model)?,
             optim_section("optim", &self.optim)?,
         ])
+    }
+
+    /// The model's weights as a safetensors file ([`crate::weights::to_safetensors`]).
+    pub fn export_weights(&self, layout: Layout, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
+        to_safetensors(&self.model, layout, metadata)
+    }
+
+    /// Replaces the model's weights by those of a safetensors file; the optimizer's state stays.
+    /// On an error nothing changes.
+    pub fn import_weights(&mut self, bytes: Vec<u8>, layout: Layout, path: &Path) -> Result<()> {
+        self.model = from_safetensors(&self.model, bytes, layout, path)?;
+        Ok(())
     }
 
     /// Restores both sections; on an error nothing changes.

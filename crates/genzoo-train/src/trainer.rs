@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, ImageBatch, ImageSet};
 use serde_json::{Map, Value};
@@ -21,6 +21,7 @@ use crate::report::write_report;
 use crate::run::{RunDir, num, record};
 use crate::scalar::Scalar;
 use crate::signal;
+use crate::weights::Layout;
 
 /// A grid of images in [0, 1], `[n, channels, height, width]` row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -281,6 +282,36 @@ pub trait Task {
     fn save(&self) -> Result<Vec<(String, Vec<u8>)>>;
     /// Restores the state written by [`Task::save`]; `path` is for error messages.
     fn load(&mut self, checkpoint: &Checkpoint, path: &std::path::Path) -> Result<()>;
+    /// The networks' weights as a safetensors file in `layout`, with `metadata` in its header
+    /// ([`crate::weights::to_safetensors`]). Default: an error, for a task without burn networks.
+    fn export_weights(&self, layout: Layout, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
+        let _ = (layout, metadata);
+        Err(Error::Model(format!(
+            "{} has no weights to export",
+            self.name()
+        )))
+    }
+    /// Replaces the networks' weights by those of the safetensors file `bytes` (read from `path`)
+    /// written by [`Task::export_weights`] in `layout`; a file that does not fit is an error and
+    /// changes nothing. Optimizer states stay as they are.
+    fn import_weights(
+        &mut self,
+        bytes: Vec<u8>,
+        layout: Layout,
+        path: &std::path::Path,
+    ) -> Result<()> {
+        let _ = (bytes, layout, path);
+        Err(Error::Model(format!(
+            "{} has no weights to import",
+            self.name()
+        )))
+    }
+    /// Fixed inputs and the networks' outputs on them (evaluation mode, no noise), by name: what
+    /// another implementation of the same networks with the exported weights must reproduce.
+    /// Default: none.
+    fn probe(&mut self) -> Result<Vec<(String, TensorData)>> {
+        Ok(Vec::new())
+    }
 }
 
 /// How long to train.
@@ -428,6 +459,21 @@ pub fn validation_name(test_name: &str) -> String {
     }
 }
 
+impl CheckpointMeta {
+    /// Where a fresh run of `model` with `seed` starts: step 0 and the run's first RNG state.
+    pub fn start(model: &str, seed: u64) -> Self {
+        Self {
+            model: model.to_string(),
+            step: 0,
+            epoch: 0,
+            batch_in_epoch: 0,
+            rng: Rng::seed_from_u64(derive_seed(seed, &[0x7A5C])).state(),
+            best: None,
+            genzoo_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
 /// [`train`] with a validation split, the papers' protocol for likelihood models: every
 /// evaluation during training is on `valid` (its metrics named by [`validation_name`], logged with
 /// `"split": "valid"`) and picks `best.ckpt`; once training ends, the `best` state is evaluated
@@ -451,15 +497,7 @@ pub fn train_with_validation(
     opts.check(train_set.len())?;
     crate::protocol::show_progress(opts.progress);
     signal::install();
-    let mut meta = CheckpointMeta {
-        model: task.name().to_string(),
-        step: 0,
-        epoch: 0,
-        batch_in_epoch: 0,
-        rng: Rng::seed_from_u64(derive_seed(opts.seed, &[0x7A5C])).state(),
-        best: None,
-        genzoo_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
+    let mut meta = CheckpointMeta::start(task.name(), opts.seed);
     let mut summary = run.read_summary()?;
     if let Some(ckpt) = &resume {
         let path = run.checkpoint_path("last");

@@ -13,6 +13,9 @@ use crate::{
     GaussianMixtureConfig, KMeansConfig, MiniBatchKMeansConfig, Pca, PcaConfig, PcaSolver, Result,
 };
 
+/// The group name on the command line (`genzoo bench unsupervised`); its records carry it as `group`.
+pub const GROUP: &str = "unsupervised";
+
 fn num(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
@@ -117,9 +120,59 @@ pub fn reference_fits(x: &Tensor<2>) -> Result<Vec<Map<String, Value>>> {
     Ok(out)
 }
 
+/// Whether `records` came from this group (then [`print`] prints them).
+pub fn is_unsup(records: &[Map<String, Value>]) -> bool {
+    records
+        .first()
+        .is_some_and(|r| r.get("group").and_then(Value::as_str) == Some(GROUP))
+}
+
+/// Prints the records as a table: fit, seconds, quality numbers.
+pub fn print(records: &[Map<String, Value>]) {
+    println!(
+        "{:<46} {:>9}  quality",
+        "fit (full MNIST 60,000 × 784)", "seconds"
+    );
+    for r in records {
+        let quality: Vec<String> = r
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "group" | "fit" | "seconds" | "backend" | "threads" | "isa" | "cpu_model"
+                )
+            })
+            .map(|(k, v)| match v.as_f64() {
+                Some(x) if !v.is_u64() && x != 0.0 && x.abs() < 1e-3 => format!("{k} {x:.2e}"),
+                Some(x) if !v.is_u64() => format!("{k} {x:.6}"),
+                _ => format!("{k} {v}"),
+            })
+            .collect();
+        println!(
+            "{:<46} {:>9.2}  {}",
+            r.get("fit").and_then(Value::as_str).unwrap_or("?"),
+            r.get("seconds").and_then(Value::as_f64).unwrap_or(f64::NAN),
+            quality.join(", ")
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use burn::tensor::{Tensor, TensorData};
+
+    #[test]
+    fn records_are_recognised_and_printed() {
+        use super::{GROUP, is_unsup};
+        use serde_json::{Map, Value};
+        let mut r = Map::new();
+        r.insert("group".into(), Value::from(GROUP));
+        r.insert("fit".into(), Value::from("pca"));
+        assert!(is_unsup(std::slice::from_ref(&r)));
+        let mut other = r;
+        other.insert("group".into(), Value::from("models"));
+        assert!(!is_unsup(&[other]) && !is_unsup(&[]));
+    }
 
     #[test]
     fn every_reference_fit_reports_its_time_and_quality() {

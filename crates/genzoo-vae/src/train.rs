@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use genzoo_datasets::rng::{Rng, derive_seed};
 use genzoo_datasets::{Binarization, DatasetKind, ImageSet};
 use genzoo_layers::adam::AdamConfig;
@@ -20,6 +20,7 @@ use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
 use genzoo_train::protocol::{eval_chunks, test_batch, test_indices};
 use genzoo_train::state::{Optimized, load_module};
 use genzoo_train::svg::{group_by_label, scatter};
+use genzoo_train::weights::{Layout, probe_images, probe_latents, probe_one_hot};
 use genzoo_train::{
     BoundOptions, Checkpoint, Error, Figure, Generate, GenerateClass, Grid, LikelihoodBounds,
     Result, StepBatches, StepOutput, Task,
@@ -44,6 +45,8 @@ fn grid(images: Tensor<4>, cols: usize) -> Option<Grid> {
 /// An autoencoder, its Adam optimizer and learning rate.
 pub struct AutoencoderTask {
     net: Optimized<Autoencoder>,
+    /// `[C, H, W]` of the images, for the probe.
+    shape: [usize; 3],
     device: Device,
 }
 
@@ -53,6 +56,7 @@ impl AutoencoderTask {
     pub fn new(config: &AutoencoderConfig, lr: f64, device: &Device) -> Self {
         Self {
             net: Optimized::new(config.init(device), AdamConfig::new().init(), lr),
+            shape: [config.channels, config.image_size, config.image_size],
             device: device.clone(),
         }
     }
@@ -122,6 +126,28 @@ impl Task for AutoencoderTask {
 
     fn load(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
         self.net.load(checkpoint, path)
+    }
+
+    fn export_weights(&self, layout: Layout, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
+        self.net.export_weights(layout, metadata)
+    }
+
+    fn import_weights(&mut self, bytes: Vec<u8>, layout: Layout, path: &Path) -> Result<()> {
+        self.net.import_weights(bytes, layout, path)
+    }
+
+    /// `input` images in [0, 1), their `code` and `reconstruction`.
+    fn probe(&mut self) -> Result<Vec<(String, TensorData)>> {
+        let device = self.device.clone().inner();
+        let model = self.net.model().valid();
+        let x = probe_images(self.shape, false, &device);
+        let code = model.encode(x.clone());
+        let reconstruction = model.decode(code.clone());
+        Ok(vec![
+            ("input".into(), x.into_data()),
+            ("code".into(), code.into_data()),
+            ("reconstruction".into(), reconstruction.into_data()),
+        ])
     }
 }
 
@@ -697,6 +723,40 @@ impl Task for VaeTask {
         self.net.load_with(model, checkpoint, path)?;
         self.step = checkpoint.meta.step;
         Ok(())
+    }
+
+    fn export_weights(&self, layout: Layout, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
+        self.net.export_weights(layout, metadata)
+    }
+
+    fn import_weights(&mut self, bytes: Vec<u8>, layout: Layout, path: &Path) -> Result<()> {
+        self.net.import_weights(bytes, layout, path)
+    }
+
+    /// `input` images (0/1 pixels for a Bernoulli decoder) and, for a conditional model, `labels`
+    /// one-hot; the posterior's `mu` and `logvar`; `recon_params`, the decoder's output at
+    /// `z = mu`; fixed codes `z` and the decoder's output `decoded` there (logits, or means then
+    /// log-scales).
+    fn probe(&mut self) -> Result<Vec<(String, TensorData)>> {
+        let device = self.device.clone().inner();
+        let model = self.net.model().valid();
+        let binary = model.likelihood() == Likelihood::Bernoulli;
+        let x = probe_images(model.image_shape(), binary, &device);
+        let y = (model.num_classes() > 0).then(|| probe_one_hot(model.num_classes(), &device));
+        let (mu, logvar) = model.encode(x.clone(), y.as_ref());
+        let recon = model.decode(mu.clone(), y.as_ref());
+        let z = probe_latents(model.latent(), &device);
+        let decoded = model.decode(z.clone(), y.as_ref());
+        let mut out = vec![("input".to_string(), x.into_data())];
+        out.extend(y.map(|y| ("labels".to_string(), y.into_data())));
+        out.extend([
+            ("mu".to_string(), mu.into_data()),
+            ("logvar".to_string(), logvar.into_data()),
+            ("recon_params".to_string(), recon.into_data()),
+            ("z".to_string(), z.into_data()),
+            ("decoded".to_string(), decoded.into_data()),
+        ]);
+        Ok(out)
     }
 }
 

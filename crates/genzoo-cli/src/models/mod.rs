@@ -231,30 +231,8 @@ pub fn from_table<T: serde::de::DeserializeOwned + serde::Serialize>(
 ) -> Result<T> {
     let cfg: T = table.clone().try_into().map_err(bad_config(model))?;
     let known = to_table(&cfg)?;
-    unknown_keys(model, "[model_config]", table, &known)?;
+    genzoo_train::config::unknown_keys(model, "[model_config]", table, &known)?;
     Ok(cfg)
-}
-
-/// Refuses the keys of `given` (recursively) that `known`, the parsed-and-reserialized
-/// configuration, does not have.
-fn unknown_keys(model: &str, path: &str, given: &toml::Table, known: &toml::Table) -> Result<()> {
-    for (key, value) in given {
-        match (known.get(key), value) {
-            (None, _) => {
-                let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
-                names.sort_unstable();
-                return Err(Error::Config(format!(
-                    "unknown key '{key}' in {path} of '{model}'; its keys are: {}",
-                    names.join(", ")
-                )));
-            }
-            (Some(toml::Value::Table(k)), toml::Value::Table(g)) => {
-                unknown_keys(model, &format!("{path}.{key}"), g, k)?;
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// The models that learn from labels (class-conditional ones, the linear probe).
