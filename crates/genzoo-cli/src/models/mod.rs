@@ -110,7 +110,7 @@ impl ModelConfig {
         let cfg: Self = tagged
             .try_into()
             .map_err(|e: toml::de::Error| bad_config(model)(e.message()))?;
-        unknown_keys(model, "[model_config]", table, &cfg.table()?)?;
+        genzoo_train::config::unknown_keys(model, "[model_config]", table, &cfg.table()?)?;
         Ok(cfg)
     }
 
