@@ -337,14 +337,27 @@ pub fn load(kind: DatasetKind, split: Split, opts: &DataOptions) -> Result<Image
         });
     }
     match kind {
-        DatasetKind::BinarizedMnist => load_binarized(&BinarizedSpec::canonical(), split, opts),
+        DatasetKind::BinarizedMnist => {
+            from_root(&BinarizedSpec::canonical(), split, opts, load_binarized_at)
+        }
         DatasetKind::MnistMini => crate::mini::load(split),
-        DatasetKind::Mnist => load_idx(&mnist_spec(), split, opts),
-        DatasetKind::FashionMnist => load_idx(&fashion_spec(), split, opts),
-        DatasetKind::Cifar10 => load_cifar(&CifarSpec::canonical(), split, opts),
+        DatasetKind::Mnist => from_root(&mnist_spec(), split, opts, load_idx_at),
+        DatasetKind::FashionMnist => from_root(&fashion_spec(), split, opts, load_idx_at),
+        DatasetKind::Cifar10 => from_root(&CifarSpec::canonical(), split, opts, load_cifar_at),
         DatasetKind::ToyRing8 => crate::toy::points_image_set(crate::toy::ToyKind::Ring8, split),
         DatasetKind::ToyGrid25 => crate::toy::points_image_set(crate::toy::ToyKind::Grid25, split),
     }
+}
+
+/// A split of the dataset `spec` describes, by `load_at` under the data root `opts` names.
+fn from_root<S>(
+    spec: &S,
+    split: Split,
+    opts: &DataOptions,
+    load_at: fn(&S, Split, &DataOptions, &Path, &'static str) -> Result<ImageSet>,
+) -> Result<ImageSet> {
+    let (root, source) = root_and_source(opts.data_dir.as_deref())?;
+    load_at(spec, split, opts, &root, source)
 }
 
 /// The error for a split a dataset does not have.
@@ -401,11 +414,6 @@ impl BinarizedSpec {
             ],
         }
     }
-}
-
-fn load_binarized(spec: &BinarizedSpec, split: Split, opts: &DataOptions) -> Result<ImageSet> {
-    let (root, source) = root_and_source(opts.data_dir.as_deref())?;
-    load_binarized_at(spec, split, opts, &root, source)
 }
 
 /// Finds (or downloads), verifies and parses one split of the fixed binarized MNIST under `root`.
@@ -547,11 +555,6 @@ fn obtain_idx_file(
     Ok((name, d))
 }
 
-pub(crate) fn load_idx(spec: &IdxSpec, split: Split, opts: &DataOptions) -> Result<ImageSet> {
-    let (root, source) = root_and_source(opts.data_dir.as_deref())?;
-    load_idx_at(spec, split, opts, &root, source)
-}
-
 pub(crate) fn load_idx_at(
     spec: &IdxSpec,
     split: Split,
@@ -645,11 +648,6 @@ impl CifarSpec {
             records_per_file: 10_000,
         }
     }
-}
-
-fn load_cifar(spec: &CifarSpec, split: Split, opts: &DataOptions) -> Result<ImageSet> {
-    let (root, source) = root_and_source(opts.data_dir.as_deref())?;
-    load_cifar_at(spec, split, opts, &root, source)
 }
 
 fn cifar_file_path(dir: &Path, name: &str) -> Result<Option<PathBuf>> {
