@@ -50,23 +50,21 @@ fn main() {
         };
         let t_conv = time(conv);
         let flop = 3.0 * 2.0 * (b * hw * hw * c_in * c_out * k * k) as f64;
-        print!(
-            "{c_in:>4}→{c_out:<4} {k}×{k}: conv2d {:>7.1} ms ({:>5.1} GFLOP/s)",
-            t_conv * 1e3,
-            flop / t_conv / 1e9
-        );
+        let rate = |what: &str, seconds: f64| {
+            format!(
+                "{what} {:>7.1} ms ({:>5.1} GFLOP/s)",
+                seconds * 1e3,
+                flop / seconds / 1e9
+            )
+        };
+        print!("{c_in:>4}→{c_out:<4} {k}×{k}: {}", rate("conv2d", t_conv));
         if k == 1 {
             let mm = || {
                 let w2 = w.clone().reshape([1, c_out, c_in]);
                 let y = w2.matmul(x.clone().reshape([b, c_in, hw * hw]));
                 backward(y, &x, &w)
             };
-            let t_mm = time(mm);
-            print!(
-                " | matmul {:>7.1} ms ({:>5.1} GFLOP/s)",
-                t_mm * 1e3,
-                flop / t_mm / 1e9
-            );
+            print!(" | {}", rate("matmul", time(mm)));
         }
         if k == 3 {
             // PixelCNN's mask-B layer: the tap path over the 5 kept positions.
