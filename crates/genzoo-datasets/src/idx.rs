@@ -235,7 +235,9 @@ mod tests {
     /// A corrupt magic number or data type byte: the error of its kind, naming what was expected.
     #[test]
     fn wrong_magic_or_dtype() {
-        let cases: [(usize, u8, fn(&Error) -> bool, &str); 2] = [
+        // (byte, value written there, the error's kind, what its message says was expected)
+        type Case = (usize, u8, fn(&Error) -> bool, &'static str);
+        let cases: [Case; 2] = [
             (
                 1,
                 7,
