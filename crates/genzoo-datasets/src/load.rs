@@ -432,47 +432,10 @@ pub(crate) fn load_binarized_at(
     };
     let values = spec.side * spec.side;
     let dir = root.join(spec.folder);
-    let plain = dir.join(&file.name);
+    let from = FileSource::new("binarized MNIST", spec.folder, &spec.mirrors, &dir, source);
+    let candidates = [dir.join(&file.name), dir.join(format!("{}.gz", file.name))];
     let parse = |name: &str, text: &[u8]| crate::amat::parse(name, text, values, *images);
-    let found = first_file([plain.clone(), dir.join(format!("{}.gz", file.name))])?;
-    let pixels = match found {
-        Some(path) => {
-            let name = path.display().to_string();
-            match read_checked(&path, file).and_then(|text| parse(&name, &text)) {
-                Ok(pixels) => Some(pixels),
-                Err(e) if !opts.download => return Err(e),
-                Err(_) => None, // a corrupt copy and --download: fetch a good one over it
-            }
-        }
-        None if !opts.download => {
-            return Err(Error::Missing {
-                dataset: "binarized MNIST".into(),
-                file: file.name.clone(),
-                dir,
-                folder: spec.folder,
-                root_source: source,
-            });
-        }
-        None => None,
-    };
-    let pixels = match pixels {
-        Some(p) => p,
-        None => {
-            let verify = |part: &Path| -> Result<()> {
-                let text = read_checked(part, file)?;
-                parse(&part.display().to_string(), &text).map(|_| ())
-            };
-            download(
-                &download_options(&spec.mirrors, opts),
-                &file.name,
-                &plain,
-                file.len + (1 << 20),
-                &verify,
-            )?;
-            let text = read_checked(&plain, file)?;
-            parse(&plain.display().to_string(), &text)?
-        }
-    };
+    let pixels = obtain_file(&from, file, candidates, opts, &parse)?;
     ImageSet::new(pixels, vec![0; *images], [1, spec.side, spec.side])
 }
 
@@ -507,32 +470,58 @@ fn read_checked(path: &Path, spec: &FileSpec) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-/// Finds, verifies (and if allowed downloads) one IDX file, returning its decompressed bytes.
-fn obtain_idx_file(
-    spec: &IdxSpec,
-    dir: &Path,
-    file: &FileSpec,
-    opts: &DataOptions,
+/// Where a dataset's files live and where they come from, for [`obtain_file`].
+struct FileSource<'a> {
+    dataset: &'a str,
+    folder: &'static str,
+    dir: &'a Path,
+    mirrors: &'a [String],
     root_source: &'static str,
-    check: &dyn Fn(&str, &[u8]) -> Result<()>,
-) -> Result<(String, Vec<u8>)> {
-    let canonical = dir.join(&file.name);
-    let plain = dir.join(file.name.trim_end_matches(".gz"));
-    let found = first_file([canonical.clone(), plain])?;
-    if let Some(path) = &found {
+}
+
+impl<'a> FileSource<'a> {
+    fn new(
+        dataset: &'a str,
+        folder: &'static str,
+        mirrors: &'a [String],
+        dir: &'a Path,
+        root_source: &'static str,
+    ) -> Self {
+        Self {
+            dataset,
+            folder,
+            dir,
+            mirrors,
+            root_source,
+        }
+    }
+}
+
+/// One data file, verified against `file` and read by `read`: the first of `candidates` that
+/// exists, or where none does (or the one found fails and `opts.download` is set), downloaded
+/// from the mirrors to `candidates[0]` first.
+fn obtain_file<T>(
+    from: &FileSource<'_>,
+    file: &FileSpec,
+    candidates: [PathBuf; 2],
+    opts: &DataOptions,
+    read: &dyn Fn(&str, &[u8]) -> Result<T>,
+) -> Result<T> {
+    let dest = candidates[0].clone();
+    if let Some(path) = first_file(candidates)? {
         let name = path.display().to_string();
-        match read_checked(path, file).and_then(|d| check(&name, &d).map(|()| d)) {
-            Ok(d) => return Ok((name, d)),
+        match read_checked(&path, file).and_then(|d| read(&name, &d)) {
+            Ok(t) => return Ok(t),
             Err(e) if !opts.download => return Err(e),
-            Err(_) => {} // corrupt copy and --download: fetch a good one over it
+            Err(_) => {} // a corrupt copy and --download: fetch a good one over it
         }
     } else if !opts.download {
         return Err(Error::Missing {
-            dataset: spec.dataset.into(),
+            dataset: from.dataset.into(),
             file: file.name.clone(),
-            dir: dir.to_path_buf(),
-            folder: spec.folder,
-            root_source,
+            dir: from.dir.to_path_buf(),
+            folder: from.folder,
+            root_source: from.root_source,
         });
     }
     let verify_part = |part: &Path| -> Result<()> {
@@ -541,18 +530,17 @@ fn obtain_idx_file(
             verify::check_md5(&format!("{} (downloaded)", file.name), &raw, md5)?;
         }
         let d = read_checked(part, file)?;
-        check(&part.display().to_string(), &d)
+        read(&part.display().to_string(), &d).map(|_| ())
     };
     download(
-        &download_options(&spec.mirrors, opts),
+        &download_options(from.mirrors, opts),
         &file.name,
-        &canonical,
+        &dest,
         file.len + (1 << 20),
         &verify_part,
     )?;
-    let name = canonical.display().to_string();
-    let d = read_checked(&canonical, file)?;
-    Ok((name, d))
+    let d = read_checked(&dest, file)?;
+    read(&dest.display().to_string(), &d)
 }
 
 pub(crate) fn load_idx_at(
@@ -569,15 +557,20 @@ pub(crate) fn load_idx_at(
         Split::Valid => return Err(no_split(spec.folder, split)),
     };
     let (rows, cols, count) = (spec.rows, spec.cols, *count);
-    let check_images = |name: &str, d: &[u8]| -> Result<()> {
-        check_idx_images(name, d, count, rows, cols).map(|_| ())
+    let from = FileSource::new(spec.dataset, spec.folder, &spec.mirrors, &dir, source);
+    // The canonical name (gzipped), else the file as it unpacks.
+    let candidates = |file: &FileSpec| {
+        [
+            dir.join(&file.name),
+            dir.join(file.name.trim_end_matches(".gz")),
+        ]
     };
-    let check_labels =
-        |name: &str, d: &[u8]| -> Result<()> { check_idx_labels(name, d, count).map(|_| ()) };
-    let (img_name, img_bytes) = obtain_idx_file(spec, &dir, img_spec, opts, source, &check_images)?;
-    let (lbl_name, lbl_bytes) = obtain_idx_file(spec, &dir, lbl_spec, opts, source, &check_labels)?;
-    let images = check_idx_images(&img_name, &img_bytes, count, rows, cols)?;
-    let labels = check_idx_labels(&lbl_name, &lbl_bytes, count)?;
+    let images = obtain_file(&from, img_spec, candidates(img_spec), opts, &|name, d| {
+        check_idx_images(name, d, count, rows, cols)
+    })?;
+    let labels = obtain_file(&from, lbl_spec, candidates(lbl_spec), opts, &|name, d| {
+        check_idx_labels(name, d, count)
+    })?;
     ImageSet::new(images.pixels, labels, [1, rows, cols])
 }
 
