@@ -966,6 +966,16 @@ mod tests {
     }
 
     /// A tiny IDX dataset (3 train and 2 test 4×5 images), with or without checksums.
+    /// The tiny dataset's folder under `root`, created and holding `files`.
+    fn write_tiny(root: &Path, files: &HashMap<String, Vec<u8>>) -> PathBuf {
+        let folder = root.join("tiny");
+        fs::create_dir_all(&folder).expect("mkdir");
+        for (name, bytes) in files {
+            fs::write(folder.join(name), bytes).expect("write");
+        }
+        folder
+    }
+
     fn tiny_spec(with_sha: bool, mirrors: Vec<String>) -> (IdxSpec, HashMap<String, Vec<u8>>) {
         let mut files = HashMap::new();
         let mut mk = |name: &str, dims: &[u32], data: Vec<u8>| {
@@ -1094,17 +1104,15 @@ mod tests {
     fn loads_gz_and_plain_files_and_checks_sha() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (spec, files) = tiny_spec(true, vec![]);
-        let folder = dir.path().join("tiny");
-        fs::create_dir_all(&folder).expect("mkdir");
-        for (name, bytes) in &files {
-            if name.starts_with("train-images") {
-                // Stored decompressed under the plain name.
-                let raw = gz::maybe_gunzip(name, bytes.clone(), 1 << 20).expect("gz");
-                fs::write(folder.join(name.trim_end_matches(".gz")), raw).expect("write");
-            } else {
-                fs::write(folder.join(name), bytes).expect("write");
-            }
-        }
+        let folder = write_tiny(dir.path(), &files);
+        // The training images stored decompressed under the plain name instead.
+        let (name, bytes) = files
+            .iter()
+            .find(|(name, _)| name.starts_with("train-images"))
+            .expect("training images");
+        fs::remove_file(folder.join(name)).expect("remove");
+        let raw = gz::maybe_gunzip(name, bytes.clone(), 1 << 20).expect("gz");
+        fs::write(folder.join(name.trim_end_matches(".gz")), raw).expect("write");
         let opts = DataOptions::default();
         let set = load_idx_at(&spec, Split::Train, &opts, dir.path(), "--data-dir").expect("valid");
         assert_eq!((set.len(), set.shape(), set.label(2)), (3, [1, 4, 5], 3));
@@ -1127,11 +1135,7 @@ mod tests {
     fn structural_checks_without_sha() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (spec, files) = tiny_spec(false, vec![]);
-        let folder = dir.path().join("tiny");
-        fs::create_dir_all(&folder).expect("mkdir");
-        for (name, bytes) in &files {
-            fs::write(folder.join(name), bytes).expect("write");
-        }
+        let folder = write_tiny(dir.path(), &files);
         // Labels with the wrong count: a BadShape naming expected and found.
         fs::write(
             folder.join("t10k-labels-idx1-ubyte.gz"),
