@@ -1049,13 +1049,19 @@ mod tests {
         assert_eq!(resolve_root(None, None, None), None);
     }
 
-    #[test]
-    fn a_directory_named_like_a_data_file_is_named_as_such() {
+    /// An empty data root and the options that read from it, without downloading.
+    fn empty_root() -> (tempfile::TempDir, DataOptions) {
         let dir = tempfile::tempdir().expect("tempdir");
         let opts = DataOptions {
             data_dir: Some(dir.path().to_path_buf()),
             ..Default::default()
         };
+        (dir, opts)
+    }
+
+    #[test]
+    fn a_directory_named_like_a_data_file_is_named_as_such() {
+        let (dir, opts) = empty_root();
         for (kind, path) in [
             (DatasetKind::Mnist, "mnist/t10k-images-idx3-ubyte"),
             (
@@ -1077,11 +1083,7 @@ mod tests {
 
     #[test]
     fn missing_offline_names_dir_env_and_flag() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let opts = DataOptions {
-            data_dir: Some(dir.path().to_path_buf()),
-            ..Default::default()
-        };
+        let (dir, opts) = empty_root();
         for kind in [
             DatasetKind::Mnist,
             DatasetKind::FashionMnist,
