@@ -406,27 +406,29 @@ mod tests {
         assert_eq!(*s.log.lock().expect("log"), [""]);
     }
 
-    #[test]
-    fn resumes_a_partial_part_with_range() {
+    /// A download over a part file holding `part`, from a server in `mode`: the file comes out
+    /// whole; → the `Range` headers the server saw.
+    fn download_over_part(part: &[u8], mode: Mode) -> Vec<String> {
         let dir = tempfile::tempdir().expect("tempdir");
         let dest = dir.path().join("f.bin");
-        fs::write(part_path(&dest), &body()[..12_345]).expect("write part");
-        let s = serve(Mode::Normal, body());
+        fs::write(part_path(&dest), part).expect("write part");
+        let s = serve(mode, body());
         fetch_from(&s, &dest).expect("download");
         assert_eq!(fs::read(&dest).expect("read"), body());
-        assert_eq!(*s.log.lock().expect("log"), ["bytes=12345-"]);
+        s.log.lock().expect("log").clone()
+    }
+
+    #[test]
+    fn resumes_a_partial_part_with_range() {
+        let log = download_over_part(&body()[..12_345], Mode::Normal);
+        assert_eq!(log, ["bytes=12345-"]);
     }
 
     #[test]
     fn server_ignoring_range_restarts_from_zero() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let dest = dir.path().join("f.bin");
         // A stale, wrong prefix: appending to it would corrupt the file.
-        fs::write(part_path(&dest), vec![0xAA; 5000]).expect("write part");
-        let s = serve(Mode::IgnoreRange, body());
-        fetch_from(&s, &dest).expect("download");
-        assert_eq!(fs::read(&dest).expect("read"), body());
-        assert_eq!(*s.log.lock().expect("log"), ["bytes=5000-"]);
+        let log = download_over_part(&[0xAA; 5000], Mode::IgnoreRange);
+        assert_eq!(log, ["bytes=5000-"]);
     }
 
     #[test]

@@ -232,26 +232,32 @@ mod tests {
         );
     }
 
+    /// A corrupt magic number or data type byte: the error of its kind, naming what was expected.
     #[test]
-    fn wrong_magic() {
-        let mut f = images(1);
-        f[1] = 7;
-        let e = parse_images("f", &f).expect_err("bad magic");
-        assert!(matches!(e, Error::BadMagic { offset: 0, .. }));
-        assert!(e.to_string().contains("expected 00 00 08 03"), "{e}");
-    }
-
-    #[test]
-    fn wrong_dtype() {
-        let mut f = images(1);
-        f[2] = 0x0D;
-        let e = parse_images("f", &f).expect_err("bad dtype");
-        assert!(matches!(e, Error::BadDtype { found: 0x0D, .. }));
-        assert!(
-            e.to_string()
-                .contains("expected 0x08 (u8), found 0x0d (f32)"),
-            "{e}"
-        );
+    fn wrong_magic_or_dtype() {
+        // (byte, value written there, the error's kind, what its message says was expected)
+        type Case = (usize, u8, fn(&Error) -> bool, &'static str);
+        let cases: [Case; 2] = [
+            (
+                1,
+                7,
+                |e| matches!(e, Error::BadMagic { offset: 0, .. }),
+                "expected 00 00 08 03",
+            ),
+            (
+                2,
+                0x0D,
+                |e| matches!(e, Error::BadDtype { found: 0x0D, .. }),
+                "expected 0x08 (u8), found 0x0d (f32)",
+            ),
+        ];
+        for (at, byte, is_kind, message) in cases {
+            let mut f = images(1);
+            f[at] = byte;
+            let e = parse_images("f", &f).expect_err("bad header");
+            assert!(is_kind(&e), "{e:?}");
+            assert!(e.to_string().contains(message), "{e}");
+        }
     }
 
     #[test]

@@ -337,14 +337,27 @@ pub fn load(kind: DatasetKind, split: Split, opts: &DataOptions) -> Result<Image
         });
     }
     match kind {
-        DatasetKind::BinarizedMnist => load_binarized(&BinarizedSpec::canonical(), split, opts),
+        DatasetKind::BinarizedMnist => {
+            from_root(&BinarizedSpec::canonical(), split, opts, load_binarized_at)
+        }
         DatasetKind::MnistMini => crate::mini::load(split),
-        DatasetKind::Mnist => load_idx(&mnist_spec(), split, opts),
-        DatasetKind::FashionMnist => load_idx(&fashion_spec(), split, opts),
-        DatasetKind::Cifar10 => load_cifar(&CifarSpec::canonical(), split, opts),
+        DatasetKind::Mnist => from_root(&mnist_spec(), split, opts, load_idx_at),
+        DatasetKind::FashionMnist => from_root(&fashion_spec(), split, opts, load_idx_at),
+        DatasetKind::Cifar10 => from_root(&CifarSpec::canonical(), split, opts, load_cifar_at),
         DatasetKind::ToyRing8 => crate::toy::points_image_set(crate::toy::ToyKind::Ring8, split),
         DatasetKind::ToyGrid25 => crate::toy::points_image_set(crate::toy::ToyKind::Grid25, split),
     }
+}
+
+/// A split of the dataset `spec` describes, by `load_at` under the data root `opts` names.
+fn from_root<S>(
+    spec: &S,
+    split: Split,
+    opts: &DataOptions,
+    load_at: fn(&S, Split, &DataOptions, &Path, &'static str) -> Result<ImageSet>,
+) -> Result<ImageSet> {
+    let (root, source) = root_and_source(opts.data_dir.as_deref())?;
+    load_at(spec, split, opts, &root, source)
 }
 
 /// The error for a split a dataset does not have.
@@ -403,11 +416,6 @@ impl BinarizedSpec {
     }
 }
 
-fn load_binarized(spec: &BinarizedSpec, split: Split, opts: &DataOptions) -> Result<ImageSet> {
-    let (root, source) = root_and_source(opts.data_dir.as_deref())?;
-    load_binarized_at(spec, split, opts, &root, source)
-}
-
 /// Finds (or downloads), verifies and parses one split of the fixed binarized MNIST under `root`.
 /// The images come with label 0: the dataset has none.
 pub(crate) fn load_binarized_at(
@@ -424,47 +432,10 @@ pub(crate) fn load_binarized_at(
     };
     let values = spec.side * spec.side;
     let dir = root.join(spec.folder);
-    let plain = dir.join(&file.name);
+    let from = FileSource::new("binarized MNIST", spec.folder, &spec.mirrors, &dir, source);
+    let candidates = [dir.join(&file.name), dir.join(format!("{}.gz", file.name))];
     let parse = |name: &str, text: &[u8]| crate::amat::parse(name, text, values, *images);
-    let found = first_file([plain.clone(), dir.join(format!("{}.gz", file.name))])?;
-    let pixels = match found {
-        Some(path) => {
-            let name = path.display().to_string();
-            match read_checked(&path, file).and_then(|text| parse(&name, &text)) {
-                Ok(pixels) => Some(pixels),
-                Err(e) if !opts.download => return Err(e),
-                Err(_) => None, // a corrupt copy and --download: fetch a good one over it
-            }
-        }
-        None if !opts.download => {
-            return Err(Error::Missing {
-                dataset: "binarized MNIST".into(),
-                file: file.name.clone(),
-                dir,
-                folder: spec.folder,
-                root_source: source,
-            });
-        }
-        None => None,
-    };
-    let pixels = match pixels {
-        Some(p) => p,
-        None => {
-            let verify = |part: &Path| -> Result<()> {
-                let text = read_checked(part, file)?;
-                parse(&part.display().to_string(), &text).map(|_| ())
-            };
-            download(
-                &download_options(&spec.mirrors, opts),
-                &file.name,
-                &plain,
-                file.len + (1 << 20),
-                &verify,
-            )?;
-            let text = read_checked(&plain, file)?;
-            parse(&plain.display().to_string(), &text)?
-        }
-    };
+    let pixels = obtain_file(&from, file, candidates, opts, &parse)?;
     ImageSet::new(pixels, vec![0; *images], [1, spec.side, spec.side])
 }
 
@@ -499,32 +470,58 @@ fn read_checked(path: &Path, spec: &FileSpec) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-/// Finds, verifies (and if allowed downloads) one IDX file, returning its decompressed bytes.
-fn obtain_idx_file(
-    spec: &IdxSpec,
-    dir: &Path,
-    file: &FileSpec,
-    opts: &DataOptions,
+/// Where a dataset's files live and where they come from, for [`obtain_file`].
+struct FileSource<'a> {
+    dataset: &'a str,
+    folder: &'static str,
+    dir: &'a Path,
+    mirrors: &'a [String],
     root_source: &'static str,
-    check: &dyn Fn(&str, &[u8]) -> Result<()>,
-) -> Result<(String, Vec<u8>)> {
-    let canonical = dir.join(&file.name);
-    let plain = dir.join(file.name.trim_end_matches(".gz"));
-    let found = first_file([canonical.clone(), plain])?;
-    if let Some(path) = &found {
+}
+
+impl<'a> FileSource<'a> {
+    fn new(
+        dataset: &'a str,
+        folder: &'static str,
+        mirrors: &'a [String],
+        dir: &'a Path,
+        root_source: &'static str,
+    ) -> Self {
+        Self {
+            dataset,
+            folder,
+            dir,
+            mirrors,
+            root_source,
+        }
+    }
+}
+
+/// One data file, verified against `file` and read by `read`: the first of `candidates` that
+/// exists, or where none does (or the one found fails and `opts.download` is set), downloaded
+/// from the mirrors to `candidates[0]` first.
+fn obtain_file<T>(
+    from: &FileSource<'_>,
+    file: &FileSpec,
+    candidates: [PathBuf; 2],
+    opts: &DataOptions,
+    read: &dyn Fn(&str, &[u8]) -> Result<T>,
+) -> Result<T> {
+    let dest = candidates[0].clone();
+    if let Some(path) = first_file(candidates)? {
         let name = path.display().to_string();
-        match read_checked(path, file).and_then(|d| check(&name, &d).map(|()| d)) {
-            Ok(d) => return Ok((name, d)),
+        match read_checked(&path, file).and_then(|d| read(&name, &d)) {
+            Ok(t) => return Ok(t),
             Err(e) if !opts.download => return Err(e),
-            Err(_) => {} // corrupt copy and --download: fetch a good one over it
+            Err(_) => {} // a corrupt copy and --download: fetch a good one over it
         }
     } else if !opts.download {
         return Err(Error::Missing {
-            dataset: spec.dataset.into(),
+            dataset: from.dataset.into(),
             file: file.name.clone(),
-            dir: dir.to_path_buf(),
-            folder: spec.folder,
-            root_source,
+            dir: from.dir.to_path_buf(),
+            folder: from.folder,
+            root_source: from.root_source,
         });
     }
     let verify_part = |part: &Path| -> Result<()> {
@@ -533,23 +530,17 @@ fn obtain_idx_file(
             verify::check_md5(&format!("{} (downloaded)", file.name), &raw, md5)?;
         }
         let d = read_checked(part, file)?;
-        check(&part.display().to_string(), &d)
+        read(&part.display().to_string(), &d).map(|_| ())
     };
     download(
-        &download_options(&spec.mirrors, opts),
+        &download_options(from.mirrors, opts),
         &file.name,
-        &canonical,
+        &dest,
         file.len + (1 << 20),
         &verify_part,
     )?;
-    let name = canonical.display().to_string();
-    let d = read_checked(&canonical, file)?;
-    Ok((name, d))
-}
-
-pub(crate) fn load_idx(spec: &IdxSpec, split: Split, opts: &DataOptions) -> Result<ImageSet> {
-    let (root, source) = root_and_source(opts.data_dir.as_deref())?;
-    load_idx_at(spec, split, opts, &root, source)
+    let d = read_checked(&dest, file)?;
+    read(&dest.display().to_string(), &d)
 }
 
 pub(crate) fn load_idx_at(
@@ -566,15 +557,20 @@ pub(crate) fn load_idx_at(
         Split::Valid => return Err(no_split(spec.folder, split)),
     };
     let (rows, cols, count) = (spec.rows, spec.cols, *count);
-    let check_images = |name: &str, d: &[u8]| -> Result<()> {
-        check_idx_images(name, d, count, rows, cols).map(|_| ())
+    let from = FileSource::new(spec.dataset, spec.folder, &spec.mirrors, &dir, source);
+    // The canonical name (gzipped), else the file as it unpacks.
+    let candidates = |file: &FileSpec| {
+        [
+            dir.join(&file.name),
+            dir.join(file.name.trim_end_matches(".gz")),
+        ]
     };
-    let check_labels =
-        |name: &str, d: &[u8]| -> Result<()> { check_idx_labels(name, d, count).map(|_| ()) };
-    let (img_name, img_bytes) = obtain_idx_file(spec, &dir, img_spec, opts, source, &check_images)?;
-    let (lbl_name, lbl_bytes) = obtain_idx_file(spec, &dir, lbl_spec, opts, source, &check_labels)?;
-    let images = check_idx_images(&img_name, &img_bytes, count, rows, cols)?;
-    let labels = check_idx_labels(&lbl_name, &lbl_bytes, count)?;
+    let images = obtain_file(&from, img_spec, candidates(img_spec), opts, &|name, d| {
+        check_idx_images(name, d, count, rows, cols)
+    })?;
+    let labels = obtain_file(&from, lbl_spec, candidates(lbl_spec), opts, &|name, d| {
+        check_idx_labels(name, d, count)
+    })?;
     ImageSet::new(images.pixels, labels, [1, rows, cols])
 }
 
@@ -645,11 +641,6 @@ impl CifarSpec {
             records_per_file: 10_000,
         }
     }
-}
-
-fn load_cifar(spec: &CifarSpec, split: Split, opts: &DataOptions) -> Result<ImageSet> {
-    let (root, source) = root_and_source(opts.data_dir.as_deref())?;
-    load_cifar_at(spec, split, opts, &root, source)
 }
 
 fn cifar_file_path(dir: &Path, name: &str) -> Result<Option<PathBuf>> {
@@ -975,6 +966,16 @@ mod tests {
     }
 
     /// A tiny IDX dataset (3 train and 2 test 4×5 images), with or without checksums.
+    /// The tiny dataset's folder under `root`, created and holding `files`.
+    fn write_tiny(root: &Path, files: &HashMap<String, Vec<u8>>) -> PathBuf {
+        let folder = root.join("tiny");
+        fs::create_dir_all(&folder).expect("mkdir");
+        for (name, bytes) in files {
+            fs::write(folder.join(name), bytes).expect("write");
+        }
+        folder
+    }
+
     fn tiny_spec(with_sha: bool, mirrors: Vec<String>) -> (IdxSpec, HashMap<String, Vec<u8>>) {
         let mut files = HashMap::new();
         let mut mk = |name: &str, dims: &[u32], data: Vec<u8>| {
@@ -1048,13 +1049,19 @@ mod tests {
         assert_eq!(resolve_root(None, None, None), None);
     }
 
-    #[test]
-    fn a_directory_named_like_a_data_file_is_named_as_such() {
+    /// An empty data root and the options that read from it, without downloading.
+    fn empty_root() -> (tempfile::TempDir, DataOptions) {
         let dir = tempfile::tempdir().expect("tempdir");
         let opts = DataOptions {
             data_dir: Some(dir.path().to_path_buf()),
             ..Default::default()
         };
+        (dir, opts)
+    }
+
+    #[test]
+    fn a_directory_named_like_a_data_file_is_named_as_such() {
+        let (dir, opts) = empty_root();
         for (kind, path) in [
             (DatasetKind::Mnist, "mnist/t10k-images-idx3-ubyte"),
             (
@@ -1076,11 +1083,7 @@ mod tests {
 
     #[test]
     fn missing_offline_names_dir_env_and_flag() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let opts = DataOptions {
-            data_dir: Some(dir.path().to_path_buf()),
-            ..Default::default()
-        };
+        let (dir, opts) = empty_root();
         for kind in [
             DatasetKind::Mnist,
             DatasetKind::FashionMnist,
@@ -1103,17 +1106,15 @@ mod tests {
     fn loads_gz_and_plain_files_and_checks_sha() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (spec, files) = tiny_spec(true, vec![]);
-        let folder = dir.path().join("tiny");
-        fs::create_dir_all(&folder).expect("mkdir");
-        for (name, bytes) in &files {
-            if name.starts_with("train-images") {
-                // Stored decompressed under the plain name.
-                let raw = gz::maybe_gunzip(name, bytes.clone(), 1 << 20).expect("gz");
-                fs::write(folder.join(name.trim_end_matches(".gz")), raw).expect("write");
-            } else {
-                fs::write(folder.join(name), bytes).expect("write");
-            }
-        }
+        let folder = write_tiny(dir.path(), &files);
+        // The training images stored decompressed under the plain name instead.
+        let (name, bytes) = files
+            .iter()
+            .find(|(name, _)| name.starts_with("train-images"))
+            .expect("training images");
+        fs::remove_file(folder.join(name)).expect("remove");
+        let raw = gz::maybe_gunzip(name, bytes.clone(), 1 << 20).expect("gz");
+        fs::write(folder.join(name.trim_end_matches(".gz")), raw).expect("write");
         let opts = DataOptions::default();
         let set = load_idx_at(&spec, Split::Train, &opts, dir.path(), "--data-dir").expect("valid");
         assert_eq!((set.len(), set.shape(), set.label(2)), (3, [1, 4, 5], 3));
@@ -1136,11 +1137,7 @@ mod tests {
     fn structural_checks_without_sha() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (spec, files) = tiny_spec(false, vec![]);
-        let folder = dir.path().join("tiny");
-        fs::create_dir_all(&folder).expect("mkdir");
-        for (name, bytes) in &files {
-            fs::write(folder.join(name), bytes).expect("write");
-        }
+        let folder = write_tiny(dir.path(), &files);
         // Labels with the wrong count: a BadShape naming expected and found.
         fs::write(
             folder.join("t10k-labels-idx1-ubyte.gz"),

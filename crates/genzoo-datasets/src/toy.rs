@@ -295,16 +295,22 @@ mod tests {
         (mean, var)
     }
 
+    /// Per coordinate, the sample mean within `tol[0]` of `mean` and the variance within `tol[1]`
+    /// of `var`.
+    fn assert_moments(p: &[[f32; 2]], mean: [f64; 2], var: [f64; 2], tol: [f64; 2]) {
+        let (m, v) = moments(p);
+        for d in 0..2 {
+            assert!((m[d] - mean[d]).abs() < tol[0], "{m:?} vs {mean:?}");
+            assert!((v[d] - var[d]).abs() < tol[1], "{v:?} vs {var:?}");
+        }
+    }
+
     #[test]
     fn ring8_moments_and_modes() {
         let s = ring8(200_000, &mut Rng::seed_from_u64(1));
-        let (m, v) = moments(&s.points);
         // Per coordinate: mean 0, variance r²/2 + σ².
         let want = 2.0 + 0.02f64.powi(2);
-        for d in 0..2 {
-            assert!(m[d].abs() < 0.01, "{m:?}");
-            assert!((v[d] - want).abs() < 0.02, "{v:?}");
-        }
+        assert_moments(&s.points, [0.0; 2], [want; 2], [0.01, 0.02]);
         let modes = ring8_modes();
         for (p, &l) in s.points.iter().zip(&s.labels) {
             let c = modes[l as usize];
@@ -315,13 +321,9 @@ mod tests {
     #[test]
     fn grid25_moments() {
         let s = grid25(200_000, &mut Rng::seed_from_u64(2));
-        let (m, v) = moments(&s.points);
         // Centres {-4,-2,0,2,4} uniformly: variance 8, plus σ².
         let want = 8.0 + 0.05f64.powi(2);
-        for d in 0..2 {
-            assert!(m[d].abs() < 0.02, "{m:?}");
-            assert!((v[d] - want).abs() < 0.06, "{v:?}");
-        }
+        assert_moments(&s.points, [0.0; 2], [want; 2], [0.02, 0.06]);
         assert_eq!(grid25_modes().len(), 25);
         assert_eq!(ToyKind::Grid25.modes().map(|m| m.len()), Some(25));
     }
@@ -331,7 +333,6 @@ mod tests {
         let noise = 0.1;
         let s = two_moons(200_001, noise, &mut Rng::seed_from_u64(3));
         assert_eq!(s.labels.iter().filter(|&&l| l == 0).count(), 100_000);
-        let (m, v) = moments(&s.points);
         // x: moons centred at 0 and 1, each with Var(cos t) = 1/2 for t ~ U[0, π].
         // y: means 2/π and 1/2 - 2/π, each with Var(sin t) = 1/2 - 4/π².
         let n2 = f64::from(noise).powi(2);
@@ -341,10 +342,7 @@ mod tests {
             0.5 + 0.25 + n2,
             0.5 - 4.0 / (PI * PI) + half_gap_y.powi(2) + n2,
         ];
-        for d in 0..2 {
-            assert!((m[d] - want_m[d]).abs() < 0.01, "{m:?}");
-            assert!((v[d] - want_v[d]).abs() < 0.01, "{v:?} vs {want_v:?}");
-        }
+        assert_moments(&s.points, want_m, want_v, [0.01, 0.01]);
     }
 
     #[test]

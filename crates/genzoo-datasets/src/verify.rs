@@ -17,30 +17,30 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// Checks the SHA-256 of already-decompressed content.
 pub fn check_sha256(file: &str, decompressed: &[u8], expected: &str) -> Result<()> {
-    let found = sha256_hex(decompressed);
-    if found.eq_ignore_ascii_case(expected) {
-        Ok(())
-    } else {
-        Err(Error::Checksum {
-            file: file.into(),
-            algorithm: "SHA-256",
-            decompressed: true,
-            expected: expected.into(),
-            found,
-        })
-    }
+    compare(file, "SHA-256", true, sha256_hex(decompressed), expected)
 }
 
 /// Checks the MD5 of a raw (still compressed) file.
 pub fn check_md5(file: &str, raw: &[u8], expected: &str) -> Result<()> {
-    let found = crate::md5::md5_hex(raw);
+    compare(file, "MD5", false, crate::md5::md5_hex(raw), expected)
+}
+
+/// `Ok` if the digest `found` equals `expected` (either case of hex), else the checksum error
+/// naming both.
+fn compare(
+    file: &str,
+    algorithm: &'static str,
+    decompressed: bool,
+    found: String,
+    expected: &str,
+) -> Result<()> {
     if found.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {
         Err(Error::Checksum {
             file: file.into(),
-            algorithm: "MD5",
-            decompressed: false,
+            algorithm,
+            decompressed,
             expected: expected.into(),
             found,
         })

@@ -39,16 +39,8 @@ mod tests {
     use burn::tensor::{Device, Distribution};
 
     fn max_abs<M: Module>(m: &M) -> f64 {
-        struct MaxAbs(f64);
-        impl burn::module::ModuleVisitor for MaxAbs {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                let v = f64::from(param.val().abs().max().into_scalar::<f32>());
-                self.0 = self.0.max(v);
-            }
-        }
-        let mut v = MaxAbs(0.0);
-        m.visit(&mut v);
-        v.0
+        let values = crate::parameter_values(m);
+        f64::from(values.iter().fold(0.0f32, |a, v| a.max(v.abs())))
     }
 
     #[test]

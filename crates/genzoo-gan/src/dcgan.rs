@@ -124,7 +124,15 @@ impl DcganConfig {
         }
     }
 
-    fn side(&self) -> usize {
+    /// The side of the smallest feature map (`image_size / 4`), which both networks are built
+    /// around.
+    ///
+    /// # Panics
+    /// If [`DcganConfig::validate`] fails.
+    fn checked_side(&self) -> usize {
+        if let Err(e) = self.validate() {
+            panic!("{e}");
+        }
         self.image_size / 4
     }
 
@@ -133,11 +141,8 @@ impl DcganConfig {
     /// # Panics
     /// If [`DcganConfig::validate`] fails.
     pub fn init_generator(&self, device: &Device) -> DcganGenerator {
-        if let Err(e) = self.validate() {
-            panic!("{e}");
-        }
+        let s = self.checked_side();
         let [g0, g1] = self.g_hidden;
-        let s = self.side();
         let deconv = |i, o| {
             ConvTranspose2dConfig::new([i, o], [4, 4])
                 .with_stride([2, 2])
@@ -163,11 +168,8 @@ impl DcganConfig {
     /// # Panics
     /// If [`DcganConfig::validate`] fails.
     pub fn init_discriminator(&self, device: &Device) -> DcganDiscriminator {
-        if let Err(e) = self.validate() {
-            panic!("{e}");
-        }
+        let s = self.checked_side();
         let [d0, d1] = self.d_hidden;
-        let s = self.side();
         let conv = |i, o| {
             Conv2dConfig::new([i, o], [4, 4])
                 .with_stride([2, 2])

@@ -62,11 +62,8 @@ pub fn slerp(z0: &[f32], z1: &[f32], steps: usize) -> Vec<Vec<f32>> {
     let omega = (dot / (n0 * n1).max(1e-12)).clamp(-1.0, 1.0).acos();
     (0..steps)
         .map(|i| {
-            let t = if steps > 1 {
-                i as f64 / (steps - 1) as f64
-            } else {
-                0.0
-            };
+            // A single step stands at t = 0.
+            let t = i as f64 / (steps - 1).max(1) as f64;
             let (a, b) = if omega.abs() < 1e-6 {
                 (1.0 - t, t)
             } else {

@@ -48,6 +48,24 @@ pub mod task;
 pub mod toy;
 pub mod train;
 
+/// Every float parameter of `m`, in visiting order: what the tests compare networks by.
+#[cfg(test)]
+pub(crate) fn parameter_values<M: burn::module::Module>(m: &M) -> Vec<f32> {
+    struct Values(Vec<f32>);
+    impl burn::module::ModuleVisitor for Values {
+        fn visit_float<const D: usize>(
+            &mut self,
+            p: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            self.0
+                .extend(p.val().into_data().try_to_vec::<f32>().expect("f32"));
+        }
+    }
+    let mut v = Values(Vec::new());
+    m.visit(&mut v);
+    v.0
+}
+
 pub use clip::clip_weights;
 pub use dcgan::{DcganConfig, DcganDiscriminator, DcganGenerator};
 pub use error::{Error, Result};

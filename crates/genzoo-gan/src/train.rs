@@ -293,23 +293,11 @@ mod tests {
     use super::*;
     use crate::dcgan::DcganConfig;
     use crate::mlp::MlpGanConfig;
+    use crate::parameter_values as flat;
     use burn::tensor::{Distribution, TensorData};
 
     fn value(t: Tensor<1>) -> f64 {
         f64::from(t.into_scalar::<f32>())
-    }
-
-    fn flat<M: Module>(m: &M) -> Vec<f32> {
-        struct C(Vec<f32>);
-        impl burn::module::ModuleVisitor for C {
-            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
-                self.0
-                    .extend(p.val().into_data().try_to_vec::<f32>().expect("f32"));
-            }
-        }
-        let mut c = C(Vec::new());
-        m.visit(&mut c);
-        c.0
     }
 
     #[test]

@@ -10,8 +10,6 @@
 //! `MIMALLOC_PURGE_DELAY=-1 cargo run --release --example conv_paths -p genzoo-layers` (set
 //! `RAYON_NUM_THREADS` to pin threads).
 
-use std::time::Instant;
-
 /// The `genzoo` binary's allocator; run with `MIMALLOC_PURGE_DELAY=-1`, as the binary sets it, so
 /// that buffers are reused as in training rather than faulted in afresh (which penalises the paths
 /// with more intermediate buffers).
@@ -22,15 +20,20 @@ use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 
-fn time<F: FnMut() -> f32>(mut f: F) -> f64 {
-    f();
-    let mut best = f64::INFINITY;
-    for _ in 0..5 {
-        let t0 = Instant::now();
-        f();
-        best = best.min(t0.elapsed().as_secs_f64());
-    }
-    best
+mod common;
+
+/// The best of five timed passes of `f`.
+fn time(f: impl FnMut() -> f32) -> f64 {
+    common::best_of(5, f)
+}
+
+/// The weight and input gradients of `y.sum()`, reduced to one number so that all the work is
+/// done before the clock stops.
+fn backward<const D: usize>(y: Tensor<D>, x: &Tensor<4>, w: &Tensor<4>) -> f32 {
+    let g = y.sum().backward();
+    let dw = w.grad(&g).expect("dw");
+    let dx = x.grad(&g).expect("dx");
+    dw.sum().into_scalar::<f32>() + dx.sum().into_scalar::<f32>()
 }
 
 fn main() {
@@ -43,34 +46,25 @@ fn main() {
             .require_grad();
         let conv = || {
             let opts = ConvOptions::new([1, 1], [k / 2, k / 2], [1, 1], 1);
-            let y = conv2d(x.clone(), w.clone(), None, opts);
-            let g = y.clone().sum().backward();
-            let dw = w.grad(&g).expect("dw");
-            let dx = x.grad(&g).expect("dx");
-            dw.sum().into_scalar::<f32>() + dx.sum().into_scalar::<f32>()
+            backward(conv2d(x.clone(), w.clone(), None, opts), &x, &w)
         };
         let t_conv = time(conv);
         let flop = 3.0 * 2.0 * (b * hw * hw * c_in * c_out * k * k) as f64;
-        print!(
-            "{c_in:>4}→{c_out:<4} {k}×{k}: conv2d {:>7.1} ms ({:>5.1} GFLOP/s)",
-            t_conv * 1e3,
-            flop / t_conv / 1e9
-        );
+        let rate = |what: &str, seconds: f64| {
+            format!(
+                "{what} {:>7.1} ms ({:>5.1} GFLOP/s)",
+                seconds * 1e3,
+                flop / seconds / 1e9
+            )
+        };
+        print!("{c_in:>4}→{c_out:<4} {k}×{k}: {}", rate("conv2d", t_conv));
         if k == 1 {
             let mm = || {
                 let w2 = w.clone().reshape([1, c_out, c_in]);
                 let y = w2.matmul(x.clone().reshape([b, c_in, hw * hw]));
-                let g = y.sum().backward();
-                let dw = w.grad(&g).expect("dw");
-                let dx = x.grad(&g).expect("dx");
-                dw.sum().into_scalar::<f32>() + dx.sum().into_scalar::<f32>()
+                backward(y, &x, &w)
             };
-            let t_mm = time(mm);
-            print!(
-                " | matmul {:>7.1} ms ({:>5.1} GFLOP/s)",
-                t_mm * 1e3,
-                flop / t_mm / 1e9
-            );
+            print!(" | {}", rate("matmul", time(mm)));
         }
         if k == 3 {
             // PixelCNN's mask-B layer: the tap path over the 5 kept positions.
@@ -82,10 +76,7 @@ fn main() {
                     [(1, 1), (1, 1)],
                     &[0, 1, 2, 3, 4],
                 );
-                let g = y.sum().backward();
-                let dw = w.grad(&g).expect("dw");
-                let dx = x.grad(&g).expect("dx");
-                dw.sum().into_scalar::<f32>() + dx.sum().into_scalar::<f32>()
+                backward(y, &x, &w)
             };
             let t_taps = time(taps);
             print!(
@@ -269,10 +260,7 @@ fn plain_convs(device: &Device) {
                     genzoo_layers::conv::conv_transpose2d(xc, wc, None, transpose_options.clone())
                 }
             };
-            let g = y.sum().backward();
-            let dw = w.grad(&g).expect("dw");
-            let dx = x.grad(&g).expect("dx");
-            dw.sum().into_scalar::<f32>() + dx.sum().into_scalar::<f32>()
+            backward(y, &x, &w)
         };
         let t_burn = time(|| run(0));
         let t_gemm = time(|| run(1));

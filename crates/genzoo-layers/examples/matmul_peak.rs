@@ -5,9 +5,9 @@
 //!
 //! `RAYON_NUM_THREADS=2 cargo run --release --example matmul_peak -p genzoo-layers`
 
-use std::time::Instant;
-
 use burn::tensor::{Device, Distribution, Tensor};
+
+mod common;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -26,14 +26,7 @@ fn main() {
     for (what, batch, m, k, n) in shapes {
         let a = Tensor::<3>::random([batch, m, k], Distribution::Normal(0.0, 1.0), &device);
         let b = Tensor::<3>::random([batch, k, n], Distribution::Normal(0.0, 1.0), &device);
-        let run = || a.clone().matmul(b.clone()).sum().into_scalar::<f32>();
-        run();
-        let mut best = f64::INFINITY;
-        for _ in 0..7 {
-            let t0 = Instant::now();
-            run();
-            best = best.min(t0.elapsed().as_secs_f64());
-        }
+        let best = common::best_of(7, || a.clone().matmul(b.clone()).sum().into_scalar::<f32>());
         let flop = 2.0 * (batch * m * k * n) as f64;
         println!(
             "{what:<38} {:>10.2} {:>10.1}",

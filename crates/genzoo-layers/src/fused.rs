@@ -746,7 +746,7 @@ mod tests {
     #[cfg(feature = "flex")]
     mod flex_route {
         use super::*;
-        use crate::test_util::{max_diff, values};
+        use crate::test_util::{assert_each_within, max_diff, values};
         use burn::tensor::Distribution;
 
         /// The public functions take the Flex kernels here; `composed` is burn's ops.
@@ -937,13 +937,8 @@ mod tests {
             };
             let reference = run(composed::lstm_cell, composed::lstm_hidden);
             let fused = run(lstm_cell, lstm_hidden);
-            for (what, (x, y)) in ["c", "h", "d gates", "d c_prev"]
-                .iter()
-                .zip(reference.iter().zip(&fused))
-            {
-                let d = max_diff(x, y);
-                assert!(d < 1e-5, "{what}: {d} for {shape:?}");
-            }
+            let names = ["c", "h", "d gates", "d c_prev"];
+            assert_each_within(&names, &fused, &reference, 1e-5, &format!("{shape:?}"));
         }
 
         #[test]

@@ -80,6 +80,21 @@ mod test_util {
             .fold(0.0, f32::max)
     }
 
+    /// Each of `ours` within `tol` of the `reference` beside it (largest absolute difference),
+    /// named by `names`; `context` says which case failed.
+    pub fn assert_each_within(
+        names: &[&str],
+        ours: &[Vec<f32>],
+        reference: &[Vec<f32>],
+        tol: f32,
+        context: &str,
+    ) {
+        for (what, (a, b)) in names.iter().zip(ours.iter().zip(reference)) {
+            let d = max_diff(a, b);
+            assert!(d < tol, "{what}: {d} for {context}");
+        }
+    }
+
     pub fn assert_close(a: &[f32], b: &[f32], what: &str) {
         assert_eq!(a.len(), b.len(), "{what}: lengths");
         let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));

@@ -271,7 +271,7 @@ mod flex {
 #[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
-    use crate::test_util::{max_diff, values};
+    use crate::test_util::{assert_each_within, max_diff, values};
     use burn::module::Param;
     use burn::nn::BatchNormConfig;
     use burn::tensor::{Device, Distribution};
@@ -311,13 +311,9 @@ mod tests {
                 ]
             };
             let (a, b) = (run(&ours, true), run(&theirs, false));
-            for (what, (a, b)) in ["y", "dx", "dgamma", "dbeta", "running mean", "running var"]
-                .iter()
-                .zip(a.iter().zip(&b))
-            {
-                let d = max_diff(a, b);
-                assert!(d < 2e-4, "{what} at step {step}: {d} for {shape:?}");
-            }
+            let names = ["y", "dx", "dgamma", "dbeta", "running mean", "running var"];
+            let context = format!("step {step} of {shape:?}");
+            assert_each_within(&names, &a, &b, 2e-4, &context);
         }
     }
 

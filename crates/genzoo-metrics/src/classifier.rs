@@ -617,22 +617,38 @@ mod tests {
         assert!(e.to_string().contains("SHA-256"), "{e}");
     }
 
+    /// Each shipped classifier loads, names its dataset and records a test accuracy above its floor
+    /// (the accuracies on the real test sets are checked in tests/: the files are not shipped).
     #[test]
-    fn shipped_fashion_mnist_classifier_is_intact() {
+    fn shipped_classifiers_are_intact() {
         let device = device();
-        let c = DomainClassifier::fashion_mnist(&device).expect("shipped weights load");
-        assert_eq!(c.provenance.dataset, "fashion-mnist");
-        assert_eq!(c.name(), "genzoo-LeNet-Fashion-MNIST (penultimate layer)");
-        assert!(c.provenance.test_accuracy >= 0.90, "{:?}", c.provenance);
-        // Its accuracy on the real test set is checked in tests/ (the files are not shipped).
+        type Load = fn(&Device) -> crate::Result<DomainClassifier>;
+        let shipped: [(Load, &str, &str, f64); 2] = [
+            (
+                DomainClassifier::mnist,
+                "mnist",
+                "genzoo-LeNet-MNIST (penultimate layer)",
+                0.985,
+            ),
+            (
+                DomainClassifier::fashion_mnist,
+                "fashion-mnist",
+                "genzoo-LeNet-Fashion-MNIST (penultimate layer)",
+                0.90,
+            ),
+        ];
+        for (load, dataset, name, floor) in shipped {
+            let c = load(&device).expect("shipped weights load");
+            assert_eq!(c.provenance.dataset, dataset);
+            assert_eq!(c.name(), name);
+            assert!(c.provenance.test_accuracy >= floor, "{:?}", c.provenance);
+        }
     }
 
     #[test]
-    fn shipped_mnist_classifier_is_intact_and_accurate() {
+    fn shipped_mnist_classifier_is_accurate() {
         let device = device();
         let c = DomainClassifier::mnist(&device).expect("shipped weights load");
-        assert_eq!(c.provenance.dataset, "mnist");
-        assert_eq!(c.name(), "genzoo-LeNet-MNIST (penultimate layer)");
         // The embedded 2,000 MNIST test images (the full test set is checked in tests/ with real data).
         let test = genzoo_datasets::load(
             genzoo_datasets::DatasetKind::MnistMini,

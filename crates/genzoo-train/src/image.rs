@@ -9,11 +9,11 @@
 //! images are mostly mid-tone, and a mid-gray frame separates neighbours in both cases, where a black
 //! frame would melt into MNIST backgrounds and a white one into their strokes.
 //!
-//! Files are written atomically (temporary file in the same directory, fsync, rename), so a run killed
-//! mid-write — or a report being rendered at the same moment — never sees a truncated PNG.
+//! The trainer writes the encoded PNG atomically ([`crate::fsutil::write_atomic`]: temporary file in
+//! the same directory, fsync, rename), so a run killed mid-write — or a report being rendered at the
+//! same moment — never sees a truncated PNG.
 
 use std::io;
-use std::path::Path;
 
 /// The gray level of the padding between images and of the outer border.
 pub const PAD_GRAY: u8 = 128;
@@ -240,26 +240,6 @@ fn png_err(e: png::EncodingError) -> io::Error {
     }
 }
 
-/// Writes `n` images as a PNG grid laid out by `opts`, atomically (temporary file in the same
-/// directory, fsync, rename), so a reader never sees a half-written file.
-///
-/// See [`grid_rgb8`] for the layout of `images`.
-///
-/// # Errors
-/// [`io::ErrorKind::InvalidInput`] for a shape mismatch (see [`grid_rgb8`]), and any I/O error.
-pub fn write_grid_png(
-    path: &Path,
-    images: &[f32],
-    n: usize,
-    channels: usize,
-    height: usize,
-    width: usize,
-    opts: &GridOptions,
-) -> io::Result<()> {
-    let grid = grid_rgb8(images, n, channels, height, width, opts)?;
-    crate::fsutil::write_atomic(path, &encode_png(&grid)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,11 +269,8 @@ mod tests {
 
     #[test]
     fn gray_grid_written_and_decoded() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("step-10.png");
         // 5 images of 3x4 (h x w) in 2 columns: 3 rows.
-        write_grid_png(
-            &path,
+        let grid = grid_rgb8(
             &gray_images(5, 3, 4),
             5,
             1,
@@ -301,8 +278,8 @@ mod tests {
             4,
             &GridOptions::with_cols(2),
         )
-        .expect("write");
-        let (px, w, h, color) = decode(&fs::read(&path).expect("read"));
+        .expect("grid");
+        let (px, w, h, color) = decode(&encode_png(&grid).expect("encode"));
         assert_eq!(color, png::ColorType::Grayscale);
         assert_eq!((w, h), (2 * 4 + 3 * 2, 3 * 3 + 4 * 2));
         let at = |x: usize, y: usize| px[y * w as usize + x];
@@ -317,8 +294,6 @@ mod tests {
         // Image 4 at column 0, row 2; the empty slot beside it stays padding.
         assert_eq!(at(3, 13), (0.4f32 * 255.0).round() as u8);
         assert_eq!(at(10, 13), PAD_GRAY);
-        // No temporary file is left behind.
-        assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 1);
     }
 
     #[test]
@@ -426,12 +401,6 @@ mod tests {
         };
         let err = grid_rgb8(&[0.0; 4], 1, 1, 2, 2, &huge).expect_err("too large");
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("bad.png");
-        let err = write_grid_png(&path, &[0.0; 3], 1, 1, 2, 2, &opts).expect_err("mismatch");
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-        assert!(!path.exists());
     }
 
     #[test]

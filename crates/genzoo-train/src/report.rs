@@ -116,15 +116,28 @@ fn error(h: &mut String, msg: &str) {
     let _ = writeln!(h, "<p class=\"warn\">{}</p>", escape_xml(msg));
 }
 
+/// The text of a section's file, or `None` with a note in `h` that it is missing or unreadable.
+fn section_text(h: &mut String, path: &Path) -> Option<String> {
+    match read_text(path) {
+        Ok(Some(t)) => Some(t),
+        Ok(None) => {
+            missing(h, path);
+            None
+        }
+        Err(e) => {
+            error(h, &e);
+            None
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Summary
 
 fn summary_section(h: &mut String, path: &Path) {
     h.push_str("<h2 id=\"summary\">Summary</h2>\n");
-    let text = match read_text(path) {
-        Ok(Some(t)) => t,
-        Ok(None) => return missing(h, path),
-        Err(e) => return error(h, &e),
+    let Some(text) = section_text(h, path) else {
+        return;
     };
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => {
@@ -337,10 +350,8 @@ fn parse_metrics(text: &str) -> Metrics {
 
 fn curves_section(h: &mut String, path: &Path) {
     h.push_str("<h2 id=\"curves\">Curves</h2>\n");
-    let text = match read_text(path) {
-        Ok(Some(t)) => t,
-        Ok(None) => return missing(h, path),
-        Err(e) => return error(h, &e),
+    let Some(text) = section_text(h, path) else {
+        return;
     };
     let m = parse_metrics(&text);
     let _ = write!(h, "<p>{} lines in <code>metrics.jsonl</code>", m.lines);
@@ -590,12 +601,8 @@ fn figures_section(h: &mut String, dir: &Path) {
 
 fn config_section(h: &mut String, path: &Path) {
     h.push_str("<h2 id=\"config\">Config</h2>\n");
-    match read_text(path) {
-        Ok(Some(t)) => {
-            let _ = writeln!(h, "<pre>{}</pre>", escape_xml(&t));
-        }
-        Ok(None) => missing(h, path),
-        Err(e) => error(h, &e),
+    if let Some(t) = section_text(h, path) {
+        let _ = writeln!(h, "<pre>{}</pre>", escape_xml(&t));
     }
 }
 
@@ -630,7 +637,7 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::{GridOptions, write_grid_png};
+    use crate::image::{GridOptions, encode_png, grid_rgb8};
     use crate::svg::assert_balanced;
 
     #[test]
@@ -673,17 +680,11 @@ mod tests {
         .expect("summary");
         let samples = dir.join("samples");
         fs::create_dir(&samples).expect("samples dir");
+        let grid =
+            grid_rgb8(&[0.5; 2 * 4 * 4], 2, 1, 4, 4, &GridOptions::with_cols(2)).expect("grid");
+        let png = encode_png(&grid).expect("png");
         for step in [100, 20, 3] {
-            write_grid_png(
-                &samples.join(format!("step-{step}.png")),
-                &[0.5; 2 * 4 * 4],
-                2,
-                1,
-                4,
-                4,
-                &GridOptions::with_cols(2),
-            )
-            .expect("png");
+            fs::write(samples.join(format!("step-{step}.png")), &png).expect("png");
         }
     }
 
@@ -895,17 +896,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let samples = dir.path().join("samples");
         fs::create_dir(&samples).expect("samples");
+        let grid = grid_rgb8(&[1.0; 4], 1, 1, 2, 2, &GridOptions::with_cols(1)).expect("grid");
+        let png = encode_png(&grid).expect("png");
         for step in 0..(SAMPLES_SHOWN as u32 + 3) {
-            write_grid_png(
-                &samples.join(format!("step-{step}.png")),
-                &[1.0; 4],
-                1,
-                1,
-                2,
-                2,
-                &GridOptions::with_cols(1),
-            )
-            .expect("png");
+            fs::write(samples.join(format!("step-{step}.png")), &png).expect("png");
         }
         let html = render_report(dir.path());
         assert_eq!(

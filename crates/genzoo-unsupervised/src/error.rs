@@ -52,3 +52,16 @@ pub enum Error {
 
 /// Result with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// `Ok` if `found` samples are at least the `needed` of the fit `what`, else
+/// [`Error::TooFewSamples`].
+pub(crate) fn enough_samples(what: &'static str, needed: usize, found: usize) -> Result<()> {
+    if found < needed {
+        return Err(Error::TooFewSamples {
+            what,
+            needed,
+            found,
+        });
+    }
+    Ok(())
+}

@@ -573,33 +573,39 @@ fn pairs(x: &[f32]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// `fit` applied to the training rows (a tensor on the run's device), and the seconds it took.
+fn fit_timed<T>(ctx: &Ctx<'_>, fit: impl FnOnce(&Tensor<2>) -> un::Result<T>) -> Result<(T, f64)> {
+    let x = ctx.train.tensor(ctx.device);
+    let t = Instant::now();
+    let fitted = fit(&x).map_err(lib)?;
+    Ok((fitted, t.elapsed().as_secs_f64()))
+}
+
 /// k-means: centres, inertia, test cluster accuracy (labelled data), the centres as images or
 /// the clusters of a toy set.
 pub fn fit_kmeans(ctx: &Ctx<'_>, p: &KMeansParams) -> Result<Map<String, Value>> {
-    let x = ctx.train.tensor(ctx.device);
-    let t = Instant::now();
-    let fit = un::KMeansConfig::new(p.k)
-        .with_n_init(p.n_init)
-        .with_max_iter(p.max_iter)
-        .with_tol(p.tol)
-        .with_seed(ctx.seed)
-        .fit(&x)
-        .map_err(lib)?;
-    kmeans_outputs(ctx, &fit, t.elapsed().as_secs_f64())
+    let (fit, seconds) = fit_timed(ctx, |x| {
+        un::KMeansConfig::new(p.k)
+            .with_n_init(p.n_init)
+            .with_max_iter(p.max_iter)
+            .with_tol(p.tol)
+            .with_seed(ctx.seed)
+            .fit(x)
+    })?;
+    kmeans_outputs(ctx, &fit, seconds)
 }
 
 /// Mini-batch k-means: as [`fit_kmeans`], with its fit time.
 pub fn fit_minibatch(ctx: &Ctx<'_>, p: &MiniBatchParams) -> Result<Map<String, Value>> {
-    let x = ctx.train.tensor(ctx.device);
-    let t = Instant::now();
-    let fit = un::MiniBatchKMeansConfig::new(p.k)
-        .with_batch_size(p.batch_size)
-        .with_max_iter(p.max_iter)
-        .with_max_no_improvement(p.max_no_improvement)
-        .with_seed(ctx.seed)
-        .fit(&x)
-        .map_err(lib)?;
-    let mut s = kmeans_outputs(ctx, &fit, t.elapsed().as_secs_f64())?;
+    let (fit, seconds) = fit_timed(ctx, |x| {
+        un::MiniBatchKMeansConfig::new(p.k)
+            .with_batch_size(p.batch_size)
+            .with_max_iter(p.max_iter)
+            .with_max_no_improvement(p.max_no_improvement)
+            .with_seed(ctx.seed)
+            .fit(x)
+    })?;
+    let mut s = kmeans_outputs(ctx, &fit, seconds)?;
     s.insert("steps".into(), Value::from(fit.n_iter()));
     Ok(s)
 }
@@ -607,15 +613,14 @@ pub fn fit_minibatch(ctx: &Ctx<'_>, p: &MiniBatchParams) -> Result<Map<String, V
 /// PCA: explained variance, reconstruction error, the 2-D projection of the test set and the
 /// principal axes as images.
 pub fn fit_pca(ctx: &Ctx<'_>, p: &PcaParams) -> Result<Map<String, Value>> {
-    let x = ctx.train.tensor(ctx.device);
-    let t = Instant::now();
-    let pca = un::PcaConfig::new(p.n_components)
-        .with_whiten(p.whiten)
-        .with_solver(solver(&p.solver)?)
-        .with_seed(ctx.seed)
-        .fit(&x)
-        .map_err(lib)?;
-    let seconds = t.elapsed().as_secs_f64();
+    let solver = solver(&p.solver)?;
+    let (pca, seconds) = fit_timed(ctx, |x| {
+        un::PcaConfig::new(p.n_components)
+            .with_whiten(p.whiten)
+            .with_solver(solver)
+            .with_seed(ctx.seed)
+            .fit(x)
+    })?;
     let x_test = ctx.test.tensor(ctx.device);
     let z = pca.transform(&x_test).map_err(lib)?;
     let back = floats(pca.inverse_transform(&z).map_err(lib)?);

@@ -86,14 +86,7 @@ impl GaussianMixtureConfig {
                 self.reg_covar, self.tol
             )));
         }
-        if n < self.n_components {
-            return Err(Error::TooFewSamples {
-                what: "Gaussian mixture",
-                needed: self.n_components,
-                found: n,
-            });
-        }
-        Ok(())
+        crate::error::enough_samples("Gaussian mixture", self.n_components, n)
     }
 
     /// Fits by EM from the responsibilities of a seeded k-means fit.

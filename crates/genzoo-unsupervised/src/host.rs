@@ -22,6 +22,12 @@ impl HostMatrix {
     }
 }
 
+/// The row-major `v` as an `[n, d]` matrix on Flex: the tests' data.
+#[cfg(test)]
+pub(crate) fn mat(v: Vec<f32>, n: usize, d: usize) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(v, [n, d]), &Device::flex())
+}
+
 /// Copies a tensor to the host and checks it is a non-empty matrix of finite values.
 pub(crate) fn to_host(x: &Tensor<2>) -> Result<HostMatrix> {
     let [n, d] = x.dims();

@@ -166,11 +166,7 @@ fn log_sum_exp(values: impl Iterator<Item = f64> + Clone) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::TensorData;
-
-    fn mat(v: Vec<f32>, n: usize, d: usize) -> Tensor<2> {
-        Tensor::from_data(TensorData::new(v, [n, d]), &Device::flex())
-    }
+    use crate::host::mat;
 
     /// One training point: the estimate is the Gaussian `N(x₀, h² I)`, in closed form.
     #[test]

@@ -52,14 +52,7 @@ impl KMeansConfig {
                 self.tol
             )));
         }
-        if n < self.k {
-            return Err(Error::TooFewSamples {
-                what: "k-means",
-                needed: self.k,
-                found: n,
-            });
-        }
-        Ok(())
+        crate::error::enough_samples("k-means", self.k, n)
     }
 
     /// Fits k-means to the rows of `x` (`[n, d]`), seeding each of the `n_init` restarts with k-means++.

@@ -55,14 +55,7 @@ impl MiniBatchKMeansConfig {
                 self.k, self.init_size
             )));
         }
-        if n < self.k {
-            return Err(Error::TooFewSamples {
-                what: "mini-batch k-means",
-                needed: self.k,
-                found: n,
-            });
-        }
-        Ok(())
+        crate::error::enough_samples("mini-batch k-means", self.k, n)
     }
 
     /// Fits to the rows of `x` (`[n, d]`), seeding with k-means++ on a random subsample.
@@ -178,8 +171,7 @@ fn update(
 mod tests {
     use super::*;
     use crate::KMeansConfig;
-    use crate::host::to_host;
-    use burn::tensor::Device;
+    use crate::host::{mat, to_host};
 
     fn blobs(n_per: usize, seed: u64) -> (Vec<f32>, usize) {
         let mut rng = Rng::seed_from_u64(seed);
@@ -196,10 +188,6 @@ mod tests {
             }
         }
         (v, 4 * n_per)
-    }
-
-    fn mat(v: Vec<f32>, n: usize, d: usize) -> Tensor<2> {
-        Tensor::from_data(TensorData::new(v, [n, d]), &Device::flex())
     }
 
     /// With counts starting at zero, one step whose batch holds every point once moves each centre to

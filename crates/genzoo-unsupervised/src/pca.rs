@@ -71,13 +71,7 @@ impl PcaConfig {
     pub fn fit(&self, x: &Tensor<2>) -> crate::Result<Pca> {
         let host = to_host(x)?;
         let (n, d) = (host.n, host.d);
-        if n < 2 {
-            return Err(Error::TooFewSamples {
-                what: "PCA",
-                needed: 2,
-                found: n,
-            });
-        }
+        crate::error::enough_samples("PCA", 2, n)?;
         if self.n_components == 0 || self.n_components > n.min(d) {
             return Err(Error::Config(format!(
                 "n_components must be in 1..={} (min of {n} samples and {d} features), found {}",
@@ -320,11 +314,7 @@ impl Pca {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::TensorData;
-
-    fn mat(v: Vec<f32>, n: usize, d: usize) -> Tensor<2> {
-        Tensor::from_data(TensorData::new(v, [n, d]), &Device::flex())
-    }
+    use crate::host::mat;
 
     /// Points on a line y = 2x (plus a mean offset): one component holds all the variance, its axis is
     /// (1, 2)/√5, and the inverse transform reconstructs the points exactly.

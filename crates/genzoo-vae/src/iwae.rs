@@ -221,12 +221,7 @@ mod tests {
             let log_var_t = mean.zeros_like() + log_var;
             diagonal_normal_log_prob(xr, mean, log_var_t)
         });
-        out.into_data()
-            .try_to_vec::<f32>()
-            .expect("f32")
-            .into_iter()
-            .map(f64::from)
-            .collect()
+        crate::f64s(out)
     }
 
     #[test]

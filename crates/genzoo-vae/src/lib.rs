@@ -55,6 +55,17 @@ pub mod sampling;
 pub mod train;
 pub mod vae;
 
+/// A tensor's values widened to `f64`: what the tests compare against closed forms.
+#[cfg(test)]
+pub(crate) fn f64s<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f64> {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .expect("f32")
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderOutput};
 pub use error::{Result, VaeError};
 pub use iwae::importance_weighted_log_likelihood;

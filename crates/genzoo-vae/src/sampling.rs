@@ -79,11 +79,8 @@ pub fn interpolate(a: &[f32], b: &[f32], steps: usize) -> Vec<Vec<f32>> {
     assert_eq!(a.len(), b.len(), "codes of different sizes");
     (0..steps)
         .map(|i| {
-            let t = if steps > 1 {
-                i as f32 / (steps - 1) as f32
-            } else {
-                0.0
-            };
+            // A single step stands at `a`.
+            let t = i as f32 / (steps - 1).max(1) as f32;
             a.iter().zip(b).map(|(x, y)| x + t * (y - x)).collect()
         })
         .collect()

@@ -591,14 +591,7 @@ mod tests {
     use genzoo_datasets::rng::Rng;
     use genzoo_layers::adam::AdamConfig;
 
-    fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f64> {
-        t.into_data()
-            .try_to_vec::<f32>()
-            .expect("f32")
-            .into_iter()
-            .map(f64::from)
-            .collect()
-    }
+    use crate::f64s;
 
     fn binary_images(n: usize, shape: [usize; 3], seed: u64, device: &Device) -> Tensor<4> {
         let mut rng = Rng::seed_from_u64(seed);
@@ -642,15 +635,15 @@ mod tests {
         // output layer's weights; ReLU units grow without bound and the mean with them.
         let big = Tensor::<4>::ones([1, 1, 28, 28], &device) * 1e4;
         let bound = |m: &Vae| {
-            let w = to_vec(m.enc_mean.weight.val().abs().sum_dim(0).max())[0];
-            let b = to_vec(m.enc_mean.bias.as_ref().expect("bias").val().abs().max())[0];
+            let w = f64s(m.enc_mean.weight.val().abs().sum_dim(0).max())[0];
+            let b = f64s(m.enc_mean.bias.as_ref().expect("bias").val().abs().max())[0];
             w + b
         };
         let (mu, _) = model.encode(big.clone(), None);
-        assert!(to_vec(mu.abs().max())[0] <= bound(&model) * 1.0001);
+        assert!(f64s(mu.abs().max())[0] <= bound(&model) * 1.0001);
         let relu_model = cfg.with_activation(Activation::Relu).init(&device);
         let (mu, _) = relu_model.encode(big, None);
-        assert!(to_vec(mu.abs().max())[0] > bound(&relu_model) * 10.0);
+        assert!(f64s(mu.abs().max())[0] > bound(&relu_model) * 10.0);
     }
 
     #[test]
@@ -685,10 +678,10 @@ mod tests {
             assert_eq!(params.dims(), [3, cfg.channels * p, s, s]);
             let img = model.reconstruct(x.clone(), y.as_ref());
             assert_eq!(img.dims(), [3, cfg.channels, s, s]);
-            assert!(to_vec(img).iter().all(|v| (0.0..=1.0).contains(v)));
+            assert!(f64s(img).iter().all(|v| (0.0..=1.0).contains(v)));
             let eps = Tensor::<2>::zeros([3, cfg.latent], &device);
             let out = model.loss(x, y.as_ref(), eps, 1.0);
-            let (l, r, k) = (to_vec(out.loss)[0], to_vec(out.recon)[0], to_vec(out.kl)[0]);
+            let (l, r, k) = (f64s(out.loss)[0], f64s(out.recon)[0], f64s(out.kl)[0]);
             assert!(r > 0.0 && k >= 0.0 && (l - r - k).abs() < 1e-3 * l.abs());
         }
     }
@@ -722,7 +715,7 @@ mod tests {
             Tensor::from_data(TensorData::new(mu, [1, 4]), &device),
             Tensor::from_data(TensorData::new(lv, [1, 4]), &device),
         );
-        let got = to_vec(kl)[0];
+        let got = f64s(kl)[0];
         assert!((got - numeric).abs() < 1e-5, "{got} vs {numeric}");
     }
 
@@ -768,7 +761,7 @@ mod tests {
         (0..b)
             .map(|i| {
                 let xi = x.clone().narrow(0, i, 1).repeat_dim(0, n);
-                let lp = to_vec(model.log_px_given_z(xi, z.clone(), None));
+                let lp = f64s(model.log_px_given_z(xi, z.clone(), None));
                 let terms: Vec<f64> = lp
                     .iter()
                     .zip(&zs)
@@ -795,11 +788,11 @@ mod tests {
         let xr = x.clone().repeat_dim(0, draws);
         let eps = standard_normal(4 * draws, 1, &mut rng, &device);
         let (recon, kl) = model.nll_parts(xr, None, eps);
-        let neg_elbo = to_vec((recon + kl).reshape([draws, 4]).mean_dim(0));
+        let neg_elbo = f64s((recon + kl).reshape([draws, 4]).mean_dim(0));
         // L_2000 for 16 independent repeats of each image, in one batch.
         let repeats = 16;
         let mut rng = Rng::seed_from_u64(2);
-        let iwae = to_vec(model.importance_weighted_log_likelihood(
+        let iwae = f64s(model.importance_weighted_log_likelihood(
             x.repeat_dim(0, repeats),
             None,
             2000,
@@ -835,7 +828,7 @@ mod tests {
         let loss = |m: &Vae, seed: u64| {
             let mut rng = Rng::seed_from_u64(seed);
             let eps = standard_normal(4, 20, &mut rng, &device);
-            to_vec(m.loss(x.clone(), None, eps, 1.0).loss)[0]
+            f64s(m.loss(x.clone(), None, eps, 1.0).loss)[0]
         };
         assert_eq!(loss(&model, 4), loss(&model, 4));
         assert_ne!(loss(&model, 4), loss(&model, 5));
@@ -852,7 +845,7 @@ mod tests {
         let model = VaeConfig::mnist_mlp().init(&device);
         let x = binary_images(5, [1, 28, 28], 4, &device);
         let mut rng = Rng::seed_from_u64(21);
-        let iwae1 = to_vec(model.iwae_loss(x.clone(), None, 1, &mut rng))[0];
+        let iwae1 = f64s(model.iwae_loss(x.clone(), None, 1, &mut rng))[0];
         let mut rng = Rng::seed_from_u64(21);
         let eps = standard_normal(5, 20, &mut rng, &device);
         // The single-sample ELBO with a Monte-Carlo KL, log q(z|x) − log p(z), at the same z.
@@ -860,12 +853,12 @@ mod tests {
         let z = reparameterize(mu.clone(), lv.clone(), eps.clone());
         let mc_kl = diagonal_normal_log_prob(z.clone(), mu, lv) - standard_normal_log_prob(z);
         let recon = model.nll_parts(x.clone(), None, eps.clone()).0;
-        let single = to_vec((recon + mc_kl).mean())[0];
+        let single = f64s((recon + mc_kl).mean())[0];
         assert!((iwae1 - single).abs() < 1e-3, "{iwae1} vs {single}");
-        let elbo = to_vec(model.loss(x.clone(), None, eps, 1.0).loss)[0];
+        let elbo = f64s(model.loss(x.clone(), None, eps, 1.0).loss)[0];
         // More samples tighten the bound on average: −L_50 < −L_1 for an untrained model.
         let mut rng = Rng::seed_from_u64(22);
-        let iwae50 = to_vec(model.iwae_loss(x, None, 50, &mut rng))[0];
+        let iwae50 = f64s(model.iwae_loss(x, None, 50, &mut rng))[0];
         assert!(iwae50 < elbo, "{iwae50} vs {elbo}");
         let bad = VaeConfig::mnist_iwae().with_beta(4.0);
         assert!(matches!(bad.validate(), Err(VaeError::InvalidConfig(m)) if m.contains("iwae_k")));
@@ -904,7 +897,7 @@ mod tests {
             Tensor::from_data(TensorData::new(vec![1i64, 7], [2]), &device),
             10,
         );
-        let img = to_vec(model.decode_mean(z, Some(&y)));
+        let img = f64s(model.decode_mean(z, Some(&y)));
         let diff: f64 = img[..784]
             .iter()
             .zip(&img[784..])
@@ -926,7 +919,7 @@ mod tests {
             let x = Tensor::<4>::from_data(TensorData::new(xs, [1, 1, 1, 256]), &device);
             let mean = Tensor::<4>::zeros([1, 1, 1, 256], &device) + m;
             let log_scale = Tensor::<4>::zeros([1, 1, 1, 256], &device) + ls;
-            let lp = to_vec(discretized_logistic_log_prob(mean, log_scale, x));
+            let lp = f64s(discretized_logistic_log_prob(mean, log_scale, x));
             let s = ls.exp();
             let mut total = 0.0;
             for (k, l) in lp.iter().enumerate() {
