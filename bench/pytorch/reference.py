@@ -7,7 +7,9 @@ timed after warm-up; the rate reported is the median over repeats of (images in 
 exactly like `genzoo bench`. Data are random binarized or [-1, 1] images of MNIST's shape (and random class
 labels for cond-pixelcnn): the values do not change the work. The PixelRNN presets have no FLOP count (nor in
 genzoo), so their records have no gflop_per_step / gflop_per_sec. `check_twins.py` checks the autoregressive
-twins against genzoo (parameter counts, genzoo's trained weights loaded into the twin, causality).
+twins against genzoo (parameter counts, genzoo's trained weights loaded into the twin, causality); the twins carry
+genzoo's parameter names, so `check_export.py` loads `genzoo export --layout pytorch` files into them strictly and
+compares their outputs with genzoo's.
 
     python3 bench/pytorch/reference.py --threads 2 --json torch-cpu.json        # CPU, 2 threads
     python3 bench/pytorch/reference.py --device cuda --json torch-cuda.json     # a GPU

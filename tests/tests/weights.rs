@@ -198,6 +198,35 @@ fn files_that_do_not_fit_are_named_errors_and_nothing_is_written() {
         "no run directory is made for a file that does not fit"
     );
 
+    // The probe beside the weights: its inputs and outputs; never in the weights' own file.
+    let probe = tmp.join("w.probe.safetensors");
+    let with_probe = tmp.join("w2.safetensors");
+    let args = ExportArgs {
+        probe: Some(probe.clone()),
+        ..export_args(&run, &with_probe, "burn")
+    };
+    export(&args).expect("export with a probe");
+    let names =
+        genzoo_train::weights::read_metadata(&std::fs::read(&probe).expect("probe"), &probe)
+            .expect("a safetensors file");
+    assert_eq!(
+        names.get("genzoo.model").map(String::as_str),
+        Some("pixelcnn")
+    );
+    let tensors = std::fs::read(&probe).expect("probe");
+    let st = safetensors::SafeTensors::deserialize(&tensors).expect("safetensors");
+    let mut keys = st.names();
+    keys.sort_unstable();
+    assert_eq!(keys, ["input", "labels", "log_prob", "logits"]);
+    let same = tmp.join("same.safetensors");
+    let args = ExportArgs {
+        probe: Some(same.clone()),
+        ..export_args(&run, &same, "burn")
+    };
+    let err = export(&args).expect_err("one file for both");
+    assert!(err.to_string().contains("another file"), "{err}");
+    assert!(!same.exists());
+
     // An existing run directory is not replaced, an existing file not overwritten.
     let err = import(&import_args(&file, "pixelcnn", &run)).expect_err("exists");
     assert!(err.to_string().contains("already exists"), "{err}");

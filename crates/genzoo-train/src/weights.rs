@@ -238,6 +238,12 @@ pub fn export_run(
     out: &Path,
     probe: Option<&Path>,
 ) -> Result<Vec<PathBuf>> {
+    if probe == Some(out) {
+        return Err(Error::Config(format!(
+            "the probe and the weights would both go to {}; give the probe another file",
+            out.display()
+        )));
+    }
     if let Some(path) = std::iter::once(out).chain(probe).find(|p| p.exists()) {
         return Err(Error::Config(format!(
             "{} exists and is not replaced; remove it or choose another name",
