@@ -745,8 +745,10 @@ mod tests {
             prop_assert!(m.early.is_none(),
                 "{kind:?}: logit (channel, pixel, before, after) {:?} moved when inputs ≥ {} changed",
                 m.early, m.i);
-            // The change is seen somewhere later (else the test would pass vacuously).
-            if m.i + 1 < size * size * c {
+            // The change is seen somewhere later (else the test would pass vacuously), where a later
+            // pixel exists: within the last pixel only one or two sub-pixels follow, and a random
+            // tiny network's ReLU head can be dead at exactly those.
+            if m.i / c + 1 < size * size {
                 prop_assert!(m.later, "{kind:?}: no later logit depends on the changed inputs");
             }
         }
