@@ -6,8 +6,6 @@
 //! completes images with its cached sampler (the naive one, which draws the same images, after
 //! `set_fast_sampling(false)`); and draws test images completed from their top half as its figure.
 
-use std::path::Path;
-
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use genzoo_datasets::rng::{Rng, derive_seed};
@@ -18,10 +16,9 @@ use genzoo_train::capability::{check_class, completion_figure};
 use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
 use genzoo_train::protocol::{eval_chunks, test_batch, test_indices};
 use genzoo_train::state::Optimized;
-use genzoo_train::weights::{Layout, PROBE_BATCH, probe_images};
+use genzoo_train::weights::{PROBE_BATCH, probe_images};
 use genzoo_train::{
-    Checkpoint, Complete, Error, Figure, Generate, GenerateClass, Grid, Result, StepBatches,
-    StepOutput, Task,
+    Complete, Error, Figure, Generate, GenerateClass, Grid, Result, StepBatches, StepOutput, Task,
 };
 
 use crate::common::Shared;
@@ -303,16 +300,14 @@ fn sampler_times<M: PixelModel>(
 }
 
 impl<M: PixelModel> Task for PixelTask<M> {
+    genzoo_train::delegate_to_optimized!(net);
+
     fn name(&self) -> &str {
         self.name
     }
 
     fn binarization(&self) -> Binarization {
         binarization_of(self.net.model())
-    }
-
-    fn scale_lr(&mut self, factor: f64) {
-        self.net.scale_lr(factor);
     }
 
     fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
@@ -412,22 +407,6 @@ impl<M: PixelModel> Task for PixelTask<M> {
 
     fn completer(&mut self) -> Option<&mut dyn Complete> {
         Some(self)
-    }
-
-    fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        self.net.sections()
-    }
-
-    fn load(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
-        self.net.load(checkpoint, path)
-    }
-
-    fn export_weights(&self, layout: Layout, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
-        self.net.export_weights(layout, metadata)
-    }
-
-    fn import_weights(&mut self, bytes: Vec<u8>, layout: Layout, path: &Path) -> Result<()> {
-        self.net.import_weights(bytes, layout, path)
     }
 
     /// `input` images (0/1 pixels for a binary model, multiples of 1/(levels − 1) otherwise),

@@ -164,6 +164,52 @@ impl<M: Module> Optimized<M> {
     }
 }
 
+/// The [`Task`](crate::Task) methods of a task whose networks and optimizer are one
+/// [`Optimized`] field, delegated to it: `scale_lr`, `export_weights` and `import_weights`, and with
+/// the field alone also `save` and `load` (a task that saves more than the field writes those two
+/// itself: `delegate_to_optimized!(net, weights)`). Invoked inside the `impl Task`:
+/// `genzoo_train::delegate_to_optimized!(net);`.
+#[macro_export]
+macro_rules! delegate_to_optimized {
+    ($field:ident) => {
+        $crate::delegate_to_optimized!($field, weights);
+
+        fn save(&self) -> $crate::Result<Vec<(String, Vec<u8>)>> {
+            self.$field.sections()
+        }
+
+        fn load(
+            &mut self,
+            checkpoint: &$crate::Checkpoint,
+            path: &std::path::Path,
+        ) -> $crate::Result<()> {
+            self.$field.load(checkpoint, path)
+        }
+    };
+    ($field:ident, weights) => {
+        fn scale_lr(&mut self, factor: f64) {
+            self.$field.scale_lr(factor);
+        }
+
+        fn export_weights(
+            &self,
+            layout: $crate::Layout,
+            metadata: &[(&str, &str)],
+        ) -> $crate::Result<Vec<u8>> {
+            self.$field.export_weights(layout, metadata)
+        }
+
+        fn import_weights(
+            &mut self,
+            bytes: Vec<u8>,
+            layout: $crate::Layout,
+            path: &std::path::Path,
+        ) -> $crate::Result<()> {
+            self.$field.import_weights(bytes, layout, path)
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use burn::nn::LinearConfig;

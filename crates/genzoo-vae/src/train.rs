@@ -20,7 +20,7 @@ use genzoo_train::memory::{Size, conv_macs, prod, sum, train_flop};
 use genzoo_train::protocol::{eval_chunks, test_batch, test_indices};
 use genzoo_train::state::{Optimized, load_module};
 use genzoo_train::svg::{group_by_label, scatter};
-use genzoo_train::weights::{Layout, probe_images, probe_latents, probe_one_hot};
+use genzoo_train::weights::{probe_images, probe_latents, probe_one_hot};
 use genzoo_train::{
     BoundOptions, Checkpoint, Error, Figure, Generate, GenerateClass, Grid, LikelihoodBounds,
     Result, StepBatches, StepOutput, Task,
@@ -82,12 +82,10 @@ pub fn test_mse(model: &Autoencoder, test: &ImageSet, device: &Device) -> f64 {
 }
 
 impl Task for AutoencoderTask {
+    genzoo_train::delegate_to_optimized!(net);
+
     fn name(&self) -> &str {
         "autoencoder"
-    }
-
-    fn scale_lr(&mut self, factor: f64) {
-        self.net.scale_lr(factor);
     }
 
     fn step(&mut self, batches: StepBatches, _rng: &mut Rng) -> StepOutput {
@@ -118,22 +116,6 @@ impl Task for AutoencoderTask {
         let x = test_batch(test, &indices, Binarization::None, &device).images;
         let y = self.net.model().valid().forward(x.clone());
         Grid::pairs(x, y, GRID_COLS).ok()
-    }
-
-    fn save(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        self.net.sections()
-    }
-
-    fn load(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
-        self.net.load(checkpoint, path)
-    }
-
-    fn export_weights(&self, layout: Layout, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
-        self.net.export_weights(layout, metadata)
-    }
-
-    fn import_weights(&mut self, bytes: Vec<u8>, layout: Layout, path: &Path) -> Result<()> {
-        self.net.import_weights(bytes, layout, path)
     }
 
     /// `input` images in [0, 1), their `code` and `reconstruction`.
@@ -528,6 +510,8 @@ impl VaeTask {
 }
 
 impl Task for VaeTask {
+    genzoo_train::delegate_to_optimized!(net, weights);
+
     fn name(&self) -> &str {
         self.name
     }
@@ -537,10 +521,6 @@ impl Task for VaeTask {
             Likelihood::Bernoulli => Binarization::Dynamic,
             Likelihood::DiscretizedLogistic => Binarization::None,
         }
-    }
-
-    fn scale_lr(&mut self, factor: f64) {
-        self.net.scale_lr(factor);
     }
 
     fn step(&mut self, batches: StepBatches, rng: &mut Rng) -> StepOutput {
@@ -723,14 +703,6 @@ impl Task for VaeTask {
         self.net.load_with(model, checkpoint, path)?;
         self.step = checkpoint.meta.step;
         Ok(())
-    }
-
-    fn export_weights(&self, layout: Layout, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
-        self.net.export_weights(layout, metadata)
-    }
-
-    fn import_weights(&mut self, bytes: Vec<u8>, layout: Layout, path: &Path) -> Result<()> {
-        self.net.import_weights(bytes, layout, path)
     }
 
     /// `input` images (0/1 pixels for a Bernoulli decoder) and, for a conditional model, `labels`
