@@ -155,8 +155,9 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
     let backend = cfg.backend;
     let device = backend.device()?.autodiff();
     device.seed(0);
-    let spec = models::find(preset.model)?;
-    let mut task = spec.build(&cfg, &device)?;
+    // The configuration is read once: it builds the task and counts its FLOP.
+    let model = models::ModelConfig::read(preset.model, &cfg.model_config)?;
+    let mut task = model.task(preset.model, &cfg, &device)?;
     let train = genzoo_datasets::load(
         DatasetKind::MnistMini,
         Split::Train,
@@ -170,7 +171,7 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
         steps: args.steps,
         samples: args.samples,
     };
-    let flop = models::train_flop_per_image(&cfg)?;
+    let flop = model.train_flop_per_image();
     let machine = backend.is_cpu().then(Machine::detect);
     let mut out = Map::new();
     out.insert("model".into(), Value::from(preset.model));

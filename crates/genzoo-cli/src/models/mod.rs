@@ -375,11 +375,6 @@ fn bad_config<E: std::fmt::Display>(name: &str) -> impl Fn(E) -> Error + '_ {
     move |m| Error::Config(format!("[model_config] of '{name}': {m}"))
 }
 
-/// Analytic training FLOP per image of a run's model, or `None` for a model without a count.
-pub fn train_flop_per_image(run: &RunConfig) -> Result<Option<f64>> {
-    Ok(ModelConfig::read(&run.model, &run.model_config)?.train_flop_per_image())
-}
-
 /// Looks a model up by name; the error lists the known names.
 pub fn find(name: &str) -> Result<ModelSpec> {
     let all = registry();
