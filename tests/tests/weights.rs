@@ -55,8 +55,9 @@ fn export_args(run: &Path, out: &Path, layout: &str) -> ExportArgs {
 
 fn import_args(file: &Path, model: &str, out: &Path) -> ImportArgs {
     ImportArgs {
-        file: file.to_path_buf(),
-        model: model.into(),
+        file: Some(file.to_path_buf()),
+        pretrained: None,
+        model: Some(model.into()),
         out: out.to_path_buf(),
     }
 }

@@ -18,11 +18,17 @@ use serde_json::{Map, Value};
 use crate::config::RunConfig;
 use crate::models;
 
-/// The trained run `eval`, `sample` and `figures` read: its directory, checkpoint, backend and data.
+/// The trained run `eval`, `sample` and `figures` read: its directory, checkpoint, backend and data
+/// (or, with `--pretrained`, shipped weights instead of a run directory).
 #[derive(Debug, Clone, Args)]
 pub struct RunSource {
     /// The run directory.
-    pub run: PathBuf,
+    #[arg(required_unless_present = "pretrained")]
+    pub run: Option<PathBuf>,
+    /// Shipped trained weights instead of a run directory (`genzoo models` lists them), checked
+    /// against their pinned SHA-256.
+    #[arg(long, conflicts_with_all = ["run", "checkpoint"])]
+    pub pretrained: Option<String>,
     /// Which checkpoint: best or last.
     #[arg(long, default_value = "best")]
     pub checkpoint: String,
@@ -38,7 +44,19 @@ impl RunSource {
     /// The run's best (or last) checkpoint of `run`, on its backend (or the one asked for).
     pub fn new(run: &Path) -> Self {
         Self {
-            run: run.to_path_buf(),
+            run: Some(run.to_path_buf()),
+            pretrained: None,
+            checkpoint: "best".into(),
+            backend: None,
+            data_dir: None,
+        }
+    }
+
+    /// The shipped weights called `name`, on the backend they were trained on.
+    pub fn pretrained(name: &str) -> Self {
+        Self {
+            run: None,
+            pretrained: Some(name.to_string()),
             checkpoint: "best".into(),
             backend: None,
             data_dir: None,
@@ -46,7 +64,13 @@ impl RunSource {
     }
 
     fn load(&self) -> Result<LoadedRun> {
-        load_run(&self.run, &self.checkpoint, self.backend.as_deref())
+        match (&self.run, &self.pretrained) {
+            (_, Some(name)) => load_pretrained(name, self.backend.as_deref()),
+            (Some(run), None) => load_run(run, &self.checkpoint, self.backend.as_deref()),
+            (None, None) => Err(Error::Config(
+                "give a run directory or --pretrained NAME".into(),
+            )),
+        }
     }
 }
 
@@ -201,20 +225,68 @@ fn load_split(kind: DatasetKind, split: Split, data_dir: Option<&Path>) -> Resul
     Ok(genzoo_datasets::load(kind, split, &opts)?)
 }
 
-/// A trained run, rebuilt from its config and checkpoint.
+/// A trained run, rebuilt from its config and checkpoint (or from shipped weights).
 pub struct LoadedRun {
-    /// The run directory.
-    pub run: RunDir,
+    /// The run directory; `None` for shipped weights.
+    pub run: Option<RunDir>,
     /// Its resolved configuration.
     pub config: RunConfig,
     /// The model family's task with the checkpoint's weights.
     pub task: Box<dyn Task>,
     /// The (autodiff) device the task lives on.
     pub device: Device,
-    /// Which checkpoint was loaded.
+    /// Which checkpoint was loaded (for shipped weights, `pretrained:NAME`).
     pub checkpoint: PathBuf,
     /// Training step of that checkpoint.
     pub step: u64,
+}
+
+impl LoadedRun {
+    /// Where a picture called `stem` goes by default: the run's `samples/`, or for shipped weights
+    /// `NAME-stem.png` in the current directory — refused if such a file exists, so that nothing
+    /// of the user's is replaced.
+    fn picture_path(&self, stem: &str) -> Result<PathBuf> {
+        match &self.run {
+            Some(run) => Ok(run.sample_path(stem)),
+            None => {
+                let name = self.checkpoint.display().to_string();
+                let name = name.trim_start_matches("pretrained:");
+                let path = PathBuf::from(format!("{name}-{stem}.png"));
+                if path.exists() {
+                    return Err(Error::Config(format!(
+                        "{} exists and is not replaced; pass --out another file",
+                        path.display()
+                    )));
+                }
+                Ok(path)
+            }
+        }
+    }
+}
+
+/// The shipped weights called `name` (`genzoo models` lists them): checked against their pinned
+/// SHA-256, the model built from the configuration in the file's metadata, the weights loaded.
+pub fn load_pretrained(name: &str, backend: Option<&str>) -> Result<LoadedRun> {
+    let entry = models::find_pretrained(name)?;
+    let weights = entry.weights()?;
+    let origin = format!("{} (metadata genzoo.config)", weights.path.display());
+    let mut config = RunConfig::from_toml(&origin, &weights.config_toml)?;
+    if let Some(b) = backend {
+        config.backend = b.parse()?;
+    }
+    let device = config.backend.device()?.autodiff();
+    device.seed(config.seed);
+    let mut task = models::find(&config.model)?.build(&config, &device)?;
+    let step = weights.step;
+    task.import_weights(weights.bytes, weights.layout, &weights.path)?;
+    Ok(LoadedRun {
+        run: None,
+        config,
+        task,
+        device,
+        checkpoint: PathBuf::from(format!("pretrained:{name}")),
+        step,
+    })
 }
 
 /// Opens `dir`, rebuilds its model and loads `checkpoint` (`best` falls back to `last` when the
@@ -255,7 +327,7 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
     ckpt.expect_model(&path, task.name())?;
     task.load(&ckpt, &path)?;
     Ok(LoadedRun {
-        run,
+        run: Some(run),
         config,
         task,
         device,
@@ -305,13 +377,15 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
         &opts,
         &device,
     )?);
-    loaded.run.update_summary(|summary| {
-        summary.insert("eval".into(), Value::Object(out.clone()));
-    })?;
-    genzoo_train::report::write_report(loaded.run.root()).map_err(|source| Error::Io {
-        path: loaded.run.root().join("report.html"),
-        source,
-    })?;
+    if let Some(run) = &loaded.run {
+        run.update_summary(|summary| {
+            summary.insert("eval".into(), Value::Object(out.clone()));
+        })?;
+        genzoo_train::report::write_report(run.root()).map_err(|source| Error::Io {
+            path: run.root().join("report.html"),
+            source,
+        })?;
+    }
     Ok(out)
 }
 
@@ -392,14 +466,15 @@ pub fn sample(args: &SampleArgs) -> Result<PathBuf> {
         .cols
         .unwrap_or_else(|| (n as f64).sqrt().ceil() as usize)
         .max(1);
-    let path = args.out.clone().unwrap_or_else(|| {
-        let label = args
-            .label
-            .map_or_else(String::new, |l| format!("-label{l}"));
-        loaded
-            .run
-            .sample_path(&format!("sample-seed{}-n{}{label}", args.seed, args.n))
-    });
+    let path = match &args.out {
+        Some(p) => p.clone(),
+        None => {
+            let label = args
+                .label
+                .map_or_else(String::new, |l| format!("-label{l}"));
+            loaded.picture_path(&format!("sample-seed{}-n{}{label}", args.seed, args.n))?
+        }
+    };
     Grid::from_tensor(images, cols)?.write_png(&path)?;
     Ok(path)
 }
@@ -430,14 +505,15 @@ fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
             .collect::<Vec<_>>(),
         &device,
     )?;
-    let path = args.out.clone().unwrap_or_else(|| {
-        loaded.run.sample_path(&format!(
+    let path = match &args.out {
+        Some(p) => p.clone(),
+        None => loaded.picture_path(&format!(
             "complete-seed{}-n{}{}",
             args.seed,
             rows * cols,
             if args.fast { "-fast" } else { "" }
-        ))
-    });
+        ))?,
+    };
     Grid::from_tensor(images, cols)?.write_png(&path)?;
     Ok(path)
 }
@@ -446,16 +522,26 @@ fn completion(loaded: &mut LoadedRun, args: &SampleArgs) -> Result<PathBuf> {
 /// completions, ...) from a checkpoint into the run's `figures/` and refreshes the report; returns the
 /// names written.
 pub fn figures(args: &FiguresArgs) -> Result<Vec<String>> {
+    if let Some(name) = &args.source.pretrained {
+        return Err(Error::Config(format!(
+            "figures are written into a run directory: make one from the shipped weights with \
+             `genzoo import --pretrained {name} --out DIR`, then `genzoo figures DIR`"
+        )));
+    }
     let mut loaded = args.source.load()?;
+    let run = loaded
+        .run
+        .take()
+        .ok_or_else(|| Error::Config("figures need a run directory".into()))?;
     let kind = loaded.config.dataset;
     let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
     let mut names = Vec::new();
     for (name, figure) in loaded.task.figures(&test) {
-        genzoo_train::trainer::write_figure(&loaded.run, &name, &figure)?;
+        genzoo_train::trainer::write_figure(&run, &name, &figure)?;
         names.push(name);
     }
-    genzoo_train::report::write_report(loaded.run.root()).map_err(|source| Error::Io {
-        path: loaded.run.root().join("report.html"),
+    genzoo_train::report::write_report(run.root()).map_err(|source| Error::Io {
+        path: run.root().join("report.html"),
         source,
     })?;
     Ok(names)

@@ -158,6 +158,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 .map(ToString::to_string)
                 .collect();
             println!("backends compiled in: {}", compiled.join(", "));
+            println!("\nshipped trained weights (genzoo sample|eval|import --pretrained NAME):");
+            for p in models::pretrained() {
+                println!(
+                    "{:<28} {:<10} {} {:.2} nats; {}",
+                    p.name, p.model, p.test.key, p.test.value, p.summary
+                );
+            }
             Ok(())
         }
         Command::Train(args) => train(&args).map(|_| ()),
@@ -180,8 +187,9 @@ pub fn run(cli: Cli) -> Result<()> {
             if names.is_empty() {
                 println!("this model draws no figures");
             }
+            let run = args.source.run.unwrap_or_default();
             for n in names {
-                println!("{}", args.source.run.join("figures").join(n).display());
+                println!("{}", run.join("figures").join(n).display());
             }
             Ok(())
         }

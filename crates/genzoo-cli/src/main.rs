@@ -33,6 +33,20 @@ fn keep_freed_memory() {
     };
 }
 
+/// The first line of a clap error, with the line after it when the first only introduces it
+/// ("the following required arguments were not provided:").
+fn first_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    match lines.next() {
+        None => "invalid arguments".into(),
+        Some(first) if first.ends_with(':') => match lines.next() {
+            Some(next) => format!("{first} {next}"),
+            None => first.into(),
+        },
+        Some(first) => first.into(),
+    }
+}
+
 fn main() -> ExitCode {
     keep_freed_memory();
     let cli = match Cli::try_parse() {
@@ -44,11 +58,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // One clear line; `--help` has the rest.
-            let text = e.to_string();
-            eprintln!(
-                "{} (see `genzoo --help`)",
-                text.lines().next().unwrap_or("invalid arguments")
-            );
+            eprintln!("{} (see `genzoo --help`)", first_line(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -78,6 +88,18 @@ mod tests {
     fn option(option: libmimalloc_sys::mi_option_t) -> std::os::raw::c_long {
         // SAFETY: reading an option is valid at any time from any thread.
         unsafe { libmimalloc_sys::mi_option_get(option) }
+    }
+
+    #[test]
+    fn a_clap_error_that_introduces_a_list_keeps_its_first_item() {
+        let missing =
+            "error: the following required arguments were not provided:\n  <RUN>\n\nUsage: x";
+        assert_eq!(
+            first_line(missing),
+            "error: the following required arguments were not provided: <RUN>"
+        );
+        assert_eq!(first_line("error: bad value\n\nmore"), "error: bad value");
+        assert_eq!(first_line(""), "invalid arguments");
     }
 
     /// The one test that touches the option (tests share the process): before, index 15 holds

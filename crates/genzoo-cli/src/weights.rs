@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use genzoo_train::weights::{export_run, import_run};
+use genzoo_train::WeightsFile;
+use genzoo_train::weights::{export_run, import_weights_file};
 
 use crate::{Error, Result, eval, models};
 
@@ -34,10 +35,15 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// A safetensors file written by `genzoo export` (or saved from PyTorch with its metadata).
-    pub file: PathBuf,
-    /// The model the file must hold (see `genzoo models`).
-    #[arg(long)]
-    pub model: String,
+    #[arg(required_unless_present = "pretrained")]
+    pub file: Option<PathBuf>,
+    /// Shipped weights instead of a file (`genzoo models` lists them): a run to continue training
+    /// from, or to draw figures of.
+    #[arg(long, conflicts_with = "file")]
+    pub pretrained: Option<String>,
+    /// The model the file must hold (see `genzoo models`); with --pretrained, the shipped model's.
+    #[arg(long, required_unless_present = "pretrained")]
+    pub model: Option<String>,
     /// The run directory to make; an existing one is never replaced.
     #[arg(long)]
     pub out: PathBuf,
@@ -47,7 +53,11 @@ pub struct ImportArgs {
 pub fn export(args: &ExportArgs) -> Result<()> {
     let layout = args.layout.parse()?;
     let mut run = eval::load_run(&args.run, &args.checkpoint, None)?;
-    let config = run.run.read_config()?;
+    let dir = run
+        .run
+        .as_ref()
+        .ok_or_else(|| Error::Config("export reads a run directory".into()))?;
+    let config = dir.read_config()?;
     let probe = args.probe.as_deref();
     let task = run.task.as_mut();
     for path in export_run(task, &config, run.step, layout, &args.out, probe)? {
@@ -58,14 +68,25 @@ pub fn export(args: &ExportArgs) -> Result<()> {
 
 /// `genzoo import`: prints the run directory made.
 pub fn import(args: &ImportArgs) -> Result<()> {
-    if models::classic::is_classic(&args.model) {
+    let (weights, model) = match (&args.pretrained, &args.file, &args.model) {
+        (Some(name), _, model) => {
+            let entry = models::find_pretrained(name)?;
+            (entry.weights()?, model.as_deref().unwrap_or(entry.model))
+        }
+        (None, Some(file), Some(model)) => (WeightsFile::read(file)?, model.as_str()),
+        _ => {
+            return Err(Error::Config(
+                "give a weights file and --model, or --pretrained NAME".into(),
+            ));
+        }
+    };
+    if models::classic::is_classic(model) {
         return Err(Error::Config(format!(
-            "'{}' is a classic fit: it has no network weights to import",
-            args.model
+            "'{model}' is a classic fit: it has no network weights to import"
         )));
     }
-    models::find(&args.model)?;
-    let run = import_run(&args.file, &args.model, &args.out, |cfg| {
+    models::find(model)?;
+    let run = import_weights_file(weights, model, &args.out, |cfg| {
         let device = cfg.backend.device()?.autodiff();
         device.seed(cfg.seed);
         models::find(&cfg.model)?.build(cfg, &device)

@@ -131,6 +131,22 @@ impl ImageSet {
         }
     }
 
+    /// The images (and labels) at `indices`, in that order. Panics on an index out of range, like
+    /// slice indexing.
+    pub fn select(&self, indices: &[usize]) -> ImageSet {
+        let len = self.image_len();
+        Self {
+            images: indices
+                .iter()
+                .flat_map(|&i| &self.images[i * len..(i + 1) * len])
+                .copied()
+                .collect(),
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            len: indices.len(),
+            ..*self
+        }
+    }
+
     /// Batches the items at `indices` directly (no intermediate [`ImageItem`]s). Panics on an index out of
     /// range, like slice indexing.
     pub fn batch(
@@ -276,6 +292,9 @@ mod tests {
         assert!(s.get(4).is_none());
         assert_eq!(s.get(2).map(|it| it.index), Some(2));
         assert_eq!(s.take(2).len(), 2);
+        let picked = s.select(&[3, 1, 3]);
+        assert_eq!((picked.len(), picked.labels()), (3, &[3, 1, 3][..]));
+        assert_eq!((picked.image(0), picked.image(1)), (s.image(3), s.image(1)));
         assert!(ImageSet::new(vec![0; 5], vec![0], [1, 2, 2]).is_err());
         assert!(ImageSet::new(vec![], vec![0], [0, 2, 2]).is_err());
     }

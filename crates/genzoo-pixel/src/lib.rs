@@ -39,6 +39,8 @@ pub mod error;
 pub mod gated;
 pub mod pixelcnn;
 pub mod pixelrnn;
+#[cfg(feature = "train")]
+pub mod pretrained;
 pub mod sampling;
 #[cfg(feature = "train")]
 pub mod train;

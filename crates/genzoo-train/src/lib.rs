@@ -27,6 +27,7 @@ pub mod error;
 pub mod fsutil;
 pub mod image;
 pub mod memory;
+pub mod pretrained;
 pub mod protocol;
 pub mod report;
 pub mod run;
@@ -42,6 +43,7 @@ pub use backend::Backend;
 pub use capability::{BoundOptions, Complete, Generate, GenerateClass, LikelihoodBounds};
 pub use checkpoint::{Checkpoint, CheckpointMeta};
 pub use error::{Error, Result};
+pub use pretrained::Pretrained;
 pub use run::RunDir;
 pub use scalar::Scalar;
 pub use trainer::{

@@ -187,7 +187,7 @@ pub fn read_metadata(bytes: &[u8], path: &Path) -> Result<HashMap<String, String
 /// A weights file as read back: its bytes and the genzoo metadata of its header.
 #[derive(Debug, Clone)]
 pub struct WeightsFile {
-    /// Where it was read from.
+    /// Where it was read from (for a shipped file, its name).
     pub path: PathBuf,
     /// The model's registry name ([`MODEL_KEY`]).
     pub model: String,
@@ -195,6 +195,8 @@ pub struct WeightsFile {
     pub layout: Layout,
     /// The run configuration it was exported with ([`CONFIG_KEY`]).
     pub config_toml: String,
+    /// The training step the weights come from ([`STEP_KEY`]; 0 when the file does not say).
+    pub step: u64,
     /// The whole file.
     pub bytes: Vec<u8>,
 }
@@ -204,6 +206,11 @@ impl WeightsFile {
     /// and a configuration.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).at(path)?;
+        Self::from_bytes(bytes, path)
+    }
+
+    /// Checks the bytes of a weights file read from `path` (named in errors), as [`Self::read`].
+    pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Self> {
         let meta = read_metadata(&bytes, path)?;
         let get = |key: &str| {
             meta.get(key).cloned().ok_or_else(|| Error::CorruptWeights {
@@ -213,11 +220,19 @@ impl WeightsFile {
                 ),
             })
         };
+        let step = match meta.get(STEP_KEY) {
+            None => 0,
+            Some(s) => s.parse().map_err(|_| Error::CorruptWeights {
+                path: path.to_path_buf(),
+                message: format!("its metadata '{STEP_KEY}' is '{s}', not a step number"),
+            })?,
+        };
         Ok(Self {
             path: path.to_path_buf(),
             model: get(MODEL_KEY)?,
             layout: get(LAYOUT_KEY)?.parse()?,
             config_toml: get(CONFIG_KEY)?,
+            step,
             bytes,
         })
     }
@@ -282,7 +297,17 @@ pub fn import_run<E: From<Error>>(
     out: &Path,
     build: impl FnOnce(&RunConfig) -> std::result::Result<Box<dyn Task>, E>,
 ) -> std::result::Result<PathBuf, E> {
-    let weights = WeightsFile::read(file)?;
+    import_weights_file(WeightsFile::read(file)?, model, out, build)
+}
+
+/// [`import_run`] of a weights file already read (shipped weights, for one).
+pub fn import_weights_file<E: From<Error>>(
+    weights: WeightsFile,
+    model: &str,
+    out: &Path,
+    build: impl FnOnce(&RunConfig) -> std::result::Result<Box<dyn Task>, E>,
+) -> std::result::Result<PathBuf, E> {
+    let file = weights.path.clone();
     let origin = format!("{} (metadata {CONFIG_KEY})", file.display());
     let cfg = RunConfig::from_toml(&origin, &weights.config_toml)?;
     if weights.model != model || cfg.model != model {
@@ -294,7 +319,7 @@ pub fn import_run<E: From<Error>>(
         .into());
     }
     let mut task = build(&cfg)?;
-    task.import_weights(weights.bytes, weights.layout, file)?;
+    task.import_weights(weights.bytes, weights.layout, &file)?;
     let checkpoint = Checkpoint {
         meta: CheckpointMeta::start(model, cfg.seed),
         sections: task.save()?,

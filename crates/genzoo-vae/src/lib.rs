@@ -49,6 +49,8 @@ pub mod autoencoder;
 pub mod error;
 pub mod iwae;
 #[cfg(feature = "train")]
+pub mod pretrained;
+#[cfg(feature = "train")]
 pub mod probe;
 pub mod sampling;
 #[cfg(feature = "train")]

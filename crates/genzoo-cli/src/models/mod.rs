@@ -375,6 +375,20 @@ fn bad_config<E: std::fmt::Display>(name: &str) -> impl Fn(E) -> Error + '_ {
     move |m| Error::Config(format!("[model_config] of '{name}': {m}"))
 }
 
+/// Every shipped trained weights file, from the model crates that ship them.
+pub fn pretrained() -> Vec<genzoo_train::Pretrained> {
+    genzoo_vae::pretrained::SHIPPED
+        .iter()
+        .chain(genzoo_pixel::pretrained::SHIPPED)
+        .copied()
+        .collect()
+}
+
+/// The shipped weights called `name`, or an error listing those there are.
+pub fn find_pretrained(name: &str) -> Result<genzoo_train::Pretrained> {
+    Ok(*genzoo_train::pretrained::find(&pretrained(), name)?)
+}
+
 /// Looks a model up by name; the error lists the known names.
 pub fn find(name: &str) -> Result<ModelSpec> {
     let all = registry();
