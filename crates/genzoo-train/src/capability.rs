@@ -57,10 +57,11 @@ pub trait Complete {
     ) -> Result<Tensor<4>>;
 }
 
-/// The completion figure of `completer`, as one tensor of `(seeds.len() + 2) · cols` images: the
-/// first `cols` test images as a model trained with `binarization` sees them, the same with their
-/// bottom halves grey (what the model is given), then a row of completions of the bottom halves
-/// per seed.
+/// The completion figure of `completer`, as one tensor of `(seeds.len() + 2) · cols` images: `cols`
+/// test images spread evenly over the split (image `i · len / cols`, so a split sorted by label,
+/// like the fixed binarized MNIST's, still shows every class) as a model trained with
+/// `binarization` sees them, the same with their bottom halves grey (what the model is given),
+/// then a row of completions of the bottom halves per seed.
 pub fn completion_figure(
     completer: &mut dyn Complete,
     test: &ImageSet,
@@ -69,7 +70,8 @@ pub fn completion_figure(
     seeds: &[u64],
     device: &Device,
 ) -> Result<Tensor<4>> {
-    let indices: Vec<usize> = (0..cols.min(test.len())).collect();
+    let cols = cols.min(test.len());
+    let indices: Vec<usize> = (0..cols).map(|i| i * test.len() / cols).collect();
     let labels: Vec<usize> = indices
         .iter()
         .map(|&i| usize::from(test.label(i)))
@@ -134,6 +136,49 @@ mod tests {
             assert_eq!((labels.len(), known), (n, (h / 2) * w));
             Ok(images.ones_like())
         }
+    }
+
+    /// Keeps the labels of the images it is given.
+    struct Labels(Vec<usize>);
+
+    impl Complete for Labels {
+        fn complete(
+            &mut self,
+            images: Tensor<4>,
+            labels: &[usize],
+            _known: usize,
+            _seed: u64,
+        ) -> Result<Tensor<4>> {
+            self.0 = labels.to_vec();
+            Ok(images)
+        }
+    }
+
+    #[test]
+    fn completion_figure_spreads_its_images_over_a_sorted_split() {
+        let labels: Vec<u8> = (0..10).flat_map(|c| [c; 3]).collect(); // 30 images, sorted
+        let test = ImageSet::new(vec![0; 30 * 4], labels, [1, 2, 2]).expect("set");
+        let mut seen = Labels(Vec::new());
+        completion_figure(
+            &mut seen,
+            &test,
+            Binarization::None,
+            5,
+            &[0],
+            &Device::flex(),
+        )
+        .expect("figure");
+        assert_eq!(seen.0, [0, 2, 4, 6, 8]);
+        completion_figure(
+            &mut seen,
+            &test,
+            Binarization::None,
+            40,
+            &[0],
+            &Device::flex(),
+        )
+        .expect("more columns than images");
+        assert_eq!(seen.0.len(), 30);
     }
 
     #[test]
