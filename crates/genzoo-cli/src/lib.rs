@@ -160,10 +160,11 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("backends compiled in: {}", compiled.join(", "));
             println!("\nshipped trained weights (genzoo sample|eval|import --pretrained NAME):");
             for p in models::pretrained() {
-                println!(
-                    "{:<28} {:<10} {} {:.2} nats; {}",
-                    p.name, p.model, p.test.key, p.test.value, p.summary
-                );
+                let number = match p.test.metrics {
+                    "acc" => format!("{} {:.2}%", p.test.key, 100.0 * p.test.value),
+                    _ => format!("{} {:.2} nats", p.test.key, p.test.value),
+                };
+                println!("{:<28} {:<10} {number}; {}", p.name, p.model, p.summary);
             }
             Ok(())
         }

@@ -33,22 +33,32 @@ pub struct Pretrained {
     pub test: TestNumber,
 }
 
-/// A test-set number of shipped weights: the `genzoo eval` metric, its value on the whole test
-/// split, and its value on a fixed subset that a test recomputes in seconds.
+/// A test-set number of shipped weights: the `genzoo eval` metric, its value as documented, and its
+/// value on a smaller fixed [`Subset`] that a test recomputes in seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct TestNumber {
-    /// `genzoo eval --metrics` value that measures it (`nll` or `iwae`).
+    /// `genzoo eval --metrics` value that measures it (`nll`, `iwae` or `acc`).
     pub metrics: &'static str,
-    /// The key of the number in `genzoo eval`'s output (e.g. `test_nll_nats`).
+    /// The key of the number in `genzoo eval`'s output (e.g. `test_nll_nats`, `class_accuracy`).
     pub key: &'static str,
     /// Importance samples per image for `iwae` (0 otherwise).
     pub iwae_k: usize,
-    /// On all test images, at the eval's default seed 0 (nats per image).
+    /// As documented: on all test images (nats per image), or for `acc` over 1,000 samples per
+    /// class; at the eval's default seed 0.
     pub value: f64,
-    /// The subset: every `stride`-th test image from the first (`stride` 34 gives 295 of 10,000).
-    pub subset_stride: usize,
+    /// What the test recomputes.
+    pub subset: Subset,
     /// The metric on that subset at seed 0, as measured when the file was shipped.
     pub subset_value: f64,
+}
+
+/// The part of a documented number that a test recomputes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subset {
+    /// Every `n`-th test image from the first (34 gives 295 of 10,000).
+    EveryNth(usize),
+    /// `n` samples per class, class `c` from seed `c` (as `genzoo eval --metrics acc --n 10·n`).
+    PerClass(usize),
 }
 
 /// Every `stride`-th test image: 295 of 10,000.
@@ -63,7 +73,7 @@ impl TestNumber {
             key: "test_nll_nats",
             iwae_k: 0,
             value,
-            subset_stride: SUBSET_STRIDE,
+            subset: Subset::EveryNth(SUBSET_STRIDE),
             subset_value,
         }
     }
@@ -76,11 +86,28 @@ impl TestNumber {
             key: "test_iwae5000_nll",
             iwae_k: 5000,
             value,
-            subset_stride: SUBSET_STRIDE,
+            subset: Subset::EveryNth(SUBSET_STRIDE),
+            subset_value,
+        }
+    }
+
+    /// The share of a class-conditional model's samples that genzoo-LeNet reads as the class asked
+    /// for (`genzoo eval --metrics acc`, key `class_accuracy`): `value` over 1,000 samples per
+    /// class, `subset_value` over [`SUBSET_PER_CLASS`].
+    pub const fn class_accuracy(value: f64, subset_value: f64) -> Self {
+        Self {
+            metrics: "acc",
+            key: "class_accuracy",
+            iwae_k: 0,
+            value,
+            subset: Subset::PerClass(SUBSET_PER_CLASS),
             subset_value,
         }
     }
 }
+
+/// Samples per class that the test of a class accuracy draws.
+pub const SUBSET_PER_CLASS: usize = 50;
 
 /// A [`Pretrained`] entry of the calling crate: `weights/NAME.safetensors` and its
 /// `weights/NAME.safetensors.sha256` under the crate's root, embedded.
@@ -140,9 +167,13 @@ impl Pretrained {
         Ok(file)
     }
 
-    /// Every `stride`-th index below `len`: the test subset of [`TestNumber::subset_value`].
+    /// The test images of [`TestNumber::subset_value`] among `len`: every n-th for
+    /// [`Subset::EveryNth`], none for [`Subset::PerClass`] (it scores samples).
     pub fn subset(&self, len: usize) -> Vec<usize> {
-        (0..len).step_by(self.test.subset_stride.max(1)).collect()
+        match self.test.subset {
+            Subset::EveryNth(n) => (0..len).step_by(n.max(1)).collect(),
+            Subset::PerClass(_) => Vec::new(),
+        }
     }
 }
 
