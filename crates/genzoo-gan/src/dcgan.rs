@@ -45,7 +45,11 @@ pub struct DcganConfig {
     #[config(default = true)]
     pub d_batch_norm: bool,
     /// Number of classes to condition on (0: unconditional). The one-hot label is concatenated
-    /// to `z` in G and to the flattened features before D's last linear layer.
+    /// to `z` in G; D is a projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637):
+    /// `D(x, y) = fc(φ(x)) + ⟨V y, φ(x)⟩`, `φ(x)` its flattened features and `V` a learned class
+    /// embedding, so the label acts on what D sees of the image. (A label concatenated to `φ(x)`
+    /// before the linear output would only add a per-class constant to the logit, which says
+    /// nothing about whether image and label match: G learns to ignore it.)
     #[config(default = 0)]
     pub classes: usize,
     /// AC-GAN (Odena et al. 2017, arXiv:1610.09585): the discriminator does not see the label;
@@ -183,21 +187,21 @@ impl DcganConfig {
             bn: self
                 .d_batch_norm
                 .then(|| BatchNormConfig::new(d1).init(device)),
-            fc: LinearConfig::new(
-                d1 * s * s + if self.is_auxiliary() { 0 } else { self.classes },
-                1,
-            )
-            .with_initializer(self.init())
-            .init(device),
+            fc: LinearConfig::new(d1 * s * s, 1)
+                .with_initializer(self.init())
+                .init(device),
             sn: self.has_spectral_norm().then(|| {
                 [
                     SpectralNorm::new(d0, device),
                     SpectralNorm::new(d1, device),
-                    SpectralNorm::new(
-                        d1 * s * s + if self.is_auxiliary() { 0 } else { self.classes },
-                        device,
-                    ),
+                    SpectralNorm::new(d1 * s * s, device),
                 ]
+            }),
+            embed: (self.classes > 0 && !self.is_auxiliary()).then(|| {
+                LinearConfig::new(self.classes, d1 * s * s)
+                    .with_bias(false)
+                    .with_initializer(self.init())
+                    .init(device)
             }),
             aux: self.is_auxiliary().then(|| {
                 LinearConfig::new(d1 * s * s, self.classes)
@@ -250,6 +254,9 @@ pub struct DcganDiscriminator {
     fc: Linear,
     /// Spectral-normalization state of conv1, conv2 and fc, when enabled.
     sn: Option<[SpectralNorm; 3]>,
+    /// The projection's class embedding `V` (`classes → features`, no bias) of a conditional,
+    /// non-auxiliary discriminator.
+    embed: Option<Linear>,
     /// AC-GAN's class head; when present, D ignores the labels it is given.
     aux: Option<Linear>,
     leak: f64,
@@ -280,10 +287,20 @@ impl DcganDiscriminator {
             None => h,
         };
         let h = leaky_relu(h, self.leak).flatten(1, 3);
-        match &self.aux {
-            Some(aux) => (self.linear(h.clone()), Some(aux.forward(h))),
-            None => (self.linear(with_labels(h, labels)), None),
+        if let Some(aux) = &self.aux {
+            return (self.linear(h.clone()), Some(aux.forward(h)));
         }
+        let out = self.linear(h.clone());
+        match self.projection(labels) {
+            Some(v) => (out + (v * h).sum_dim(1), None),
+            None => (out, None),
+        }
+    }
+
+    /// `V y`, the class embedding of each image's label (`[B, features]`), for a conditional
+    /// discriminator given labels.
+    fn projection(&self, labels: Option<Tensor<2>>) -> Option<Tensor<2>> {
+        Some(self.embed.as_ref()?.forward(labels?))
     }
 
     /// Convolution `i` (0 or 1), with its spectrally normalised kernel when enabled.
@@ -353,7 +370,8 @@ impl DcganDiscriminator {
     }
 
     /// `∂D(x)/∂x` written as differentiable tensor ops, for the gradient penalty: the linear
-    /// layer's weight row, then each convolution's adjoint (`conv_transpose2d` with the same
+    /// layer's weight row (plus each image's class embedding `V y` for a conditional critic), then
+    /// each convolution's adjoint (`conv_transpose2d` with the same
     /// weight, stride and padding) chained through the detached LeakyReLU slopes. Because the
     /// slopes are piecewise constant, differentiating this expression with respect to the
     /// parameters gives the exact gradient of the penalty (the "double backward").
@@ -368,14 +386,14 @@ impl DcganDiscriminator {
             self.bn.is_none(),
             "the manual input gradient needs a critic without BatchNorm (set d_batch_norm = false)"
         );
-        let _ = labels; // labels enter after the last convolution: they do not change ∂D/∂x.
         let h1 = self.conv(0, x); // [B, d0, H/2, W/2]
         let h2 = self.conv(1, leaky_relu(h1.clone(), self.leak)); // [B, d1, H/4, W/4]
-        let [_, c2, s, _] = h2.dims();
-        let w = self
-            .fc_weight()
-            .narrow(0, 0, c2 * s * s)
-            .reshape([1, c2, s, s]);
+        let [b, c2, s, _] = h2.dims();
+        let w = self.fc_weight().reshape([1, c2, s, s]); // ∂fc/∂φ
+        let w = match self.projection(labels) {
+            Some(v) => v.reshape([b, c2, s, s]) + w, // ∂⟨V y, φ⟩/∂φ = V y
+            None => w,
+        };
         let g = w * leaky_slope(&h2, self.leak); // ∂D/∂h2
         let opts = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
         let g =
@@ -404,6 +422,49 @@ mod tests {
             .with_d_batch_norm(false)
             .init_discriminator(&device);
         assert_eq!(d.num_params(), 138_817 - 256);
+    }
+
+    /// A conditional discriminator scores how image and label go together: the change of its
+    /// output from one label to another differs from image to image (with the label concatenated
+    /// before the linear output layer it was the same constant for every image, so G could ignore
+    /// the label). The AC-GAN's discriminator ignores labels altogether.
+    #[test]
+    fn the_label_acts_on_what_the_discriminator_sees_of_the_image() {
+        let device = Device::flex();
+        let cfg = DcganConfig::mnist().with_classes(10).with_init_std(0.2);
+        let d = cfg.init_discriminator(&device);
+        let x = Tensor::<4>::random([2, 1, 28, 28], Distribution::Uniform(-1.0, 1.0), &device);
+        let score = |label: usize| {
+            let y = crate::latent::one_hot(&[label, label], 10, &device);
+            let v: Vec<f32> = d
+                .forward(x.clone(), y)
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32");
+            v
+        };
+        let (a, b) = (score(3), score(8));
+        let (first, second) = (a[0] - b[0], a[1] - b[1]);
+        assert!(
+            (first - second).abs() > 1e-3 * (first.abs() + second.abs() + 1e-6),
+            "the label's effect is the same for both images: {first} and {second}"
+        );
+        let aux = DcganConfig::mnist()
+            .with_classes(10)
+            .with_auxiliary(Some(true))
+            .init_discriminator(&device);
+        let y = |l| crate::latent::one_hot(&[l, l], 10, &device);
+        let (p, q): (Vec<f32>, Vec<f32>) = (
+            aux.forward(x.clone(), y(3))
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32"),
+            aux.forward(x.clone(), y(8))
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32"),
+        );
+        assert_eq!(p, q);
     }
 
     #[test]
