@@ -42,6 +42,8 @@ pub mod loss;
 pub mod mlp;
 pub mod nets;
 pub mod penalty;
+#[cfg(feature = "train")]
+pub mod pretrained;
 pub mod spectral;
 #[cfg(feature = "train")]
 pub mod task;

@@ -380,6 +380,7 @@ pub fn pretrained() -> Vec<genzoo_train::Pretrained> {
     genzoo_vae::pretrained::SHIPPED
         .iter()
         .chain(genzoo_pixel::pretrained::SHIPPED)
+        .chain(genzoo_gan::pretrained::SHIPPED)
         .copied()
         .collect()
 }
