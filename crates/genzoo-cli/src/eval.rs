@@ -225,10 +225,18 @@ fn load_split(kind: DatasetKind, split: Split, data_dir: Option<&Path>) -> Resul
     Ok(genzoo_datasets::load(kind, split, &opts)?)
 }
 
+/// Where a loaded model comes from.
+pub enum Origin {
+    /// A run directory.
+    Run(RunDir),
+    /// The shipped weights of this name.
+    Shipped(&'static str),
+}
+
 /// A trained run, rebuilt from its config and checkpoint (or from shipped weights).
 pub struct LoadedRun {
-    /// The run directory; `None` for shipped weights.
-    pub run: Option<RunDir>,
+    /// The run directory, or the shipped weights' name.
+    pub origin: Origin,
     /// Its resolved configuration.
     pub config: RunConfig,
     /// The model family's task with the checkpoint's weights.
@@ -242,15 +250,24 @@ pub struct LoadedRun {
 }
 
 impl LoadedRun {
+    /// The run directory, or for shipped weights an error saying how to make one.
+    pub fn run_dir(&self) -> Result<&RunDir> {
+        match &self.origin {
+            Origin::Run(run) => Ok(run),
+            Origin::Shipped(name) => Err(Error::Config(format!(
+                "'{name}' is shipped weights, not a run directory: make one with \
+                 `genzoo import --pretrained {name} --out DIR`"
+            ))),
+        }
+    }
+
     /// Where a picture called `stem` goes by default: the run's `samples/`, or for shipped weights
     /// `NAME-stem.png` in the current directory — refused if such a file exists, so that nothing
     /// of the user's is replaced.
     fn picture_path(&self, stem: &str) -> Result<PathBuf> {
-        match &self.run {
-            Some(run) => Ok(run.sample_path(stem)),
-            None => {
-                let name = self.checkpoint.display().to_string();
-                let name = name.trim_start_matches("pretrained:");
+        match &self.origin {
+            Origin::Run(run) => Ok(run.sample_path(stem)),
+            Origin::Shipped(name) => {
                 let path = PathBuf::from(format!("{name}-{stem}.png"));
                 if path.exists() {
                     return Err(Error::Config(format!(
@@ -280,7 +297,7 @@ pub fn load_pretrained(name: &str, backend: Option<&str>) -> Result<LoadedRun> {
     let step = weights.step;
     task.import_weights(weights.bytes, weights.layout, &weights.path)?;
     Ok(LoadedRun {
-        run: None,
+        origin: Origin::Shipped(entry.name),
         config,
         task,
         device,
@@ -327,7 +344,7 @@ pub fn load_run(dir: &Path, checkpoint: &str, backend: Option<&str>) -> Result<L
     ckpt.expect_model(&path, task.name())?;
     task.load(&ckpt, &path)?;
     Ok(LoadedRun {
-        run: Some(run),
+        origin: Origin::Run(run),
         config,
         task,
         device,
@@ -377,7 +394,7 @@ pub fn eval(args: &EvalArgs) -> Result<Map<String, Value>> {
         &opts,
         &device,
     )?);
-    if let Some(run) = &loaded.run {
+    if let Origin::Run(run) = &loaded.origin {
         run.update_summary(|summary| {
             summary.insert("eval".into(), Value::Object(out.clone()));
         })?;
@@ -529,15 +546,13 @@ pub fn figures(args: &FiguresArgs) -> Result<Vec<String>> {
         )));
     }
     let mut loaded = args.source.load()?;
-    let run = loaded
-        .run
-        .take()
-        .ok_or_else(|| Error::Config("figures need a run directory".into()))?;
     let kind = loaded.config.dataset;
     let test = load_split(kind, Split::Test, args.source.data_dir.as_deref())?;
     let mut names = Vec::new();
-    for (name, figure) in loaded.task.figures(&test) {
-        genzoo_train::trainer::write_figure(&run, &name, &figure)?;
+    let figures = loaded.task.figures(&test);
+    let run = loaded.run_dir()?;
+    for (name, figure) in figures {
+        genzoo_train::trainer::write_figure(run, &name, &figure)?;
         names.push(name);
     }
     genzoo_train::report::write_report(run.root()).map_err(|source| Error::Io {

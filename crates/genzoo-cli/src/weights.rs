@@ -53,11 +53,7 @@ pub struct ImportArgs {
 pub fn export(args: &ExportArgs) -> Result<()> {
     let layout = args.layout.parse()?;
     let mut run = eval::load_run(&args.run, &args.checkpoint, None)?;
-    let dir = run
-        .run
-        .as_ref()
-        .ok_or_else(|| Error::Config("export reads a run directory".into()))?;
-    let config = dir.read_config()?;
+    let config = run.run_dir()?.read_config()?;
     let probe = args.probe.as_deref();
     let task = run.task.as_mut();
     for path in export_run(task, &config, run.step, layout, &args.out, probe)? {
