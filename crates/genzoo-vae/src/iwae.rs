@@ -12,13 +12,15 @@ use genzoo_datasets::rng::Rng;
 use genzoo_metrics::likelihood::log_sum_exp;
 
 use crate::sampling::standard_normal;
-use crate::vae::{Vae, diagonal_normal_log_prob, reparameterize, standard_normal_log_prob};
+use crate::vae::{Vae, diagonal_normal_log_prob, reparameterize};
 
-/// `L_k` per row for a model with a standard normal prior and a diagonal Gaussian proposal.
+/// `L_k` per row for a diagonal Gaussian proposal `q(z|x)`.
 ///
-/// `log_px_given_z(z, c)` receives `c` stacked copies of the batch's codes, sample-major
-/// (`z[s · B + b]` is sample `s` of row `b`), and returns `log p(x_b | z)` for each, `[c · B]`.
-/// Samples are drawn from `rng` in chunks of at most `chunk` per row.
+/// `log_joint(z, c, rng)` receives `c` stacked copies of the batch's codes, sample-major
+/// (`z[s · B + b]` is sample `s` of row `b`), and returns `log p(x_b, z)` for each, `[c · B]`; a
+/// model whose prior is itself a latent-variable model returns the log of an unbiased estimate
+/// of it instead (drawing its own noise from `rng`), which keeps `L_k` a bound that tends to
+/// `log p(x)`. Samples are drawn from `rng` in chunks of at most `chunk` per row.
 ///
 /// # Shapes
 /// `mu, logvar: [B, L]` → `[B]`
@@ -31,7 +33,7 @@ pub fn importance_weighted_log_likelihood(
     k: usize,
     chunk: usize,
     rng: &mut Rng,
-    mut log_px_given_z: impl FnMut(Tensor<2>, usize) -> Tensor<1>,
+    mut log_joint: impl FnMut(Tensor<2>, usize, &mut Rng) -> Tensor<1>,
 ) -> Tensor<1> {
     assert!(k > 0 && chunk > 0, "k and chunk must be positive");
     let [b, l] = mu.dims();
@@ -44,8 +46,7 @@ pub fn importance_weighted_log_likelihood(
         let lv_c = logvar.clone().repeat_dim(0, c);
         let eps = standard_normal(c * b, l, rng, &device);
         let z = reparameterize(mu_c.clone(), lv_c.clone(), eps);
-        let log_w = log_px_given_z(z.clone(), c) + standard_normal_log_prob(z.clone())
-            - diagonal_normal_log_prob(z, mu_c, lv_c);
+        let log_w = log_joint(z.clone(), c, rng) - diagonal_normal_log_prob(z, mu_c, lv_c);
         let lse = log_sum_exp(log_w.reshape([c, b]), 0); // [1, B]
         total = Some(match total {
             None => lse,
@@ -72,9 +73,12 @@ impl Vae {
         rng: &mut Rng,
     ) -> Tensor<1> {
         let (mu, logvar) = self.encode(x.clone(), y);
-        importance_weighted_log_likelihood(mu, logvar, k, chunk, rng, |z, c| {
+        let top = self.top_latent();
+        importance_weighted_log_likelihood(mu, logvar, k, chunk, rng, |z, c, rng| {
             let y_c = y.map(|y| y.clone().repeat_dim(0, c));
-            self.log_px_given_z(x.clone().repeat_dim(0, c), z, y_c.as_ref())
+            let eps_top = (top > 0).then(|| standard_normal(z.dims()[0], top, rng, &z.device()));
+            self.log_px_given_z(x.clone().repeat_dim(0, c), z.clone(), y_c.as_ref())
+                + self.prior_log_weight(z, eps_top)
         })
     }
 }
@@ -101,6 +105,7 @@ impl Vae {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vae::standard_normal_log_prob;
     use burn::tensor::TensorData;
     use std::f64::consts::PI;
 
@@ -214,12 +219,12 @@ mod tests {
             &device,
         );
         let mut rng = Rng::seed_from_u64(seed);
-        let out = importance_weighted_log_likelihood(mu, lv, k, chunk, &mut rng, |z, c| {
-            let mean = z.matmul(w.clone().transpose()) + b.clone(); // [c·n, 3]
+        let out = importance_weighted_log_likelihood(mu, lv, k, chunk, &mut rng, |z, c, _| {
+            let mean = z.clone().matmul(w.clone().transpose()) + b.clone(); // [c·n, 3]
             let xr = x.clone().repeat_dim(0, c);
             let log_var = (SIGMA * SIGMA).ln();
             let log_var_t = mean.zeros_like() + log_var;
-            diagonal_normal_log_prob(xr, mean, log_var_t)
+            diagonal_normal_log_prob(xr, mean, log_var_t) + standard_normal_log_prob(z)
         });
         crate::f64s(out)
     }

@@ -24,8 +24,9 @@ pub fn rows_to_tensor(rows: &[Vec<f32>], device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(flat, [rows.len(), cols]), device)
 }
 
-/// `n` images from the model: `z ~ N(0, I)` from `rng`, shown as the mean of `p(x|z)` in [0, 1].
-/// A conditional model needs one label per image (`labels.len() == n`).
+/// `n` images from the model: `z ~ N(0, I)` from `rng` (or `z₂ ~ N(0, I)`, `z ~ p(z|z₂)` with
+/// two stochastic layers), shown as the mean of `p(x|z)` in [0, 1]. A conditional model needs
+/// one label per image (`labels.len() == n`).
 ///
 /// # Shapes
 /// → `[n, C, H, W]`
@@ -36,8 +37,13 @@ pub fn sample_prior(
     rng: &mut Rng,
     device: &Device,
 ) -> Tensor<4> {
-    let z = standard_normal(n, model.latent(), rng, device);
+    let z = prior_codes(model, n, rng, device);
     decode_codes(model, z, labels, device)
+}
+
+/// `n` codes from the model's prior, `[n, latent]` (see [`Vae::prior_codes`]).
+pub fn prior_codes(model: &Vae, n: usize, rng: &mut Rng, device: &Device) -> Tensor<2> {
+    model.prior_codes(standard_normal(n, model.noise_dims(), rng, device))
 }
 
 /// Decodes latent codes to images in [0, 1], with labels for a conditional model.

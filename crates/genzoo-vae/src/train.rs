@@ -27,7 +27,7 @@ use genzoo_train::{
 };
 
 use crate::sampling::{
-    decode_codes, interpolate, manifold_codes, pca_2d, rows_to_tensor, sample_prior,
+    decode_codes, interpolate, manifold_codes, pca_2d, prior_codes, rows_to_tensor, sample_prior,
     standard_normal, traversal,
 };
 use crate::vae::one_hot;
@@ -252,7 +252,7 @@ pub fn test_scores(
     for idx in eval_chunks(indices, batch_size, "ELBO and bounds") {
         let batch = test_batch(test, idx, test_binarization(config), &device);
         let y = (config.num_classes > 0).then(|| one_hot(batch.labels, config.num_classes));
-        let eps = standard_normal(idx.len(), config.latent, &mut rng, &device);
+        let eps = standard_normal(idx.len(), config.noise_dims(), &mut rng, &device);
         let (r, k) = model.nll_parts(batch.images.clone(), y.as_ref(), eps);
         recon += f64::from(r.sum().into_scalar::<f32>());
         kl += f64::from(k.sum().into_scalar::<f32>());
@@ -541,7 +541,7 @@ impl Task for VaeTask {
                 images,
             };
         }
-        let eps = standard_normal(images, self.config.latent, rng, &self.device);
+        let eps = standard_normal(images, self.config.noise_dims(), rng, &self.device);
         let kl_weight = self.config.kl_weight(self.step);
         let out = self
             .net
@@ -614,7 +614,7 @@ impl Task for VaeTask {
         let mut rng = Rng::seed_from_u64(derive_seed(self.seed, &[0x5A3]));
         let (images, cols) = if self.config.num_classes > 0 {
             let k = self.config.num_classes;
-            let z = standard_normal(GRID_COLS, self.config.latent, &mut rng, &device);
+            let z = prior_codes(&model, GRID_COLS, &mut rng, &device);
             let z = z.repeat_dim(0, k); // row r, column c: code c
             let labels = self.labels_for(k * GRID_COLS, GRID_COLS)?;
             (decode_codes(&model, z, Some(&labels), &device), GRID_COLS)
@@ -911,7 +911,15 @@ impl VaeConfig {
         let more = (c.hidden_layers.max(1) - 1) as f64 * h * h;
         let encoder = enc_convs + (flat as f64 + y) * h + more + h * 2.0 * z;
         let decoder = (z + y) * h + more + h * dec_flat as f64 + dec_convs;
-        train_flop(encoder + c.iwae_k.max(1) as f64 * decoder)
+        // A second stochastic layer: q(z₂|z) and p(z|z₂), both once per importance sample.
+        let (t, z2) = (c.top_hidden as f64, c.top_latent as f64);
+        let top_more = (c.hidden_layers.max(1) - 1) as f64 * t * t;
+        let top = if c.top_latent > 0 {
+            (z * t + top_more + t * 2.0 * z2) + (z2 * t + top_more + t * 2.0 * z)
+        } else {
+            0.0
+        };
+        train_flop(encoder + c.iwae_k.max(1) as f64 * (decoder + top))
     }
 
     /// Parameters and activations per image of the VAE (MLP or convolutional encoder and
@@ -928,6 +936,19 @@ impl VaeConfig {
         // Up to two decoder outputs per pixel (the discretized logistic's mean and scale).
         let layers = c.hidden_layers.max(1) as u64;
         let more = m(m(2, layers - 1), m(h, h));
+        let (t, z2) = (c.top_hidden as u64, c.top_latent as u64);
+        let top = if z2 > 0 {
+            // q(z₂|z) and p(z|z₂): a stack of `layers` each, with Gaussian heads.
+            let stack = |input: u64| sum(&[m(input, t), m(layers - 1, m(t, t))]);
+            sum(&[stack(z), m(t, m(2, z2)), stack(z2), m(t, m(2, z))])
+        } else {
+            0
+        };
+        let top_activations = if z2 > 0 {
+            sum(&[m(m(t, 4), layers), m(z2, 3), m(z, 2)])
+        } else {
+            0
+        };
         Size {
             params: sum(&[
                 m(flat.saturating_add(y), h),
@@ -935,9 +956,16 @@ impl VaeConfig {
                 m(h, m(2, z)),
                 m(z.saturating_add(y), h),
                 m(h, m(2, flat)),
+                top,
             ]),
             activations: m(
-                sum(&[m(pixels, 3), m(flat, 2), m(m(h, 2), layers), m(z, 3)]),
+                sum(&[
+                    m(pixels, 3),
+                    m(flat, 2),
+                    m(m(h, 2), layers),
+                    m(z, 3),
+                    top_activations,
+                ]),
                 c.iwae_k as u64,
             ),
         }
@@ -955,6 +983,7 @@ mod tests {
             VaeConfig::mnist_mlp(),
             VaeConfig::mnist_conditional(),
             VaeConfig::burda_one_layer(),
+            VaeConfig::burda_two_layer(),
         ] {
             let (estimate, actual) = (c.size().params, c.init(&device).num_params() as u64);
             assert!(
