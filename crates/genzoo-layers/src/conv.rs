@@ -204,6 +204,33 @@ pub(crate) fn taps_output(
     [h + pt + pb - kh + 1, w + pl + pr - kw + 1]
 }
 
+/// The correlation of [`conv2d_taps`] as one stride-1 convolution over the whole kernel with the
+/// positions outside `taps` zeroed: the arithmetic of every position, but no copy of the input
+/// per tap, and burn's convolution kernel (implicit GEMM where autotune picks it on a GPU).
+///
+/// # Panics
+/// If a tap is outside the kernel or the padded input is smaller than the kernel.
+///
+/// # Shapes
+/// as [`conv2d_taps`]
+pub fn conv2d_masked_kernel(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    padding: [(usize, usize); 2],
+    taps: &[usize],
+) -> Tensor<4> {
+    taps_output(x.dims(), weight.dims(), padding, taps);
+    let [_, _, kh, kw] = weight.dims();
+    let mut keep = vec![0.0f32; kh * kw];
+    for &t in taps {
+        keep[t] = 1.0;
+    }
+    let mask = Tensor::<4>::from_data(TensorData::new(keep, [1, 1, kh, kw]), &weight.device());
+    let options = ConvOptions::new_with_padding([1, 1], padding, [1, 1], 1);
+    module::conv2d(x, weight * mask, bias, options)
+}
+
 /// The kept taps' weights `[1, C_out, T·C_in]` of `weight: [C_out, C_in, kh, kw]`, columns
 /// ordered tap-major (tap, channel) like the stacked shifts of [`conv2d_taps`].
 pub(crate) fn taps_weight(weight: Tensor<4>, taps: &[usize]) -> Tensor<3> {

@@ -44,6 +44,26 @@ pub(crate) fn flex<const D: usize>(tensors: &[&Tensor<D>]) -> bool {
     }
 }
 
+/// Whether these tensors live on a GPU: a CubeCL device (wgpu or CUDA), with or without autodiff.
+/// Never without the `wgpu` or `cuda` feature.
+pub(crate) fn gpu<const D: usize>(tensors: &[&Tensor<D>]) -> bool {
+    #[cfg(any(feature = "wgpu", feature = "cuda"))]
+    {
+        use burn::backend::DispatchDevice;
+        tensors.iter().all(|t| {
+            matches!(
+                t.device().as_dispatch().clone().inner(),
+                DispatchDevice::Cube(_)
+            )
+        })
+    }
+    #[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+    {
+        let _ = tensors;
+        false
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Element-wise functions, BatchNorm, Adam: the Flex kernel for `f32` on Flex, burn's ops else.
 
@@ -243,8 +263,12 @@ pub fn conv_transpose2d(
 
 /// A stride-1 correlation over some of the kernel's positions (`taps`: indices `u·kw + v`,
 /// ascending; see [`crate::conv::conv2d_taps`]): the masked convolutions' product. On Flex, the
-/// Flex operation of [`crate::conv_ops`] for kernels whose taps fit in a bit mask; elsewhere, and
-/// for unordered taps, [`crate::conv::conv2d_taps`]'s composition of burn's ops.
+/// Flex operation of [`crate::conv_ops`] for kernels whose taps fit in a bit mask; on a GPU, one
+/// convolution over the masked kernel ([`crate::conv::conv2d_masked_kernel`]: stacking the taps
+/// copies the input once per tap, 5–24 times, which a GPU pays for in memory traffic while its
+/// convolution does the masked-out arithmetic cheaply; not yet timed on a GPU); elsewhere (ndarray,
+/// and unordered taps on Flex), [`crate::conv::conv2d_taps`]'s composition of burn's ops, the
+/// tested reference.
 ///
 /// # Panics
 /// If a tap is outside the kernel or the padded input is smaller than the kernel.
@@ -270,6 +294,9 @@ pub fn conv2d_taps(
         let [(pt, pb), (pl, pr)] = padding;
         let y = conv_ops::conv2d_taps(x, weight, [kh, kw, mask, pt, pb, pl, pr]);
         return add_bias(y, bias);
+    }
+    if gpu(&[&x, &weight]) {
+        return conv::conv2d_masked_kernel(x, weight, bias, padding, taps);
     }
     conv::conv2d_taps(x, weight, bias, padding, taps)
 }
@@ -536,6 +563,15 @@ mod tests {
             let keep: Vec<f32> = (0..kh * kw)
                 .map(|i| if taps.contains(&i) { 1.0 } else { 0.0 })
                 .collect();
+            // The GPU route against the composed one, value and every gradient.
+            let pad = [(pt, pb), (pl, pr)];
+            compare_op(
+                x_shape,
+                [c_out, x_shape[1], kh, kw],
+                &|x, w, b| conv::conv2d_masked_kernel(x, w, b, pad, taps),
+                &|x, w, b| conv::conv2d_taps(x, w, b, pad, taps),
+                c_out,
+            );
             for bias in [0, c_out] {
                 compare(
                     &what,
