@@ -451,6 +451,15 @@ pub struct TopLayer {
     down_logvar: Linear,
 }
 
+/// [`Vae::top_draw`]: `q(z₂|z)`'s parameters, the draw `z₂`, and `p(z|z₂)`'s parameters.
+struct TopDraw {
+    mean: Tensor<2>,
+    logvar: Tensor<2>,
+    z2: Tensor<2>,
+    prior_mean: Tensor<2>,
+    prior_logvar: Tensor<2>,
+}
+
 /// A hidden stack then a diagonal Gaussian head: (mean, log-variance).
 fn gaussian_head(
     layers: &[Linear],
@@ -534,14 +543,32 @@ impl Vae {
     /// # Panics
     /// With two stochastic layers and `eps_top` missing.
     pub fn prior_log_weight(&self, z: Tensor<2>, eps_top: Option<Tensor<2>>) -> Tensor<1> {
-        let Some((mu2, lv2)) = self.encode_top(z.clone()) else {
+        if self.top.is_none() {
             return standard_normal_log_prob(z);
-        };
+        }
         let eps = eps_top.expect("a two-stochastic-layer VAE needs noise for z₂");
-        let z2 = reparameterize(mu2.clone(), lv2.clone(), eps);
-        let (pm, plv) = self.prior_given_top(z2.clone()).expect("top layer");
-        diagonal_normal_log_prob(z, pm, plv) + standard_normal_log_prob(z2.clone())
-            - diagonal_normal_log_prob(z2, mu2, lv2)
+        let d = self.top_draw(z.clone(), eps);
+        diagonal_normal_log_prob(z, d.prior_mean, d.prior_logvar)
+            + standard_normal_log_prob(d.z2.clone())
+            - diagonal_normal_log_prob(d.z2, d.mean, d.logvar)
+    }
+
+    /// One reparameterized draw `z₂ = μ₂(z) + σ₂(z)·eps` from `q(z₂|z)` and `p(z|z₂)` at it:
+    /// what the two-layer ELBO and importance weight both need.
+    ///
+    /// # Panics
+    /// With one stochastic layer.
+    fn top_draw(&self, z: Tensor<2>, eps: Tensor<2>) -> TopDraw {
+        let (mean, logvar) = self.encode_top(z).expect("top layer");
+        let z2 = reparameterize(mean.clone(), logvar.clone(), eps);
+        let (prior_mean, prior_logvar) = self.prior_given_top(z2.clone()).expect("top layer");
+        TopDraw {
+            mean,
+            logvar,
+            z2,
+            prior_mean,
+            prior_logvar,
+        }
     }
 
     /// Codes drawn from the prior: `z ~ N(0, I)`, or ancestrally `z₂ ~ N(0, I)`,
@@ -686,11 +713,10 @@ impl Vae {
         let eps_top = eps.clone().narrow(1, self.latent, self.top_latent());
         let z = reparameterize(mu, logvar.clone(), eps.narrow(1, 0, self.latent));
         let recon = self.log_px_given_z(x, z.clone(), y).neg();
-        let (mu2, lv2) = self.encode_top(z.clone()).expect("top layer");
-        let z2 = reparameterize(mu2.clone(), lv2.clone(), eps_top);
-        let (pm, plv) = self.prior_given_top(z2).expect("top layer");
-        let kl = gaussian_entropy(logvar).neg() - diagonal_normal_log_prob(z, pm, plv)
-            + gaussian_kl(mu2, lv2);
+        let d = self.top_draw(z.clone(), eps_top);
+        let kl = gaussian_entropy(logvar).neg()
+            - diagonal_normal_log_prob(z, d.prior_mean, d.prior_logvar)
+            + gaussian_kl(d.mean, d.logvar);
         (recon, kl)
     }
 
