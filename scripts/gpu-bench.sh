@@ -15,14 +15,12 @@
 # A dry run on a machine without a GPU (Mesa lavapipe, PyTorch on the CPU):
 #   BUDGET_S=300 TORCH_DEVICE=cpu ONLY=autoencoder,vae WARMUP=1 REPEATS=1 STEPS=1 scripts/gpu-bench.sh target/release/genzoo /tmp/gpu
 set -uo pipefail
-if [ $# -lt 2 ]; then
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
-  exit 2
-fi
-genzoo=$(realpath "$1")
+here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/gpu-common.sh"
+usage_unless 2 "$#"
+genzoo_binary "$1"
 out=$2
 rounds=${3:-2}
-here=$(cd "$(dirname "$0")/.." && pwd)
 budget=${BUDGET_S:-480}
 backend=${BACKEND:-wgpu}
 device=${TORCH_DEVICE:-cuda}
@@ -30,14 +28,9 @@ only=${ONLY:-autoencoder,vae,vae-conv,pixelcnn,cond-pixelcnn,dcgan,gan,row-lstm,
 timing=(--warmup "${WARMUP:-5}" --repeats "${REPEATS:-5}" --steps "${STEPS:-10}")
 start=$(date +%s)
 mkdir -p "$out"
-[ -x "$genzoo" ] || { echo "not an executable: $genzoo" >&2; exit 2; }
 
 {
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "genzoo: $genzoo ($("$genzoo" --version 2>&1 | head -1))"
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: none"
-  grep -m1 'model name' /proc/cpuinfo
-  echo "cores: $(nproc)"
+  machine_record
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' 2>&1
 } > "$out/machine.txt"
 cat "$out/machine.txt"

@@ -12,21 +12,17 @@
 # A dry run on a machine without a GPU (Mesa lavapipe):
 #   scripts/gpu-train.sh target/release/genzoo /tmp/gpu-train 1 pixelcnn --dataset mnist-mini --steps 2
 set -uo pipefail
-if [ $# -lt 4 ]; then
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
-  exit 2
-fi
-genzoo=$(realpath "$1")
+. "$(dirname "$0")/gpu-common.sh"
+usage_unless 4 "$#"
+genzoo_binary "$1"
 out=$2
 minutes=$3
 model=$4
 shift 4
 backend=${BACKEND:-wgpu}
-[ -x "$genzoo" ] || { echo "not an executable: $genzoo" >&2; exit 2; }
 mkdir -p "$out"
 {
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: none"
+  machine_record
   echo "command: genzoo train $model --backend $backend --max-minutes $minutes $*"
 } > "$out/machine.txt"
 resume=0

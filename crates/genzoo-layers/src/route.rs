@@ -134,8 +134,8 @@ fn plain(dilation: [usize; 2], groups: usize) -> bool {
 
 /// A convolution layer's `conv2d` (burn's signature and result). Stride-1 1×1 kernels (a channel
 /// mix: burn's weight gradient is a thin product over batch × pixels, 2.2× slower) and
-/// single-channel inputs at stride 1 (1.6–2.1×, `conv_paths`) take [`crate::conv`]'s GEMM
-/// composition; all others [`conv2d_op`].
+/// single-channel inputs at stride 1 (1.6–2.1×, `conv_paths`; no preset has such a layer) take
+/// [`crate::conv`]'s GEMM composition; all others [`conv2d_op`].
 ///
 /// # Shapes
 /// `x: [B, C_in, H, W]`, `weight: [C_out, C_in, kh, kw]`, `bias: [C_out]` →
@@ -163,7 +163,8 @@ fn takes_gemm([_, c_in, kh, kw]: [usize; 4], options: &ConvOptions<2>) -> bool {
 /// concatenated in order, each with its bias if all have one): the gate pairs of the Gated
 /// PixelCNN. 1×1 kernels and single-channel inputs take the tap product of [`conv2d_taps`] (2.7×
 /// and 1.8× faster than burn's `conv2d` for the Gated PixelCNN's links and first vertical
-/// convolution, `conv_paths`); wider kernels [`conv2d_op`] (the phase engine for the 2×3
+/// convolution, `conv_paths`; `cond-pixelcnn` 0.91× with them through [`conv2d_op`] instead, four
+/// alternated rounds of `genzoo bench`); wider kernels [`conv2d_op`] (the phase engine for the 2×3
 /// vertical stack over 64 channels).
 ///
 /// # Panics

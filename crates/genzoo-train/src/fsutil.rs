@@ -12,6 +12,20 @@ fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
+/// A hidden name for a temporary sibling of `path`, unique among this process's writers:
+/// `.NAME.TAG-PID-N`.
+fn temp_name(path: &Path, tag: &str) -> io::Result<String> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| invalid(format!("{} has no file name", path.display())))?;
+    Ok(format!(
+        ".{}.{tag}-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory (so the rename stays on
 /// one file system), fsync, rename over `path`, then a best-effort fsync of the directory so the rename
 /// itself survives a crash. Readers see either the old file or the new one, never a partial one.
@@ -20,15 +34,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| invalid(format!("atomic write: {} has no file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp = dir.join(temp_name(path, "tmp")?);
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
@@ -57,15 +63,7 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
             "the file exists and is not replaced; remove it or choose another name",
         ));
     }
-    let name = path
-        .file_name()
-        .ok_or_else(|| invalid(format!("{} has no file name", path.display())))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.new-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp = path.with_file_name(temp_name(path, "new")?);
     write_atomic(&tmp, bytes)?;
     let linked = fs::hard_link(&tmp, path);
     let _ = fs::remove_file(&tmp);
