@@ -16,7 +16,7 @@
 #   BUDGET_S=300 TORCH_DEVICE=cpu ONLY=autoencoder,vae WARMUP=1 REPEATS=1 STEPS=1 scripts/gpu-bench.sh target/release/genzoo /tmp/gpu
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-. "$here/scripts/gpu-common.sh"
+. "$here/scripts/common.sh"
 usage_unless 2 "$#"
 genzoo_binary "$1"
 out=$2

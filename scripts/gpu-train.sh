@@ -12,7 +12,7 @@
 # A dry run on a machine without a GPU (Mesa lavapipe):
 #   scripts/gpu-train.sh target/release/genzoo /tmp/gpu-train 1 pixelcnn --dataset mnist-mini --steps 2
 set -uo pipefail
-. "$(dirname "$0")/gpu-common.sh"
+. "$(dirname "$0")/common.sh"
 usage_unless 4 "$#"
 genzoo_binary "$1"
 out=$2

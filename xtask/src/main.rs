@@ -43,7 +43,7 @@ fn usage() -> &'static str {
      import FILE.safetensors --model M --out RUN                       a new run from exported weights\n  \
      classifier --dataset mnist --out FILE                             retrain a metrics feature extractor\n  \
      calibrate [--dataset mnist] [--n 10000]                           metrics between real sets\n  \
-     bench [vae|pixelcnn|gan|unsupervised|all] [--only M,..] [--threads N] [--backend B] [--json FILE]   speed, GFLOP/s, memory\n  \
+     bench [vae|pixelcnn|gan|unsupervised|metrics|all] [--only M,..] [--threads N] [--backend B] [--json FILE]   speed, GFLOP/s, memory\n  \
      test [--wgpu]                       run the tests (CPU; --wgpu adds the wgpu backend pass)\n  \
      mnist-mini [--src DIR] [--out DIR]  regenerate crates/genzoo-datasets/data/mnist-mini"
 }

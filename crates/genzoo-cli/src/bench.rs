@@ -61,7 +61,8 @@ pub const GROUPS: [(&str, &[&str]); 6] = [
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// A family to measure: autoencoder, vae, pixelcnn, pixelrnn, gan or all (the default) — training presets
-    /// on mini-MNIST; or `unsupervised`, the classic fits on full MNIST (needs GENZOO_DATA_DIR).
+    /// on mini-MNIST; or, on full MNIST (needs GENZOO_DATA_DIR), `unsupervised`, the classic fits, or
+    /// `metrics`, genzoo-LeNet's feature extraction and a whole `calibrate`.
     #[arg(value_name = "GROUP")]
     pub group: Option<String>,
     /// Models to run, comma-separated: the presets, or any registry model at its default batch size
@@ -105,7 +106,7 @@ fn presets(group: Option<&str>, only: Option<&str>) -> Result<Vec<Preset>> {
         (Some(g), None) => {
             let (_, names) = GROUPS.iter().find(|(n, _)| *n == g).ok_or_else(|| {
                 let mut names: Vec<&str> = GROUPS.iter().map(|(n, _)| *n).collect();
-                names.push(crate::bench_unsup::GROUP);
+                names.extend(crate::bench_mnist::GROUPS);
                 Error::Config(format!(
                     "unknown bench group '{g}'; known: {}",
                     names.join(", ")
@@ -190,8 +191,10 @@ pub fn measure(preset: Preset, args: &BenchArgs) -> Result<Map<String, Value>> {
 
 /// `genzoo bench`: measures each preset in a child process; returns one record per preset.
 pub fn bench(args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
-    if args.group.as_deref() == Some(crate::bench_unsup::GROUP) {
-        return crate::bench_unsup::bench(args);
+    if let Some(g) = args.group.as_deref()
+        && crate::bench_mnist::GROUPS.contains(&g)
+    {
+        return crate::bench_mnist::bench(g, args);
     }
     let presets = presets(args.group.as_deref(), args.only.as_deref())?;
     if args.child {
@@ -303,9 +306,7 @@ fn child_failure(out: &std::process::Output) -> String {
 
 /// Prints the records as a table.
 pub fn print(records: &[Map<String, Value>]) {
-    if crate::bench_unsup::is_unsup(records) {
-        crate::bench_unsup::print(records);
-    } else {
+    if !crate::bench_mnist::print(records) {
         print_presets(records);
     }
     let text = |r: &Map<String, Value>, k: &str| r.get(k).and_then(Value::as_str).map(String::from);

@@ -6,7 +6,7 @@
 //! features for `--backend`.
 
 pub mod bench;
-pub mod bench_unsup;
+pub mod bench_mnist;
 pub mod config;
 pub mod error;
 pub mod eval;

@@ -8,6 +8,7 @@
 // Without `flex` the generated dispatch has no backend to pass the geometry to.
 #![cfg_attr(not(feature = "flex"), allow(unused_variables))]
 
+use burn::backend::ops::ModuleOps;
 use burn::backend::{Backend, Dispatch, backend_extension, tensor::FloatTensor};
 use burn::tensor::Tensor;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -58,12 +59,23 @@ pub trait ConvOps: Backend {
         weight: FloatTensor<Self>,
         p: [usize; 7],
     ) -> FloatTensor<Self>;
+
+    /// Max pooling over 2×2 windows at stride 2, no padding (a last odd row or column is
+    /// dropped): `[B, C, H, W] → [B, C, ⌊H/2⌋, ⌊W/2⌋]`.
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        <Self as ModuleOps<Self>>::max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false)
+    }
 }
 
 /// [`ConvOps::conv2d_taps_batched`] on tensors.
 pub fn conv2d_taps(x: Tensor<4>, weight: Tensor<2>, p: [usize; 7]) -> Tensor<4> {
     let (x, weight) = (x.into_dispatch(), weight.into_dispatch());
     Tensor::from_dispatch(<Dispatch as ConvOps>::conv2d_taps_batched(x, weight, p))
+}
+
+/// [`ConvOps::max_pool2x2`] on tensors.
+pub fn max_pool2x2(x: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ConvOps>::max_pool2x2(x.into_dispatch()))
 }
 
 /// [`ConvOps::matmul_gemm`] on tensors.
@@ -391,6 +403,45 @@ mod flex {
         fn conv2d_taps_batched(x: FlexTensor, w: FlexTensor, p: [usize; 7]) -> FlexTensor {
             taps_forward(x, w, p)
         }
+
+        fn max_pool2x2(x: FlexTensor) -> FlexTensor {
+            pool_forward(x)
+        }
+    }
+
+    /// The larger of `a` and `b`, NaN if either is (as burn's pooling).
+    fn max_nan(a: f32, b: f32) -> f32 {
+        if a > b || a.is_nan() { a } else { b }
+    }
+
+    /// [`ConvOps::max_pool2x2`]: one pass over each pair of input rows, planes in parallel.
+    /// burn-flex's general pooling computes every window's position with integer divisions (41%
+    /// of genzoo-LeNet's feature extraction in `perf`).
+    fn pool_forward(x: FlexTensor) -> FlexTensor {
+        use rayon::prelude::*;
+        let [b, c, h, w] = dims4(&x);
+        let x = contiguous(x);
+        let (ho, wo) = (h / 2, w / 2);
+        let mut out = vec![0.0f32; b * c * ho * wo];
+        if !out.is_empty() {
+            let planes = crate::flex::min_parts(h * w);
+            out.par_chunks_mut(ho * wo * planes)
+                .zip(values(&x).par_chunks(h * w * planes))
+                .for_each(|(out, input)| {
+                    for (out, plane) in out.chunks_mut(ho * wo).zip(input.chunks(h * w)) {
+                        for (r, row) in out.chunks_mut(wo).enumerate() {
+                            let top = &plane[2 * r * w..][..2 * wo];
+                            let bottom = &plane[(2 * r + 1) * w..][..2 * wo];
+                            for ((y, t), u) in
+                                row.iter_mut().zip(top.chunks(2)).zip(bottom.chunks(2))
+                            {
+                                *y = max_nan(max_nan(t[0], t[1]), max_nan(u[0], u[1]));
+                            }
+                        }
+                    }
+                });
+        }
+        tensor(out, Shape::new([b, c, ho, wo]))
     }
 
     /// Every operation keeps its two inputs for the backward pass.

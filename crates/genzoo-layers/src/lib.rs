@@ -53,7 +53,7 @@ pub mod skew;
 pub use conv_ops::ConvOps;
 pub use lstm::{ConvLstmCell, ConvLstmCellConfig, LstmState, lstm_update};
 pub use masked::{MaskType, MaskedConv2d, MaskedConv2dConfig, causal_mask, channel_group};
-pub use route::{RoutedForward, conv_transpose2d, conv2d, conv2d_stacked, linear};
+pub use route::{RoutedForward, conv_transpose2d, conv2d, conv2d_stacked, linear, max_pool2x2};
 pub use skew::{skew, unskew};
 
 /// What the tests of the operations share.

@@ -21,11 +21,10 @@ use burn::nn::loss::CrossEntropyLoss;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::GradientsParams;
 use burn::tensor::activation::{relu, softmax};
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use genzoo_datasets::{Binarization, ImageSet, epoch_order};
 use genzoo_layers::adam::AdamConfig;
+use genzoo_layers::{RoutedForward, max_pool2x2};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use sha2::{Digest, Sha256};
 
@@ -107,11 +106,10 @@ impl LeNet {
     /// # Shapes
     /// `images`: `[N, C, H, W]` in [0, 1] → `[N, hidden]`.
     pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
-        let pool = || MaxPoolOptions::new([2, 2]).with_stride([2, 2]);
         let x = images * 2.0 - 1.0;
-        let x = max_pool2d(relu(self.conv1.forward(x)), pool()); // [N, 32, 12, 12]
-        let x = max_pool2d(relu(self.conv2.forward(x)), pool()); // [N, 64, 4, 4]
-        relu(self.fc1.forward(x.flatten(1, 3))) // [N, hidden]
+        let x = max_pool2x2(relu(self.conv1.forward_routed(x))); // [N, 32, 12, 12]
+        let x = max_pool2x2(relu(self.conv2.forward_routed(x))); // [N, 64, 4, 4]
+        relu(self.fc1.forward_routed(x.flatten(1, 3))) // [N, hidden]
     }
 
     /// Class logits.
@@ -119,7 +117,7 @@ impl LeNet {
     /// # Shapes
     /// `images`: `[N, C, H, W]` in [0, 1] → `[N, classes]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        self.fc2.forward(self.features(images))
+        self.fc2.forward_routed(self.features(images))
     }
 
     /// Named weight tensors in burn's layout (`Linear` weights are `[in, out]`).

@@ -13,6 +13,7 @@
 //! assert!((bpd - 0.1496).abs() < 1e-4);
 //! ```
 
+pub mod bench;
 pub mod classifier;
 pub mod error;
 #[cfg(feature = "train")]

@@ -207,8 +207,11 @@ impl Machine {
         };
         let flags = field("flags").unwrap_or_default();
         let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+        // AMD's family 25 (Zen 3, Zen 4) executes AVX-512 on 256-bit units: Zen 4's peak is AVX2's.
+        let amd_256_bit = field("vendor_id").as_deref() == Some("AuthenticAMD")
+            && field("cpu family").as_deref() == Some("25");
         let (isa, per_cycle) = if has("avx512f") {
-            ("avx512f", 64.0)
+            ("avx512f", if amd_256_bit { 32.0 } else { 64.0 })
         } else if has("avx2") && has("fma") {
             ("avx2+fma", 32.0)
         } else if has("avx") {
@@ -265,6 +268,10 @@ mod tests {
         assert_eq!(m.peak_gflops, Some(2.0 * 2.5 * 32.0));
         let m = Machine::from_cpuinfo("cpu MHz : 2000\nflags : avx avx2 fma avx512f\n", 1);
         assert_eq!((m.isa, m.peak_gflops), ("avx512f", Some(2.0 * 64.0)));
+        let zen4 =
+            "vendor_id : AuthenticAMD\ncpu family : 25\ncpu MHz : 2000\nflags : avx2 fma avx512f\n";
+        let m = Machine::from_cpuinfo(zen4, 1);
+        assert_eq!((m.isa, m.peak_gflops), ("avx512f", Some(2.0 * 32.0)));
         assert_eq!(m.cpu_model, None);
         let m = Machine::from_cpuinfo("flags : avx2\n", 1);
         assert_eq!((m.isa, m.peak_gflops), ("sse", None));

@@ -1,4 +1,4 @@
-# Sourced by the GPU scripts: their argument check, the genzoo binary they run, the machine they ran on.
+# Sourced by the scripts that run a built `genzoo`: their argument check, the binary they run, the machine it ran on.
 
 # Prints the calling script's header comment (its usage) and exits 2 when it got fewer than NEEDED arguments.
 #   usage_unless NEEDED "$#"
