@@ -47,14 +47,7 @@ pub fn bench(group: &str, args: &BenchArgs) -> Result<Vec<Map<String, Value>>> {
             &device,
         )?;
         let passes = [args.warmup, args.repeats];
-        metrics::reference(
-            &extractor,
-            [&train, &test],
-            METRICS_N,
-            passes,
-            true,
-            &device,
-        )?
+        metrics::reference(&extractor, [&train, &test], METRICS_N, passes, &device)?
     } else {
         let (n, d) = (train.len(), train.image_len());
         let pixels: Vec<f32> = train

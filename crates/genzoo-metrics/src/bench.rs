@@ -10,13 +10,13 @@ use serde_json::{Map, Value};
 
 use crate::classifier::{DomainClassifier, EVAL_BATCH, extract_set};
 use crate::error::Result;
-use crate::suite::calibration;
+use crate::suite::{calibration, num};
 
 /// The group's name in `genzoo bench GROUP`.
 pub const GROUP: &str = "metrics";
 
 /// Feature extraction over the first `n` images of `test` (`warmup` untimed passes, then the median
-/// of `repeats` timed ones) and, if `calibrate`, one timed [`calibration`] of `train` against
+/// of `repeats` timed ones) and one timed [`calibration`] of `train` against
 /// `test` on `n` images: two records with `group`, `what`, `n` and `seconds`; the first with
 /// `images_per_sec` and `ms_per_image`, the second with each comparison's metrics under `rows`.
 pub fn reference(
@@ -24,7 +24,6 @@ pub fn reference(
     [train, test]: [&ImageSet; 2],
     n: usize,
     [warmup, repeats]: [usize; 2],
-    calibrate: bool,
     device: &Device,
 ) -> Result<Vec<Map<String, Value>>> {
     let n = n.min(test.len()).min(train.len());
@@ -43,22 +42,12 @@ pub fn reference(
     features.insert("batch".into(), Value::from(EVAL_BATCH));
     features.insert("images_per_sec".into(), num(n as f64 / median));
     features.insert("ms_per_image".into(), num(median * 1e3 / n.max(1) as f64));
-    let mut out = vec![features];
-    if calibrate {
-        let t0 = Instant::now();
-        let rows = calibration(extractor, "mnist", train, test, n, device)?;
-        let mut whole = record("calibrate", n, t0.elapsed().as_secs_f64());
-        whole.insert(
-            "rows".into(),
-            Value::Object(
-                rows.into_iter()
-                    .map(|(k, m)| (k, Value::Object(m)))
-                    .collect(),
-            ),
-        );
-        out.push(whole);
-    }
-    Ok(out)
+    let t0 = Instant::now();
+    let rows = calibration(extractor, "mnist", train, test, n, device)?;
+    let mut whole = record("calibrate", n, t0.elapsed().as_secs_f64());
+    let rows = rows.into_iter().map(|(k, m)| (k, Value::Object(m)));
+    whole.insert("rows".into(), Value::Object(rows.collect()));
+    Ok(vec![features, whole])
 }
 
 fn record(what: &str, n: usize, seconds: f64) -> Map<String, Value> {
@@ -68,10 +57,6 @@ fn record(what: &str, n: usize, seconds: f64) -> Map<String, Value> {
     r.insert("n".into(), Value::from(n));
     r.insert("seconds".into(), num(seconds));
     r
-}
-
-fn num(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
 /// Whether `records` are this group's.
@@ -134,8 +119,7 @@ mod tests {
         let test = load(DatasetKind::MnistMini, Split::Test, &opts).expect("mini test");
         let extractor = DomainClassifier::mnist(&device).expect("shipped LeNet");
         let n = 40;
-        let records =
-            reference(&extractor, [&train, &test], n, [0, 3], true, &device).expect("bench");
+        let records = reference(&extractor, [&train, &test], n, [0, 3], &device).expect("bench");
         assert!(is_metrics(&records));
         let [features, whole] = records.as_slice() else {
             panic!("two records: {records:?}")

@@ -26,7 +26,7 @@ use crate::precision_recall::precision_recall;
 pub const SAMPLE_METRICS: [&str; 4] = ["fid", "kid", "is", "pr"];
 
 /// `x` as a JSON number (`null` for a NaN or an infinity).
-fn num(x: f64) -> Value {
+pub(crate) fn num(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
